@@ -1,0 +1,47 @@
+# KeyPulse: `make run` serves the demo, `make test` runs the whole suite.
+# Needs only Python 3.11+ and make; everything else goes into .venv.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+export FLASK_APP := wsgi
+
+.PHONY: install run test lint format translations db-upgrade demo bench load clean schema
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) translations
+
+# Compiled catalogs (.mo) are build output: made from the .po sources in git.
+translations: $(STAMP)
+	$(BIN)/pybabel compile --use-fuzzy -d web/translations -D messages --statistics 2>&1 | tail -n 2
+
+db-upgrade: install
+	KEYPULSE_ENV=$${KEYPULSE_ENV:-development} $(BIN)/flask db upgrade
+
+demo: db-upgrade
+	KEYPULSE_ENV=$${KEYPULSE_ENV:-development} $(BIN)/flask demo
+
+run: demo
+	KEYPULSE_ENV=$${KEYPULSE_ENV:-development} $(BIN)/flask run --host $(HOST) --port $(PORT)
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) instance/keypulse.sqlite3* .pytest_cache

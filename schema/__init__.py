@@ -1,0 +1,1 @@
+"""The GraphQL API for internal tools (strawberry)."""

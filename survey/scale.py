@@ -1,0 +1,238 @@
+"""The business vocabulary: the five-point scale, the aspects, reasons and account kinds.
+
+This module is the one source of truth for codes and their zh/en labels. Forms,
+templates, GraphQL enums, exports and the CSV importer all read from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum, StrEnum
+
+LOCALES: tuple[str, ...] = ("zh", "en")
+DEFAULT_LOCALE = "zh"
+
+
+def normalise_locale(value: str | None) -> str | None:
+    """Map 'zh', 'zh-CN', 'zh_Hans', 'EN-us', ... to a supported locale, else None."""
+    if not value:
+        return None
+    primary = value.strip().replace("_", "-").split("-")[0].lower()
+    return primary if primary in LOCALES else None
+
+
+class Labelled:
+    """Mixin for enums that carry a zh and an en label."""
+
+    zh: str
+    en: str
+
+    def label(self, locale: str | None) -> str:
+        return self.en if normalise_locale(locale) == "en" else self.zh
+
+
+class Satisfaction(Labelled, IntEnum):
+    """The five-point scale, verbatim from the texts. The value is the score."""
+
+    VERY_SATISFIED = 5
+    SATISFIED = 4
+    NO_OPINION = 3
+    SOMEWHAT_DISSATISFIED = 2
+    VERY_DISSATISFIED = 1
+
+    @property
+    def zh(self) -> str:  # type: ignore[override]
+        return _SCALE_LABELS[self][0]
+
+    @property
+    def en(self) -> str:  # type: ignore[override]
+        return _SCALE_LABELS[self][1]
+
+    @property
+    def is_dissatisfied(self) -> bool:
+        return self <= DISSATISFIED_MAX
+
+    @property
+    def is_satisfied(self) -> bool:
+        return self >= SATISFIED_MIN
+
+
+_SCALE_LABELS: dict[Satisfaction, tuple[str, str]] = {
+    Satisfaction.VERY_SATISFIED: ("高度满意", "Very satisfied"),
+    Satisfaction.SATISFIED: ("一般满意", "Satisfied"),
+    Satisfaction.NO_OPINION: ("无意见", "No opinion"),
+    Satisfaction.SOMEWHAT_DISSATISFIED: ("有些不满意", "Somewhat dissatisfied"),
+    Satisfaction.VERY_DISSATISFIED: ("极不满意", "Very dissatisfied"),
+}
+
+#: Scores 1-2 are dissatisfied and are followed by "why"; 4-5 are satisfied.
+DISSATISFIED_MAX = 2
+SATISFIED_MIN = 4
+#: The order in which choices are shown: best first, as the texts list them.
+SCALE: tuple[Satisfaction, ...] = tuple(sorted(Satisfaction, reverse=True))
+
+
+class _LabelledStrEnum(Labelled, StrEnum):
+    """A string enum whose members are (code, zh, en)."""
+
+    def __new__(cls, code: str, zh: str, en: str) -> _LabelledStrEnum:
+        member = str.__new__(cls, code)
+        member._value_ = code
+        member.zh = zh
+        member.en = en
+        return member
+
+    @classmethod
+    def parse(cls, value: str) -> _LabelledStrEnum:
+        """Accept the code in any case, or either label; raise ValueError otherwise."""
+        text = value.strip()
+        for member in cls:
+            if text.lower() in (member.value, member.name.lower()) or text in (
+                member.zh,
+                member.en,
+            ):
+                return member
+        raise ValueError(text)
+
+    @classmethod
+    def codes(cls) -> list[str]:
+        return [m.value for m in cls]
+
+
+class ReasonCode(_LabelledStrEnum):
+    """Why an account is dissatisfied or left: one vocabulary for both."""
+
+    PRICE = ("price", "价格", "Price")
+    PRODUCT_QUALITY = ("product_quality", "产品质量", "Product quality")
+    DELIVERY = ("delivery", "交货与物流", "Delivery and logistics")
+    SERVICE = ("service", "服务与响应", "Service and responsiveness")
+    COMMUNICATION = ("communication", "沟通不足，不受重视", "Communication (feels neglected)")
+    PROCESS = ("process", "流程繁琐", "Process and red tape")
+    COMPETITOR_OFFER = ("competitor_offer", "竞争对手的条件", "Competitor's offer")
+    PROFITABILITY = ("profitability", "利润空间与支持不足", "Margin and profit support")
+    CUSTOMER_BUSINESS_CHANGE = (
+        "customer_business_change",
+        "客户自身业务变化",
+        "Change in the customer's business",
+    )
+    OTHER = ("other", "其他", "Other")
+
+
+class ValueType(_LabelledStrEnum):
+    INTRINSIC = ("intrinsic", "内在价值型", "Intrinsic value")
+    EXTRINSIC = ("extrinsic", "外在价值型", "Extrinsic value")
+    STRATEGIC = ("strategic", "战略价值型", "Strategic value")
+
+
+class RelationshipStage(_LabelledStrEnum):
+    VENDOR = ("vendor", "卖主关系", "Vendor")
+    PREFERRED_SUPPLIER = ("preferred_supplier", "被优先考虑的供应商", "Preferred supplier")
+    PARTNER = ("partner", "合作伙伴关系", "Partner")
+    STRATEGIC_ALLIANCE = ("strategic_alliance", "战略联盟关系", "Strategic alliance")
+
+
+class Channel(_LabelledStrEnum):
+    WEB = ("web", "网页", "Web")
+    PHONE = ("phone", "电话访谈", "Phone interview")
+
+
+#: Tiers of the value pyramid; A is the top.
+TIERS: tuple[str, ...] = ("A", "B", "C")
+TIER_LABELS: dict[str, tuple[str, str]] = {
+    "A": ("A 级", "Tier A"),
+    "B": ("B 级", "Tier B"),
+    "C": ("C 级", "Tier C"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AspectSpec:
+    """One aspect of the company the questionnaire asks about."""
+
+    code: str
+    zh: str
+    en: str
+    question_zh: str
+    question_en: str
+
+    def label(self, locale: str | None) -> str:
+        return self.en if normalise_locale(locale) == "en" else self.zh
+
+    def question(self, locale: str | None) -> str:
+        return self.question_en if normalise_locale(locale) == "en" else self.question_zh
+
+
+OVERALL = "overall"
+
+DEFAULT_ASPECTS: tuple[AspectSpec, ...] = (
+    AspectSpec(
+        "product_quality",
+        "产品质量",
+        "Product quality",
+        "您对我们产品的质量满意吗？",
+        "How satisfied are you with the quality of our products?",
+    ),
+    AspectSpec(
+        "delivery",
+        "交货与物流",
+        "Delivery and logistics",
+        "您对交货及时性和物流满意吗？",
+        "How satisfied are you with our delivery times and logistics?",
+    ),
+    AspectSpec(
+        "price",
+        "价格与商务条款",
+        "Price and commercial terms",
+        "您对我们的价格和商务条款满意吗？",
+        "How satisfied are you with our prices and commercial terms?",
+    ),
+    AspectSpec(
+        "service",
+        "服务与响应速度",
+        "Service and responsiveness",
+        "您对我们的服务和响应速度满意吗？",
+        "How satisfied are you with our service and how quickly we respond?",
+    ),
+    AspectSpec(
+        "communication",
+        "与客户经理的沟通",
+        "Communication with your account manager",
+        "您对与客户经理的沟通（深入、经常）满意吗？",
+        "How satisfied are you with how deeply and regularly your account manager "
+        "communicates with you?",
+    ),
+    AspectSpec(
+        "process",
+        "订货与行政流程",
+        "Ordering and administration",
+        "您对订货和行政手续的便利程度满意吗？",
+        "How satisfied are you with how easy ordering and paperwork are?",
+    ),
+    AspectSpec(
+        "profitability",
+        "对贵公司盈利的支持",
+        "Support for your profitability",
+        "您对我们帮助贵公司盈利的支持满意吗？",
+        "How satisfied are you with our support for your own profitability?",
+    ),
+    AspectSpec(
+        OVERALL,
+        "总体满意度",
+        "Overall satisfaction",
+        "总体而言，您对我们公司满意吗？",
+        "Overall, how satisfied are you with our company?",
+    ),
+)
+
+ASPECTS_BY_CODE: dict[str, AspectSpec] = {a.code: a for a in DEFAULT_ASPECTS}
+
+#: Which reason code speaks of which aspect, so complaints and defections compare.
+ASPECT_REASON: dict[str, ReasonCode] = {
+    "product_quality": ReasonCode.PRODUCT_QUALITY,
+    "delivery": ReasonCode.DELIVERY,
+    "price": ReasonCode.PRICE,
+    "service": ReasonCode.SERVICE,
+    "communication": ReasonCode.COMMUNICATION,
+    "process": ReasonCode.PROCESS,
+    "profitability": ReasonCode.PROFITABILITY,
+}

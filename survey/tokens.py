@@ -1,0 +1,40 @@
+"""Personal, unguessable link tokens.
+
+A token is `base64url(HMAC-SHA256(secret_key, "invitation:" + nonce))`: 256 bits
+that nobody can guess. The database keeps the random nonce and the SHA-256 of
+the token, never the token. Whoever holds the secret key can print a campaign's
+links again (`flask campaign links`); a copy of the database alone opens no
+survey. Rotating SECRET_KEY invalidates every outstanding link.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+
+NONCE_BYTES = 16  # 128 bits of randomness per invitation
+TOKEN_LENGTH = 43  # base64url of 32 bytes, without padding
+
+
+def new_nonce() -> str:
+    return secrets.token_hex(NONCE_BYTES)
+
+
+def derive_token(secret_key: str | bytes, nonce: str) -> str:
+    key = secret_key.encode() if isinstance(secret_key, str) else secret_key
+    digest = hmac.new(key, f"invitation:{nonce}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def hash_token(token: str) -> str:
+    """The lookup key stored in `invitations.token_hash` (hex SHA-256)."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def looks_like_token(token: str) -> bool:
+    """Cheap shape check before touching the database."""
+    return len(token) == TOKEN_LENGTH and all(
+        c.isascii() and (c.isalnum() or c in "-_") for c in token
+    )

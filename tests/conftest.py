@@ -1,0 +1,118 @@
+"""Fixtures: `app`, `client`, `runner`, and a fresh database per test.
+
+Database tests run on SQLite (a new file per test) and, when TEST_DATABASE_URL
+points at a PostgreSQL server, also on PostgreSQL: the session makes its own
+database with a random name there and drops it at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import make_url
+
+os.environ["KEYPULSE_ENV"] = "testing"
+for _name in ("DATABASE_URL", "SMTP_HOST", "BASE_URL", "SECRET_KEY"):
+    os.environ.pop(_name, None)
+
+from survey.db import db  # noqa: E402
+from web import create_app  # noqa: E402
+
+TEST_SECRET = "test-secret-key-" + "x" * 32
+BASE_URL = "https://survey.example.test"
+
+BACKENDS = ["sqlite"]
+if os.environ.get("TEST_DATABASE_URL"):
+    BACKENDS.append("postgresql")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throw-away PostgreSQL database for this test session."""
+    import psycopg
+
+    server = make_url(os.environ["TEST_DATABASE_URL"]).set(drivername="postgresql+psycopg")
+    name = f"keypulse_test_{secrets.token_hex(6)}"
+    admin_dsn = server.set(drivername="postgresql").render_as_string(hide_password=False)
+    try:
+        conn = psycopg.connect(admin_dsn, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:  # pragma: no cover - depends on the machine
+        pytest.skip(f"PostgreSQL at TEST_DATABASE_URL does not answer: {exc}")
+    with conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin_dsn, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("postgres_url"))
+    return f"sqlite:///{tmp_path / 'test.sqlite3'}"
+
+
+def make_test_app(database_url: str, **overrides: Any) -> Flask:
+    config: dict[str, Any] = {
+        "TESTING": True,
+        "SECRET_KEY": TEST_SECRET,
+        "BASE_URL": BASE_URL,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_RECORD_QUERIES": True,
+        "RATELIMIT_ENABLED": False,
+        "SERVER_NAME": None,
+    }
+    config.update(overrides)
+    return create_app(config)
+
+
+@pytest.fixture
+def app_config() -> dict[str, Any]:
+    """Override in a test module to change the app's settings."""
+    return {}
+
+
+@pytest.fixture
+def app(database_url: str, app_config: dict[str, Any]) -> Iterator[Flask]:
+    """The app with empty tables. No app context is held open: requests get their own,
+    exactly as in production; test code uses `with app.app_context():`."""
+    app = make_test_app(database_url, **app_config)
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+    try:
+        yield app
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.drop_all()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+_CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def csrf_token_from(html: str) -> str:
+    """The CSRF token a rendered form carries."""
+    match = _CSRF_RE.search(html) or re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "page has no CSRF token"
+    return match.group(1)

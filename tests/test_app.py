@@ -1,0 +1,95 @@
+"""The app factory, configuration, migrations and security headers."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from flask_migrate import upgrade
+from sqlalchemy import inspect
+
+from survey.db import db
+from web import create_app
+from web.config import ConfigError
+
+from .conftest import make_test_app
+
+
+def test_production_refuses_to_start_without_a_real_secret(monkeypatch, tmp_path):
+    monkeypatch.setenv("KEYPULSE_ENV", "production")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'x.sqlite3'}")
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        create_app()
+    monkeypatch.setenv("SECRET_KEY", "changeme")
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        create_app()
+    monkeypatch.setenv("SECRET_KEY", "k" * 48)
+    assert create_app().config["KEYPULSE_ENV"] == "production"
+
+
+def test_bad_boolean_setting_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("SMTP_STARTTLS", "maybe")
+    with pytest.raises(ConfigError, match="SMTP_STARTTLS"):
+        create_app({"SECRET_KEY": "k" * 48})
+
+
+def test_postgres_urls_use_psycopg3(monkeypatch, tmp_path):
+    monkeypatch.setenv("DATABASE_URL", "postgres://u:p@db.example:5432/kp")
+    app = create_app({"SECRET_KEY": "k" * 48})
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u:p@db.example:5432/kp"
+
+
+def test_session_cookie_is_secure_when_base_url_is_https(monkeypatch):
+    monkeypatch.setenv("BASE_URL", "https://kp.example.com/")
+    app = create_app({"SECRET_KEY": "k" * 48})
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["SESSION_COOKIE_HTTPONLY"] is True
+    assert app.config["BASE_URL"] == "https://kp.example.com"
+
+
+def test_security_headers_on_every_page(client):
+    for path in ("/", "/s/not-a-token", "/no-such-page"):
+        resp = client.get(path)
+        csp = resp.headers["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in csp
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
+        assert resp.headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_home_page_in_both_languages(client):
+    zh = client.get("/", headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    assert "如需填写问卷" in zh.get_data(as_text=True)
+    assert '<html lang="zh-CN">' in zh.get_data(as_text=True)
+    en = client.get("/?lang=en", headers={"Accept-Language": "zh-CN"})
+    assert "please open the personal link" in en.get_data(as_text=True)
+    assert '<html lang="en">' in en.get_data(as_text=True)
+
+
+def test_unknown_page_is_a_404_page(client):
+    resp = client.get("/nothing-here", headers={"Accept-Language": "en"})
+    assert resp.status_code == 404
+    assert "Page not found" in resp.get_data(as_text=True)
+
+
+def test_migrations_build_the_schema_the_models_describe(database_url):
+    """`flask db upgrade` from nothing gives exactly the tables of the models."""
+    app = make_test_app(database_url)
+    with app.app_context():
+        db.drop_all()
+        try:
+            upgrade()
+            upgrade()  # running it twice is harmless
+            with db.engine.connect() as conn:
+                diff = compare_metadata(
+                    MigrationContext.configure(conn, opts={"compare_type": False}),
+                    db.metadata,
+                )
+            assert diff == []
+            assert "invitations" in inspect(db.engine).get_table_names()
+        finally:
+            db.drop_all()
+            with db.engine.begin() as conn:
+                conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+            db.engine.dispose()

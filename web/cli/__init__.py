@@ -1,0 +1,12 @@
+"""`flask` commands: accounts, campaign, staff, demo (see README)."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from . import accounts, campaigns, demo, staff
+
+
+def register_cli(app: Flask) -> None:
+    for group in (accounts.group, campaigns.group, staff.group, demo.command):
+        app.cli.add_command(group)

@@ -1,0 +1,7 @@
+"""`flask staff ...` commands."""
+
+from __future__ import annotations
+
+from flask.cli import AppGroup
+
+group = AppGroup("staff", help="staff commands.")

@@ -1,0 +1,128 @@
+"""Settings from the environment (12-factor), with safe production defaults.
+
+`KEYPULSE_ENV` chooses the profile: `production` (the default), `development`
+(what `make run` uses) or `testing`. In production the app refuses to start
+without a real `SECRET_KEY`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+PRODUCTION = "production"
+DEVELOPMENT = "development"
+TESTING = "testing"
+
+_WEAK_SECRETS = {"", "dev", "secret", "changeme", "change-me", "development"}
+MIN_SECRET_LENGTH = 32
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a safe, working configuration."""
+
+
+def env_flag(name: str, default: bool = False) -> bool:
+    """Read a boolean: 1/true/yes/on are true, 0/false/no/off/empty are false."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{name}={raw!r} is not a yes/no value (use 1/true/yes or 0/false/no)")
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from exc
+
+
+def _development_secret(instance_path: Path) -> str:
+    """A random key kept in instance/, so survey links stay valid across restarts."""
+    path = instance_path / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def database_url(instance_path: Path) -> str:
+    url = os.environ.get("DATABASE_URL", "").strip()
+    if not url:
+        return f"sqlite:///{instance_path / 'keypulse.sqlite3'}"
+    # Accept the URLs hosting providers hand out and use the psycopg 3 driver.
+    if url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgres://")
+    elif url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url
+
+
+def load_config(instance_path: Path) -> dict[str, Any]:
+    """Build the Flask config mapping from the environment."""
+    profile = os.environ.get("KEYPULSE_ENV", PRODUCTION).strip().lower() or PRODUCTION
+    if profile not in (PRODUCTION, DEVELOPMENT, TESTING):
+        raise ConfigError(f"KEYPULSE_ENV={profile!r}: use production, development or testing")
+
+    secret = os.environ.get("SECRET_KEY", "")
+    if not secret and profile != PRODUCTION:
+        secret = _development_secret(instance_path)
+    base_url = os.environ.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+
+    return {
+        "KEYPULSE_ENV": profile,
+        "DEBUG": profile == DEVELOPMENT,
+        "SECRET_KEY": secret,
+        "BASE_URL": base_url,
+        "SQLALCHEMY_DATABASE_URI": database_url(instance_path),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLALCHEMY_RECORD_QUERIES": env_flag("SQLALCHEMY_RECORD_QUERIES"),
+        # Survey pages are scoped by the token in the URL; a customer who leaves the
+        # page open over lunch must not lose the submission to an expired CSRF token.
+        "WTF_CSRF_TIME_LIMIT": None,
+        "MAX_CONTENT_LENGTH": env_int("MAX_CONTENT_LENGTH", 256 * 1024),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": base_url.startswith("https://"),
+        "BABEL_DEFAULT_LOCALE": "zh",
+        "BABEL_DEFAULT_TIMEZONE": os.environ.get("TIMEZONE", "Asia/Shanghai"),
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_ENABLED": env_flag("RATELIMIT_ENABLED", True),
+        "GRAPHQL_INTROSPECTION": env_flag("GRAPHQL_INTROSPECTION", profile == DEVELOPMENT),
+        "GRAPHQL_MAX_PAGE_SIZE": 200,
+        "SMTP_HOST": os.environ.get("SMTP_HOST", ""),
+        "SMTP_PORT": env_int("SMTP_PORT", 25),
+        "SMTP_USER": os.environ.get("SMTP_USER", ""),
+        "SMTP_PASSWORD": os.environ.get("SMTP_PASSWORD", ""),
+        "SMTP_STARTTLS": env_flag("SMTP_STARTTLS"),
+        "MAIL_FROM": os.environ.get("MAIL_FROM", "KeyPulse <surveys@localhost>"),
+        "MIN_GROUP_SIZE": env_int("MIN_GROUP_SIZE", 5),
+        "FOLLOW_UP_DAYS": env_int("FOLLOW_UP_DAYS", 7),
+    }
+
+
+def check_config(config: dict[str, Any]) -> None:
+    """Refuse to run in production with settings that would be unsafe."""
+    if config.get("KEYPULSE_ENV") != PRODUCTION:
+        return
+    secret = str(config.get("SECRET_KEY") or "")
+    if secret.lower() in _WEAK_SECRETS or len(secret) < MIN_SECRET_LENGTH:
+        raise ConfigError(
+            "SECRET_KEY must be set to a random value of at least "
+            f"{MIN_SECRET_LENGTH} characters in production "
+            '(python -c "import secrets; print(secrets.token_urlsafe(48))"), '
+            "or set KEYPULSE_ENV=development for a local trial."
+        )

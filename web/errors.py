@@ -1,0 +1,40 @@
+"""One error page for every HTTP error, in the visitor's language."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from flask import Flask, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from survey.db import db
+
+log = logging.getLogger(__name__)
+
+
+def render_error(code: int, *, request_id: str | None = None) -> tuple[str, int]:
+    return render_template("error.html", code=code, request_id=request_id), code
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+        code = exc.code or 500
+        if request.path.startswith("/graphql"):
+            return jsonify(errors=[{"message": exc.description or exc.name}]), code
+        return render_error(code)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):  # type: ignore[no-untyped-def]
+        if isinstance(exc, HTTPException):
+            return _http_error(exc)
+        request_id = uuid.uuid4().hex[:12]
+        log.exception("unhandled error, request id %s", request_id)
+        db.session.rollback()
+        if app.testing and app.config.get("PROPAGATE_EXCEPTIONS"):
+            raise exc
+        if request.path.startswith("/graphql"):
+            err = InternalServerError()
+            return jsonify(errors=[{"message": err.name, "requestId": request_id}]), 500
+        return render_error(500, request_id=request_id)

@@ -1,0 +1,30 @@
+"""Flask extensions, created unbound and bound to the app in `create_app`."""
+
+from __future__ import annotations
+
+from flask import g, request
+from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_migrate import Migrate
+from flask_wtf.csrf import CSRFProtect
+
+from survey.scale import DEFAULT_LOCALE, LOCALES, normalise_locale
+
+migrate = Migrate()
+csrf = CSRFProtect()
+babel = Babel()
+# No default limits: each route that faces the internet says what it allows.
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+def select_locale() -> str:
+    """The invitation's language (set by the view), then the visible switch, then the
+    browser's Accept-Language, then Chinese."""
+    chosen = g.get("locale")
+    if chosen:
+        return str(chosen)
+    switched = normalise_locale(request.args.get("lang"))
+    if switched:
+        return switched
+    return request.accept_languages.best_match(LOCALES) or DEFAULT_LOCALE
