@@ -358,3 +358,108 @@ class ApiToken(db.Model):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     staff: Mapped[StaffMember] = relationship(back_populates="tokens", lazy="raise")
+
+
+# Outbox: e-mail written in the same transaction as what it announces, delivered later.
+OUTBOX_QUEUED = "queued"
+OUTBOX_SENDING = "sending"
+OUTBOX_SENT = "sent"
+OUTBOX_FAILED = "failed"  # gave up after the retry limit
+OUTBOX_BOUNCED = "bounced"  # permanent rejection (5xx)
+
+
+class OutboxMessage(db.Model):
+    """One e-mail to deliver. Workers claim rows, send, then mark them."""
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))  # invitation | reminder | follow_up
+    invitation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("invitations.id", ondelete="CASCADE"), index=True
+    )
+    to_address: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(300))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    locale: Mapped[str] = mapped_column(String(8), default="zh")
+    # A stable Message-ID lets a receiving server (and us) recognise a resend.
+    message_id: Mapped[str] = mapped_column(String(200), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default=OUTBOX_QUEUED)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(120))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ExitFeedback(db.Model):
+    """A lost account's answers to the exit survey ("why did you leave?")."""
+
+    __tablename__ = "exit_feedback"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    response_id: Mapped[int] = mapped_column(
+        ForeignKey("responses.id", ondelete="CASCADE"), unique=True
+    )
+    main_reason: Mapped[str] = mapped_column(String(40), index=True)
+    other_reasons: Mapped[str | None] = mapped_column(String(400))  # comma-separated codes
+    what_would_have_kept: Mapped[str | None] = mapped_column(Text)
+    would_return: Mapped[str | None] = mapped_column(String(8))  # yes | maybe | no
+
+
+FOLLOW_UP_OPEN = "open"
+FOLLOW_UP_CONTACTED = "contacted"
+FOLLOW_UP_RESOLVED = "resolved"
+
+
+class FollowUp(db.Model):
+    """A case for the account manager after a very dissatisfied response."""
+
+    __tablename__ = "follow_ups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("key_accounts.id"), index=True)
+    response_id: Mapped[int] = mapped_column(
+        ForeignKey("responses.id", ondelete="CASCADE"), unique=True
+    )
+    owner: Mapped[str] = mapped_column(String(120), index=True)
+    status: Mapped[str] = mapped_column(String(16), default=FOLLOW_UP_OPEN, index=True)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    contacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    notes: Mapped[list[FollowUpNote]] = relationship(
+        lazy="raise", cascade="all, delete-orphan", order_by="FollowUpNote.id"
+    )
+
+
+class FollowUpNote(db.Model):
+    __tablename__ = "follow_up_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    follow_up_id: Mapped[int] = mapped_column(
+        ForeignKey("follow_ups.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    author: Mapped[str | None] = mapped_column(String(120))
+    status: Mapped[str | None] = mapped_column(String(16))
+    text: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditEntry(db.Model):
+    """Who did what, when: campaign launches and closes, reminders, defections, tokens."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor: Mapped[str | None] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target_type: Mapped[str | None] = mapped_column(String(40))
+    target_id: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[str | None] = mapped_column(Text)  # JSON
