@@ -1,7 +1,72 @@
-"""`flask staff ...` commands."""
+"""`flask staff ...` commands: who may use the GraphQL API, and with which role."""
 
 from __future__ import annotations
 
+import click
 from flask.cli import AppGroup
 
-group = AppGroup("staff", help="staff commands.")
+from survey.errors import DomainError
+from survey.models import ROLES
+from survey.staff import add_staff, issue_token, list_staff, revoke_staff
+
+group = AppGroup("staff", help="Staff members and their GraphQL API tokens.")
+
+
+def _print_token(token: str) -> None:
+    click.echo(f"API token (shown once, keep it secret): {token}")
+    click.echo(f"Use it as: Authorization: Bearer {token}")
+
+
+@group.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(ROLES), required=True, help="What they may do.")
+@click.option("--email", default=None, help="Their e-mail address (optional).")
+def add_command(name: str, role: str, email: str | None) -> None:
+    """Add a staff member NAME and print their first API token once."""
+    try:
+        issued = add_staff(name, role, email)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"Added {issued.name} ({issued.role}).")
+    _print_token(issued.token)
+
+
+@group.command("token")
+@click.argument("name")
+def token_command(name: str) -> None:
+    """Issue an additional API token for NAME and print it once."""
+    try:
+        issued = issue_token(name)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"New token for {issued.name} ({issued.role}).")
+    _print_token(issued.token)
+
+
+@group.command("revoke")
+@click.argument("name")
+def revoke_command(name: str) -> None:
+    """Deactivate NAME and revoke all their API tokens."""
+    try:
+        revoked = revoke_staff(name)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"Deactivated {name}; revoked {revoked} token(s).")
+
+
+@group.command("list")
+def list_command() -> None:
+    """List staff members: name, role, e-mail, active, live tokens, last API use."""
+    members = list_staff()
+    if not members:
+        click.echo("No staff members yet: flask staff add NAME --role viewer|manager|admin")
+        return
+    rows = [("NAME", "ROLE", "EMAIL", "ACTIVE", "TOKENS", "LAST USED (UTC)")]
+    for m in members:
+        last = m.last_used_at.strftime("%Y-%m-%d %H:%M") if m.last_used_at else "never"
+        rows.append(
+            (m.name, m.role, m.email or "-", "yes" if m.active else "no", str(m.tokens), last)
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
