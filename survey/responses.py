@@ -1,0 +1,373 @@
+"""Opening a personal survey link and recording the answers, atomically.
+
+No HTTP here: `web/survey_pages.py` turns the domain errors raised below into
+pages (404, 410, 409, 422). Every function reads or writes only what it needs,
+in as few statements as possible: opening the survey page costs three queries
+(invitation, questionnaire aspects, the opened-at update).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import case, exists, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from .db import db, utcnow
+from .errors import AlreadyRespondedError, InvalidInputError, NotFoundError, SurveyClosedError
+from .models import (
+    CAMPAIGN_OPEN,
+    INVITATION_EXPIRED,
+    INVITATION_OPENED,
+    INVITATION_PENDING,
+    INVITATION_RESPONDED,
+    INVITATION_SENT,
+    Answer,
+    AnswerReason,
+    Aspect,
+    Campaign,
+    Invitation,
+    KeyAccount,
+    QuestionnaireItem,
+    Response,
+)
+from .scale import DISSATISFIED_MAX, Channel, ReasonCode, Satisfaction, normalise_locale
+from .tokens import hash_token, looks_like_token
+
+#: Limits on free text, in characters after stripping surrounding white space.
+MAX_COMMENT_LENGTH = 2000
+MAX_REASON_TEXT_LENGTH = 500
+
+_REASON_CODES = frozenset(ReasonCode.codes())
+_SCORES = frozenset(int(s) for s in Satisfaction)
+_CHANNELS = frozenset(Channel.codes())
+# Tab, line feed and carriage return are ordinary typing; other control characters
+# are not, and PostgreSQL refuses NUL in text outright.
+_ALLOWED_CONTROLS = frozenset("\t\n\r")
+
+
+@dataclass(frozen=True, slots=True)
+class InvitationContext:
+    """What the survey page needs to know about one personal link."""
+
+    invitation_id: int
+    status: str
+    locale: str
+    account_name: str
+    campaign_id: int
+    campaign_name: str
+    campaign_status: str
+    closes_at: datetime
+    questionnaire_id: int
+    responded: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AspectQuestion:
+    """One question of a questionnaire, in both languages."""
+
+    id: int
+    code: str
+    label_zh: str
+    label_en: str
+    question_zh: str
+    question_en: str
+
+    def label(self, locale: str | None) -> str:
+        return self.label_en if normalise_locale(locale) == "en" else self.label_zh
+
+    def question(self, locale: str | None) -> str:
+        return self.question_en if normalise_locale(locale) == "en" else self.question_zh
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerInput:
+    """A contact's answer to one aspect: the score and, when unhappy, why."""
+
+    score: int
+    reasons: Sequence[str] = ()
+    reason_text: str | None = None
+
+
+def load_invitation(token: str) -> InvitationContext | None:
+    """The invitation a link token opens, with its account and campaign, or None.
+
+    Malformed tokens are turned away before touching the database; every unknown
+    token gives the same None, so callers cannot tell one from another.
+    """
+    if not looks_like_token(token):
+        return None
+    row = db.session.execute(
+        select(
+            Invitation.id,
+            Invitation.status,
+            Invitation.locale,
+            KeyAccount.name,
+            Campaign.id,
+            Campaign.name,
+            Campaign.status,
+            Campaign.closes_at,
+            Campaign.questionnaire_id,
+            _has_response(),
+        )
+        .join(KeyAccount, KeyAccount.id == Invitation.account_id)
+        .join(Campaign, Campaign.id == Invitation.campaign_id)
+        .where(Invitation.token_hash == hash_token(token))
+    ).one_or_none()
+    if row is None:
+        return None
+    return InvitationContext(*row)
+
+
+def _has_response():  # type: ignore[no-untyped-def]
+    """A correlated EXISTS: has this invitation's response been stored?"""
+    return (
+        exists()
+        .where(Response.invitation_id == Invitation.id)
+        .correlate(Invitation)
+        .label("responded")
+    )
+
+
+def is_open(ctx: InvitationContext, now: datetime | None = None) -> bool:
+    """Whether the link still accepts answers: campaign open, before its closing time,
+    and the invitation itself not expired."""
+    now = now or utcnow()
+    return (
+        ctx.campaign_status == CAMPAIGN_OPEN
+        and now < ctx.closes_at
+        and ctx.status != INVITATION_EXPIRED
+    )
+
+
+def questionnaire_questions(questionnaire_id: int) -> list[AspectQuestion]:
+    """The questions of a questionnaire in order, as plain values (one query)."""
+    rows = db.session.execute(
+        select(
+            Aspect.id,
+            Aspect.code,
+            Aspect.label_zh,
+            Aspect.label_en,
+            Aspect.question_zh,
+            Aspect.question_en,
+        )
+        .join(QuestionnaireItem, QuestionnaireItem.aspect_id == Aspect.id)
+        .where(QuestionnaireItem.questionnaire_id == questionnaire_id)
+        .order_by(QuestionnaireItem.position, Aspect.id)
+    )
+    return [AspectQuestion(*row) for row in rows]
+
+
+def mark_opened(invitation_id: int, now: datetime | None = None) -> bool:
+    """Record the first view of a survey link; later views change nothing.
+
+    One conditional UPDATE, so it is cheap and safe to call on every page view.
+    The status moves to "opened" only from pending or sent: a bounced or already
+    responded invitation keeps its status. Returns whether this was the first view.
+    """
+    now = now or utcnow()
+    result = db.session.execute(
+        update(Invitation)
+        .where(Invitation.id == invitation_id, Invitation.opened_at.is_(None))
+        .values(
+            opened_at=now,
+            status=case(
+                (
+                    Invitation.status.in_((INVITATION_PENDING, INVITATION_SENT)),
+                    INVITATION_OPENED,
+                ),
+                else_=Invitation.status,
+            ),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def clean_text(value: str | None, *, limit: int, field: str) -> str | None:
+    """Strip surrounding white space and write line breaks as LF; empty becomes None.
+
+    Raises InvalidInputError when the text is longer than `limit` characters or
+    holds control characters that cannot be stored.
+    """
+    if value is None:
+        return None
+    # Browsers send CRLF but count a line break as one character towards maxlength.
+    text = value.replace("\r\n", "\n").strip()
+    if not text:
+        return None
+    if len(text) > limit:
+        raise InvalidInputError(f"{field}: at most {limit} characters", field=field)
+    if has_control_characters(text):
+        raise InvalidInputError(f"{field}: contains control characters", field=field)
+    return text
+
+
+def has_control_characters(text: str) -> bool:
+    """True when `text` holds characters nobody types (NUL, other C0/C1 controls)."""
+    return any((ord(c) < 32 or 127 <= ord(c) < 160) and c not in _ALLOWED_CONTROLS for c in text)
+
+
+@dataclass(frozen=True, slots=True)
+class _CleanAnswer:
+    aspect_id: int
+    score: int
+    reasons: tuple[str, ...]
+    reason_text: str | None
+
+
+def _clean_answers(
+    answers: Mapping[str, AnswerInput], aspect_ids: Mapping[str, int]
+) -> list[_CleanAnswer]:
+    unknown = sorted(set(answers) - set(aspect_ids))
+    if unknown:
+        raise InvalidInputError(f"unknown aspect: {', '.join(unknown)}", field=unknown[0])
+    cleaned: list[_CleanAnswer] = []
+    for code, aspect_id in aspect_ids.items():
+        answer = answers.get(code)
+        if answer is None:
+            raise InvalidInputError(f"{code}: a score is required", field=f"{code}.score")
+        score = answer.score
+        if isinstance(score, bool) or not isinstance(score, int) or score not in _SCORES:
+            raise InvalidInputError(f"{code}: the score must be 1 to 5", field=f"{code}.score")
+        if score > DISSATISFIED_MAX:
+            # "Why" is asked only of dissatisfied answers; anything sent along with a
+            # satisfied one (a box ticked before changing the score) is dropped.
+            cleaned.append(_CleanAnswer(aspect_id, score, (), None))
+            continue
+        reasons = tuple(dict.fromkeys(answer.reasons))  # de-duplicated, order kept
+        bad = [r for r in reasons if r not in _REASON_CODES]
+        if bad:
+            raise InvalidInputError(
+                f"{code}: unknown reason {', '.join(map(repr, bad))}", field=f"{code}.reasons"
+            )
+        text = clean_text(
+            answer.reason_text, limit=MAX_REASON_TEXT_LENGTH, field=f"{code}.reason_text"
+        )
+        cleaned.append(_CleanAnswer(aspect_id, score, reasons, text))
+    return cleaned
+
+
+def _aspect_ids(questionnaire_id: int) -> dict[str, int]:
+    """The questionnaire's aspect ids by code, in question order (one query)."""
+    rows = db.session.execute(
+        select(Aspect.code, Aspect.id)
+        .join(QuestionnaireItem, QuestionnaireItem.aspect_id == Aspect.id)
+        .where(QuestionnaireItem.questionnaire_id == questionnaire_id)
+        .order_by(QuestionnaireItem.position, Aspect.id)
+    )
+    return {code: aspect_id for code, aspect_id in rows}
+
+
+def _response_exists(invitation_id: int) -> bool:
+    return bool(db.session.scalar(select(exists().where(Response.invitation_id == invitation_id))))
+
+
+def record_response(
+    invitation_id: int,
+    answers: Mapping[str, AnswerInput],
+    *,
+    comment: str | None,
+    locale: str,
+    channel: str = "web",
+    entered_by: str | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Store a complete response to an invitation in one transaction; return its id.
+
+    Every aspect of the campaign's questionnaire needs a score from 1 to 5; reasons
+    and reason text are kept for scores 1-2 only. Raises NotFoundError for an
+    unknown invitation, SurveyClosedError when the campaign no longer accepts
+    answers, InvalidInputError for bad input and AlreadyRespondedError when the
+    invitation already has a response. The unique constraint on
+    `responses.invitation_id` is the real guard: of two concurrent submissions
+    exactly one is stored, the other gets AlreadyRespondedError.
+    """
+    now = now or utcnow()
+    row = db.session.execute(
+        select(
+            Invitation.status,
+            Invitation.account_id,
+            Campaign.id,
+            Campaign.status,
+            Campaign.closes_at,
+            Campaign.questionnaire_id,
+        )
+        .join(Campaign, Campaign.id == Invitation.campaign_id)
+        .where(Invitation.id == invitation_id)
+    ).one_or_none()
+    if row is None:
+        raise NotFoundError(f"invitation {invitation_id} does not exist")
+    status, account_id, campaign_id, campaign_status, closes_at, questionnaire_id = row
+    if campaign_status != CAMPAIGN_OPEN or now >= closes_at or status == INVITATION_EXPIRED:
+        raise SurveyClosedError("this survey is closed")
+
+    chosen_locale = normalise_locale(locale)
+    if chosen_locale is None:
+        raise InvalidInputError(f"unsupported locale {locale!r}", field="locale")
+    if channel not in _CHANNELS:
+        raise InvalidInputError(f"unknown channel {channel!r}", field="channel")
+    aspect_ids = _aspect_ids(questionnaire_id)
+    if not aspect_ids:
+        raise InvalidInputError("this questionnaire has no questions", field="questionnaire")
+    cleaned = _clean_answers(answers, aspect_ids)
+    comment_text = clean_text(comment, limit=MAX_COMMENT_LENGTH, field="comment")
+    # A cheap early answer for the common replay; the constraint below decides races.
+    if _response_exists(invitation_id):
+        raise AlreadyRespondedError("this invitation already has a response")
+
+    try:
+        response_id = db.session.scalar(
+            insert(Response)
+            .values(
+                invitation_id=invitation_id,
+                campaign_id=campaign_id,
+                account_id=account_id,
+                submitted_at=now,
+                channel=channel,
+                locale=chosen_locale,
+                comment=comment_text,
+                entered_by=entered_by,
+            )
+            .returning(Response.id)
+        )
+        assert response_id is not None
+        # RETURNING carries the aspect id, so the rows may come back in any order and
+        # the whole batch goes in one statement on every backend.
+        answer_ids = dict(
+            db.session.execute(
+                insert(Answer).returning(Answer.aspect_id, Answer.id),
+                [
+                    {
+                        "response_id": response_id,
+                        "aspect_id": a.aspect_id,
+                        "score": a.score,
+                        "reason_text": a.reason_text,
+                    }
+                    for a in cleaned
+                ],
+            ).all()
+        )
+        reason_rows = [
+            {"answer_id": answer_ids[a.aspect_id], "reason": reason}
+            for a in cleaned
+            for reason in a.reasons
+        ]
+        if reason_rows:
+            db.session.execute(insert(AnswerReason), reason_rows)
+        db.session.execute(
+            update(Invitation)
+            .where(Invitation.id == invitation_id)
+            .values(status=INVITATION_RESPONDED, responded_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        if _response_exists(invitation_id):
+            raise AlreadyRespondedError("this invitation already has a response") from None
+        raise
+    return response_id
