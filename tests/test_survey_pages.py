@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from babel.messages.pofile import read_po
+from flask_sqlalchemy.record_queries import get_recorded_queries
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -226,6 +227,36 @@ def test_opening_the_link_sets_opened_at_once(app, client, survey):
     open_form(client, survey["zh"], "?lang=en")
     with app.app_context():
         assert invitation_of(survey["zh_id"]).opened_at == opened_at
+
+
+def test_page_and_submission_cost_a_fixed_number_of_queries(app, client, survey):
+    token = survey["zh"]
+    # One app context around one request, so its recorded queries can be read after.
+    with app.app_context():
+        html = client.get(f"/s/{token}").get_data(as_text=True)
+        # invitation, questions, opened-at update
+        assert len(get_recorded_queries()) == 3
+    data = valid_answers(
+        "1", **{f"reasons_{code}": ReasonCode.codes() for code in CODES}, comment="c"
+    )
+    with app.app_context():
+        response = client.post(f"/s/{token}", data={"csrf_token": csrf_token_from(html), **data})
+        assert response.status_code == 303
+        # invitation, questions, then record_response's seven statements
+        assert len(get_recorded_queries()) == 9
+        assert count(AnswerReason) == len(CODES) * len(ReasonCode)
+
+
+def test_browser_language_counts_only_for_an_unsupported_invitation_language(app, client):
+    with app.app_context():
+        account = make_account(locale="fr")
+        _, tokens = make_campaign(accounts=[account], closes_at=CLOSES)
+        token = tokens[account.id]
+        db.session.commit()
+    _, html = open_form(client, token, **{"Accept-Language": "en"})
+    assert '<html lang="en">' in html
+    _, html = open_form(client, token, **{"Accept-Language": "de"})
+    assert '<html lang="zh-CN">' in html
 
 
 # --- submitting ----------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from survey.responses import (
     questionnaire_questions,
     record_response,
 )
-from survey.scale import DEFAULT_LOCALE, DISSATISFIED_MAX, normalise_locale
+from survey.scale import DEFAULT_LOCALE, DISSATISFIED_MAX, LOCALES, normalise_locale
 
 from .extensions import limiter
 from .forms import SurveyForm, survey_form_for
@@ -42,13 +42,18 @@ def _open_link(token: str) -> tuple[InvitationContext, str]:
     """The invitation behind a link and the page language, or a 404 page.
 
     The language is set on `g` before anything is translated: the visible switch
-    (?lang=) wins, then the invitation's language; the browser's is not asked.
+    (?lang=) wins, then the invitation's language; the browser's Accept-Language
+    counts only when the invitation's language is not one the site speaks.
     """
     ctx = load_invitation(token)
     if ctx is None:
         abort(404)
     locale = (
-        normalise_locale(request.args.get("lang")) or normalise_locale(ctx.locale) or DEFAULT_LOCALE
+        normalise_locale(request.args.get("lang"))
+        or normalise_locale(ctx.locale)
+        # Only for an invitation in a language the site does not speak.
+        or request.accept_languages.best_match(LOCALES)
+        or DEFAULT_LOCALE
     )
     g.locale = locale
     return ctx, locale
