@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import json
 import re
+import shutil
+import subprocess
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -540,6 +543,80 @@ def test_past_closing_time_is_a_410_also_for_a_form_opened_earlier(app, client, 
     assert client.get(f"/s/{token}").status_code == 410
     with app.app_context():
         assert count(Response) == 0
+
+
+NODE = shutil.which("node")
+SURVEY_JS = Path(__file__).resolve().parent.parent / "web/static/survey.js"
+# A minimal stand-in for the page's DOM: just what survey.js touches.
+JS_HARNESS = r"""
+const fs = require("fs");
+function aspect(checkedValue, hasError) {
+  const radios = ["5", "4", "3", "2", "1"].map((value) => ({
+    value, checked: value === checkedValue, handlers: [],
+    addEventListener(type, handler) { if (type === "change") this.handlers.push(handler); },
+  }));
+  const why = {
+    hidden: false,
+    querySelector: (s) => (s === ".field-error" && hasError ? {} : null),
+  };
+  return {
+    why,
+    querySelector(s) {
+      if (s === "[data-why]") return why;
+      if (s === 'input[type="radio"]:checked') return radios.find((r) => r.checked) || null;
+      throw new Error("unexpected selector " + s);
+    },
+    querySelectorAll(s) {
+      if (s === 'input[type="radio"]') return radios;
+      throw new Error("unexpected selector " + s);
+    },
+    choose(value) {
+      radios.forEach((r) => { r.checked = r.value === value; });
+      radios.find((r) => r.value === value).handlers.forEach((handler) => handler());
+    },
+  };
+}
+const aspects = [aspect(null, false), aspect("2", false), aspect("5", false), aspect(null, true)];
+let focused = false;
+const form = {
+  getAttribute: (n) => (n === "data-dissatisfied-max" ? "2" : null),
+  querySelectorAll: (s) => (s === "[data-aspect]" ? aspects : []),
+};
+global.document = {
+  querySelector: (s) => (s === "form[data-survey]" ? form : null),
+  getElementById: (id) => (id === "error-summary" ? { focus() { focused = true; } } : null),
+};
+eval(fs.readFileSync(process.argv[1], "utf8"));
+const states = [aspects.map((a) => a.why.hidden)];
+aspects[0].choose("1");
+aspects[1].choose("4");
+aspects[2].choose("3");
+states.push(aspects.map((a) => a.why.hidden));
+aspects[1].choose("2");
+states.push(aspects.map((a) => a.why.hidden));
+console.log(JSON.stringify({ states, focused }));
+"""
+
+
+@pytest.mark.skipif(NODE is None, reason="node is needed to run survey.js")
+def test_why_blocks_show_only_for_dissatisfied_scores_with_javascript():
+    assert NODE is not None
+    result = subprocess.run(
+        [NODE, "-e", JS_HARNESS, str(SURVEY_JS)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    # Aspects: none chosen, "2" chosen, "5" chosen, none chosen but an error inside.
+    assert json.loads(result.stdout) == {
+        "states": [
+            [True, False, True, False],  # re-rendered form: a 1-2 score keeps its block
+            [False, True, True, False],  # chose 1, 4 and 3
+            [False, False, True, False],  # back to 2
+        ],
+        "focused": True,
+    }
 
 
 # --- any input at all --------------------------------------------------------------------
