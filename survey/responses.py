@@ -14,6 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import case, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import Label
 
 from .db import db, utcnow
 from .errors import AlreadyRespondedError, InvalidInputError, NotFoundError, SurveyClosedError
@@ -121,7 +122,7 @@ def load_invitation(token: str) -> InvitationContext | None:
     return InvitationContext(*row)
 
 
-def _has_response():  # type: ignore[no-untyped-def]
+def _has_response() -> Label[bool]:
     """A correlated EXISTS: has this invitation's response been stored?"""
     return (
         exists()
