@@ -1,23 +1,84 @@
-"""The GraphQL view that `web.create_app` mounts at /graphql."""
+"""The GraphQL view that `web.create_app` mounts at /graphql.
+
+Authentication happens here, before anything is parsed or executed: a request
+without a live bearer token gets HTTP 401 and a GraphQL-shaped error with
+extensions.code UNAUTHENTICATED. GraphiQL (GET, development only) needs no token:
+the page itself holds no data; its queries carry the token like any client.
+"""
 
 from __future__ import annotations
 
+import json
+import uuid
 from typing import Any
 
-import strawberry
-from flask import Flask
+from flask import Flask, Request, current_app, g, request
+from flask import Response as FlaskResponse
 from strawberry.flask.views import GraphQLView
 
+from survey.staff import authenticate
 
-@strawberry.type
-class Query:
-    @strawberry.field(description="The API version.")
-    def api_version(self) -> str:
-        return "1"
+from .build import build_schema
+from .context import Context, locale_from
+from .errors import UNAUTHENTICATED
 
 
-schema = strawberry.Schema(query=Query)
+def _unauthenticated(message: str) -> FlaskResponse:
+    body = {"errors": [{"message": message, "extensions": {"code": UNAUTHENTICATED}}]}
+    return FlaskResponse(
+        json.dumps(body),
+        status=401,
+        content_type="application/json",
+        headers={"WWW-Authenticate": 'Bearer realm="keypulse"'},
+    )
+
+
+def bearer_token(req: Request) -> str | None:
+    header = req.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+class KeyPulseGraphQLView(GraphQLView[Context, None]):
+    """Sync strawberry view with bearer-token auth and a typed context."""
+
+    def dispatch_request(self) -> Any:
+        adapter = self.request_adapter_class(request)
+        if self.should_render_graphql_ide(adapter):
+            return super().dispatch_request()  # the IDE page, or 404 when it is off
+        token = bearer_token(request)
+        if token is None:
+            return _unauthenticated("Send an API token: Authorization: Bearer <token>.")
+        member = authenticate(token)
+        if member is None:
+            return _unauthenticated("This API token is unknown or has been revoked.")
+        # Read once: authenticate may have committed, which expires the row.
+        g.graphql_staff = (member.id, member.name, member.role)
+        return super().dispatch_request()
+
+    def get_context(self, request: Request, response: FlaskResponse) -> Context:
+        staff_id, staff_name, role = g.graphql_staff
+        return Context(
+            staff_id=staff_id,
+            staff_name=staff_name,
+            role=role,
+            locale=locale_from(request),
+            request_id=uuid.uuid4().hex[:12],
+            max_page_size=int(current_app.config["GRAPHQL_MAX_PAGE_SIZE"]),
+            request=request,
+            response=response,
+        )
 
 
 def make_graphql_view(app: Flask) -> Any:
-    return GraphQLView.as_view("graphql", schema=schema, graphql_ide=None)
+    """The /graphql view for `app`: introspection per GRAPHQL_INTROSPECTION, GraphiQL
+    only in debug mode, queries only by POST (a GET query would land in logs)."""
+    schema = build_schema(introspection=bool(app.config.get("GRAPHQL_INTROSPECTION")))
+    return KeyPulseGraphQLView.as_view(
+        "graphql",
+        schema=schema,
+        graphql_ide="graphiql" if app.debug else None,
+        allow_queries_via_get=False,
+    )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import accounts, campaigns, demo, staff
+from . import accounts, campaigns, demo, graphql, staff
 
 
 def register_cli(app: Flask) -> None:
-    for group in (accounts.group, campaigns.group, staff.group, demo.command):
+    for group in (accounts.group, campaigns.group, staff.group, graphql.group, demo.command):
         app.cli.add_command(group)

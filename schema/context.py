@@ -1,0 +1,33 @@
+"""The typed context every resolver gets: who asks, in which language, which request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Request, Response
+from strawberry.types import Info as _Info
+
+from survey.scale import DEFAULT_LOCALE, LOCALES
+
+
+@dataclass
+class Context:
+    staff_id: int
+    staff_name: str
+    #: viewer, manager or admin (survey.models.ROLES).
+    role: str
+    #: "zh" or "en", from Accept-Language (default zh): labels follow it.
+    locale: str
+    #: Logged with unexpected errors and shown in their masked message.
+    request_id: str
+    max_page_size: int
+    request: Request
+    response: Response
+
+
+Info = _Info[Context, None]
+
+
+def locale_from(request: Request) -> str:
+    """The API speaks the caller's Accept-Language (zh or en), Chinese by default."""
+    return request.accept_languages.best_match(LOCALES) or DEFAULT_LOCALE

@@ -1,0 +1,219 @@
+"""Query root: lists (keyset pages), single rows and the analytics."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import strawberry
+from sqlalchemy import ColumnElement, Select, exists, func, select
+from sqlalchemy.orm import contains_eager, joinedload
+
+from survey import analytics
+from survey import models as m
+from survey.db import db
+from survey.staff import list_tokens
+
+from .context import Info
+from .pagination import Connection, check_first, decode_cursor, make_connection
+from .permissions import IsAdmin
+from .types import (
+    Account,
+    ApiTokenInfo,
+    AtRiskAccount,
+    BigInt,
+    Campaign,
+    DefectionFilter,
+    Dimension,
+    DrilldownNode,
+    Me,
+    ReasonBreakdown,
+    Response,
+    ResponseFilter,
+    SatisfactionGroup,
+    build_accounts,
+    build_breakdown,
+    build_campaigns,
+    build_group,
+    build_node,
+    build_responses,
+    domain_dimension,
+    parse_id,
+)
+
+
+def _page(
+    stmt: Select[Any], id_column: Any, first: int, after: str | None
+) -> tuple[list[Any], Callable[[], int]]:
+    """Rows of one keyset page (first + 1 of them) and a lazy total count."""
+    after_id = decode_cursor(after)
+    count_stmt = select(func.count()).select_from(stmt.order_by(None).subquery())
+
+    def count() -> int:
+        return int(db.session.scalar(count_stmt) or 0)
+
+    if after_id is not None:
+        stmt = stmt.where(id_column > after_id)
+    rows = list(db.session.scalars(stmt.order_by(id_column).limit(first + 1)).unique())
+    return rows, count
+
+
+def _response_filter(f: ResponseFilter | None) -> analytics.ResponseFilter:
+    domain = f.to_domain() if f is not None else analytics.ResponseFilter()
+    analytics.validate_response_filter(domain)
+    return domain
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Key accounts in id order.")
+    def accounts(
+        self,
+        info: Info,
+        first: int | None = 50,
+        after: str | None = None,
+        tier: str | None = None,
+        region: str | None = None,
+        defected: bool | None = None,
+    ) -> Connection[Account]:
+        conditions: list[ColumnElement[bool]] = []
+        if tier is not None:
+            conditions.append(m.KeyAccount.tier == tier)
+        if region is not None:
+            conditions.append(m.KeyAccount.region == region)
+        if defected is not None:
+            lost = exists().where(m.Defection.account_id == m.KeyAccount.id)
+            conditions.append(lost if defected else ~lost)
+        size = check_first(first, info.context.max_page_size, default=50)
+        rows, count = _page(select(m.KeyAccount).where(*conditions), m.KeyAccount.id, size, after)
+        return make_connection(build_accounts(rows), [r.id for r in rows], size, count)
+
+    @strawberry.field
+    def account(self, id: strawberry.ID) -> Account | None:
+        row = db.session.get(m.KeyAccount, parse_id(id))
+        return build_accounts([row])[0] if row is not None else None
+
+    @strawberry.field(description="Campaigns in id order (oldest first).")
+    def campaigns(
+        self, info: Info, first: int | None = 50, after: str | None = None
+    ) -> Connection[Campaign]:
+        size = check_first(first, info.context.max_page_size, default=50)
+        rows, count = _page(select(m.Campaign), m.Campaign.id, size, after)
+        return make_connection(build_campaigns(rows), [r.id for r in rows], size, count)
+
+    @strawberry.field
+    def campaign(self, id: strawberry.ID) -> Campaign | None:
+        row = db.session.get(m.Campaign, parse_id(id))
+        return build_campaigns([row])[0] if row is not None else None
+
+    @strawberry.field(
+        description="Responses in id order. `filter.aspect` and the score bounds keep "
+        "responses with such an answer."
+    )
+    def responses(
+        self,
+        info: Info,
+        first: int | None = 50,
+        after: str | None = None,
+        filter: ResponseFilter | None = None,
+    ) -> Connection[Response]:
+        domain = _response_filter(filter)
+        stmt = (
+            select(m.Response)
+            .join(m.Response.account)
+            .where(*analytics.response_conditions(domain))
+            # Account and campaign come in the page query itself; answers load for
+            # the whole page on first use (schema.loaders.Batch).
+            .options(contains_eager(m.Response.account), joinedload(m.Response.campaign))
+        )
+        size = check_first(first, info.context.max_page_size, default=50)
+        rows, count = _page(stmt, m.Response.id, size, after)
+        nodes = build_responses(rows, info.context.locale)
+        return make_connection(nodes, [r.id for r in rows], size, count)
+
+    @strawberry.field(description="Answers matching the filter, grouped by `groupBy`.")
+    def satisfaction_summary(
+        self,
+        info: Info,
+        group_by: Dimension,  # type: ignore[valid-type]
+        filter: ResponseFilter | None = None,
+    ) -> list[SatisfactionGroup]:
+        groups = analytics.satisfaction_summary(
+            domain_dimension(group_by), _response_filter(filter), locale=info.context.locale
+        )
+        return [build_group(g) for g in groups]
+
+    @strawberry.field(
+        description="Dissatisfied answers split by `by[0]`, each node by `by[1]`, ..."
+    )
+    def dissatisfaction_drilldown(
+        self,
+        info: Info,
+        by: list[Dimension],  # type: ignore[valid-type]
+        filter: ResponseFilter | None = None,
+    ) -> list[DrilldownNode]:
+        nodes = analytics.dissatisfaction_drilldown(
+            [domain_dimension(d) for d in by],
+            _response_filter(filter),
+            locale=info.context.locale,
+        )
+        return [build_node(n) for n in nodes]
+
+    @strawberry.field(
+        description="Why accounts left, which kind and when: TIER, VALUE_TYPE, "
+        "RELATIONSHIP_STAGE, REGION, ACCOUNT_MANAGER or MONTH; none = one group 'all'."
+    )
+    def defection_reasons(
+        self,
+        info: Info,
+        group_by: Dimension | None = None,  # type: ignore[valid-type]
+        filter: DefectionFilter | None = None,
+    ) -> list[ReasonBreakdown]:
+        groups = analytics.defection_reasons(
+            domain_dimension(group_by) if group_by is not None else None,
+            filter.to_domain() if filter is not None else None,
+            locale=info.context.locale,
+        )
+        return [build_breakdown(g) for g in groups]
+
+    @strawberry.field(
+        description="Active accounts whose latest response has a score of 1-2, "
+        "highest annual revenue first."
+    )
+    def at_risk_accounts(self, info: Info, first: int | None = 20) -> list[AtRiskAccount]:
+        size = check_first(first, info.context.max_page_size, default=20)
+        risky = analytics.at_risk_accounts(size)
+        rows = db.session.scalars(
+            select(m.KeyAccount).where(m.KeyAccount.id.in_([r.account_id for r in risky]))
+        ).all()
+        accounts = {a.pk: a for a in build_accounts(list(rows))}
+        return [
+            AtRiskAccount(
+                account=accounts[r.account_id],
+                last_response_at=r.last_response_at,
+                dissatisfied_aspects=r.dissatisfied_aspects,
+                annual_revenue=BigInt(r.annual_revenue),
+            )
+            for r in risky
+        ]
+
+    @strawberry.field(description="Who is asking, with which role.")
+    def me(self, info: Info) -> Me:
+        return Me(name=info.context.staff_name, role=info.context.role, locale=info.context.locale)
+
+    @strawberry.field(
+        permission_classes=[IsAdmin], description="Every API token's metadata (admin only)."
+    )
+    def staff_tokens(self) -> list[ApiTokenInfo]:
+        return [
+            ApiTokenInfo(
+                id=strawberry.ID(str(t.id)),
+                staff_name=t.staff_name,
+                staff_role=t.staff_role,
+                staff_active=t.staff_active,
+                created_at=t.created_at,
+                revoked_at=t.revoked_at,
+                last_used_at=t.last_used_at,
+            )
+            for t in list_tokens()
+        ]
