@@ -40,6 +40,7 @@ from .tokens import hash_token, looks_like_token
 #: Limits on free text, in characters after stripping surrounding white space.
 MAX_COMMENT_LENGTH = 2000
 MAX_REASON_TEXT_LENGTH = 500
+MAX_ENTERED_BY_LENGTH = 120  # responses.entered_by
 
 _REASON_CODES = frozenset(ReasonCode.codes())
 _SCORES = frozenset(int(s) for s in Satisfaction)
@@ -306,6 +307,10 @@ def record_response(
     if campaign_status != CAMPAIGN_OPEN or now >= closes_at or status == INVITATION_EXPIRED:
         raise SurveyClosedError("this survey is closed")
 
+    # A cheap early answer for the common replay; the constraint below decides races.
+    if _response_exists(invitation_id):
+        raise AlreadyRespondedError("this invitation already has a response")
+
     chosen_locale = normalise_locale(locale)
     if chosen_locale is None:
         raise InvalidInputError(f"unsupported locale {locale!r}", field="locale")
@@ -316,9 +321,7 @@ def record_response(
         raise InvalidInputError("this questionnaire has no questions", field="questionnaire")
     cleaned = _clean_answers(answers, aspect_ids)
     comment_text = clean_text(comment, limit=MAX_COMMENT_LENGTH, field="comment")
-    # A cheap early answer for the common replay; the constraint below decides races.
-    if _response_exists(invitation_id):
-        raise AlreadyRespondedError("this invitation already has a response")
+    staff_name = clean_text(entered_by, limit=MAX_ENTERED_BY_LENGTH, field="entered_by")
 
     try:
         response_id = db.session.scalar(
@@ -331,7 +334,7 @@ def record_response(
                 channel=channel,
                 locale=chosen_locale,
                 comment=comment_text,
-                entered_by=entered_by,
+                entered_by=staff_name,
             )
             .returning(Response.id)
         )

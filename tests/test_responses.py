@@ -262,7 +262,7 @@ def test_phone_entry_records_channel_and_staff(app, invitation):
             comment="   ",
             locale="en",
             channel="phone",
-            entered_by="王伟",
+            entered_by=" 王伟 ",
             now=NOW,
         )
         response = stored(invitation_id)["response"]
@@ -286,6 +286,7 @@ def test_phone_entry_records_channel_and_staff(app, invitation):
         (all_scores(), {"comment": "a\x07b"}, "comment"),
         (all_scores(), {"locale": "fr"}, "locale"),
         (all_scores(), {"channel": "fax"}, "channel"),
+        (all_scores(), {"channel": "phone", "entered_by": "x" * 121}, "entered_by"),
     ],
     ids=[
         "missing-aspect",
@@ -301,6 +302,7 @@ def test_phone_entry_records_channel_and_staff(app, invitation):
         "comment-control",
         "locale",
         "channel",
+        "entered-by-121",
     ],
 )
 def test_invalid_input_is_rejected_and_nothing_stored(app, invitation, answers, kwargs, field):
@@ -354,6 +356,9 @@ def test_second_response_is_rejected(app, invitation):
         first = record_response(invitation_id, all_scores(5), comment="a", locale="zh", now=NOW)
         with pytest.raises(AlreadyRespondedError):
             record_response(invitation_id, all_scores(1), comment="b", locale="zh", now=NOW)
+        # A replay is reported as such even when its answers would not pass.
+        with pytest.raises(AlreadyRespondedError):
+            record_response(invitation_id, {}, comment="c" * 3000, locale="xx", now=NOW)
         assert db.session.scalars(select(Response.id)).all() == [first]
         assert db.session.scalars(select(Answer.score).distinct()).all() == [5]
 
