@@ -586,13 +586,14 @@ function aspect(checkedValue, hasError) {
 }
 const aspects = [aspect(null, false), aspect("2", false), aspect("5", false), aspect(null, true)];
 let focused = false;
+const summary = { focus() { focused = true; }, addEventListener() {} };
 const form = {
   getAttribute: (n) => (n === "data-dissatisfied-max" ? "2" : null),
   querySelectorAll: (s) => (s === "[data-aspect]" ? aspects : []),
 };
 global.document = {
   querySelector: (s) => (s === "form[data-survey]" ? form : null),
-  getElementById: (id) => (id === "error-summary" ? { focus() { focused = true; } } : null),
+  getElementById: (id) => (id === "error-summary" ? summary : null),
 };
 eval(fs.readFileSync(process.argv[1], "utf8"));
 const states = [aspects.map((a) => a.why.hidden)];

@@ -34,5 +34,15 @@
   var summary = document.getElementById("error-summary");
   if (summary) {
     summary.focus();
+    // A summary link moves focus to the input itself, not just the scroll position.
+    summary.addEventListener("click", function (event) {
+      var link = event.target.closest ? event.target.closest('a[href^="#"]') : null;
+      var target = link ? document.getElementById(link.getAttribute("href").slice(1)) : null;
+      if (target) {
+        event.preventDefault();
+        target.focus();
+        target.scrollIntoView({ block: "center" });
+      }
+    });
   }
 })();
