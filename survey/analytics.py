@@ -341,6 +341,15 @@ def _key_infos(dimension: Dimension, keys: Iterable[str], locale: str) -> dict[s
     return {k: _KeyInfo(k, (k,)) for k in keys}
 
 
+def dimension_labels(
+    dimension: Dimension, keys: Iterable[str], locale: str | None = None
+) -> dict[str, str]:
+    """The label of each key of `dimension` in `locale`; unknown keys label themselves."""
+    keys = list(keys)
+    infos = _key_infos(dimension, keys, _locale(locale))
+    return {k: infos[k].label if k in infos else k for k in keys}
+
+
 def _locale(locale: str | None) -> str:
     return normalise_locale(locale) or "zh"
 
