@@ -23,10 +23,15 @@ from .context import Context, locale_from
 from .errors import UNAUTHENTICATED
 
 
+def _encode(data: object) -> str:
+    # Chinese labels and comments as UTF-8 text, not \u escapes: readable in curl.
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
 def _unauthenticated(message: str) -> FlaskResponse:
     body = {"errors": [{"message": message, "extensions": {"code": UNAUTHENTICATED}}]}
     return FlaskResponse(
-        json.dumps(body),
+        _encode(body),
         status=401,
         content_type="application/json",
         headers={"WWW-Authenticate": 'Bearer realm="keypulse"'},
@@ -57,6 +62,9 @@ class KeyPulseGraphQLView(GraphQLView[Context, None]):
         # Read once: authenticate may have committed, which expires the row.
         g.graphql_staff = (member.id, member.name, member.role)
         return super().dispatch_request()
+
+    def encode_json(self, data: object) -> str:
+        return _encode(data)
 
     def get_context(self, request: Request, response: FlaskResponse) -> Context:
         staff_id, staff_name, role = g.graphql_staff
