@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from flask import Request, Response
 from strawberry.types import Info as _Info
 
-from survey.scale import DEFAULT_LOCALE, LOCALES
+from survey.scale import DEFAULT_LOCALE, normalise_locale
 
 
 @dataclass
@@ -29,5 +29,13 @@ Info = _Info[Context, None]
 
 
 def locale_from(request: Request) -> str:
-    """The API speaks the caller's Accept-Language (zh or en), Chinese by default."""
-    return request.accept_languages.best_match(LOCALES) or DEFAULT_LOCALE
+    """The API speaks the caller's Accept-Language (zh or en), Chinese by default.
+
+    Regional tags count for their language (en-GB is English, zh-TW Chinese), in the
+    caller's order of preference, which werkzeug's exact-match-first best_match skips.
+    """
+    for value, _quality in request.accept_languages:  # highest quality first
+        locale = normalise_locale(value)
+        if locale is not None:
+            return locale
+    return DEFAULT_LOCALE

@@ -408,11 +408,15 @@ def _group(key: str, label: str, counts: Sequence[Any] | None) -> SatisfactionGr
     )
 
 
-def _all_aspect_codes(f: ResponseFilter) -> list[str]:
-    stmt = select(Aspect.code)
+def _aspect_infos(f: ResponseFilter, locale: str) -> dict[str, _KeyInfo]:
+    """Every aspect (or the filter's one) with its label and order, in one query."""
+    stmt = select(Aspect.code, Aspect.label_zh, Aspect.label_en, Aspect.position)
     if f.aspect is not None:
         stmt = stmt.where(Aspect.code == f.aspect)
-    return list(db.session.scalars(stmt))
+    return {
+        code: _KeyInfo(en if locale == "en" else zh, (position, code))
+        for code, zh, en, position in db.session.execute(stmt)
+    }
 
 
 def satisfaction_summary(
@@ -454,9 +458,13 @@ def satisfaction_summaries(
             counts[None][_key(row[0])] = row[1:]
 
     owners: list[int | None] = list(campaign_ids) if campaign_ids is not None else [None]
-    every_aspect = _all_aspect_codes(f) if group_by is Dimension.ASPECT else []
-    all_keys = set(every_aspect).union(*(set(c) for c in counts.values()))
-    infos = _key_infos(group_by, all_keys, locale)
+    if group_by is Dimension.ASPECT:
+        # Every aspect is listed, so its labels come with the list itself.
+        infos = _aspect_infos(f, locale)
+        every_aspect = list(infos)
+    else:
+        every_aspect = []
+        infos = _key_infos(group_by, set().union(*(set(c) for c in counts.values())), locale)
     result: dict[int | None, list[SatisfactionGroup]] = {}
     for owner in owners:
         keys = set(counts.get(owner, {})) | set(every_aspect)

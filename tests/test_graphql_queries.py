@@ -451,3 +451,21 @@ def test_me_and_labels_follow_accept_language(client, setup):
     assert body["data"]["me"] == {"name": "manager-user", "role": "manager", "locale": "en"}
     body = gql(client, "{ me { locale } }", token=tokens["viewer"], lang="fr")
     assert body["data"]["me"]["locale"] == "zh"
+
+
+@pytest.mark.parametrize(
+    ("header", "locale"),
+    [
+        ("zh-CN,zh;q=0.9", "zh"),
+        ("en-US", "en"),
+        ("zh-TW,en;q=0.5", "zh"),
+        ("en-GB,zh;q=0.9", "en"),
+        ("fr-FR,en;q=0.5", "en"),
+        ("fr", "zh"),
+        ("", "zh"),
+    ],
+)
+def test_locale_from_accept_language(client, setup, header, locale):
+    _, tokens = setup
+    body = gql(client, "{ me { locale } }", token=tokens["viewer"], lang=header)
+    assert body["data"]["me"]["locale"] == locale
