@@ -800,22 +800,15 @@ def at_risk_accounts(first: int = 20) -> list[AtRiskAccount]:
         .order_by(Answer.response_id, Aspect.position, Aspect.code)
     ):
         aspects[response_id].append(code)
-    # The UTCDateTime type does not survive the window-function subquery on SQLite.
     return [
         AtRiskAccount(
             account_id=account_id,
             annual_revenue=int(revenue),
-            last_response_at=_aware(submitted_at),
+            last_response_at=submitted_at,
             dissatisfied_aspects=aspects[response_id],
         )
         for account_id, revenue, response_id, submitted_at in rows
     ]
-
-
-def _aware(value: datetime | str) -> datetime:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 # ---------------------------------------------------------------------------
