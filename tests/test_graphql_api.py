@@ -111,7 +111,13 @@ def test_staff_tokens_are_for_admins_only(client, setup):
     body = gql(client, query, token=tokens["admin"])
     rows = body["data"]["staffTokens"]
     assert sorted(r["staffName"] for r in rows) == ["admin-user", "manager-user", "viewer-user"]
-    assert all("token" not in key.lower() or key == "staffTokens" for r in rows for key in r)
+    assert all(r["revokedAt"] is None for r in rows)
+    assert [r["lastUsedAt"] is not None for r in rows if r["staffName"] == "admin-user"] == [True]
+    # Neither the token nor its hash is ever exposed.
+    from schema.build import schema
+
+    sdl = str(schema)
+    assert "tokenHash" not in sdl and "token_hash" not in sdl
 
 
 def test_last_used_is_recorded_once_a_minute(app, client, setup):
