@@ -29,9 +29,14 @@ def decode_cursor(cursor: str | None, field: str = "after") -> int | None:
         return None
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not text.startswith(_PREFIX):
+        digits = text.removeprefix(_PREFIX)
+        # Only what encode_cursor makes: the prefix and plain ASCII digits of an id.
+        if not text.startswith(_PREFIX) or not (digits.isascii() and digits.isdigit()):
             raise ValueError(text)
-        return int(text.removeprefix(_PREFIX))
+        row_id = int(digits)
+        if row_id < 1:
+            raise ValueError(text)
+        return row_id
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise bad_input(f"{cursor!r} is not a cursor this API handed out.", field) from None
 
