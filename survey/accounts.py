@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import IO, Any
 
-from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy import Row, Select, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -68,6 +68,10 @@ DEFECTION_SOURCES: tuple[str, ...] = (SOURCE_STAFF, SOURCE_EXIT_SURVEY)
 
 #: Rows per query when writing; well under SQLite's limit on bound parameters.
 BATCH_SIZE = 1000
+#: Read the whole registry at once when it is at most this big, or at most this many
+#: times the number of rows being imported.
+FULL_SCAN_MIN = 20_000
+FULL_SCAN_RATIO = 4
 
 # The fields the importer writes, besides external_id.
 _FIELDS: tuple[str, ...] = ACCOUNT_COLUMNS[1:]
@@ -532,24 +536,10 @@ def import_accounts_csv(
 
 
 def _upsert(rows: list[AccountRow], progress: Callable[[int], None] | None) -> tuple[int, int, int]:
+    existing = _existing_accounts([row.external_id for row in rows])
     created = updated = unchanged = 0
-    columns = [getattr(KeyAccount, name) for name in _FIELDS]
     for start in range(0, len(rows), BATCH_SIZE):
         batch = rows[start : start + BATCH_SIZE]
-        existing = {
-            r.external_id: r
-            for r in db.session.execute(
-                select(
-                    KeyAccount.id,
-                    KeyAccount.external_id,
-                    KeyAccount.active,
-                    Defection.id.label("defection_id"),
-                    *columns,
-                )
-                .outerjoin(Defection, Defection.account_id == KeyAccount.id)
-                .where(KeyAccount.external_id.in_([row.external_id for row in batch]))
-            )
-        }
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
         for row in batch:
@@ -578,6 +568,34 @@ def _upsert(rows: list[AccountRow], progress: Callable[[int], None] | None) -> t
         if progress is not None:
             progress(len(batch))
     return created, updated, unchanged
+
+
+def _existing_accounts(external_ids: list[str]) -> dict[str, Row[Any]]:
+    """The stored fields of the accounts among `external_ids`.
+
+    Everything is read before anything is written. When the file covers a good part
+    of the registry, one scan of the table is cheapest and immune to stale planner
+    statistics (right after a bulk import PostgreSQL may still think the table is
+    empty and answer each `IN (...)` batch with a full scan). A small file against
+    a large registry is looked up by index, one query per batch.
+    """
+    statement = select(
+        KeyAccount.id,
+        KeyAccount.external_id,
+        KeyAccount.active,
+        Defection.id.label("defection_id"),
+        *(getattr(KeyAccount, name) for name in _FIELDS),
+    ).outerjoin(Defection, Defection.account_id == KeyAccount.id)
+    registry_size = db.session.scalar(select(func.count()).select_from(KeyAccount)) or 0
+    wanted = set(external_ids)
+    if registry_size <= max(FULL_SCAN_MIN, FULL_SCAN_RATIO * len(wanted)):
+        return {r.external_id: r for r in db.session.execute(statement) if r.external_id in wanted}
+    found: dict[str, Row[Any]] = {}
+    for start in range(0, len(external_ids), BATCH_SIZE):
+        batch = external_ids[start : start + BATCH_SIZE]
+        for row in db.session.execute(statement.where(KeyAccount.external_id.in_(batch))):
+            found[row.external_id] = row
+    return found
 
 
 # --- reading accounts -------------------------------------------------------------
