@@ -22,6 +22,7 @@ from sqlalchemy import Row, Select, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
+from .audit import DEFECTION_RECORD, record_audit
 from .db import db
 from .errors import ConflictError, InvalidInputError, NotFoundError
 from .models import SOURCE_EXIT_SURVEY, SOURCE_STAFF, Defection, DefectionReason, KeyAccount
@@ -223,9 +224,10 @@ def validate_accounts_csv(stream: IO[bytes]) -> ValidationResult:
     duplicate_problems: dict[int, Problem] = {}
     for external_id, lines in duplicates.items():
         for line in lines:
-            others = ", ".join(str(n) for n in lines if n != line)
+            others = [str(n) for n in lines if n != line]
+            where = f"line {others[0]}" if len(others) == 1 else f"lines {', '.join(others)}"
             duplicate_problems[line] = Problem(
-                line, "external_id", f"{_show(external_id)} is also on line {others}"
+                line, "external_id", f"{_show(external_id)} is also on {where}"
             )
 
     for line, row, problems in parsed:
@@ -805,6 +807,20 @@ def record_defection(
     account.active = False
     db.session.add(defection)
     try:
+        db.session.flush()  # the defection's id, for the audit entry
+        # `recorded_by` is who acts: the audit log names them too.
+        record_audit(
+            recorded_by,
+            DEFECTION_RECORD,
+            "account",
+            account.external_id,
+            {
+                "defection_id": defection.id,
+                "defected_on": defected_on.isoformat(),
+                "reasons": [code.value for code in codes],
+                "source": source,
+            },
+        )
         db.session.commit()
     except IntegrityError as exc:
         # Someone recorded the same account between our check and our commit.
