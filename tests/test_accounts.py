@@ -421,6 +421,17 @@ def test_import_reactivates_accounts_unless_they_defected(app, existing_by):
         assert get_account(external_id="KA002").active is False
 
 
+def test_an_import_that_collides_with_another_writes_nothing(app, monkeypatch):
+    with app.app_context():
+        import_accounts_csv(csv_bytes(ROW_2))
+        # As if another import created KA002 between our read and our write.
+        monkeypatch.setattr(accounts, "_existing_accounts", lambda ids: {})
+        with pytest.raises(ConflictError, match="nothing was imported"):
+            import_accounts_csv(csv_bytes(ROW_1, ROW_2, ROW_3))
+    with app.app_context():
+        assert list(db.session.scalars(select(KeyAccount.external_id))) == ["KA002"]
+
+
 def _fields_of(row: str) -> dict:
     parsed = validate_accounts_csv(csv_bytes(row)).rows[0]
     return parsed.values()
