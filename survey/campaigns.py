@@ -1,0 +1,674 @@
+"""Sample survey campaigns: the sampling frame, planning, launch, close and links.
+
+"Draw a random sample from the existing key accounts": the frame is every active
+account we may ask (a contact, not opted out, not surveyed too recently); the
+sample is drawn from it with a recorded seed, and the frame as it was at launch
+is stored with the campaign, so the draw can be audited and repeated.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
+
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    case,
+    exists,
+    func,
+    insert,
+    not_,
+    null,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from .db import db, utcnow
+from .errors import ConflictError, InvalidInputError, NotFoundError
+from .models import (
+    CAMPAIGN_CLOSED,
+    CAMPAIGN_OPEN,
+    INVITATION_EXPIRED,
+    INVITATION_OPENED,
+    INVITATION_PENDING,
+    INVITATION_SENT,
+    KIND_SATISFACTION,
+    AuditEntry,
+    Campaign,
+    CampaignFrameMember,
+    CampaignStratum,
+    Defection,
+    Invitation,
+    KeyAccount,
+    Response,
+)
+from .questionnaires import ensure_default_questionnaire
+from .sampling import simple_sample, size_from_fraction, stratified_sample
+from .scale import DEFAULT_LOCALE, normalise_locale
+from .tokens import derive_token, hash_token, new_nonce
+
+#: Account attributes a sample can be stratified by.
+STRATIFY_DIMENSIONS: tuple[str, ...] = ("tier", "value_type", "relationship_stage", "region")
+
+#: Why an account is not in the frame, in the order they are checked: an account
+#: counts once, under the first reason that applies.
+EXCLUSION_REASONS: tuple[str, ...] = ("inactive", "no_contact", "opted_out", "recently_surveyed")
+
+METHOD_SIMPLE = "simple"
+METHOD_STRATIFIED = "stratified"
+#: The allocation key of a sample that is not stratified.
+ALL_STRATUM = "all"
+
+#: Invitations still waiting for an answer; closing a campaign expires them.
+OPEN_INVITATION_STATUSES: tuple[str, ...] = (
+    INVITATION_PENDING,
+    INVITATION_SENT,
+    INVITATION_OPENED,
+)
+
+NAME_MAX_LENGTH = 200
+CREATED_BY_MAX_LENGTH = 120
+# Generous bounds that keep date arithmetic and the BigInteger seed column safe.
+MAX_EXCLUDE_DAYS = 3660
+MAX_CLOSES_IN_DAYS = 366
+MAX_SEED = 2**63 - 1
+
+
+# --- the frame -------------------------------------------------------------------------
+
+
+class FrameMember(NamedTuple):
+    """An account in the sampling frame. `external_id` is the sort key of the draw,
+    so the sample does not depend on database ids. (A tuple: frames hold 100,000s.)"""
+
+    account_id: int
+    external_id: str
+    stratum: str | None
+    locale: str
+
+
+@dataclass(frozen=True)
+class Frame:
+    """The accounts a campaign may sample, and how many were left out and why."""
+
+    members: list[FrameMember]
+    excluded: dict[str, int]
+    stratify_by: str | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.members)
+
+    def strata(self) -> dict[str, list[str]]:
+        """External ids by stratum value, strata sorted by key."""
+        grouped: dict[str, list[str]] = {}
+        for member in self.members:
+            grouped.setdefault(member.stratum or "", []).append(member.external_id)
+        return dict(sorted(grouped.items()))
+
+
+def _exclusion_reason(cutoff: datetime | None) -> ColumnElement[Any]:
+    """A SQL CASE naming the first reason an account is left out, NULL if it is in."""
+    defected = exists().where(Defection.account_id == KeyAccount.id)
+    no_email = func.coalesce(func.trim(KeyAccount.contact_email), "") == ""
+    no_phone = func.coalesce(func.trim(KeyAccount.contact_phone), "") == ""
+    whens: list[tuple[ColumnElement[bool], str]] = [
+        (or_(not_(KeyAccount.active), defected), "inactive"),
+        (and_(no_email, no_phone), "no_contact"),
+        (KeyAccount.opted_out_at.is_not(None), "opted_out"),
+    ]
+    if cutoff is not None:
+        recently_invited = exists().where(
+            Invitation.account_id == KeyAccount.id, Invitation.created_at >= cutoff
+        )
+        whens.append((recently_invited, "recently_surveyed"))
+    return case(*whens, else_=None)
+
+
+def build_frame(
+    *, exclude_days: int = 90, stratify_by: str | None = None, now: datetime | None = None
+) -> Frame:
+    """The sampling frame: active accounts (not defected) with an e-mail or phone,
+    not opted out, and not invited to any campaign in the last `exclude_days` days
+    (`exclude_days=0` excludes nobody for that reason).
+
+    Two queries: the members, and the excluded counts by reason (GROUP BY).
+    """
+    if stratify_by is not None and stratify_by not in STRATIFY_DIMENSIONS:
+        raise InvalidInputError(
+            f"Unknown stratification {stratify_by!r}: use one of {', '.join(STRATIFY_DIMENSIONS)}.",
+            field="stratify_by",
+        )
+    now = now or utcnow()
+    cutoff = now - timedelta(days=exclude_days) if exclude_days > 0 else None
+    reason = _exclusion_reason(cutoff)
+
+    stratum = getattr(KeyAccount, stratify_by) if stratify_by else null()
+    rows = db.session.execute(
+        select(KeyAccount.id, KeyAccount.external_id, stratum, KeyAccount.locale).where(
+            reason.is_(None)
+        )
+    )
+    members = list(map(FrameMember._make, rows))
+
+    reasons = select(reason.label("reason")).subquery()
+    counted = db.session.execute(
+        select(reasons.c.reason, func.count())
+        .where(reasons.c.reason.is_not(None))
+        .group_by(reasons.c.reason)
+    ).all()
+    excluded = dict.fromkeys(EXCLUSION_REASONS, 0)
+    excluded.update({r: c for r, c in counted})
+    return Frame(members=members, excluded=excluded, stratify_by=stratify_by)
+
+
+# --- planning --------------------------------------------------------------------------
+
+
+@dataclass
+class CampaignRequest:
+    """What a manager asks for: who (the frame), how many, how drawn, until when."""
+
+    name: str
+    size: int | None = None
+    fraction: float | None = None
+    stratify_by: str | None = None
+    seed: int | None = None
+    exclude_days: int = 90
+    closes_at: datetime | None = None
+    closes_in_days: int = 14
+    kind: str = KIND_SATISFACTION
+    created_by: str | None = None
+
+
+@dataclass(frozen=True)
+class StratumAllocation:
+    key: str
+    frame: int
+    size: int
+
+
+@dataclass(frozen=True)
+class CampaignPlan:
+    """The sample a request draws, before (or without) writing anything."""
+
+    frame_size: int
+    excluded: dict[str, int]
+    allocation: list[StratumAllocation]
+    seed: int
+    sample: list[int]  # account ids, in external_id order
+    method: str
+    name: str = ""
+    stratify_by: str | None = None
+    exclude_days: int = 90
+    closes_at: datetime | None = None
+
+    @property
+    def sample_size(self) -> int:
+        return len(self.sample)
+
+
+@dataclass(frozen=True)
+class LaunchResult:
+    campaign_id: int | None  # None for a dry run
+    plan: CampaignPlan
+
+
+@dataclass(frozen=True)
+class _Validated:
+    name: str
+    closes_at: datetime
+    seed: int
+    created_by: str | None
+
+
+def _validate(request: CampaignRequest, now: datetime) -> _Validated:
+    name = (request.name or "").strip()
+    if not name:
+        raise InvalidInputError("The campaign needs a name.", field="name")
+    if len(name) > NAME_MAX_LENGTH:
+        raise InvalidInputError(
+            f"The campaign name is {len(name)} characters long; "
+            f"at most {NAME_MAX_LENGTH} are allowed.",
+            field="name",
+        )
+    if request.kind != KIND_SATISFACTION:
+        raise InvalidInputError(
+            f"Campaign kind {request.kind!r} is not supported yet; use {KIND_SATISFACTION!r}.",
+            field="kind",
+        )
+    if (request.size is None) == (request.fraction is None):
+        raise InvalidInputError(
+            "Give either a sample size or a fraction of the frame, not both or neither.",
+            field="size",
+        )
+    if request.size is not None and request.size < 1:
+        raise InvalidInputError(
+            f"The sample size must be at least 1, got {request.size}.", field="size"
+        )
+    if request.fraction is not None and not 0 < request.fraction <= 1:
+        raise InvalidInputError(
+            f"The fraction must be greater than 0 and at most 1 (e.g. 0.2 for 20%), "
+            f"got {request.fraction}.",
+            field="fraction",
+        )
+    if request.stratify_by is not None and request.stratify_by not in STRATIFY_DIMENSIONS:
+        raise InvalidInputError(
+            f"Unknown stratification {request.stratify_by!r}: use one of "
+            f"{', '.join(STRATIFY_DIMENSIONS)}.",
+            field="stratify_by",
+        )
+    if not 0 <= request.exclude_days <= MAX_EXCLUDE_DAYS:
+        raise InvalidInputError(
+            f"The exclusion window must be between 0 and {MAX_EXCLUDE_DAYS} days, "
+            f"got {request.exclude_days}.",
+            field="exclude_days",
+        )
+    if request.seed is not None and not 0 <= request.seed <= MAX_SEED:
+        raise InvalidInputError(
+            f"The seed must be a whole number between 0 and {MAX_SEED}.", field="seed"
+        )
+    created_by = (request.created_by or "").strip() or None
+    if created_by is not None and len(created_by) > CREATED_BY_MAX_LENGTH:
+        raise InvalidInputError(
+            f"created_by is longer than {CREATED_BY_MAX_LENGTH} characters.",
+            field="created_by",
+        )
+
+    if request.closes_at is not None:
+        if request.closes_at.tzinfo is None:
+            # A naive time is ambiguous (UTC? Shanghai?): refuse rather than guess.
+            raise InvalidInputError(
+                "The closing time needs a time zone (e.g. 2026-12-31T18:00:00+08:00).",
+                field="closes_at",
+            )
+        if request.closes_at <= now:
+            raise InvalidInputError("The closing time must be in the future.", field="closes_at")
+        closes_at = request.closes_at
+    else:
+        if not 1 <= request.closes_in_days <= MAX_CLOSES_IN_DAYS:
+            raise InvalidInputError(
+                f"The campaign must stay open between 1 and {MAX_CLOSES_IN_DAYS} days, "
+                f"got {request.closes_in_days}.",
+                field="closes_in_days",
+            )
+        closes_at = now + timedelta(days=request.closes_in_days)
+
+    taken = db.session.scalar(select(Campaign.id).where(Campaign.name == name))
+    if taken is not None:
+        raise ConflictError(
+            f"A campaign named {name!r} already exists (ID {taken}); choose another name.",
+            field="name",
+        )
+    seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
+    return _Validated(name=name, closes_at=closes_at, seed=seed, created_by=created_by)
+
+
+def _excluded_text(excluded: dict[str, int]) -> str:
+    return ", ".join(f"{count} {reason.replace('_', ' ')}" for reason, count in excluded.items())
+
+
+def _plan(request: CampaignRequest, now: datetime) -> tuple[CampaignPlan, Frame, _Validated]:
+    valid = _validate(request, now)
+    frame = build_frame(exclude_days=request.exclude_days, stratify_by=request.stratify_by, now=now)
+    if frame.size == 0:
+        raise InvalidInputError(
+            "The sampling frame is empty: no active account with an e-mail or phone "
+            "that has not opted out and was not surveyed in the last "
+            f"{request.exclude_days} days (excluded: {_excluded_text(frame.excluded)}).",
+        )
+    if request.size is not None:
+        size = request.size
+        if size > frame.size:
+            raise InvalidInputError(
+                f"The sample size {size} is larger than the sampling frame: only "
+                f"{frame.size} accounts are eligible.",
+                field="size",
+            )
+    else:
+        assert request.fraction is not None  # checked in _validate
+        size = size_from_fraction(frame.size, request.fraction)
+
+    ids_by_external = {m.external_id: m.account_id for m in frame.members}
+    if request.stratify_by:
+        strata = frame.strata()
+        allocated, drawn = stratified_sample(strata, size, valid.seed)
+        allocation = [StratumAllocation(k, len(strata[k]), allocated[k]) for k in strata]
+        method = METHOD_STRATIFIED
+    else:
+        drawn = simple_sample(list(ids_by_external), size, valid.seed)
+        allocation = [StratumAllocation(ALL_STRATUM, frame.size, size)]
+        method = METHOD_SIMPLE
+    plan = CampaignPlan(
+        frame_size=frame.size,
+        excluded=frame.excluded,
+        allocation=allocation,
+        seed=valid.seed,
+        sample=[ids_by_external[e] for e in drawn],
+        method=method,
+        name=valid.name,
+        stratify_by=request.stratify_by,
+        exclude_days=request.exclude_days,
+        closes_at=valid.closes_at,
+    )
+    return plan, frame, valid
+
+
+def plan_campaign(request: CampaignRequest, *, now: datetime | None = None) -> CampaignPlan:
+    """Validate a request and draw its sample without writing anything.
+
+    Raises InvalidInputError (with `field`) for a bad request or an empty or too
+    small frame, ConflictError when the name is taken.
+    """
+    plan, _frame, _valid = _plan(request, now or utcnow())
+    return plan
+
+
+def launch_campaign(
+    request: CampaignRequest,
+    *,
+    secret_key: str,
+    dry_run: bool = False,
+    now: datetime | None = None,
+) -> LaunchResult:
+    """Draw the sample and write the campaign in one transaction: the campaign, its
+    allocation, the frame at launch, and one pending invitation per sampled account
+    (only the hash of each link token is stored; `campaign_links` re-derives links).
+
+    With `dry_run` nothing is written and `campaign_id` is None. A name taken by a
+    concurrent launch raises ConflictError after rolling back.
+    """
+    if not secret_key:
+        raise ValueError("secret_key is required to make survey links")
+    now = now or utcnow()
+    plan, frame, valid = _plan(request, now)
+    if dry_run:
+        return LaunchResult(campaign_id=None, plan=plan)
+
+    sampled = set(plan.sample)
+    try:
+        questionnaire = ensure_default_questionnaire()
+        campaign = Campaign(
+            name=plan.name,
+            kind=KIND_SATISFACTION,
+            status=CAMPAIGN_OPEN,
+            questionnaire_id=questionnaire.id,
+            opens_at=now,
+            closes_at=valid.closes_at,
+            created_at=now,
+            created_by=valid.created_by,
+            method=plan.method,
+            stratify_by=plan.stratify_by,
+            seed=plan.seed,
+            frame_size=plan.frame_size,
+            sample_size=plan.sample_size,
+            exclude_days=plan.exclude_days,
+        )
+        db.session.add(campaign)
+        db.session.flush()
+        # Core bulk inserts (one executemany each): a 100,000-account frame must not go
+        # through the ORM's per-row bookkeeping, which costs about twice the time.
+        db.session.execute(
+            insert(CampaignStratum.__table__),
+            [
+                {"campaign_id": campaign.id, "key": a.key, "frame": a.frame, "size": a.size}
+                for a in plan.allocation
+            ],
+        )
+        db.session.execute(
+            insert(CampaignFrameMember.__table__),
+            [
+                {"campaign_id": campaign.id, "account_id": m.account_id, "stratum": m.stratum}
+                for m in frame.members
+            ],
+        )
+        invitations = []
+        for member in frame.members:
+            if member.account_id not in sampled:
+                continue
+            nonce = new_nonce()
+            invitations.append(
+                {
+                    "campaign_id": campaign.id,
+                    "account_id": member.account_id,
+                    "token_nonce": nonce,
+                    "token_hash": hash_token(derive_token(secret_key, nonce)),
+                    "locale": normalise_locale(member.locale) or DEFAULT_LOCALE,
+                    "stratum": member.stratum,
+                    "status": INVITATION_PENDING,
+                    "created_at": now,
+                    "reminders_sent": 0,
+                }
+            )
+        db.session.execute(insert(Invitation.__table__), invitations)
+        _audit(
+            "campaign.launch",
+            campaign.id,
+            actor=valid.created_by,
+            at=now,
+            details={
+                "name": plan.name,
+                "method": plan.method,
+                "stratify_by": plan.stratify_by,
+                "seed": plan.seed,
+                "frame_size": plan.frame_size,
+                "sample_size": plan.sample_size,
+                "exclude_days": plan.exclude_days,
+            },
+        )
+        campaign_id = campaign.id  # read before commit expires the object
+        db.session.commit()
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise ConflictError(
+            f"A campaign named {plan.name!r} was launched at the same time; choose another name.",
+            field="name",
+        ) from exc
+    except BaseException:
+        db.session.rollback()
+        raise
+    return LaunchResult(campaign_id=campaign_id, plan=plan)
+
+
+def _audit(
+    action: str,
+    campaign_id: int,
+    *,
+    actor: str | None,
+    at: datetime,
+    details: dict[str, Any] | None = None,
+) -> None:
+    db.session.add(
+        AuditEntry(
+            at=at,
+            actor=actor,
+            action=action,
+            target_type="campaign",
+            target_id=str(campaign_id),
+            details=json.dumps(details, ensure_ascii=False) if details else None,
+        )
+    )
+
+
+# --- closing ---------------------------------------------------------------------------
+
+
+def close_campaign(
+    campaign_id: int, *, now: datetime | None = None, actor: str | None = None
+) -> Campaign:
+    """Close a campaign: no more answers; invitations not answered become expired.
+
+    Closing a closed campaign changes nothing and returns it. NotFoundError if
+    there is no such campaign.
+    """
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise NotFoundError(f"There is no campaign with ID {campaign_id}.", field="campaign_id")
+    if campaign.status == CAMPAIGN_CLOSED:
+        return campaign
+    now = now or utcnow()
+    campaign.status = CAMPAIGN_CLOSED
+    campaign.closed_at = now
+    expired = db.session.execute(
+        update(Invitation)
+        .where(
+            Invitation.campaign_id == campaign_id,
+            Invitation.status.in_(OPEN_INVITATION_STATUSES),
+        )
+        .values(status=INVITATION_EXPIRED)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    _audit("campaign.close", campaign_id, actor=actor, at=now, details={"expired": expired})
+    db.session.commit()
+    return campaign
+
+
+# --- links -----------------------------------------------------------------------------
+
+
+def survey_url(base_url: str, token: str) -> str:
+    """The personal survey link for a token."""
+    return f"{base_url.rstrip('/')}/s/{token}"
+
+
+@dataclass(frozen=True, slots=True)
+class InvitationLink:
+    external_id: str
+    account_name: str
+    contact_name: str
+    contact_email: str | None
+    contact_phone: str | None
+    locale: str
+    url: str
+    status: str
+
+
+def campaign_links(campaign_id: int, *, secret_key: str, base_url: str) -> list[InvitationLink]:
+    """Every invitation's personal link, re-derived from its nonce with the secret
+    key, with whom to send it to; ordered by external id. One query."""
+    rows = db.session.execute(
+        select(
+            Invitation.token_nonce,
+            Invitation.locale,
+            Invitation.status,
+            KeyAccount.external_id,
+            KeyAccount.name,
+            KeyAccount.contact_name,
+            KeyAccount.contact_email,
+            KeyAccount.contact_phone,
+        )
+        .join(KeyAccount, KeyAccount.id == Invitation.account_id)
+        .where(Invitation.campaign_id == campaign_id)
+        .order_by(KeyAccount.external_id)
+    ).all()
+    if not rows and db.session.get(Campaign, campaign_id) is None:
+        raise NotFoundError(f"There is no campaign with ID {campaign_id}.", field="campaign_id")
+    return [
+        InvitationLink(
+            external_id=row.external_id,
+            account_name=row.name,
+            contact_name=row.contact_name,
+            contact_email=row.contact_email,
+            contact_phone=row.contact_phone,
+            locale=row.locale,
+            url=survey_url(base_url, derive_token(secret_key, row.token_nonce)),
+            status=row.status,
+        )
+        for row in rows
+    ]
+
+
+# --- listing ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CampaignSummary:
+    id: int
+    name: str
+    kind: str
+    status: str
+    method: str
+    stratify_by: str | None
+    seed: int
+    frame_size: int
+    sample_size: int
+    created_at: datetime
+    closes_at: datetime
+    closed_at: datetime | None
+    sampled: int
+    responded: int
+
+    @property
+    def response_rate(self) -> float | None:
+        return self.responded / self.sampled if self.sampled else None
+
+
+def _summaries(where: ColumnElement[bool] | None = None) -> list[CampaignSummary]:
+    query = (
+        select(
+            Campaign.id,
+            Campaign.name,
+            Campaign.kind,
+            Campaign.status,
+            Campaign.method,
+            Campaign.stratify_by,
+            Campaign.seed,
+            Campaign.frame_size,
+            Campaign.sample_size,
+            Campaign.created_at,
+            Campaign.closes_at,
+            Campaign.closed_at,
+            func.count(Invitation.id).label("sampled"),
+            func.count(Response.id).label("responded"),
+        )
+        .outerjoin(Invitation, Invitation.campaign_id == Campaign.id)
+        .outerjoin(Response, Response.invitation_id == Invitation.id)
+        .group_by(Campaign.id)
+        .order_by(Campaign.created_at.desc(), Campaign.id.desc())
+    )
+    if where is not None:
+        query = query.where(where)
+    return [CampaignSummary(**row._asdict()) for row in db.session.execute(query)]
+
+
+def list_campaigns() -> list[CampaignSummary]:
+    """Every campaign, newest first, with how many were sampled and have responded
+    (one GROUP BY query)."""
+    return _summaries()
+
+
+def get_campaign_summary(campaign_id: int) -> CampaignSummary:
+    """One campaign with its counts; NotFoundError if there is none."""
+    found = _summaries(Campaign.id == campaign_id)
+    if not found:
+        raise NotFoundError(f"There is no campaign with ID {campaign_id}.", field="campaign_id")
+    return found[0]
+
+
+__all__ = [
+    "ALL_STRATUM",
+    "EXCLUSION_REASONS",
+    "STRATIFY_DIMENSIONS",
+    "CampaignPlan",
+    "CampaignRequest",
+    "CampaignSummary",
+    "Frame",
+    "FrameMember",
+    "InvitationLink",
+    "LaunchResult",
+    "StratumAllocation",
+    "build_frame",
+    "campaign_links",
+    "close_campaign",
+    "get_campaign_summary",
+    "launch_campaign",
+    "list_campaigns",
+    "plan_campaign",
+    "survey_url",
+]
