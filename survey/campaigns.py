@@ -8,7 +8,6 @@ is stored with the campaign, so the draw can be audited and repeated.
 
 from __future__ import annotations
 
-import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
+from .audit import CAMPAIGN_CLOSE, CAMPAIGN_LAUNCH, record_audit
 from .db import db, utcnow
 from .errors import ConflictError, InvalidInputError, NotFoundError
 from .models import (
@@ -39,7 +39,6 @@ from .models import (
     INVITATION_PENDING,
     INVITATION_SENT,
     KIND_SATISFACTION,
-    AuditEntry,
     Campaign,
     CampaignFrameMember,
     CampaignStratum,
@@ -447,10 +446,11 @@ def launch_campaign(
                 }
             )
         db.session.execute(insert(Invitation.__table__), invitations)
-        _audit(
-            "campaign.launch",
+        record_audit(
+            valid.created_by,
+            CAMPAIGN_LAUNCH,
+            "campaign",
             campaign.id,
-            actor=valid.created_by,
             at=now,
             details={
                 "name": plan.name,
@@ -474,26 +474,6 @@ def launch_campaign(
         db.session.rollback()
         raise
     return LaunchResult(campaign_id=campaign_id, plan=plan)
-
-
-def _audit(
-    action: str,
-    campaign_id: int,
-    *,
-    actor: str | None,
-    at: datetime,
-    details: dict[str, Any] | None = None,
-) -> None:
-    db.session.add(
-        AuditEntry(
-            at=at,
-            actor=actor,
-            action=action,
-            target_type="campaign",
-            target_id=str(campaign_id),
-            details=json.dumps(details, ensure_ascii=False) if details else None,
-        )
-    )
 
 
 # --- closing ---------------------------------------------------------------------------
@@ -524,7 +504,7 @@ def close_campaign(
         .values(status=INVITATION_EXPIRED)
         .execution_options(synchronize_session=False)
     ).rowcount
-    _audit("campaign.close", campaign_id, actor=actor, at=now, details={"expired": expired})
+    record_audit(actor, CAMPAIGN_CLOSE, "campaign", campaign_id, {"expired": expired}, at=now)
     db.session.commit()
     return campaign
 
