@@ -16,6 +16,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 
 from .errors import ApiErrors
+from .mutations import Mutation
 from .queries import Query
 from .types import BigInt
 
@@ -62,6 +63,7 @@ def build_schema(*, introspection: bool = False) -> strawberry.Schema:
     # Batching stays off: StrawberryConfig's batching_config is None by default.
     return strawberry.Schema(
         query=Query,
+        mutation=Mutation,
         extensions=extensions,
         config=StrawberryConfig(scalar_map=SCALARS),
     )
