@@ -1,7 +1,229 @@
-"""`flask campaign ...` commands."""
+"""`flask campaign ...`: launch a sample survey, print its links, close it, list them."""
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Iterable
+
+import click
+from flask import current_app
 from flask.cli import AppGroup
 
-group = AppGroup("campaign", help="campaign commands.")
+from survey.campaigns import (
+    STRATIFY_DIMENSIONS,
+    CampaignPlan,
+    CampaignRequest,
+    InvitationLink,
+    campaign_links,
+    close_campaign,
+    launch_campaign,
+    list_campaigns,
+)
+from survey.errors import DomainError
+
+group = AppGroup("campaign", help="Launch, list and close sample survey campaigns.")
+
+#: Which command-line option a service error's `field` refers to.
+_OPTIONS = {
+    "name": "--name",
+    "size": "--size",
+    "fraction": "--fraction",
+    "stratify_by": "--stratify-by",
+    "seed": "--seed",
+    "exclude_days": "--exclude-days",
+    "closes_in_days": "--closes-in",
+    "campaign_id": "CAMPAIGN_ID",
+}
+
+LINKS_HEADER = (
+    "external_id",
+    "account",
+    "contact_name",
+    "contact_email",
+    "contact_phone",
+    "language",
+    "url",
+    "status",
+)
+# A cell starting with one of these is a formula to Excel/LibreOffice (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _fail(error: DomainError) -> click.ClickException:
+    option = _OPTIONS.get(error.field or "")
+    return click.ClickException(f"{option}: {error.message}" if option else error.message)
+
+
+def _print_plan(plan: CampaignPlan) -> None:
+    click.echo(f"Sampling frame: {plan.frame_size} accounts")
+    excluded = ", ".join(f"{reason} {count}" for reason, count in plan.excluded.items())
+    click.echo(f"Excluded: {excluded} (total {sum(plan.excluded.values())})")
+    heading = plan.stratify_by or "stratum"
+    width = max([len(heading), 5, *(len(a.key) for a in plan.allocation)])
+    click.echo(f"{heading:<{width}}  {'frame':>7}  {'sample':>7}")
+    for row in plan.allocation:
+        click.echo(f"{row.key:<{width}}  {row.frame:>7}  {row.size:>7}")
+    click.echo(f"{'total':<{width}}  {plan.frame_size:>7}  {plan.sample_size:>7}")
+    click.echo(f"Method: {plan.method}; seed: {plan.seed}")
+
+
+@group.command("launch")
+@click.option("--name", required=True, help="A unique name, e.g. '2026 Q4 satisfaction'.")
+@click.option("--size", type=int, help="How many accounts to sample.")
+@click.option("--fraction", type=float, help="Or: the share of the frame to sample (0-1].")
+@click.option(
+    "--stratify-by",
+    type=click.Choice(STRATIFY_DIMENSIONS),
+    help="Draw proportionally from each tier, value type, relationship stage or region.",
+)
+@click.option("--seed", type=int, help="Seed of the random draw (recorded; random if omitted).")
+@click.option(
+    "--exclude-days",
+    type=int,
+    default=90,
+    show_default=True,
+    help="Leave out accounts invited to any campaign within this many days.",
+)
+@click.option(
+    "--closes-in",
+    "closes_in",
+    type=int,
+    default=14,
+    show_default=True,
+    help="Days until the survey closes.",
+)
+@click.option("--dry-run", is_flag=True, help="Show the frame and allocation; write nothing.")
+def launch(
+    name: str,
+    size: int | None,
+    fraction: float | None,
+    stratify_by: str | None,
+    seed: int | None,
+    exclude_days: int,
+    closes_in: int,
+    dry_run: bool,
+) -> None:
+    """Draw a random sample of key accounts and open a survey campaign."""
+    request = CampaignRequest(
+        name=name,
+        size=size,
+        fraction=fraction,
+        stratify_by=stratify_by,
+        seed=seed,
+        exclude_days=exclude_days,
+        closes_in_days=closes_in,
+        created_by="cli",
+    )
+    try:
+        result = launch_campaign(
+            request, secret_key=current_app.config["SECRET_KEY"], dry_run=dry_run
+        )
+    except DomainError as exc:
+        raise _fail(exc) from exc
+    plan = result.plan
+    _print_plan(plan)
+    if result.campaign_id is None:
+        click.echo("Dry run: nothing was written.")
+        return
+    closes = plan.closes_at.strftime("%Y-%m-%d %H:%M UTC") if plan.closes_at else "?"
+    click.echo(
+        f"Launched campaign ID {result.campaign_id} {plan.name!r}: "
+        f"{plan.sample_size} invitations, open until {closes}."
+    )
+    click.echo(
+        f"Print the survey links with: flask campaign links {result.campaign_id} --output links.csv"
+    )
+
+
+def _safe_cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def links_csv(links: Iterable[InvitationLink]) -> str:
+    """The links as CSV text with the header row; formula-safe cells."""
+    buffer = io.StringIO()
+    # LF row endings: the same bytes on stdout and in the file (Excel reads both).
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(LINKS_HEADER)
+    for link in links:
+        writer.writerow(
+            [
+                _safe_cell(value)
+                for value in (
+                    link.external_id,
+                    link.account_name,
+                    link.contact_name,
+                    link.contact_email,
+                    link.contact_phone,
+                    link.locale,
+                    link.url,
+                    link.status,
+                )
+            ]
+        )
+    return buffer.getvalue()
+
+
+@group.command("links")
+@click.argument("campaign_id", type=int)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write to this CSV file (UTF-8 with BOM, so Excel shows Chinese) instead of stdout.",
+)
+def links(campaign_id: int, output: str | None) -> None:
+    """Print a campaign's personal survey links as CSV."""
+    try:
+        rows = campaign_links(
+            campaign_id,
+            secret_key=current_app.config["SECRET_KEY"],
+            base_url=current_app.config["BASE_URL"],
+        )
+    except DomainError as exc:
+        raise _fail(exc) from exc
+    text = links_csv(rows)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    # newline="": write the row endings exactly as the csv module made them.
+    with open(output, "w", encoding="utf-8-sig", newline="") as file:
+        file.write(text)
+    click.echo(f"Wrote {len(rows)} links to {output}.", err=True)
+
+
+@group.command("close")
+@click.argument("campaign_id", type=int)
+def close(campaign_id: int) -> None:
+    """Close a campaign; invitations not answered expire."""
+    try:
+        campaign = close_campaign(campaign_id, actor="cli")
+    except DomainError as exc:
+        raise _fail(exc) from exc
+    closed_at = campaign.closed_at.strftime("%Y-%m-%d %H:%M UTC") if campaign.closed_at else "?"
+    click.echo(f"Campaign {campaign.id} {campaign.name!r} is closed (since {closed_at}).")
+
+
+@group.command("list")
+def list_() -> None:
+    """List campaigns, newest first, with how many have responded."""
+    rows = list_campaigns()
+    if not rows:
+        click.echo("No campaigns yet. Start one with: flask campaign launch --name NAME --size N")
+        return
+    click.echo(
+        f"{'ID':>4}  {'status':<6}  {'method':<10}  {'by':<18}  {'sampled':>7}  "
+        f"{'responded':>9}  {'rate':>5}  {'closes (UTC)':<16}  name"
+    )
+    for row in rows:
+        rate = f"{row.response_rate:.0%}" if row.response_rate is not None else "-"
+        closes = row.closes_at.strftime("%Y-%m-%d %H:%M")
+        click.echo(
+            f"{row.id:>4}  {row.status:<6}  {row.method:<10}  {row.stratify_by or '-':<18}  "
+            f"{row.sampled:>7}  {row.responded:>9}  {rate:>5}  {closes:<16}  {row.name}"
+        )
+
+
+__all__ = ["group", "links_csv"]
