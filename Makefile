@@ -35,6 +35,11 @@ run: demo
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Speed at scale against the floor of the stack (see benchmarks/harness.py):
+# SQLite by default, PostgreSQL with BENCH_DATABASE_URL; BENCH_ARGS=--large for 1M answers.
+bench: install
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

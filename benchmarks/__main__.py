@@ -1,0 +1,5 @@
+"""`python -m benchmarks --help`."""
+
+from benchmarks.harness import main
+
+raise SystemExit(main())

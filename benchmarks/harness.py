@@ -1,0 +1,351 @@
+"""`python -m benchmarks`: build the data set, measure every item, write the results.
+
+Usage:
+    python -m benchmarks                 # 100,000 answers, SQLite in a temporary file
+    python -m benchmarks --large         # 1,000,000 answers (and the 1M growth point)
+    BENCH_DATABASE_URL=postgresql+psycopg://user@host:5432/postgres python -m benchmarks
+
+With BENCH_DATABASE_URL the harness creates a scratch database on that server
+(keypulse_bench_<random>), and drops it at the end: nothing of yours is touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import secrets
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import make_url
+
+from survey.db import db
+from survey.staff import add_staff
+
+from .data import Generator
+from .items import (
+    ItemResult,
+    Settings,
+    drilldown_item,
+    install_floor_route,
+    launch_item,
+    posts_needed,
+    responses_item,
+    summary_check,
+    summary_item,
+    summary_latency,
+    survey_get_item,
+    survey_post_item,
+)
+
+DEFAULT_ANSWERS = 100_000
+LARGE_ANSWERS = 1_000_000
+GROWTH_SIZES = (10_000, 100_000, 1_000_000)
+#: "No faster than linear", with room for timing noise on a shared machine.
+GROWTH_MAX_EXPONENT = 1.1
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+GET_LINKS = 50
+
+
+@dataclass
+class GrowthPoint:
+    answers: int
+    latency: float
+    floor: float
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "answers": self.answers,
+            "latency": round(self.latency, 6),
+            "floor": round(self.floor, 6),
+        }
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description="KeyPulse benchmarks against the stack's floor."
+    )
+    parser.add_argument("--answers", type=int, default=None, help="answers in the data set")
+    parser.add_argument("--large", action="store_true", help=f"{LARGE_ANSWERS:,} answers")
+    parser.add_argument(
+        "--accounts", type=int, default=100_000, help="active accounts (the launch frame)"
+    )
+    parser.add_argument("--sample", type=int, default=5_000, help="launchCampaign sample size")
+    parser.add_argument(
+        "--campaign-size", type=int, default=5_000, help="accounts invited per past campaign"
+    )
+    parser.add_argument(
+        "--growth",
+        default=None,
+        help="comma-separated answer counts for the growth table (default 10k,100k[,1M])",
+    )
+    parser.add_argument("--rounds", type=int, default=15, help="A/B rounds per item")
+    parser.add_argument("--batch", type=int, default=40, help="requests per survey-page sample")
+    parser.add_argument("--launches", type=int, default=3, help="launchCampaign runs")
+    parser.add_argument("--seed", type=int, default=20261123)
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL") or None,
+        help="PostgreSQL server to create a scratch database on (default: SQLite)",
+    )
+    parser.add_argument(
+        "--output", type=Path, default=RESULTS_DIR, help="where latest.json and latest.md go"
+    )
+    args = parser.parse_args(argv)
+    if args.answers is None:
+        args.answers = LARGE_ANSWERS if args.large else DEFAULT_ANSWERS
+    if args.growth:
+        args.growth_sizes = sorted({int(s) for s in args.growth.split(",") if s.strip()})
+    else:
+        args.growth_sizes = [s for s in GROWTH_SIZES if s <= args.answers]
+    if args.answers not in args.growth_sizes:
+        args.growth_sizes = sorted({*args.growth_sizes, args.answers})
+    args.growth_sizes = [s for s in args.growth_sizes if s <= args.answers]
+    return args
+
+
+# ---------------------------------------------------------------------------
+# The database
+
+
+@contextmanager
+def scratch_database(server_url: str | None) -> Iterator[tuple[str, str]]:
+    """A fresh, empty database: a temporary SQLite file, or a new PostgreSQL
+    database on the given server, dropped afterwards. Yields (url, description)."""
+    if not server_url:
+        with tempfile.TemporaryDirectory(prefix="keypulse-bench-") as tmp:
+            import sqlite3
+
+            yield f"sqlite:///{tmp}/bench.sqlite3", f"SQLite {sqlite3.sqlite_version}"
+        return
+    import psycopg
+
+    server = make_url(server_url).set(drivername="postgresql+psycopg")
+    admin = server.set(drivername="postgresql").render_as_string(hide_password=False)
+    name = f"keypulse_bench_{secrets.token_hex(4)}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+        version = conn.execute("SHOW server_version").fetchone()
+    try:
+        yield (
+            server.set(database=name).render_as_string(hide_password=False),
+            f"PostgreSQL {version[0] if version else '?'}",
+        )
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def make_bench_app(database_url: str, secret_key: str) -> Flask:
+    """The production app (no debug, no testing), rate limits off, plus the floor route."""
+    from web import create_app
+
+    app = create_app(
+        {
+            "KEYPULSE_ENV": "production",
+            "SECRET_KEY": secret_key,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "SQLALCHEMY_RECORD_QUERIES": False,
+            "RATELIMIT_ENABLED": False,
+            "BASE_URL": "https://survey.example.test",
+        }
+    )
+    install_floor_route(app)
+    with app.app_context():
+        db.create_all()
+    return app
+
+
+# ---------------------------------------------------------------------------
+# Running
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def growth_exponent(points: Sequence[GrowthPoint]) -> float | None:
+    """Slope of log(latency) over log(answers) between the smallest and largest size."""
+    if len(points) < 2 or points[0].answers == points[-1].answers:
+        return None
+    first, last = points[0], points[-1]
+    return math.log(last.latency / first.latency) / math.log(last.answers / first.answers)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    settings = Settings(rounds=args.rounds, batch=args.batch, launches=args.launches)
+    secret_key = secrets.token_urlsafe(48)
+    started = time.perf_counter()
+    with scratch_database(args.database_url) as (url, database):
+        app = make_bench_app(url, secret_key)
+        client = app.test_client()
+        generator = Generator(
+            seed=args.seed,
+            secret_key=secret_key,
+            accounts=args.accounts,
+            sample_size=args.campaign_size,
+        )
+        with app.app_context():
+            t = time.perf_counter()
+            generator.start()
+            viewer = add_staff("bench-viewer", "viewer").token
+            manager = add_staff("bench-manager", "manager").token
+            log(f"{generator.data.accounts:,} accounts in {time.perf_counter() - t:.1f} s")
+
+        growth: list[GrowthPoint] = []
+        for size in args.growth_sizes:
+            t = time.perf_counter()
+            with app.app_context():
+                generator.grow_to(size)
+            data = generator.data
+            log(
+                f"{data.answers:,} answers ({data.responses:,} responses, "
+                f"{data.campaigns} campaigns) in {time.perf_counter() - t:.1f} s"
+            )
+            summary_check(app, client, viewer)
+            latency, floor = summary_latency(app, client, viewer, max(3, settings.rounds // 2))
+            growth.append(GrowthPoint(data.answers, latency, floor))
+            log(f"  summary {latency * 1000:.1f} ms, raw GROUP BY {floor * 1000:.1f} ms")
+
+        with app.app_context():
+            generator.open_campaign(GET_LINKS + posts_needed(settings))
+        tokens = generator.data.open_tokens
+        items: list[ItemResult] = []
+        for measure in (
+            lambda: survey_get_item(client, tokens[:GET_LINKS], settings),
+            lambda: survey_post_item(client, tokens[GET_LINKS:], settings),
+            lambda: summary_item(app, client, viewer, settings),
+            lambda: drilldown_item(app, client, viewer, settings),
+            lambda: responses_item(app, client, viewer, settings),
+            lambda: launch_item(client, manager, min(args.sample, args.accounts // 2), settings),
+        ):
+            item = measure()
+            log(f"  {_line(item)}")
+            items.append(item)
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+    exponent = growth_exponent(growth)
+    return {
+        "machine": machine(),
+        "database": database,
+        "answers": generator.data.answers,
+        "data": {
+            "accounts": generator.data.accounts,
+            "campaigns": generator.data.campaigns,
+            "invitations": generator.data.invitations,
+            "responses": generator.data.responses,
+            "answers": generator.data.answers,
+            "answer_reasons": generator.data.reasons,
+            "defections": generator.data.defections,
+        },
+        "items": [i.as_json() for i in items],
+        "growth": [p.as_json() for p in growth],
+        "growth_exponent": None if exponent is None else round(exponent, 3),
+        "growth_met": exponent is None or exponent <= GROWTH_MAX_EXPONENT,
+        "growth_note": None
+        if LARGE_ANSWERS in args.growth_sizes
+        else f"{LARGE_ANSWERS:,} answers needs --large",
+        "seconds": round(time.perf_counter() - started, 1),
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+        "processor": platform.machine(),
+    }
+
+
+def _line(item: ItemResult) -> str:
+    ratio = "" if item.ratio is None else f" ratio {item.ratio:.3f}"
+    floor = "" if item.floor is None else f" floor {_fmt(item.floor, item.unit)}"
+    mark = "met" if item.met else "MISSED"
+    return (
+        f"{item.name}: {_fmt(item.measured, item.unit)}{floor}{ratio} (target {item.target}) {mark}"
+    )
+
+
+def _fmt(value: float, unit: str) -> str:
+    if unit == "s":
+        return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"
+    return f"{value:,.0f} {unit}"
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The table the README's Performance section quotes."""
+    m = results["machine"]
+    lines = [
+        f"Measured {results['finished_at']} on {m['cores']} cores, Python {m['python']}, "
+        f"{results['database']}, {results['answers']:,} answers "
+        f"({results['data']['responses']:,} responses, {results['data']['accounts']:,} "
+        "accounts). A = through the whole app in-process (WSGI test client, GraphQL over "
+        "HTTP); B = the floor (a bare route in the same app, or the raw SQL on a DBAPI "
+        "cursor). Medians of interleaved A/B runs.",
+        "",
+        "| item | measured (A) | floor (B) | A/B | target | met |",
+        "|---|---|---|---|---|---|",
+    ]
+    for item in results["items"]:
+        ratio = "—" if item["ratio"] is None else f"{item['ratio']:.2f}"
+        floor = "—" if item["floor"] is None else _fmt(item["floor"], item["unit"])
+        extra = ""
+        if "statements" in item.get("detail", {}):
+            extra = f", {item['detail']['statements']} statements"
+        lines.append(
+            f"| {item['name']} | {_fmt(item['measured'], item['unit'])}{extra} | {floor} "
+            f"| {ratio} | {item['target']} | {'yes' if item['met'] else '**no**'} |"
+        )
+    lines += ["", "| answers | summary latency | raw GROUP BY |", "|---|---|---|"]
+    for point in results["growth"]:
+        lines.append(
+            f"| {point['answers']:,} | {_fmt(point['latency'], 's')} "
+            f"| {_fmt(point['floor'], 's')} |"
+        )
+    exponent = results["growth_exponent"]
+    if exponent is not None:
+        verdict = "no faster than linear" if results["growth_met"] else "FASTER than linear"
+        lines.append(
+            f"\nSummary latency grows as answers^{exponent:.2f} ({verdict}; "
+            f"target <= {GROWTH_MAX_EXPONENT})."
+        )
+    if results["growth_note"]:
+        lines.append(f"{results['growth_note']}.")
+    return "\n".join(lines) + "\n"
+
+
+def write_results(results: dict[str, Any], directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "latest.json").write_text(
+        json.dumps(results, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
+    (directory / "latest.md").write_text(markdown(results), encoding="utf-8")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    results = run(args)
+    write_results(results, args.output)
+    print(markdown(results))
+    log(f"wrote {args.output / 'latest.json'} and latest.md in {results['seconds']} s")
+    missed = [i["name"] for i in results["items"] if not i["met"]]
+    if not results["growth_met"]:
+        missed.append("growth")
+    if missed:
+        log("missed: " + "; ".join(missed))
+    return 0

@@ -1,0 +1,205 @@
+"""The benchmark harness, run tiny so it cannot rot, and its small pure parts.
+
+The tiny run builds a real (small) data set, sends every measured request
+through the app and checks each against its floor (the harness raises when the
+API and the raw SQL disagree); speed itself is not asserted here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from benchmarks import harness
+from benchmarks.data import Generator
+from benchmarks.harness import GrowthPoint, growth_exponent, markdown, parse_args
+from benchmarks.items import survey_form_data
+from benchmarks.timer import interleaved
+from survey.db import db
+from survey.models import Answer, AnswerReason, Invitation, KeyAccount, Response
+from survey.responses import load_invitation
+from survey.scale import DEFAULT_ASPECTS
+
+from .conftest import TEST_SECRET
+
+TINY = [
+    "--answers", "2400",
+    "--accounts", "1200",
+    "--campaign-size", "400",
+    "--sample", "100",
+    "--growth", "800,2400",
+    "--rounds", "3",
+    "--batch", "3",
+    "--launches", "1",
+]  # fmt: skip
+
+SERVERS = [None]
+if os.environ.get("TEST_DATABASE_URL"):
+    SERVERS.append(os.environ["TEST_DATABASE_URL"])
+
+
+@pytest.mark.parametrize("server", SERVERS, ids=lambda s: "postgresql" if s else "sqlite")
+def test_tiny_run_measures_every_item_and_writes_results(
+    tmp_path: Path, server: str | None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = [*TINY, "--output", str(tmp_path)]
+    if server:
+        argv += ["--database-url", server]
+    assert harness.main(argv) == 0
+
+    results = json.loads((tmp_path / "latest.json").read_text(encoding="utf-8"))
+    assert results["answers"] == 2400
+    assert results["data"]["responses"] == 300
+    assert results["data"]["accounts"] == 1200
+    assert results["data"]["defections"] == 24
+    assert results["database"].startswith("PostgreSQL" if server else "SQLite")
+    assert results["machine"]["cores"] == os.cpu_count()
+    names = [i["name"] for i in results["items"]]
+    assert names[:5] == [
+        "survey page GET",
+        "survey POST (valid, new invitation)",
+        "satisfactionSummary(groupBy: ASPECT)",
+        "dissatisfactionDrilldown(by: [ASPECT, TIER])",
+        "responses(first: 200) with account, campaign, answers",
+    ]
+    assert names[5].startswith("launchCampaign stratified, ")
+    for item in results["items"]:
+        assert set(item) >= {"name", "measured", "floor", "ratio", "target", "met"}
+        assert item["measured"] > 0
+        assert isinstance(item["met"], bool)
+    post = results["items"][1]
+    assert post["detail"]["stored"] == 1 + 3 * 3  # a warm-up, then three rounds of three
+    responses = results["items"][4]
+    assert 1 <= responses["detail"]["statements"] <= 5
+    launch = results["items"][5]
+    assert launch["detail"]["sample"] == 100
+    # excludeSurveyedWithinDays 0: the frame is every active account, defected ones out.
+    assert launch["detail"]["frame"] == 1200
+    assert [p["answers"] for p in results["growth"]] == [800, 2400]
+    assert results["growth_note"] == "1,000,000 answers needs --large"
+
+    table = (tmp_path / "latest.md").read_text(encoding="utf-8")
+    assert "| survey page GET |" in table
+    assert "2,400 answers" in table
+    assert table in capsys.readouterr().out
+
+
+def test_default_and_large_sizes() -> None:
+    default = parse_args([])
+    assert default.answers == 100_000
+    assert default.growth_sizes == [10_000, 100_000]
+    large = parse_args(["--large"])
+    assert large.answers == 1_000_000
+    assert large.growth_sizes == [10_000, 100_000, 1_000_000]
+    odd = parse_args(["--answers", "50000"])
+    assert odd.growth_sizes == [10_000, 50_000]
+
+
+def test_growth_exponent() -> None:
+    linear = [GrowthPoint(10_000, 0.01, 0.005), GrowthPoint(100_000, 0.1, 0.05)]
+    assert growth_exponent(linear) == pytest.approx(1.0)
+    square = [GrowthPoint(10, 1.0, 1.0), GrowthPoint(100, 100.0, 1.0)]
+    assert growth_exponent(square) == pytest.approx(2.0)
+    assert growth_exponent(linear[:1]) is None
+
+
+def _results(**overrides: Any) -> dict[str, Any]:
+    results: dict[str, Any] = {
+        "machine": {"cores": 2, "python": "3.11.7"},
+        "database": "SQLite 3.40.1",
+        "answers": 100_000,
+        "data": {"responses": 12_500, "accounts": 100_000},
+        "finished_at": "2026-11-23T17:00:00+00:00",
+        "items": [
+            {
+                "name": "survey page GET",
+                "unit": "requests/s",
+                "measured": 900.0,
+                "floor": 2000.0,
+                "ratio": 0.45,
+                "target": ">= 0.40",
+                "met": True,
+            },
+            {
+                "name": "responses",
+                "unit": "s",
+                "measured": 0.03,
+                "floor": 0.01,
+                "ratio": 3.5,
+                "target": "<= 3.0, statements <= 5",
+                "met": False,
+                "detail": {"statements": 4},
+            },
+        ],
+        "growth": [{"answers": 10_000, "latency": 0.0123, "floor": 0.01}],
+        "growth_exponent": None,
+        "growth_met": True,
+        "growth_note": "1,000,000 answers needs --large",
+    }
+    results.update(overrides)
+    return results
+
+
+def test_markdown_table() -> None:
+    text = markdown(_results())
+    assert "on 2 cores, Python 3.11.7, SQLite 3.40.1, 100,000 answers" in text
+    assert "| survey page GET | 900 requests/s | 2,000 requests/s | 0.45 | >= 0.40 | yes |" in text
+    assert "| responses | 30.0 ms, 4 statements | 10.0 ms | 3.50 | <= 3.0, statements <= 5 " in text
+    assert "| **no** |" in text
+    assert "| 10,000 | 12.3 ms | 10.0 ms |" in text
+    assert "1,000,000 answers needs --large." in text
+
+
+def test_interleaving_alternates_abba() -> None:
+    calls: list[str] = []
+    paired = interleaved(lambda: calls.append("a"), lambda: calls.append("b"), rounds=4, warmup=1)
+    assert "".join(calls) == "ab" + "ab" + "ba" + "ab" + "ba"
+    assert len(paired.a) == len(paired.b) == 4
+
+
+def test_generated_data_is_consistent(app: Any) -> None:
+    """Every response scores every aspect once; reasons only for scores 1-2; the
+    open campaign's links open the survey; datetimes read back as written."""
+    with app.app_context():
+        generator = Generator(seed=7, secret_key=TEST_SECRET, accounts=300, sample_size=120)
+        generator.start()
+        generator.grow_to(1000)
+        generator.open_campaign(5)
+        data = generator.data
+        assert data.answers == 1000 and data.responses == 125
+        assert db.session.scalar(select(func.count()).select_from(KeyAccount)) == 306
+        per_response = db.session.execute(
+            select(func.count(Answer.id), func.count(func.distinct(Answer.aspect_id))).group_by(
+                Answer.response_id
+            )
+        ).all()
+        assert set(per_response) == {(len(DEFAULT_ASPECTS), len(DEFAULT_ASPECTS))}
+        reasons_on_happy = db.session.scalar(
+            select(func.count())
+            .select_from(AnswerReason)
+            .join(Answer, Answer.id == AnswerReason.answer_id)
+            .where(Answer.score > 2)
+        )
+        assert reasons_on_happy == 0
+        assert db.session.scalar(select(func.count()).select_from(AnswerReason)) == data.reasons
+        responded = db.session.scalar(select(func.count()).where(Invitation.status == "responded"))
+        assert responded == data.responses
+        ctx = load_invitation(data.open_tokens[0])
+        assert ctx is not None and ctx.campaign_id == data.open_campaign_id
+        first = db.session.scalars(select(Response).order_by(Response.id).limit(1)).one()
+        assert first.submitted_at.tzinfo is not None
+        assert first.submitted_at < generator.now
+
+
+def test_survey_form_data_is_valid_for_the_default_questionnaire() -> None:
+    data = survey_form_data("tok", 3)
+    scores = [data[f"score_{s.code}"] for s in DEFAULT_ASPECTS]
+    assert scores.count("2") == 1
+    unhappy = DEFAULT_ASPECTS[3].code
+    assert data[f"score_{unhappy}"] == "2"
+    assert data[f"reasons_{unhappy}"] == ["delivery", "service"]
