@@ -75,12 +75,26 @@ class Query:
         tier: str | None = None,
         region: str | None = None,
         defected: bool | None = None,
+        value_type: str | None = None,
+        relationship_stage: str | None = None,
+        account_manager: str | None = None,
     ) -> Connection[Account]:
+        # Same vocabulary checks as the analytics filters: an unknown tier is a typo.
+        analytics.validate_defection_filter(
+            analytics.DefectionFilter(
+                tier=tier, value_type=value_type, relationship_stage=relationship_stage
+            )
+        )
         conditions: list[ColumnElement[bool]] = []
-        if tier is not None:
-            conditions.append(m.KeyAccount.tier == tier)
-        if region is not None:
-            conditions.append(m.KeyAccount.region == region)
+        for column, value in (
+            (m.KeyAccount.tier, tier),
+            (m.KeyAccount.region, region),
+            (m.KeyAccount.value_type, value_type),
+            (m.KeyAccount.relationship_stage, relationship_stage),
+            (m.KeyAccount.account_manager, account_manager),
+        ):
+            if value is not None:
+                conditions.append(column == value)
         if defected is not None:
             lost = exists().where(m.Defection.account_id == m.KeyAccount.id)
             conditions.append(lost if defected else ~lost)

@@ -279,8 +279,10 @@ def test_unknown_account_is_null_and_bad_id_is_bad_input(client, setup):
 
 def test_accounts_filters_and_total_count(client, setup):
     _, tokens = setup
-    query = """query($tier: String, $region: String, $defected: Boolean) {
-      accounts(tier: $tier, region: $region, defected: $defected) {
+    query = """query($tier: String, $region: String, $defected: Boolean, $valueType: String,
+                     $relationshipStage: String, $accountManager: String) {
+      accounts(tier: $tier, region: $region, defected: $defected, valueType: $valueType,
+               relationshipStage: $relationshipStage, accountManager: $accountManager) {
         totalCount edges { node { externalId } } pageInfo { hasNextPage } } }"""
 
     def ids(**variables):
@@ -292,6 +294,10 @@ def test_accounts_filters_and_total_count(client, setup):
     assert ids(region="华东", tier="A") == (2, ["KA1", "KA5"])
     assert ids(defected=True) == (3, ["KA4", "KA5", "KA6"])
     assert ids(defected=False) == (3, ["KA1", "KA2", "KA3"])
+    assert ids(valueType="intrinsic", accountManager="王伟") == (2, ["KA3", "KA6"])
+    assert ids(relationshipStage="partner") == (2, ["KA1", "KA5"])
+    body = gql(client, query, {"valueType": "cheap"}, token=tokens["viewer"])
+    assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "valueType"}
 
 
 CAMPAIGNS = """
