@@ -205,3 +205,25 @@ def test_unknown_stratification_is_a_usage_error(app, runner):
     assert "'colour' is not one of 'tier', 'value_type', 'relationship_stage', 'region'" in (
         result.output
     )
+
+
+def test_allocation_table_aligns_chinese_strata(app, runner):
+    with app.app_context():
+        for number, region in enumerate(["华东", "华东", "华北", "Overseas"]):
+            make_account(f"KA{number}", region=region)
+        db.session.commit()
+    result = runner.invoke(
+        args=[
+            *("campaign", "launch", "--name", "Q4", "--size", "3"),
+            *("--stratify-by", "region", "--seed", "1", "--dry-run"),
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    # Each Chinese character takes two terminal columns.
+    assert result.output.splitlines()[2:7] == [
+        "region      frame   sample",
+        "Overseas        1        1",
+        "华东            2        1",
+        "华北            1        1",
+        "total           4        3",
+    ]

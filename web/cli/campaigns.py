@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 from collections.abc import Iterable
 
 import click
@@ -55,16 +56,25 @@ def _fail(error: DomainError) -> click.ClickException:
     return click.ClickException(f"{option}: {error.message}" if option else error.message)
 
 
+def _width(text: str) -> int:
+    """Terminal columns: Chinese characters (regions like 华东) take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * (width - _width(text))
+
+
 def _print_plan(plan: CampaignPlan) -> None:
     click.echo(f"Sampling frame: {plan.frame_size} accounts")
     excluded = ", ".join(f"{reason} {count}" for reason, count in plan.excluded.items())
     click.echo(f"Excluded: {excluded} (total {sum(plan.excluded.values())})")
     heading = plan.stratify_by or "stratum"
-    width = max([len(heading), 5, *(len(a.key) for a in plan.allocation)])
-    click.echo(f"{heading:<{width}}  {'frame':>7}  {'sample':>7}")
+    width = max([_width(heading), 5, *(_width(a.key) for a in plan.allocation)])
+    click.echo(f"{_pad(heading, width)}  {'frame':>7}  {'sample':>7}")
     for row in plan.allocation:
-        click.echo(f"{row.key:<{width}}  {row.frame:>7}  {row.size:>7}")
-    click.echo(f"{'total':<{width}}  {plan.frame_size:>7}  {plan.sample_size:>7}")
+        click.echo(f"{_pad(row.key, width)}  {row.frame:>7}  {row.size:>7}")
+    click.echo(f"{_pad('total', width)}  {plan.frame_size:>7}  {plan.sample_size:>7}")
     click.echo(f"Method: {plan.method}; seed: {plan.seed}")
 
 
