@@ -466,9 +466,16 @@ def launch_campaign(
         db.session.commit()
     except IntegrityError as exc:
         db.session.rollback()
+        if db.session.scalar(select(Campaign.id).where(Campaign.name == plan.name)) is not None:
+            raise ConflictError(
+                f"A campaign named {plan.name!r} was launched at the same time; "
+                "choose another name.",
+                field="name",
+            ) from exc
+        # Otherwise the registry changed under the draw (e.g. an account was removed).
         raise ConflictError(
-            f"A campaign named {plan.name!r} was launched at the same time; choose another name.",
-            field="name",
+            "The key-account registry changed while the campaign was being launched; "
+            "nothing was saved. Please try again."
         ) from exc
     except BaseException:
         db.session.rollback()

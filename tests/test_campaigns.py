@@ -652,3 +652,24 @@ def test_list_is_newest_first(app):
                 now=NOW + timedelta(hours=offset),
             )
         assert [r.name for r in list_campaigns()] == ["third", "second", "first"]
+
+
+def test_registry_change_during_launch_is_a_conflict_that_saves_nothing(app, monkeypatch):
+    with app.app_context():
+        for number in range(3):
+            make_account(f"KA{number}")
+        db.session.commit()
+        real = campaigns_module.ensure_default_questionnaire
+
+        def account_removed_meanwhile():
+            with db.engine.begin() as connection:
+                connection.execute(delete(KeyAccount).where(KeyAccount.external_id == "KA1"))
+            return real()
+
+        monkeypatch.setattr(
+            campaigns_module, "ensure_default_questionnaire", account_removed_meanwhile
+        )
+        with pytest.raises(ConflictError, match="registry changed") as info:
+            launch_campaign(CampaignRequest(name="Q4", size=3), secret_key=TEST_SECRET, now=NOW)
+        assert info.value.field is None
+        assert count(Campaign) == 0 and count(Invitation) == 0
