@@ -7,6 +7,8 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from flask_sqlalchemy.record_queries import get_recorded_queries
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import delete, func, select, update
 
 import survey.campaigns as campaigns_module
@@ -33,6 +35,8 @@ from survey.models import (
     Campaign,
     CampaignFrameMember,
     CampaignStratum,
+    Defection,
+    DefectionReason,
     Invitation,
     KeyAccount,
     Questionnaire,
@@ -673,3 +677,76 @@ def test_registry_change_during_launch_is_a_conflict_that_saves_nothing(app, mon
             launch_campaign(CampaignRequest(name="Q4", size=3), secret_key=TEST_SECRET, now=NOW)
         assert info.value.field is None
         assert count(Campaign) == 0 and count(Invitation) == 0
+
+
+account_states = st.fixed_dictionaries(
+    {
+        "active": st.booleans(),
+        "defected": st.booleans(),
+        "email": st.sampled_from([None, "", "  ", "a@example.com"]),
+        "phone": st.sampled_from([None, "", " ", "+86 10 1234 5678"]),
+        "opted_out": st.booleans(),
+        # Days since the last invitation (None: never invited); 90 is the boundary.
+        "invited_days_ago": st.sampled_from([None, 0, 10, 89, 90, 91, 400]),
+    }
+)
+
+
+def expected_reason(state: dict, exclude_days: int) -> str | None:
+    if not state["active"] or state["defected"]:
+        return "inactive"
+    if not (state["email"] or "").strip() and not (state["phone"] or "").strip():
+        return "no_contact"
+    if state["opted_out"]:
+        return "opted_out"
+    days = state["invited_days_ago"]
+    if exclude_days and days is not None and days <= exclude_days:
+        return "recently_surveyed"
+    return None
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    st.lists(account_states, min_size=1, max_size=12),
+    st.sampled_from([0, 30, 90]),
+)
+def test_frame_matches_the_rules_for_any_registry(app, states, exclude_days):
+    """The SQL CASE agrees with the rules written out in Python, for any mix."""
+    with app.app_context():
+        for model in (Invitation, CampaignFrameMember, CampaignStratum, Campaign):
+            db.session.execute(delete(model))
+        db.session.execute(delete(DefectionReason))
+        db.session.execute(delete(Defection))
+        db.session.execute(delete(KeyAccount))
+        invited = []
+        for number, state in enumerate(states):
+            account = make_account(
+                f"KA{number:02d}",
+                contact_email=state["email"],
+                contact_phone=state["phone"],
+                opted_out_at=NOW - timedelta(days=1) if state["opted_out"] else None,
+            )
+            if state["defected"]:
+                make_defection(account, date(2026, 1, 1), ["price"])
+            account.active = state["active"]
+            if state["invited_days_ago"] is not None:
+                invited.append((account, state["invited_days_ago"]))
+        if invited:
+            make_campaign("Earlier", accounts=[a for a, _ in invited])
+            for account, days in invited:
+                invite_at(account, NOW - timedelta(days=days))
+        db.session.commit()
+
+        frame = build_frame(exclude_days=exclude_days, now=NOW)
+        reasons = [expected_reason(s, exclude_days) for s in states]
+        assert sorted(m.external_id for m in frame.members) == [
+            f"KA{n:02d}" for n, r in enumerate(reasons) if r is None
+        ]
+        assert frame.excluded == {
+            reason: reasons.count(reason)
+            for reason in ("inactive", "no_contact", "opted_out", "recently_surveyed")
+        }
