@@ -253,6 +253,8 @@ def test_unexpected_errors_are_masked_and_logged_with_a_request_id(
         raise RuntimeError("SELECT secret FROM internals")
 
     monkeypatch.setattr(survey.analytics, "at_risk_accounts", broken)
+    # Alembic's fileConfig (the migration test) disables loggers that already exist.
+    monkeypatch.setattr(logging.getLogger("schema"), "disabled", False)
     with caplog.at_level(logging.ERROR, logger="schema"):
         body = gql(
             client, "{ atRiskAccounts { annualRevenue } me { name } }", token=tokens["viewer"]
