@@ -1,10 +1,48 @@
-"""`flask demo`: load believable demo data into an empty database."""
+"""`flask demo`: load believable demo data into an empty database, then print a
+manager API token and three survey links to try."""
 
 from __future__ import annotations
 
 import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from survey.campaigns import campaign_links
+from survey.db import db
+from survey.demo import load_demo
+from survey.models import ROLE_MANAGER
+from survey.staff import ensure_staff_token
+
+DEMO_MANAGER = "demo-manager"
 
 
 @click.command("demo")
-def command() -> None:
-    """Load demo key accounts, campaigns, responses and defections."""
+@with_appcontext
+@click.option("--accounts", default=200, show_default=True, help="How many key accounts.")
+def command(accounts: int) -> None:
+    """Load demo key accounts, campaigns, responses and defections (once)."""
+    report = load_demo(secret_key=current_app.config["SECRET_KEY"], accounts=accounts)
+    if report.loaded:
+        click.echo(
+            f"Demo loaded: {report.accounts} key accounts, {report.responses} responses, "
+            f"{report.defections} defections."
+        )
+    else:
+        click.echo(f"The database already holds {report.accounts} key accounts: demo not reloaded.")
+
+    # A fresh token each run: only its hash is stored, so the old one can't be shown.
+    token = ensure_staff_token(DEMO_MANAGER, role=ROLE_MANAGER)
+    db.session.commit()
+    click.echo(f"\nManager API token ({DEMO_MANAGER}): {token}")
+
+    if report.open_campaign_id is not None:
+        base_url = current_app.config["BASE_URL"]
+        links = campaign_links(
+            report.open_campaign_id,
+            secret_key=current_app.config["SECRET_KEY"],
+            base_url=base_url,
+        )
+        waiting = [link for link in links if link.status != "responded"][:3]
+        click.echo("\nSurvey links to try (open campaign):")
+        for link in waiting:
+            click.echo(f"  [{link.locale}] {link.account_name}: {link.url}")

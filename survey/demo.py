@@ -1,0 +1,318 @@
+"""Believable demo data, so the analytics show something real on a first run.
+
+Two hundred key accounts (mixed Chinese and English), a closed half-year campaign
+whose dissatisfaction clusters in a few aspects and segments (delivery in 华南,
+red tape for one account manager's accounts, price for intrinsic-value buyers,
+communication for tier C), an open campaign, and a dozen defections whose reasons
+echo the complaints. Everything goes through the same services as real use; only
+the clock is moved back afterwards so the history looks like history.
+Deterministic: the same seed gives the same data.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, select, update
+
+from .accounts import import_accounts_csv, record_defection
+from .campaigns import CampaignRequest, close_campaign, launch_campaign
+from .db import db, utcnow
+from .models import Answer, Aspect, Campaign, Invitation, KeyAccount, Response
+from .responses import AnswerInput, record_response
+from .scale import ASPECT_REASON, DEFAULT_ASPECTS, OVERALL, ReasonCode
+
+DEMO_SEED = 20261123
+CLOSED_CAMPAIGN = "2026 上半年大客户满意度调查"
+OPEN_CAMPAIGN = "2026 下半年大客户满意度调查"
+
+_CITIES = ["上海", "广州", "深圳", "成都", "武汉", "北京", "杭州", "南京", "重庆", "西安"]
+_CORES = ["华联", "恒通", "瑞丰", "金达", "宏远", "新星", "百汇", "永信", "博远", "鼎盛"]
+_SUFFIXES = ["商贸有限公司", "贸易有限公司", "连锁超市", "工业集团", "电子科技有限公司"]
+_EN_FIRST = ["Pacific", "Harbor", "Summit", "Evergreen", "Golden Bridge", "Blue River", "Orient"]
+_EN_SECOND = ["Retail Group", "Trading Co.", "Distribution Ltd.", "Industries", "Foods"]
+_ZH_CONTACTS = ["陈静", "杨帆", "赵磊", "黄丽", "周强", "吴敏", "徐婷", "孙浩", "马琳", "朱峰"]
+_EN_CONTACTS = ["Alice Wong", "David Lee", "Grace Lim", "Peter Tan", "Sarah Ng", "Tom Chan"]
+_REGION_MANAGERS = {
+    "华东": ["王伟", "Emily Zhao"],
+    "华南": ["李娜", "刘洋"],
+    "华北": ["张敏", "刘洋"],
+    "西南": ["Chen Jie"],
+    "华中": ["张敏", "王伟"],
+}
+_REASON_TEXT = {
+    "product_quality": ("最近一批货次品率偏高。", "The last batches had too many defects."),
+    "delivery": (
+        "近三个月多次延迟交货，影响了我们的销售。",
+        "Deliveries were late again and again.",
+    ),
+    "price": ("价格比同类供应商高，返点也少。", "Prices are above other suppliers'."),
+    "service": ("问题反馈后很久才有人处理。", "It takes days before anyone handles a problem."),
+    "communication": ("客户经理很少联系我们，感觉不受重视。", "We rarely hear from our manager."),
+    "process": ("审批和单据越来越多，下单很慢。", "More approvals and paperwork every month."),
+    "profitability": ("利润空间太薄，支持不够。", "Our margin on your products is too thin."),
+    OVERALL: ("整体合作不如以前顺畅。", "Working together is harder than it used to be."),
+}
+_COMMENTS = [
+    ("希望贵公司多倾听我们的意见。", "Please listen to us more often."),
+    ("总体不错，继续保持。", "Good overall, keep it up."),
+    ("交货问题请尽快解决。", "Please fix the delivery problems soon."),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class DemoReport:
+    loaded: bool
+    accounts: int
+    responses: int
+    defections: int
+    open_campaign_id: int | None
+
+
+def _accounts_csv(rng: random.Random, count: int) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        [
+            "external_id",
+            "name",
+            "tier",
+            "value_type",
+            "relationship_stage",
+            "region",
+            "annual_revenue",
+            "account_manager",
+            "contact_name",
+            "contact_email",
+            "contact_phone",
+            "locale",
+        ]
+    )
+    used: set[str] = set()
+    for number in range(1, count + 1):
+        english = rng.random() < 0.3
+        while True:
+            if english:
+                name = f"{rng.choice(_EN_FIRST)} {rng.choice(_EN_SECOND)}"
+                name = f"{name} ({rng.choice(['HK', 'SG', 'Shanghai', 'Shenzhen'])})"
+            else:
+                name = rng.choice(_CITIES) + rng.choice(_CORES) + rng.choice(_SUFFIXES)
+            if name not in used:
+                used.add(name)
+                break
+        tier = rng.choices("ABC", weights=(2, 3, 5))[0]
+        revenue = {"A": (5_000_000, 20_000_000), "B": (1_000_000, 5_000_000)}.get(
+            tier, (200_000, 1_000_000)
+        )
+        region = rng.choice(list(_REGION_MANAGERS))
+        contact = rng.choice(_EN_CONTACTS if english else _ZH_CONTACTS)
+        has_email = rng.random() < 0.93
+        writer.writerow(
+            [
+                f"KA-{number:04d}",
+                name,
+                tier,
+                rng.choices(["intrinsic", "extrinsic", "strategic"], weights=(4, 4, 2))[0],
+                rng.choices(
+                    ["vendor", "preferred_supplier", "partner", "strategic_alliance"],
+                    weights=(3, 4, 3, 1),
+                )[0],
+                region,
+                rng.randrange(*revenue, 10_000),
+                rng.choice(_REGION_MANAGERS[region]),
+                contact,
+                f"contact{number:04d}@example.com" if has_email else "",
+                f"+86 21 5555 {number:04d}",
+                "en" if english else "zh",
+            ]
+        )
+    return out.getvalue().encode("utf-8")
+
+
+def _score(rng: random.Random, pressure: float) -> int:
+    """A score from 1-5; `pressure` (0..1) pushes it toward dissatisfaction."""
+    weights = [
+        0.04 + 0.30 * pressure,  # 1
+        0.08 + 0.35 * pressure,  # 2
+        0.15,  # 3
+        0.38 - 0.30 * pressure,  # 4
+        0.35 - 0.33 * pressure,  # 5
+    ]
+    return rng.choices([1, 2, 3, 4, 5], weights=[max(w, 0.01) for w in weights])[0]
+
+
+def _pressures(account: KeyAccount) -> dict[str, float]:
+    """Where this kind of account is unhappy: the clusters the analytics should find."""
+    pressure = {spec.code: 0.0 for spec in DEFAULT_ASPECTS}
+    if account.region == "华南":
+        pressure["delivery"] = 0.9
+    if account.account_manager == "刘洋":
+        pressure["process"] = 0.85
+        pressure["communication"] = 0.4
+    if account.value_type == "intrinsic":
+        pressure["price"] = 0.7
+    if account.tier == "C":
+        pressure["communication"] = max(pressure["communication"], 0.6)
+    return pressure
+
+
+def _answers(rng: random.Random, account: KeyAccount, en: bool) -> dict[str, AnswerInput]:
+    pressure = _pressures(account)
+    answers: dict[str, AnswerInput] = {}
+    for spec in DEFAULT_ASPECTS:
+        if spec.code == OVERALL:
+            continue
+        score = _score(rng, pressure[spec.code])
+        answers[spec.code] = _with_reasons(rng, spec.code, score, en)
+    worst = min(a.score for a in answers.values())
+    mean = sum(a.score for a in answers.values()) / len(answers)
+    overall = max(1, min(5, round(mean - (0.8 if worst == 1 else 0) + rng.uniform(-0.6, 0.6))))
+    answers[OVERALL] = _with_reasons(rng, OVERALL, overall, en)
+    return answers
+
+
+def _with_reasons(rng: random.Random, code: str, score: int, en: bool) -> AnswerInput:
+    if score > 2:
+        return AnswerInput(score=score)
+    reasons = [ASPECT_REASON.get(code, ReasonCode.OTHER).value]
+    if code == "price" and rng.random() < 0.5:
+        reasons.append(ReasonCode.COMPETITOR_OFFER.value)
+    if code == "service" and rng.random() < 0.4:
+        reasons.append(ReasonCode.COMMUNICATION.value)
+    text = _REASON_TEXT[code][1 if en else 0] if rng.random() < 0.7 else None
+    return AnswerInput(score=score, reasons=reasons, reason_text=text)
+
+
+def _backdate_campaign(campaign_id: int, launched: datetime, closes: datetime) -> None:
+    db.session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign_id)
+        .values(created_at=launched, opens_at=launched, closes_at=closes)
+    )
+    db.session.execute(
+        update(Invitation)
+        .where(Invitation.campaign_id == campaign_id)
+        .values(created_at=launched, sent_at=launched, status="sent")
+    )
+
+
+def load_demo(*, secret_key: str, today: date | None = None, accounts: int = 200) -> DemoReport:
+    """Load the demo into an empty registry; do nothing when accounts exist."""
+    existing = db.session.scalar(select(func.count()).select_from(KeyAccount)) or 0
+    if existing:
+        open_id = db.session.scalar(select(Campaign.id).where(Campaign.name == OPEN_CAMPAIGN))
+        return DemoReport(False, existing, 0, 0, open_id)
+
+    rng = random.Random(DEMO_SEED)
+    now = utcnow()
+    today = today or now.date()
+    report = import_accounts_csv(io.BytesIO(_accounts_csv(rng, accounts)))
+    if not report.imported:
+        raise RuntimeError(f"demo accounts did not import: {report.problems[:3]}")
+
+    # The closed campaign: launched ~5 months ago, stratified by tier.
+    first = launch_campaign(
+        CampaignRequest(
+            name=CLOSED_CAMPAIGN, size=90, stratify_by="tier", seed=DEMO_SEED, created_by="demo"
+        ),
+        secret_key=secret_key,
+    )
+    launched = now - timedelta(days=160)
+    _backdate_campaign(first.campaign_id or 0, launched, launched + timedelta(days=21))
+    db.session.commit()
+    responses = _answer_campaign(rng, first.campaign_id or 0, launched, share=0.7, days=20)
+    close_campaign(first.campaign_id or 0)
+
+    defections = _defect_unhappy(rng, first.campaign_id or 0, today)
+
+    # The open campaign: launched a week ago; a few have answered already.
+    second = launch_campaign(
+        CampaignRequest(
+            name=OPEN_CAMPAIGN,
+            size=40,
+            stratify_by="tier",
+            seed=DEMO_SEED + 1,
+            closes_in_days=21,
+            created_by="demo",
+        ),
+        secret_key=secret_key,
+    )
+    launched2 = now - timedelta(days=7)
+    _backdate_campaign(second.campaign_id or 0, launched2, now + timedelta(days=14))
+    db.session.commit()
+    responses += _answer_campaign(rng, second.campaign_id or 0, launched2, share=0.25, days=6)
+    return DemoReport(True, accounts, responses, defections, second.campaign_id)
+
+
+def _answer_campaign(
+    rng: random.Random, campaign_id: int, launched: datetime, *, share: float, days: int
+) -> int:
+    rows = db.session.execute(
+        select(Invitation.id, KeyAccount)
+        .join(KeyAccount, KeyAccount.id == Invitation.account_id)
+        .where(Invitation.campaign_id == campaign_id)
+        .order_by(Invitation.id)
+    ).all()
+    count = 0
+    for invitation_id, account in rows:
+        if rng.random() >= share:
+            continue
+        en = account.locale == "en"
+        comment = None
+        if rng.random() < 0.25:
+            comment = rng.choice(_COMMENTS)[1 if en else 0]
+        when = launched + timedelta(days=rng.uniform(0.2, days))
+        record_response(
+            invitation_id,
+            _answers(rng, account, en),
+            comment=comment,
+            locale=account.locale,
+            channel="phone" if rng.random() < 0.15 else "web",
+            now=when,
+        )
+        db.session.execute(
+            update(Invitation)
+            .where(Invitation.id == invitation_id)
+            .values(opened_at=when - timedelta(minutes=7))
+        )
+        count += 1
+    db.session.commit()
+    return count
+
+
+def _defect_unhappy(rng: random.Random, campaign_id: int, today: date) -> int:
+    """A dozen accounts that complained leave, for reasons that echo their complaints."""
+    rows = db.session.execute(
+        select(Response.account_id, Response.submitted_at, Aspect.code, Answer.score)
+        .join(Answer, Answer.response_id == Response.id)
+        .join(Aspect, Aspect.id == Answer.aspect_id)
+        .where(Response.campaign_id == campaign_id, Answer.score <= 2, Aspect.code != OVERALL)
+        .order_by(Response.account_id, Answer.score, Aspect.position)
+    ).all()
+    complaints: dict[int, tuple[datetime, list[str]]] = {}
+    for account_id, submitted_at, code, _score in rows:
+        complaints.setdefault(account_id, (submitted_at, []))[1].append(code)
+    unhappiest = sorted(complaints, key=lambda a: (-len(complaints[a][1]), a))[:12]
+    for account_id in unhappiest:
+        submitted_at, codes = complaints[account_id]
+        reasons = [ASPECT_REASON[code].value for code in codes[:2]]
+        if rng.random() < 0.5:
+            reasons.append(ReasonCode.COMPETITOR_OFFER.value)
+        left = submitted_at.date() + timedelta(days=rng.randint(25, 130))
+        left = min(left, today - timedelta(days=1))
+        account = db.session.get(KeyAccount, account_id)
+        record_defection(
+            account_id=account_id,
+            defected_on=left,
+            reasons=reasons,
+            competitor=rng.choice([None, "远东供应链", "Apex Supplies"]),
+            lost_annual_revenue=account.annual_revenue if account else None,
+            note="示例数据 / demo data",
+            recorded_by="demo",
+            today=today,
+        )
+    return len(unhappiest)

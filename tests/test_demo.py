@@ -1,0 +1,106 @@
+"""`flask demo`: believable data whose dissatisfaction clusters where the brief says."""
+
+from __future__ import annotations
+
+from sqlalchemy import case, func, select
+
+from survey.db import db
+from survey.demo import CLOSED_CAMPAIGN, OPEN_CAMPAIGN, load_demo
+from survey.models import (
+    Answer,
+    Aspect,
+    Campaign,
+    Defection,
+    DefectionReason,
+    Invitation,
+    KeyAccount,
+    Response,
+)
+from survey.scale import ASPECT_REASON
+
+from .conftest import TEST_SECRET
+
+
+def _dissatisfied_share(aspect: str, *conditions) -> float:
+    row = db.session.execute(
+        select(
+            func.sum(case((Answer.score <= 2, 1), else_=0)),
+            func.count(),
+        )
+        .join(Aspect, Aspect.id == Answer.aspect_id)
+        .join(Response, Response.id == Answer.response_id)
+        .join(KeyAccount, KeyAccount.id == Response.account_id)
+        .where(Aspect.code == aspect, *conditions)
+    ).one()
+    return row[0] / row[1]
+
+
+def test_demo_loads_once_with_clusters_and_echoing_defections(app, runner):
+    with app.app_context():
+        report = load_demo(secret_key=TEST_SECRET)
+        assert report.loaded and report.accounts == 200 and report.defections == 12
+        assert db.session.scalar(select(func.count()).select_from(KeyAccount)) == 200
+        locales = dict(
+            db.session.execute(
+                select(KeyAccount.locale, func.count()).group_by(KeyAccount.locale)
+            ).all()
+        )
+        assert set(locales) == {"zh", "en"} and locales["en"] >= 30
+        tiers = db.session.scalars(select(KeyAccount.tier).distinct()).all()
+        assert sorted(tiers) == ["A", "B", "C"]
+
+        campaigns = dict(db.session.execute(select(Campaign.name, Campaign.status)).all())
+        assert campaigns == {CLOSED_CAMPAIGN: "closed", OPEN_CAMPAIGN: "open"}
+        assert report.responses == db.session.scalar(select(func.count()).select_from(Response))
+        assert report.responses >= 60
+
+        # Delivery hurts in 华南; red tape for 刘洋's accounts.
+        assert _dissatisfied_share("delivery", KeyAccount.region == "华南") > 2 * (
+            _dissatisfied_share("delivery", KeyAccount.region != "华南")
+        )
+        assert _dissatisfied_share("process", KeyAccount.account_manager == "刘洋") > 2 * (
+            _dissatisfied_share("process", KeyAccount.account_manager != "刘洋")
+        )
+
+        # Every defection follows a complaint, and its reasons echo one.
+        for defection in db.session.scalars(select(Defection)):
+            complained = {
+                ASPECT_REASON[code].value
+                for code in db.session.scalars(
+                    select(Aspect.code)
+                    .join(Answer, Answer.aspect_id == Aspect.id)
+                    .join(Response, Response.id == Answer.response_id)
+                    .where(
+                        Response.account_id == defection.account_id,
+                        Answer.score <= 2,
+                        Aspect.code != "overall",
+                    )
+                )
+            }
+            reasons = set(
+                db.session.scalars(
+                    select(DefectionReason.reason).where(
+                        DefectionReason.defection_id == defection.id
+                    )
+                )
+            )
+            assert complained & reasons
+            account = db.session.get(KeyAccount, defection.account_id)
+            assert account is not None and account.active is False
+
+        # The open campaign still has links to try.
+        waiting = db.session.scalar(
+            select(func.count())
+            .select_from(Invitation)
+            .join(Campaign, Campaign.id == Invitation.campaign_id)
+            .where(Campaign.name == OPEN_CAMPAIGN, Invitation.responded_at.is_(None))
+        )
+        assert waiting >= 3
+
+    result = runner.invoke(args=["demo"])
+    assert result.exit_code == 0, result.output
+    assert "already holds 200 key accounts" in result.output
+    assert "Manager API token (demo-manager): " in result.output
+    assert result.output.count("/s/") == 3
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(KeyAccount)) == 200
