@@ -14,6 +14,7 @@ from survey import models as m
 from survey.db import db
 from survey.staff import list_tokens
 
+from .audit import AuditLogEntry, resolve_audit_log
 from .context import Info
 from .pagination import Connection, check_first, decode_cursor, make_connection
 from .permissions import IsAdmin
@@ -231,3 +232,17 @@ class Query:
             )
             for t in list_tokens()
         ]
+
+    @strawberry.field(
+        permission_classes=[IsAdmin],
+        description="Who launched, closed or reminded a campaign, recorded a defection or "
+        "changed an API token, and when; newest first (admin only). `action` filters.",
+    )
+    def audit_log(
+        self,
+        info: Info,
+        first: int | None = 50,
+        after: str | None = None,
+        action: str | None = None,
+    ) -> Connection[AuditLogEntry]:
+        return resolve_audit_log(info, first, after, action)

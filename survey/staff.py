@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
+from werkzeug.security import check_password_hash, generate_password_hash
 
+from .audit import STAFF_ADD, STAFF_REVOKE, STAFF_TOKEN_ISSUE, record_audit
 from .db import db, utcnow
 from .errors import ConflictError, InvalidInputError, NotFoundError
 from .models import ROLES, ApiToken, StaffMember
@@ -23,6 +25,13 @@ API_TOKEN_BYTES = 32
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 #: Roles in increasing order of what they may do.
 ROLE_RANK: dict[str, int] = {role: rank for rank, role in enumerate(ROLES)}
+#: Web sign-in passwords: long enough to resist guessing, short enough to hash quickly.
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 200
+#: werkzeug's scrypt: memory-hard, salted, and the parameters travel in the hash.
+PASSWORD_METHOD = "scrypt"  # noqa: S105  (a hash method name, not a password)
+# Checked against when the e-mail is unknown, so both failures take the same time.
+_DUMMY_PASSWORD_HASH = generate_password_hash("not-a-real-password", method=PASSWORD_METHOD)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,11 +81,31 @@ def _new_token(member: StaffMember) -> IssuedToken:
     return IssuedToken(staff_id=member.id, name=member.name, role=member.role, token=token)
 
 
-def add_staff(name: str, role: str, email: str | None = None) -> IssuedToken:
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInputError(
+            f"A password needs at least {MIN_PASSWORD_LENGTH} characters.", field="password"
+        )
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise InvalidInputError(
+            f"A password has at most {MAX_PASSWORD_LENGTH} characters.", field="password"
+        )
+
+
+def add_staff(
+    name: str,
+    role: str,
+    email: str | None = None,
+    *,
+    actor: str | None = None,
+    password: str | None = None,
+) -> IssuedToken:
     """Create an active staff member with a first API token; commits.
 
     Raises InvalidInputError for an empty name or unknown role, ConflictError when
-    the name or e-mail is taken.
+    the name or e-mail is taken. `actor` (who does it) goes into the audit log.
+    With `password` (which needs an e-mail: web sign-in is by e-mail) they can also
+    sign in to the manager console; only a scrypt hash of it is stored.
     """
     name = _clean_name(name)
     if role not in ROLES:
@@ -93,25 +122,78 @@ def add_staff(name: str, role: str, email: str | None = None) -> IssuedToken:
         and db.session.scalar(select(StaffMember.id).where(StaffMember.email == email)) is not None
     ):
         raise ConflictError(f"The e-mail {email!r} belongs to another staff member.", field="email")
-    member = StaffMember(name=name, role=role, email=email, active=True)
+    password_hash = None
+    if password is not None:
+        if email is None:
+            raise InvalidInputError(
+                "A password needs an e-mail address: staff sign in with their e-mail.",
+                field="email",
+            )
+        _check_password(password)
+        password_hash = generate_password_hash(password, method=PASSWORD_METHOD)
+    member = StaffMember(
+        name=name, role=role, email=email, active=True, password_hash=password_hash
+    )
     db.session.add(member)
     db.session.flush()
     issued = _new_token(member)
+    record_audit(actor, STAFF_ADD, "staff", member.name, {"role": role})
     db.session.commit()
     return issued
 
 
-def issue_token(name: str) -> IssuedToken:
-    """Issue an additional token for an active staff member; commits."""
+def set_password(name: str, password: str) -> None:
+    """Set or replace the web sign-in password of an active staff member who has an
+    e-mail; commits. Raises NotFoundError, InvalidInputError or ConflictError."""
+    member = _get_by_name(name)
+    if not member.active:
+        raise ConflictError(f"{member.name!r} is deactivated; add them again under a new name.")
+    if not member.email:
+        raise InvalidInputError(
+            f"{member.name!r} has no e-mail address to sign in with.", field="email"
+        )
+    _check_password(password)
+    member.password_hash = generate_password_hash(password, method=PASSWORD_METHOD)
+    db.session.commit()
+
+
+def authenticate_password(email: str, password: str) -> StaffMember | None:
+    """The active staff member with this e-mail (any case) and password, else None.
+
+    Unknown e-mail, no password set, wrong password and deactivated staff all give
+    None after the same hashing work, so the answer reveals nothing about who exists.
+    """
+    email = email.strip().lower()
+    member = None
+    if email and len(email) <= 254 and len(password) <= MAX_PASSWORD_LENGTH:
+        member = db.session.scalar(
+            select(StaffMember).where(func.lower(StaffMember.email) == email)
+        )
+    stored = member.password_hash if member is not None else None
+    matches = check_password_hash(stored or _DUMMY_PASSWORD_HASH, password)
+    if member is None or stored is None or not matches or not member.active:
+        return None
+    return member
+
+
+def get_active_staff(staff_id: int) -> StaffMember | None:
+    """The staff member behind a signed-in session, if still active."""
+    member = db.session.get(StaffMember, staff_id)
+    return member if member is not None and member.active else None
+
+
+def issue_token(name: str, *, actor: str | None = None) -> IssuedToken:
+    """Issue an additional token for an active staff member; commits (and audits)."""
     member = _get_by_name(name)
     if not member.active:
         raise ConflictError(f"{member.name!r} is deactivated; add them again under a new name.")
     issued = _new_token(member)
+    record_audit(actor, STAFF_TOKEN_ISSUE, "staff", member.name, {"role": member.role})
     db.session.commit()
     return issued
 
 
-def ensure_staff_token(name: str, *, role: str) -> str:
+def ensure_staff_token(name: str, *, role: str, actor: str | None = None) -> str:
     """A fresh token for `name`, creating the staff member with `role` if missing.
 
     For scripts such as `flask demo`: an existing member keeps their role and is
@@ -123,18 +205,20 @@ def ensure_staff_token(name: str, *, role: str) -> str:
         )
     name = _clean_name(name)
     member = db.session.scalar(select(StaffMember).where(StaffMember.name == name))
+    action = STAFF_TOKEN_ISSUE
     if member is None:
         member = StaffMember(name=name, role=role, active=True)
         db.session.add(member)
         db.session.flush()
+        action = STAFF_ADD
     member.active = True
     issued = _new_token(member)
-    db.session.flush()
+    record_audit(actor, action, "staff", member.name, {"role": member.role})
     return issued.token
 
 
-def revoke_staff(name: str, *, now: datetime | None = None) -> int:
-    """Deactivate a staff member and revoke all their tokens; commits.
+def revoke_staff(name: str, *, now: datetime | None = None, actor: str | None = None) -> int:
+    """Deactivate a staff member and revoke all their tokens; commits (and audits).
 
     Returns how many tokens were revoked by this call.
     """
@@ -145,8 +229,10 @@ def revoke_staff(name: str, *, now: datetime | None = None) -> int:
         .where(ApiToken.staff_id == member.id, ApiToken.revoked_at.is_(None))
         .values(revoked_at=now or utcnow())
     )
+    revoked = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    record_audit(actor, STAFF_REVOKE, "staff", member.name, {"tokens_revoked": revoked}, at=now)
     db.session.commit()
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return revoked
 
 
 def list_staff() -> list[StaffSummary]:
