@@ -58,9 +58,11 @@ def init_extensions(app: Flask) -> None:
 
 
 def init_blueprints(app: Flask) -> None:
+    from .manage import bp as manage_bp
     from .survey_pages import bp as survey_bp
 
     app.register_blueprint(survey_bp)
+    app.register_blueprint(manage_bp)
 
 
 def init_graphql(app: Flask) -> None:

@@ -7,7 +7,14 @@ from flask.cli import AppGroup
 
 from survey.errors import DomainError
 from survey.models import ROLES
-from survey.staff import add_staff, issue_token, list_staff, revoke_staff
+from survey.staff import (
+    MIN_PASSWORD_LENGTH,
+    add_staff,
+    issue_token,
+    list_staff,
+    revoke_staff,
+    set_password,
+)
 
 group = AppGroup("staff", help="Staff members and their GraphQL API tokens.")
 
@@ -20,15 +27,47 @@ def _print_token(token: str) -> None:
 @group.command("add")
 @click.argument("name")
 @click.option("--role", type=click.Choice(ROLES), required=True, help="What they may do.")
-@click.option("--email", default=None, help="Their e-mail address (optional).")
-def add_command(name: str, role: str, email: str | None) -> None:
+@click.option("--email", default=None, help="Their e-mail address (needed to sign in on the web).")
+@click.option(
+    "--password",
+    "ask_password",
+    is_flag=True,
+    help="Ask (twice, hidden) for a password to sign in to the manager console at /manage.",
+)
+def add_command(name: str, role: str, email: str | None, ask_password: bool) -> None:
     """Add a staff member NAME and print their first API token once."""
+    if ask_password and not (email or "").strip():
+        raise click.UsageError("--password needs --email: staff sign in with their e-mail.")
+    password = _prompt_password() if ask_password else None
     try:
-        issued = add_staff(name, role, email)
+        issued = add_staff(name, role, email, password=password)
     except DomainError as exc:
         raise click.ClickException(exc.message) from exc
     click.echo(f"Added {issued.name} ({issued.role}).")
+    if password is not None:
+        click.echo(f"{issued.name} can sign in at /manage with their e-mail and this password.")
     _print_token(issued.token)
+
+
+def _prompt_password() -> str:
+    return str(
+        click.prompt(
+            f"Password (at least {MIN_PASSWORD_LENGTH} characters)",
+            hide_input=True,
+            confirmation_prompt="Repeat the password",
+        )
+    )
+
+
+@group.command("password")
+@click.argument("name")
+def password_command(name: str) -> None:
+    """Set or replace NAME's password for the manager console (asked twice, hidden)."""
+    try:
+        set_password(name, _prompt_password())
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"Password set; {name} can sign in at /manage with their e-mail.")
 
 
 @group.command("token")
