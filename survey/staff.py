@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from .audit import STAFF_ADD, STAFF_REVOKE, STAFF_TOKEN_ISSUE, record_audit
 from .db import db, utcnow
 from .errors import ConflictError, InvalidInputError, NotFoundError
 from .models import ROLES, ApiToken, StaffMember
@@ -92,12 +93,17 @@ def _check_password(password: str) -> None:
 
 
 def add_staff(
-    name: str, role: str, email: str | None = None, *, password: str | None = None
+    name: str,
+    role: str,
+    email: str | None = None,
+    *,
+    actor: str | None = None,
+    password: str | None = None,
 ) -> IssuedToken:
     """Create an active staff member with a first API token; commits.
 
     Raises InvalidInputError for an empty name or unknown role, ConflictError when
-    the name or e-mail is taken.
+    the name or e-mail is taken. `actor` (who does it) goes into the audit log.
     With `password` (which needs an e-mail: web sign-in is by e-mail) they can also
     sign in to the manager console; only a scrypt hash of it is stored.
     """
@@ -131,6 +137,7 @@ def add_staff(
     db.session.add(member)
     db.session.flush()
     issued = _new_token(member)
+    record_audit(actor, STAFF_ADD, "staff", member.name, {"role": role})
     db.session.commit()
     return issued
 
@@ -175,17 +182,18 @@ def get_active_staff(staff_id: int) -> StaffMember | None:
     return member if member is not None and member.active else None
 
 
-def issue_token(name: str) -> IssuedToken:
-    """Issue an additional token for an active staff member; commits."""
+def issue_token(name: str, *, actor: str | None = None) -> IssuedToken:
+    """Issue an additional token for an active staff member; commits (and audits)."""
     member = _get_by_name(name)
     if not member.active:
         raise ConflictError(f"{member.name!r} is deactivated; add them again under a new name.")
     issued = _new_token(member)
+    record_audit(actor, STAFF_TOKEN_ISSUE, "staff", member.name, {"role": member.role})
     db.session.commit()
     return issued
 
 
-def ensure_staff_token(name: str, *, role: str) -> str:
+def ensure_staff_token(name: str, *, role: str, actor: str | None = None) -> str:
     """A fresh token for `name`, creating the staff member with `role` if missing.
 
     For scripts such as `flask demo`: an existing member keeps their role and is
@@ -197,18 +205,20 @@ def ensure_staff_token(name: str, *, role: str) -> str:
         )
     name = _clean_name(name)
     member = db.session.scalar(select(StaffMember).where(StaffMember.name == name))
+    action = STAFF_TOKEN_ISSUE
     if member is None:
         member = StaffMember(name=name, role=role, active=True)
         db.session.add(member)
         db.session.flush()
+        action = STAFF_ADD
     member.active = True
     issued = _new_token(member)
-    db.session.flush()
+    record_audit(actor, action, "staff", member.name, {"role": member.role})
     return issued.token
 
 
-def revoke_staff(name: str, *, now: datetime | None = None) -> int:
-    """Deactivate a staff member and revoke all their tokens; commits.
+def revoke_staff(name: str, *, now: datetime | None = None, actor: str | None = None) -> int:
+    """Deactivate a staff member and revoke all their tokens; commits (and audits).
 
     Returns how many tokens were revoked by this call.
     """
@@ -219,8 +229,10 @@ def revoke_staff(name: str, *, now: datetime | None = None) -> int:
         .where(ApiToken.staff_id == member.id, ApiToken.revoked_at.is_(None))
         .values(revoked_at=now or utcnow())
     )
+    revoked = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    record_audit(actor, STAFF_REVOKE, "staff", member.name, {"tokens_revoked": revoked}, at=now)
     db.session.commit()
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return revoked
 
 
 def list_staff() -> list[StaffSummary]:
