@@ -292,3 +292,17 @@ def test_launch_then_list_shows_the_new_campaign(client, setup):
     )
     assert body["data"]["campaigns"]["totalCount"] == 3
     assert body["data"]["campaigns"]["edges"][-1]["node"] == {"name": "listed", "sampled": 1}
+
+
+def test_admin_may_record_a_defection(client, setup):
+    data, tokens = setup
+    variables = _defection_input(data, accountId=str(data.accounts["KA2"]))
+    body = gql(client, RECORD, variables, token=tokens["admin"])
+    assert "errors" not in body, body
+    result = body["data"]["recordDefection"]
+    assert (result["primaryReason"], result["otherReasons"], result["recordedBy"]) == (
+        "PRICE",
+        [],
+        "admin-user",
+    )
+    assert result["lostAnnualRevenue"] is None
