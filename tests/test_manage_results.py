@@ -1,0 +1,276 @@
+"""The console's results page and its SVG chart: exact geometry on fixed data."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from survey.analytics import Distribution, SatisfactionGroup
+from survey.db import db
+from survey.staff import add_staff
+from web.manage.charts import HALF_WIDTH, LABEL_WIDTH, bar_segments, diverging_chart
+from web.manage.exports import csv_text, formula_safe
+
+from .conftest import csrf_token_from
+from .factories import make_account, make_campaign, make_defection, make_response
+
+CENTRE = LABEL_WIDTH + HALF_WIDTH
+PASSWORD = "correct horse battery"
+
+
+# --- geometry ---------------------------------------------------------------------------
+
+
+def geometry(segments: list[Any]) -> list[tuple[int, float, float]]:
+    return [(s.score, s.x, s.width) for s in segments]
+
+
+def test_dissatisfied_left_satisfied_right_each_answer_a_quarter():
+    segments = bar_segments({1: 1, 2: 1, 4: 1, 5: 1}, CENTRE)
+    assert geometry(segments) == [
+        (1, CENTRE - 150, 75.0),
+        (2, CENTRE - 75, 75.0),
+        (4, CENTRE, 75.0),
+        (5, CENTRE + 75, 75.0),
+    ]
+    assert [s.percent for s in segments] == ["25%"] * 4
+
+
+def test_no_opinion_is_split_across_the_centre():
+    segments = bar_segments({3: 2, 4: 1, 5: 1}, CENTRE)
+    assert geometry(segments) == [
+        (3, CENTRE - 75, 75.0),
+        (3, CENTRE, 75.0),
+        (4, CENTRE + 75, 75.0),
+        (5, CENTRE + 150, 75.0),
+    ]
+    # Both halves speak for the whole "no opinion" share.
+    assert [(s.count, s.share) for s in segments[:2]] == [(2, 0.5), (2, 0.5)]
+
+
+def test_thirds_are_rounded_to_hundredths_and_thin_segments_unlabelled():
+    segments = bar_segments({1: 1, 5: 2}, CENTRE)
+    assert geometry(segments) == [(1, CENTRE - 100, 100.0), (5, CENTRE, 200.0)]
+    thin = bar_segments({2: 1, 4: 29}, CENTRE)
+    assert [(s.score, s.width, s.show_label) for s in thin] == [(2, 10.0, False), (4, 290.0, True)]
+    assert bar_segments({}, CENTRE) == []
+
+
+@given(st.lists(st.integers(min_value=0, max_value=10_000), min_size=5, max_size=5))
+def test_bars_fill_one_half_width_and_meet_the_centre(counts: list[int]):
+    by_score = {score: n for score, n in zip(range(1, 6), counts, strict=True)}
+    segments = bar_segments(by_score, CENTRE)
+    if sum(counts) == 0:
+        assert segments == []
+        return
+    assert sum(s.width for s in segments) == pytest.approx(HALF_WIDTH, abs=0.03)
+    left = [s for s in segments if s.x < CENTRE]
+    right = [s for s in segments if s.x >= CENTRE]
+    # Contiguous: each segment starts where the previous one ends.
+    for a, b in itertools.pairwise(segments):
+        assert b.x == pytest.approx(a.x + a.width, abs=0.02)
+    if left:
+        assert left[-1].x + left[-1].width == pytest.approx(CENTRE, abs=0.02)
+        assert all(s.score <= 3 for s in left)
+    assert all(s.score >= 3 for s in right)
+    assert [s.score for s in segments] == sorted(s.score for s in segments)
+    assert all(s.width > 0 for s in segments)
+
+
+def test_chart_rows_are_stacked_in_order():
+    groups = [
+        SatisfactionGroup("delivery", "Delivery", 4, Distribution(1, 1, 0, 1, 1), 3.0, 0.5, 0.5),
+        SatisfactionGroup("price", "Price", 4, Distribution(0, 0, 2, 1, 1), 4.0, 0.5, 0.0),
+    ]
+    chart = diverging_chart(groups)
+    assert [(r.key, r.y) for r in chart.rows] == [("delivery", 46.0), ("price", 84.0)]
+    assert chart.centre_x == CENTRE
+    assert chart.ticks == [
+        (CENTRE - 300, "100%"),
+        (CENTRE - 150, "50%"),
+        (CENTRE, "0%"),
+        (CENTRE + 150, "50%"),
+        (CENTRE + 300, "100%"),
+    ]
+
+
+# --- CSV safety -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+86 21 5555", "'+86 21 5555"),
+        ("-2", "'-2"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("华东 = 好", "华东 = 好"),
+        (None, ""),
+        (3, "3"),
+    ],
+)
+def test_formula_cells_get_a_quote(value: Any, cell: str):
+    assert formula_safe(value) == cell
+
+
+def test_csv_text_starts_with_a_bom_and_uses_crlf():
+    assert csv_text(["a", "b"], [["=x", "中文"]]) == "\ufeffa,b\r\n'=x,中文\r\n"
+
+
+# --- the results page -------------------------------------------------------------------
+
+
+def sign_in(app, client, role: str = "viewer") -> None:
+    with app.app_context():
+        add_staff("Li", role, "li@example.com", password=PASSWORD)
+    page = client.get("/manage/login")
+    response = client.post(
+        "/manage/login",
+        data={
+            "csrf_token": csrf_token_from(page.get_data(as_text=True)),
+            "email": "li@example.com",
+            "password": PASSWORD,
+        },
+    )
+    assert response.status_code == 303
+
+
+@pytest.fixture
+def results(app, client):
+    """Two campaigns; in Q3 four accounts answered delivery 1, 2, 4, 5 and price 3, 3, 4, 5;
+    in Q4 one account answered delivery 1. One defection in 2026-10 (price, service)."""
+    with app.app_context():
+        accounts = [
+            make_account("KA01", name="华东贸易", tier="A", annual_revenue=9_000_000),
+            make_account("KA02", name="北方机电", tier="B", annual_revenue=5_000_000),
+            make_account("KA03", tier="B"),
+            make_account("KA04", tier="C"),
+        ]
+        lost = make_account("KA09", tier="C", value_type="intrinsic")
+        q3, _ = make_campaign("Q3", accounts=accounts)
+        q4, _ = make_campaign("Q4", accounts=accounts[:1])
+        when = datetime(2026, 9, 10, tzinfo=UTC)
+        for account, delivery, price in zip(accounts, (1, 2, 4, 5), (3, 3, 4, 5), strict=True):
+            make_response(
+                q3,
+                account,
+                {"delivery": delivery, "price": price},
+                reasons={"delivery": ["delivery"]} if delivery <= 2 else None,
+                reason_texts={"delivery": "交货总是晚一周"} if delivery == 1 else None,
+                submitted_at=when,
+            )
+        make_response(
+            q4,
+            accounts[0],
+            {"delivery": 1},
+            reasons={"delivery": ["delivery", "communication"]},
+            submitted_at=datetime(2026, 11, 5, tzinfo=UTC),
+        )
+        make_defection(lost, date(2026, 10, 3), ["price", "service"], lost_annual_revenue=800_000)
+        db.session.commit()
+        ids = {"q3": q3.id, "q4": q4.id}
+    sign_in(app, client)
+    return ids
+
+
+def rects(html: str, aspect: str) -> list[tuple[str, str, str]]:
+    """(score, x, width) of the bar segments of one aspect in the SVG."""
+    group = re.search(rf'<g class="bar" data-aspect="{aspect}">(.*?)</g>', html, re.S)
+    assert group, f"no bar for {aspect}"
+    return re.findall(
+        r'<rect class="segment score-\d" data-score="(\d)" x="([\d.]+)" y="[\d.]+" '
+        r'width="([\d.]+)"',
+        group.group(1),
+    )
+
+
+def test_results_of_one_campaign_draw_exact_bars(client, results):
+    html = client.get(f"/manage/results?campaign={results['q3']}&lang=en").get_data(as_text=True)
+    assert rects(html, "delivery") == [
+        ("1", "360.0", "75.0"),
+        ("2", "435.0", "75.0"),
+        ("4", "510.0", "75.0"),
+        ("5", "585.0", "75.0"),
+    ]
+    assert rects(html, "price") == [
+        ("3", "435.0", "75.0"),
+        ("3", "510.0", "75.0"),
+        ("4", "585.0", "75.0"),
+        ("5", "660.0", "75.0"),
+    ]
+    assert 'data-aspect="service"' not in html.split("<svg", 1)[1].split("</svg>")[0]
+    # Accessible: a title and description, patterns as well as colour, a data table.
+    assert re.search(r'<svg[^>]*role="img"[^>]*aria-labelledby="chart-title chart-desc"', html)
+    assert '<title id="chart-title">Five-point answers per aspect</title>' in html
+    assert 'fill="url(#kp-very-dissatisfied)"' in html
+    assert "<title>Delivery and logistics · Very dissatisfied: 1 (25%)</title>" in html
+    table = re.search(r'<tr data-aspect="delivery">(.*?)</tr>', html, re.S).group(1)
+    cells = re.findall(r">([^<>]+)</t[dh]>", table)
+    assert cells == ["Delivery and logistics", "1", "1", "0", "1", "1", "4", "50%", "50%", "3.00"]
+
+
+def test_all_campaigns_and_date_range(client, results):
+    everything = client.get("/manage/results").get_data(as_text=True)
+    assert rects(everything, "delivery") == [
+        ("1", "330.0", "120.0"),
+        ("2", "450.0", "60.0"),
+        ("4", "510.0", "60.0"),
+        ("5", "570.0", "60.0"),
+    ]
+    november = client.get("/manage/results?since=2026-11-01&until=2026-11-30").get_data(
+        as_text=True
+    )
+    assert rects(november, "delivery") == [("1", "210.0", "300.0")]
+    assert '<g class="bar" data-aspect="price">' not in november  # no answers: no bar
+
+
+def test_drilldown_at_risk_and_defections(client, results):
+    page = client.get("/manage/results?by=tier&lang=en").get_data(as_text=True)
+    drill = re.search(r'<table class="drilldown">(.*?)</table>', page, re.S).group(1)
+    text = " ".join(re.sub(r"<[^>]+>", " ", drill).split())
+    assert (
+        "Delivery and logistics All 3 / 5 60% Delivery and logistics (3), "
+        "Communication (feels neglected) (1)" in text
+    )
+    assert "Tier A 2 / 2 100%" in text and "Tier B 1 / 2 50%" in text
+    assert "交货总是晚一周" in text
+    risk = re.search(r'<table id="at-risk">(.*?)</table>', page, re.S).group(1)
+    risk_text = " ".join(re.sub(r"<[^>]+>", " ", risk).split())
+    assert "华东贸易 (KA01) A 王伟 9,000,000" in risk_text
+    assert "北方机电 (KA02) B 王伟 5,000,000" in risk_text
+    assert "Delivery and logistics" in risk_text
+    months = re.search(r'<table id="defections-by-month">(.*?)</table>', page, re.S).group(1)
+    month_text = " ".join(re.sub(r"<[^>]+>", " ", months).split())
+    assert "2026-10 1 800,000 Price (1), Service and responsiveness (1)" in month_text
+    assert "Intrinsic value 1 Price (100%)" in " ".join(re.sub(r"<[^>]+>", " ", page).split())
+
+
+def test_bad_filter_is_explained_and_the_rest_still_shows(client, results):
+    response = client.get("/manage/results?since=2026-12-01&until=2026-11-01&campaign=999")
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "结束日期不能早于开始日期。" in html
+    assert rects(html, "delivery")  # the unfiltered chart is still there
+    assert 'value="2026-12-01"' in html  # what was typed is kept
+
+
+def test_results_in_chinese_with_the_switch_keeping_filters(client, results):
+    html = client.get(f"/manage/results?campaign={results['q3']}&lang=zh").get_data(as_text=True)
+    assert "交货与物流" in html and "极不满意" in html and "高度满意" in html
+    assert "各方面的满意度" in html
+    assert f"/manage/results?campaign={results['q3']}&amp;lang=en" in html
+
+
+def test_no_answers_yet(app, client):
+    sign_in(app, client)
+    page = client.get("/manage/results?lang=en").get_data(as_text=True)
+    assert "No answers yet for this selection." in page
+    assert "<svg" not in page
+    assert "No account is at risk right now." in page
