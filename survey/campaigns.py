@@ -30,7 +30,9 @@ from sqlalchemy.exc import IntegrityError
 
 from .audit import CAMPAIGN_CLOSE, CAMPAIGN_LAUNCH, record_audit
 from .db import db, utcnow
+from .delivery import queue_mail
 from .errors import ConflictError, InvalidInputError, NotFoundError
+from .mail import KIND_INVITATION, MailSettings
 from .models import (
     CAMPAIGN_CLOSED,
     CAMPAIGN_OPEN,
@@ -217,6 +219,7 @@ class CampaignPlan:
 class LaunchResult:
     campaign_id: int | None  # None for a dry run
     plan: CampaignPlan
+    emails_queued: int = 0  # invitation e-mails written to the outbox
 
 
 @dataclass(frozen=True)
@@ -375,10 +378,13 @@ def launch_campaign(
     secret_key: str,
     dry_run: bool = False,
     now: datetime | None = None,
+    mail: MailSettings | None = None,
 ) -> LaunchResult:
     """Draw the sample and write the campaign in one transaction: the campaign, its
     allocation, the frame at launch, and one pending invitation per sampled account
     (only the hash of each link token is stored; `campaign_links` re-derives links).
+    With `mail` settings, one invitation e-mail per sampled account with an e-mail
+    address is written to the outbox in the same transaction.
 
     With `dry_run` nothing is written and `campaign_id` is None. A name taken by a
     concurrent launch raises ConflictError after rolling back.
@@ -446,6 +452,13 @@ def launch_campaign(
                 }
             )
         db.session.execute(insert(Invitation.__table__), invitations)
+        # The invitation e-mails go into the outbox in this same transaction (delivered
+        # later by `flask outbox send`); without mail settings links are handed out by hand.
+        emails_queued = (
+            queue_mail(KIND_INVITATION, mail, campaign_id=campaign.id, now=now)
+            if mail is not None
+            else 0
+        )
         record_audit(
             valid.created_by,
             CAMPAIGN_LAUNCH,
@@ -480,7 +493,7 @@ def launch_campaign(
     except BaseException:
         db.session.rollback()
         raise
-    return LaunchResult(campaign_id=campaign_id, plan=plan)
+    return LaunchResult(campaign_id=campaign_id, plan=plan, emails_queued=emails_queued)
 
 
 # --- closing ---------------------------------------------------------------------------

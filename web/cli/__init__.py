@@ -1,12 +1,19 @@
-"""`flask` commands: accounts, campaign, staff, demo (see README)."""
+"""`flask` commands: accounts, campaign, staff, outbox, demo (see README)."""
 
 from __future__ import annotations
 
 from flask import Flask
 
-from . import accounts, campaigns, demo, graphql, staff
+from . import accounts, campaigns, demo, graphql, outbox, staff
 
 
 def register_cli(app: Flask) -> None:
-    for group in (accounts.group, campaigns.group, staff.group, graphql.group, demo.command):
+    for group in (
+        accounts.group,
+        campaigns.group,
+        staff.group,
+        graphql.group,
+        outbox.group,
+        demo.command,
+    ):
         app.cli.add_command(group)

@@ -22,6 +22,7 @@ from survey.campaigns import (
     list_campaigns,
 )
 from survey.errors import DomainError
+from survey.mail import MailSettings
 
 group = AppGroup("campaign", help="Launch, list and close sample survey campaigns.")
 
@@ -127,7 +128,10 @@ def launch(
     )
     try:
         result = launch_campaign(
-            request, secret_key=current_app.config["SECRET_KEY"], dry_run=dry_run
+            request,
+            secret_key=current_app.config["SECRET_KEY"],
+            dry_run=dry_run,
+            mail=MailSettings.from_config(current_app.config),
         )
     except DomainError as exc:
         raise _fail(exc) from exc
@@ -140,6 +144,9 @@ def launch(
     click.echo(
         f"Launched campaign ID {result.campaign_id} {plan.name!r}: "
         f"{plan.sample_size} invitations, open until {closes}."
+    )
+    click.echo(
+        f"{result.emails_queued} invitation e-mails queued; deliver them with: flask outbox send"
     )
     click.echo(
         f"Print the survey links with: flask campaign links {result.campaign_id} --output links.csv"

@@ -1,0 +1,192 @@
+"""Composing the e-mails KeyPulse sends: invitations and reminders, in zh and en.
+
+Plain Jinja2 (survey/ is not Flask): text templates without escaping, HTML
+templates with autoescape, both under survey/templates/mail/. Every message
+carries the personal survey link, the closing date, the account manager as the
+contact and a one-click opt-out link.
+
+The opt-out link is `/u/<invitation id>.<mac>` where the mac is an HMAC of the
+secret key and the invitation nonce under a purpose string of its own: it cannot
+be turned into the survey token (or back), and the database alone forges neither.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from .scale import DEFAULT_LOCALE, normalise_locale
+from .tokens import derive_token
+
+KIND_INVITATION = "invitation"
+KIND_REMINDER = "reminder"
+MAIL_KINDS: tuple[str, ...] = (KIND_INVITATION, KIND_REMINDER)
+
+_TEMPLATES = Path(__file__).resolve().parent / "templates" / "mail"
+_env = Environment(
+    loader=FileSystemLoader(str(_TEMPLATES)),
+    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+
+_SUBJECTS: dict[tuple[str, str], str] = {
+    (KIND_INVITATION, "zh"): "客户满意度调查：请告诉我们您的看法",
+    (KIND_INVITATION, "en"): "Customer satisfaction survey: please tell us what you think",
+    (KIND_REMINDER, "zh"): "提醒：客户满意度调查即将截止",
+    (KIND_REMINDER, "en"): "Reminder: our customer satisfaction survey closes soon",
+}
+_EXIT_SUBJECTS: dict[tuple[str, str], str] = {
+    (KIND_INVITATION, "zh"): "我们想了解您离开的原因",
+    (KIND_INVITATION, "en"): "Please tell us why you left",
+    (KIND_REMINDER, "zh"): "提醒：我们仍想了解您离开的原因",
+    (KIND_REMINDER, "en"): "Reminder: please tell us why you left",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class MailSettings:
+    """What composing and sending need from the configuration (no Flask here)."""
+
+    secret_key: str
+    base_url: str
+    mail_from: str = "KeyPulse <surveys@localhost>"
+    timezone: str = "Asia/Shanghai"
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> MailSettings:
+        """Read SECRET_KEY, BASE_URL, MAIL_FROM and BABEL_DEFAULT_TIMEZONE."""
+        return cls(
+            secret_key=str(config["SECRET_KEY"]),
+            base_url=str(config.get("BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
+            mail_from=str(config.get("MAIL_FROM") or "KeyPulse <surveys@localhost>"),
+            timezone=str(config.get("BABEL_DEFAULT_TIMEZONE") or "UTC"),
+        )
+
+    @property
+    def sender_domain(self) -> str:
+        """The domain of MAIL_FROM, for Message-IDs."""
+        _name, address = parseaddr(self.mail_from)
+        return address.rpartition("@")[2] or "localhost"
+
+
+def optout_mac(secret_key: str, nonce: str) -> str:
+    """The opt-out MAC of an invitation: HMAC-SHA256 under the "unsubscribe:" purpose,
+    so it differs from the survey token derived from the same nonce."""
+    digest = hmac.new(secret_key.encode(), f"unsubscribe:{nonce}".encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode("ascii")
+
+
+def optout_token(secret_key: str, invitation_id: int, nonce: str) -> str:
+    """The token in an opt-out link: `<invitation id>.<mac>`."""
+    return f"{invitation_id}.{optout_mac(secret_key, nonce)}"
+
+
+def parse_optout_token(token: str) -> tuple[int, str] | None:
+    """Split an opt-out token into (invitation id, mac); None when malformed."""
+    head, dot, mac = token.partition(".")
+    if not dot or not head.isascii() or not head.isdigit() or len(head) > 12:
+        return None
+    if len(mac) != 43 or not all(c.isascii() and (c.isalnum() or c in "-_") for c in mac):
+        return None
+    return int(head), mac
+
+
+def check_optout_mac(secret_key: str, nonce: str, mac: str) -> bool:
+    return hmac.compare_digest(optout_mac(secret_key, nonce), mac)
+
+
+def survey_link(base_url: str, secret_key: str, nonce: str) -> str:
+    return f"{base_url.rstrip('/')}/s/{derive_token(secret_key, nonce)}"
+
+
+def optout_link(base_url: str, secret_key: str, invitation_id: int, nonce: str) -> str:
+    return f"{base_url.rstrip('/')}/u/{optout_token(secret_key, invitation_id, nonce)}"
+
+
+@dataclass(frozen=True, slots=True)
+class MailContext:
+    """One recipient's facts, as the templates use them."""
+
+    invitation_id: int
+    nonce: str
+    locale: str
+    account_name: str
+    contact_name: str
+    account_manager: str
+    manager_email: str | None
+    closes_at: datetime
+    campaign_kind: str = "satisfaction"
+
+
+@dataclass(frozen=True, slots=True)
+class ComposedMail:
+    subject: str
+    text: str
+    html: str
+    locale: str
+
+
+def format_closing(closes_at: datetime, locale: str, timezone: str) -> str:
+    """The closing time in the reader's language and the business's time zone."""
+    zone = ZoneInfo(timezone)
+    if locale == "en":
+        return format_datetime(closes_at, "d MMMM y, HH:mm zzzz", tzinfo=zone, locale="en")
+    return format_datetime(closes_at, "y年M月d日 HH:mm（zzzz）", tzinfo=zone, locale="zh_Hans_CN")
+
+
+def compose(kind: str, ctx: MailContext, settings: MailSettings) -> ComposedMail:
+    """An invitation or reminder for one recipient, in their language."""
+    if kind not in MAIL_KINDS:
+        raise ValueError(f"unknown mail kind {kind!r}")
+    locale = normalise_locale(ctx.locale) or DEFAULT_LOCALE
+    exit_survey = ctx.campaign_kind == "exit"
+    values = {
+        "kind": kind,
+        "exit_survey": exit_survey,
+        "account_name": ctx.account_name,
+        "contact_name": ctx.contact_name or ctx.account_name,
+        "account_manager": ctx.account_manager,
+        "manager_email": ctx.manager_email,
+        "closes": format_closing(ctx.closes_at, locale, settings.timezone),
+        "survey_url": survey_link(settings.base_url, settings.secret_key, ctx.nonce),
+        "optout_url": optout_link(
+            settings.base_url, settings.secret_key, ctx.invitation_id, ctx.nonce
+        ),
+    }
+    subjects = _EXIT_SUBJECTS if exit_survey else _SUBJECTS
+    return ComposedMail(
+        subject=subjects[(kind, locale)],
+        text=_env.get_template(f"message.{locale}.txt").render(values),
+        html=_env.get_template(f"message.{locale}.html").render(values),
+        locale=locale,
+    )
+
+
+__all__ = [
+    "KIND_INVITATION",
+    "KIND_REMINDER",
+    "ComposedMail",
+    "MailContext",
+    "MailSettings",
+    "check_optout_mac",
+    "compose",
+    "format_closing",
+    "optout_link",
+    "optout_token",
+    "parse_optout_token",
+    "survey_link",
+]

@@ -1,0 +1,107 @@
+"""`flask outbox ...`: deliver queued e-mails, show the queue, retry given-up messages."""
+
+from __future__ import annotations
+
+import signal
+import time
+from types import FrameType
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from survey.delivery import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_MAX_ATTEMPTS,
+    DeliveryReport,
+    backend_from_config,
+    outbox_counts,
+    requeue_failed,
+    run_worker,
+)
+from survey.mail import MailSettings
+
+group = AppGroup("outbox", help="Deliver invitation and reminder e-mails from the outbox.")
+
+
+def _line(report: DeliveryReport) -> str:
+    return (
+        f"sent {report.sent}, retry later {report.retried}, "
+        f"bounced {report.bounced}, failed {report.failed}"
+    )
+
+
+@group.command("send")
+@click.option("--loop", is_flag=True, help="Keep running and poll for new messages (Ctrl-C stops).")
+@click.option(
+    "--batch",
+    "batch_size",
+    type=click.IntRange(1, 10_000),
+    default=DEFAULT_BATCH_SIZE,
+    show_default=True,
+    help="Messages claimed per batch.",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(0.1, 3600),
+    default=5.0,
+    show_default=True,
+    help="With --loop: seconds to wait when nothing is due.",
+)
+def send(loop: bool, batch_size: int, interval: float) -> None:
+    """Deliver due e-mails over SMTP (SMTP_HOST...), or to instance/outbox/*.eml
+    when SMTP_HOST is not set."""
+    config = current_app.config
+    backend = backend_from_config(config, current_app.instance_path)
+    where = (
+        f"SMTP {config['SMTP_HOST']}:{config['SMTP_PORT']}"
+        if config.get("SMTP_HOST")
+        else f"files in {current_app.instance_path}/outbox (SMTP_HOST is not set)"
+    )
+    click.echo(f"Delivering to {where}.", err=True)
+    stopping = False
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True  # finish the message in hand, then leave: nothing half-marked
+
+    previous = signal.signal(signal.SIGTERM, stop) if loop else None
+    started = time.perf_counter()
+    try:
+        total = run_worker(
+            backend,
+            MailSettings.from_config(config),
+            loop=loop,
+            batch_size=batch_size,
+            max_attempts=int(config.get("OUTBOX_MAX_ATTEMPTS") or DEFAULT_MAX_ATTEMPTS),
+            idle_seconds=interval,
+            should_stop=lambda: stopping,
+            on_batch=(lambda r: click.echo(_line(r), err=True)) if loop else None,
+        )
+    except KeyboardInterrupt:
+        click.echo("Stopped.", err=True)
+        return
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    elapsed = time.perf_counter() - started
+    rate = f" ({total.sent / elapsed:.0f} messages/second)" if total.sent and elapsed > 0 else ""
+    click.echo(f"Outbox: {_line(total)}{rate}.")
+
+
+@group.command("status")
+def status() -> None:
+    """How many messages are queued, sending, sent, failed and bounced."""
+    counts = outbox_counts()
+    for name, count in counts.items():
+        click.echo(f"{name:<8} {count:>7}")
+
+
+@group.command("retry-failed")
+def retry_failed() -> None:
+    """Queue again the messages that reached the retry limit (e.g. after an outage)."""
+    count = requeue_failed()
+    click.echo(f"{count} failed messages queued again.")
+
+
+__all__ = ["group"]
