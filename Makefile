@@ -8,8 +8,10 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 export FLASK_APP := wsgi
+# Survey links printed by `make run` point at the address it serves on.
+export BASE_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: install run test lint format translations db-upgrade demo bench load clean schema
+.PHONY: install run test lint format translations db-upgrade demo bench load clean schema browser
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -39,6 +41,13 @@ test: install
 # SQLite by default, PostgreSQL with BENCH_DATABASE_URL; BENCH_ARGS=--large for 1M answers.
 bench: install
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+# Debian's chromium (and CJK fonts for readable screenshots) for the browser test,
+# tests/test_e2e_browser.py; `make test` skips that test when chromium is missing.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser: install
+	test -x /usr/bin/chromium || ($(SUDO) apt-get update && \
+		$(SUDO) apt-get install -y --no-install-recommends chromium fonts-noto-cjk)
 
 lint: install
 	$(BIN)/ruff check .
