@@ -194,16 +194,16 @@ def rects(html: str, aspect: str) -> list[tuple[str, str, str]]:
 def test_results_of_one_campaign_draw_exact_bars(client, results):
     html = client.get(f"/manage/results?campaign={results['q3']}&lang=en").get_data(as_text=True)
     assert rects(html, "delivery") == [
-        ("1", "360.0", "75.0"),
-        ("2", "435.0", "75.0"),
-        ("4", "510.0", "75.0"),
-        ("5", "585.0", "75.0"),
+        ("1", "450.0", "75.0"),
+        ("2", "525.0", "75.0"),
+        ("4", "600.0", "75.0"),
+        ("5", "675.0", "75.0"),
     ]
     assert rects(html, "price") == [
-        ("3", "435.0", "75.0"),
-        ("3", "510.0", "75.0"),
-        ("4", "585.0", "75.0"),
-        ("5", "660.0", "75.0"),
+        ("3", "525.0", "75.0"),
+        ("3", "600.0", "75.0"),
+        ("4", "675.0", "75.0"),
+        ("5", "750.0", "75.0"),
     ]
     assert 'data-aspect="service"' not in html.split("<svg", 1)[1].split("</svg>")[0]
     # Accessible: a title and description, patterns as well as colour, a data table.
@@ -219,15 +219,15 @@ def test_results_of_one_campaign_draw_exact_bars(client, results):
 def test_all_campaigns_and_date_range(client, results):
     everything = client.get("/manage/results").get_data(as_text=True)
     assert rects(everything, "delivery") == [
-        ("1", "330.0", "120.0"),
-        ("2", "450.0", "60.0"),
-        ("4", "510.0", "60.0"),
-        ("5", "570.0", "60.0"),
+        ("1", "420.0", "120.0"),
+        ("2", "540.0", "60.0"),
+        ("4", "600.0", "60.0"),
+        ("5", "660.0", "60.0"),
     ]
     november = client.get("/manage/results?since=2026-11-01&until=2026-11-30").get_data(
         as_text=True
     )
-    assert rects(november, "delivery") == [("1", "210.0", "300.0")]
+    assert rects(november, "delivery") == [("1", "300.0", "300.0")]
     assert '<g class="bar" data-aspect="price">' not in november  # no answers: no bar
 
 
@@ -243,8 +243,8 @@ def test_drilldown_at_risk_and_defections(client, results):
     assert "交货总是晚一周" in text
     risk = re.search(r'<table id="at-risk">(.*?)</table>', page, re.S).group(1)
     risk_text = " ".join(re.sub(r"<[^>]+>", " ", risk).split())
-    assert "华东贸易 (KA01) A 王伟 9,000,000" in risk_text
-    assert "北方机电 (KA02) B 王伟 5,000,000" in risk_text
+    assert "华东贸易 (KA01) Tier A 王伟 9,000,000" in risk_text
+    assert "北方机电 (KA02) Tier B 王伟 5,000,000" in risk_text
     assert "Delivery and logistics" in risk_text
     months = re.search(r'<table id="defections-by-month">(.*?)</table>', page, re.S).group(1)
     month_text = " ".join(re.sub(r"<[^>]+>", " ", months).split())

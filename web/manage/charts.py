@@ -19,8 +19,8 @@ from survey.scale import Satisfaction
 
 #: Pixels for 100% on one side of the centre line.
 HALF_WIDTH = 300.0
-LABEL_WIDTH = 210.0
-SHARES_WIDTH = 120.0
+LABEL_WIDTH = 300.0
+SHARES_WIDTH = 150.0
 ROW_HEIGHT = 26.0
 ROW_GAP = 12.0
 TOP = 46.0  # room for the side headings and the axis ticks

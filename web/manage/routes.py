@@ -57,7 +57,7 @@ from survey.campaigns import (
 from survey.errors import ConflictError, DomainError, NotFoundError
 from survey.models import CAMPAIGN_OPEN, KIND_SATISFACTION, ROLE_MANAGER
 from survey.reports import account_briefs, campaign_funnel, campaign_responses, stratum_progress
-from survey.scale import ReasonCode, Satisfaction, normalise_locale
+from survey.scale import TIER_LABELS, ReasonCode, Satisfaction, normalise_locale
 from survey.staff import authenticate_password, get_active_staff, role_at_least
 
 from ..extensions import limiter
@@ -195,6 +195,9 @@ def _console_helpers() -> dict[str, Any]:
         "reason_label": lambda code: _reason_label(code, locale),
         "status_label": lambda code: STATUS_LABELS.get(code, code),
         "stratify_label": lambda code: STRATIFY_LABELS.get(code, code) if code else "–",
+        "tier_label": lambda code: (
+            TIER_LABELS[code][1 if locale == "en" else 0] if code in TIER_LABELS else code
+        ),
         "scale": [(int(s), s.label(locale), PATTERNS[s]) for s in reversed(list(Satisfaction))],
         "scale_labels": {int(s): s.label(locale) for s in Satisfaction},
     }
