@@ -60,8 +60,10 @@ def init_extensions(app: Flask) -> None:
 def init_blueprints(app: Flask) -> None:
     from .manage import bp as manage_bp
     from .survey_pages import bp as survey_bp
+    from .unsubscribe import bp as unsubscribe_bp
 
     app.register_blueprint(survey_bp)
+    app.register_blueprint(unsubscribe_bp)
     app.register_blueprint(manage_bp)
 
 

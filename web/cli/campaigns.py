@@ -21,6 +21,7 @@ from survey.campaigns import (
     launch_campaign,
     list_campaigns,
 )
+from survey.delivery import queue_reminders
 from survey.errors import DomainError
 from survey.mail import MailSettings
 
@@ -36,6 +37,7 @@ _OPTIONS = {
     "exclude_days": "--exclude-days",
     "closes_in_days": "--closes-in",
     "campaign_id": "CAMPAIGN_ID",
+    "after_days": "--after-days",
 }
 
 LINKS_HEADER = (
@@ -221,6 +223,31 @@ def close(campaign_id: int) -> None:
         raise _fail(exc) from exc
     closed_at = campaign.closed_at.strftime("%Y-%m-%d %H:%M UTC") if campaign.closed_at else "?"
     click.echo(f"Campaign {campaign.id} {campaign.name!r} is closed (since {closed_at}).")
+
+
+@group.command("remind")
+@click.argument("campaign_id", type=int)
+@click.option(
+    "--after-days",
+    type=int,
+    default=5,
+    show_default=True,
+    help="Remind invitations last e-mailed at least this many days ago.",
+)
+def remind(campaign_id: int, after_days: int) -> None:
+    """Queue a reminder e-mail for invitations not answered yet (at most 2 each)."""
+    try:
+        queued = queue_reminders(
+            campaign_id,
+            MailSettings.from_config(current_app.config),
+            after_days=after_days,
+            actor="cli",
+        )
+    except DomainError as exc:
+        raise _fail(exc) from exc
+    click.echo(
+        f"{queued} reminders queued for campaign {campaign_id}; deliver with: flask outbox send"
+    )
 
 
 @group.command("list")
