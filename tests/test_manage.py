@@ -21,6 +21,7 @@ from survey.models import (
     Campaign,
     CampaignFrameMember,
     Invitation,
+    OutboxMessage,
     StaffMember,
 )
 from survey.reports import campaign_funnel, campaign_responses, stratum_progress
@@ -385,7 +386,12 @@ def test_launch_creates_the_campaign_and_redirects_to_it(app, manager):
     assert response.headers["Location"] == f"/manage/campaigns/{campaign_id}"
     assert count(app, Invitation) == 5
     detail = manager.get(response.headers["Location"])
-    assert "Campaign launched: 5 invitations are ready to send." in text(detail)
+    assert (
+        "Campaign launched: 5 accounts invited, 5 invitation e-mails queued "
+        "(accounts without e-mail are to be phoned)." in text(detail)
+    )
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 5
     assert "Tier C 5 3 0 0%" in text(detail)
 
 
@@ -538,6 +544,37 @@ def test_close_button_closes_and_expires_open_invitations(app, manager, answered
     after = manager.get(f"/manage/campaigns/{answered}").get_data(as_text=True)
     assert "/close" not in after
     assert manager.post(f"/manage/campaigns/{answered}/close").status_code == 400  # no CSRF
+
+
+def test_remind_button_queues_reminders_once(app, manager, answered):
+    page = manager.get(f"/manage/campaigns/{answered}?lang=en")
+    assert "Queue reminder e-mails" in text(page)
+    token = csrf_token_from(page.text)
+    url = f"/manage/campaigns/{answered}/remind"
+    first = manager.post(url, data={"csrf_token": token, "after_days": "0"})
+    assert first.status_code == 303
+    # Sent and opened, not answered, not bounced: KA02 and KA04.
+    assert "2 reminder e-mails queued." in text(manager.get(first.headers["Location"]))
+    with app.app_context():
+        kinds = db.session.scalars(select(OutboxMessage.kind)).all()
+        assert kinds == ["reminder", "reminder"]
+    manager.post(url, data={"csrf_token": token, "after_days": "0"})
+    assert "0 reminder e-mails queued." in text(manager.get(f"/manage/campaigns/{answered}"))
+    bad = manager.post(url, data={"csrf_token": token, "after_days": "-3"})
+    assert bad.status_code == 303
+    assert "Between 0 and 365 days, please." in text(manager.get(bad.headers["Location"]))
+    assert manager.post(url, data={"after_days": "0"}).status_code == 400
+    manager.post(f"/manage/campaigns/{answered}/close", data={"csrf_token": token})
+    closed = manager.post(url, data={"csrf_token": token, "after_days": "0"})
+    assert "The campaign is closed: reminders go to open campaigns only." in text(
+        manager.get(closed.headers["Location"])
+    )
+    assert (
+        manager.post(
+            "/manage/campaigns/999/remind", data={"csrf_token": token, "after_days": "0"}
+        ).status_code
+        == 404
+    )
 
 
 def read_csv(response: Any) -> list[list[str]]:

@@ -22,6 +22,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from survey.campaigns import MAX_EXCLUDE_DAYS, MAX_SEED, NAME_MAX_LENGTH, STRATIFY_DIMENSIONS
+from survey.delivery import MAX_REMINDER_AFTER_DAYS
 from survey.models import KIND_SATISFACTION
 from survey.staff import MAX_PASSWORD_LENGTH
 
@@ -61,6 +62,23 @@ class LoginForm(FlaskForm):
 
 class ActionForm(FlaskForm):
     """A button that changes something: only the CSRF token."""
+
+
+class RemindForm(FlaskForm):
+    """Queue reminders for invitations e-mailed at least `after_days` days ago."""
+
+    after_days = IntegerField(
+        _l("Remind those last e-mailed at least this many days ago"),
+        default=5,
+        validators=[
+            InputRequired(message=_l("Please give a number of days.")),
+            NumberRange(
+                min=0,
+                max=MAX_REMINDER_AFTER_DAYS,
+                message=_l("Between 0 and %(max)d days, please.", max=MAX_REMINDER_AFTER_DAYS),
+            ),
+        ],
+    )
 
 
 class LaunchForm(FlaskForm):

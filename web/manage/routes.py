@@ -54,7 +54,9 @@ from survey.campaigns import (
     list_campaigns,
     plan_campaign,
 )
-from survey.errors import ConflictError, DomainError, NotFoundError
+from survey.delivery import queue_reminders
+from survey.errors import ConflictError, DomainError, NotFoundError, SurveyClosedError
+from survey.mail import MailSettings
 from survey.models import CAMPAIGN_OPEN, KIND_SATISFACTION, ROLE_MANAGER
 from survey.reports import account_briefs, campaign_funnel, campaign_responses, stratum_progress
 from survey.scale import TIER_LABELS, ReasonCode, Satisfaction, normalise_locale
@@ -68,6 +70,7 @@ from .forms import (
     ActionForm,
     LaunchForm,
     LoginForm,
+    RemindForm,
     ResultsFilterForm,
     suggested_seed,
 )
@@ -294,11 +297,8 @@ def campaigns() -> str:
     return render_template("manage/campaigns.html", campaigns=list_campaigns())
 
 
-def _campaign_kinds() -> tuple[str, ...]:
-    """Kinds the launch service accepts (the exit survey once it exists)."""
-    from survey import campaigns as service
-
-    return tuple(getattr(service, "LAUNCHABLE_KINDS", (KIND_SATISFACTION,)))
+#: Kinds the launch service accepts; add KIND_EXIT when launch_campaign takes it.
+LAUNCH_KINDS: tuple[str, ...] = (KIND_SATISFACTION,)
 
 
 def _closes_at(day: date) -> datetime:
@@ -373,7 +373,7 @@ def _allocation_rows(plan_allocation: list[Any], stratify_by: str | None) -> lis
 
 @bp.route("/campaigns/new", methods=["GET", "POST"])
 def new_campaign() -> str | tuple[str, int] | HttpResponse:
-    form = LaunchForm(kinds=_campaign_kinds())
+    form = LaunchForm(kinds=LAUNCH_KINDS)
     form.today = _today()
     context: dict[str, Any] = {
         "form": form,
@@ -393,11 +393,17 @@ def new_campaign() -> str | tuple[str, int] | HttpResponse:
     campaign_request = _campaign_request(form)
     try:
         if form.launch.data:
-            result = launch_campaign(campaign_request, secret_key=current_app.config["SECRET_KEY"])
+            result = launch_campaign(
+                campaign_request,
+                secret_key=current_app.config["SECRET_KEY"],
+                mail=MailSettings.from_config(current_app.config),
+            )
             flash(
                 _(
-                    "Campaign launched: %(n)d invitations are ready to send.",
+                    "Campaign launched: %(n)d accounts invited, %(mails)d invitation "
+                    "e-mails queued (accounts without e-mail are to be phoned).",
                     n=result.plan.sample_size,
+                    mails=result.emails_queued,
                 ),
                 "success",
             )
@@ -431,6 +437,7 @@ def campaign(campaign_id: int) -> str:
         strata=[(labels.get(s.key) or s.key or "–", s) for s in strata],
         is_open=summary.status == CAMPAIGN_OPEN,
         action_form=ActionForm(),
+        remind_form=RemindForm(),
     )
 
 
@@ -444,6 +451,32 @@ def close(campaign_id: int) -> HttpResponse:
     except NotFoundError:
         abort(404)
     flash(_("Campaign “%(name)s” is closed.", name=closed.name), "success")
+    return redirect(url_for("manage.campaign", campaign_id=campaign_id), 303)
+
+
+@bp.post("/campaigns/<int:campaign_id>/remind")
+def remind(campaign_id: int) -> HttpResponse:
+    form = RemindForm()
+    if not form.validate_on_submit():
+        if form.csrf_token.errors:
+            abort(400)
+        for error in form.after_days.errors:
+            flash(str(error), "error")
+        return redirect(url_for("manage.campaign", campaign_id=campaign_id), 303)
+    assert g.staff is not None
+    try:
+        queued = queue_reminders(
+            campaign_id,
+            MailSettings.from_config(current_app.config),
+            after_days=form.after_days.data or 0,
+            actor=g.staff.name,
+        )
+    except NotFoundError:
+        abort(404)
+    except SurveyClosedError:
+        flash(_("The campaign is closed: reminders go to open campaigns only."), "error")
+    else:
+        flash(_("%(n)d reminder e-mails queued.", n=queued), "success")
     return redirect(url_for("manage.campaign", campaign_id=campaign_id), 303)
 
 
