@@ -6,8 +6,16 @@ from functools import partial
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError, IntValueNode, ValueNode
+from graphql import (
+    ASTValidationRule,
+    DocumentNode,
+    GraphQLError,
+    IntValueNode,
+    StringValueNode,
+    ValueNode,
+)
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -24,6 +32,35 @@ from .types import BigInt
 MAX_DEPTH = 10
 MAX_ALIASES = 30
 MAX_TOKENS = 2000
+#: A document longer than this, or with a longer string in it, is refused before it
+#: runs: the token limit counts a 200,000-character string as one token. (Variables
+#: are bounded by MAX_CONTENT_LENGTH and checked by the services.)
+MAX_DOCUMENT_LENGTH = 20_000
+MAX_STRING_LENGTH = 5_000
+
+
+class SizeLimitRule(ASTValidationRule):
+    """Refuse huge documents and huge string literals (one "huge token")."""
+
+    def enter_document(self, node: DocumentNode, *_args: Any) -> None:
+        length = len(node.loc.source.body) if node.loc is not None else 0
+        if length > MAX_DOCUMENT_LENGTH:
+            self.report_error(
+                GraphQLError(
+                    f"The query is {length} characters long; at most "
+                    f"{MAX_DOCUMENT_LENGTH} are allowed. Send long values as variables."
+                )
+            )
+
+    def enter_string_value(self, node: StringValueNode, *_args: Any) -> None:
+        if len(node.value) > MAX_STRING_LENGTH:
+            self.report_error(
+                GraphQLError(
+                    f"A string in the query has {len(node.value)} characters; "
+                    f"at most {MAX_STRING_LENGTH} are allowed.",
+                    node,
+                )
+            )
 
 
 def _parse_big_int(value: Any) -> int:
@@ -56,6 +93,7 @@ def build_schema(*, introspection: bool = False) -> strawberry.Schema:
         partial(QueryDepthLimiter, max_depth=MAX_DEPTH),
         partial(MaxAliasesLimiter, max_alias_count=MAX_ALIASES),
         partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
+        partial(AddValidationRules, [SizeLimitRule]),
         ApiErrors,
     ]
     if not introspection:

@@ -38,6 +38,11 @@ def _unauthenticated(message: str) -> FlaskResponse:
     )
 
 
+def _bad_request(message: str) -> FlaskResponse:
+    body = {"errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]}
+    return FlaskResponse(_encode(body), status=400, content_type="application/json")
+
+
 def bearer_token(req: Request) -> str | None:
     header = req.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
@@ -61,6 +66,11 @@ class KeyPulseGraphQLView(GraphQLView[Context, None]):
             return _unauthenticated("This API token is unknown or has been revoked.")
         # Read once: authenticate may have committed, which expires the row.
         g.graphql_staff = (member.id, member.name, member.role)
+        # strawberry expects an object; a JSON string, number or list (batching is off)
+        # would otherwise fail inside it as a 500.
+        payload = request.get_json(silent=True) if request.is_json else {}
+        if request.method == "POST" and not isinstance(payload, dict):
+            return _bad_request('Send one JSON object: {"query": "...", "variables": {...}}.')
         return super().dispatch_request()
 
     def encode_json(self, data: object) -> str:
