@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from flask_sqlalchemy.record_queries import get_recorded_queries
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -274,3 +275,38 @@ def test_no_answers_yet(app, client):
     assert "No answers yet for this selection." in page
     assert "<svg" not in page
     assert "No account is at risk right now." in page
+
+
+def page_queries(app, client, url: str) -> int:
+    with app.app_context():
+        assert client.get(url).status_code == 200
+        return len(get_recorded_queries())
+
+
+def test_pages_cost_a_fixed_number_of_queries(app, client, results):
+    urls = [
+        "/manage/results",
+        f"/manage/results?campaign={results['q3']}&by=account_manager",
+        f"/manage/campaigns/{results['q3']}",
+        "/manage/campaigns",
+    ]
+    before = [page_queries(app, client, url) for url in urls]
+    with app.app_context():
+        more = [
+            make_account(f"KB{i:02d}", tier="ABC"[i % 3], account_manager=f"经理{i}")
+            for i in range(12)
+        ]
+        campaign, _ = make_campaign("Q5", accounts=more)
+        for i, account in enumerate(more):
+            make_response(
+                campaign,
+                account,
+                {"delivery": 1 + i % 5, "service": 2, "overall": 4},
+                reasons={"service": ["service", "price"]},
+                reason_texts={"service": f"慢 {i}"},
+                comment=f"意见 {i}",
+            )
+        for account in more[:4]:
+            make_defection(account, date(2026, 8, 1 + account.id % 20), ["competitor_offer"])
+        db.session.commit()
+    assert [page_queries(app, client, url) for url in urls] == before
