@@ -1,0 +1,204 @@
+"""Who may run what: every query and mutation of the schema, with no token, a revoked
+token, and each role. The list of operations comes from the schema itself, so a new
+field without an entry in RULES fails `test_every_operation_has_a_rule`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import graphql
+import pytest
+from sqlalchemy import func, select
+
+from schema.build import schema as api_schema
+from survey.db import db
+from survey.models import AuditEntry, Campaign, Defection, Invitation
+from survey.staff import add_staff, revoke_staff
+
+from .graphql_data import Data, build
+from .graphql_helpers import codes, make_tokens
+
+NOBODY, REVOKED, VIEWER, MANAGER, ADMIN = "nobody", "revoked", "viewer", "manager", "admin"
+PRINCIPALS = (NOBODY, REVOKED, VIEWER, MANAGER, ADMIN)
+#: Who may do what a role may do (roles only grow upwards).
+ALLOWED = {
+    VIEWER: {VIEWER, MANAGER, ADMIN},
+    MANAGER: {MANAGER, ADMIN},
+    ADMIN: {ADMIN},
+}
+
+Variables = Callable[[Data, str], dict[str, Any]]
+
+
+def _none(_data: Data, _who: str) -> dict[str, Any]:
+    return {}
+
+
+def _account(data: Data, _who: str) -> dict[str, Any]:
+    return {"id": str(data.accounts["KA1"])}
+
+
+def _campaign(data: Data, _who: str) -> dict[str, Any]:
+    return {"id": str(data.campaigns["C1"])}
+
+
+def _launch(_data: Data, who: str) -> dict[str, Any]:
+    return {"input": {"name": f"Authz {who}", "sampleSize": 1, "seed": 3}}
+
+
+def _defection(data: Data, who: str) -> dict[str, Any]:
+    # A different active account per allowed caller, so each one really records.
+    account = {MANAGER: "KA1", ADMIN: "KA2"}.get(who, "KA3")
+    return {
+        "input": {
+            "accountId": str(data.accounts[account]),
+            "defectedOn": "2026-10-01",
+            "primaryReason": "PRICE",
+        }
+    }
+
+
+#: (root type, field) -> (document, variables, least role allowed)
+RULES: dict[tuple[str, str], tuple[str, Variables, str]] = {
+    ("Query", "accounts"): ("{ accounts(first: 1) { totalCount } }", _none, VIEWER),
+    ("Query", "account"): ("query($id: ID!) { account(id: $id) { name } }", _account, VIEWER),
+    ("Query", "campaigns"): ("{ campaigns(first: 1) { totalCount } }", _none, VIEWER),
+    ("Query", "campaign"): (
+        "query($id: ID!) { campaign(id: $id) { name } }",
+        _campaign,
+        VIEWER,
+    ),
+    ("Query", "responses"): ("{ responses(first: 2) { totalCount } }", _none, VIEWER),
+    ("Query", "satisfactionSummary"): (
+        "{ satisfactionSummary(groupBy: ASPECT) { key } }",
+        _none,
+        VIEWER,
+    ),
+    ("Query", "dissatisfactionDrilldown"): (
+        "{ dissatisfactionDrilldown(by: [ASPECT]) { key } }",
+        _none,
+        VIEWER,
+    ),
+    ("Query", "defectionReasons"): ("{ defectionReasons { key } }", _none, VIEWER),
+    ("Query", "atRiskAccounts"): ("{ atRiskAccounts { dissatisfiedAspects } }", _none, VIEWER),
+    ("Query", "me"): ("{ me { name role } }", _none, VIEWER),
+    ("Query", "staffTokens"): ("{ staffTokens { staffName } }", _none, ADMIN),
+    ("Query", "auditLog"): ("{ auditLog { totalCount } }", _none, ADMIN),
+    ("Mutation", "launchCampaign"): (
+        "mutation($input: LaunchCampaignInput!) { launchCampaign(input: $input) { sampled } }",
+        _launch,
+        MANAGER,
+    ),
+    ("Mutation", "closeCampaign"): (
+        "mutation($id: ID!) { closeCampaign(id: $id) { status } }",
+        _campaign,
+        MANAGER,
+    ),
+    ("Mutation", "recordDefection"): (
+        "mutation($input: RecordDefectionInput!) { recordDefection(input: $input) { id } }",
+        _defection,
+        MANAGER,
+    ),
+}
+
+#: Fields inside types that need more than the viewer role.
+FIELD_RULES: dict[str, tuple[str, Variables, str]] = {
+    "Account.contactEmail": (
+        "query($id: ID!) { account(id: $id) { contactEmail } }",
+        _account,
+        MANAGER,
+    ),
+    "Account.contactPhone": (
+        "query($id: ID!) { account(id: $id) { contactPhone } }",
+        _account,
+        MANAGER,
+    ),
+}
+
+
+def operations() -> set[tuple[str, str]]:
+    sdl = graphql.build_schema(api_schema.as_str())
+    return {
+        (root.name, name)
+        for root in (sdl.query_type, sdl.mutation_type, sdl.subscription_type)
+        if root is not None
+        for name in root.fields
+    }
+
+
+def test_every_operation_has_a_rule():
+    assert operations() == set(RULES), "add the new field to RULES with who may use it"
+
+
+@pytest.fixture
+def world(app) -> tuple[Data, dict[str, str]]:
+    with app.app_context():
+        data = build()
+        tokens = make_tokens()
+        tokens[REVOKED] = add_staff("gone", "admin").token  # an admin's, revoked
+        revoke_staff("gone")
+        return data, tokens
+
+
+def state(app) -> tuple[int, ...]:
+    with app.app_context():
+        counts = [
+            db.session.scalar(select(func.count()).select_from(model))
+            for model in (Campaign, Invitation, Defection, AuditEntry)
+        ]
+        closed = db.session.scalar(select(func.count()).where(Campaign.status == "closed"))
+        return (*counts, closed)
+
+
+def at_path(data: Any, path: list[str | int]) -> Any:
+    for step in path:
+        if data is None:
+            return None
+        data = data[step]
+    return data
+
+
+def call(client, document: str, variables: dict[str, Any], token: str | None):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    resp = client.post(
+        "/graphql", json={"query": document, "variables": variables}, headers=headers
+    )
+    return resp.status_code, resp.get_json()
+
+
+def check(app, client, world, rule: tuple[str, Variables, str]) -> None:
+    data, tokens = world
+    document, variables, least = rule
+    for who in PRINCIPALS:
+        before = state(app)
+        status, body = call(client, document, variables(data, who), tokens.get(who))
+        if who in (NOBODY, REVOKED):
+            assert status == 401, (who, body)
+            assert codes(body) == ["UNAUTHENTICATED"], (who, body)
+            assert state(app) == before
+        elif who in ALLOWED[least]:
+            assert status == 200, (who, body)
+            assert "errors" not in body, (who, body)
+            assert body["data"] is not None
+        else:
+            assert status == 200, (who, body)
+            assert codes(body) == ["FORBIDDEN"], (who, body)
+            assert at_path(body["data"], body["errors"][0]["path"]) is None, (who, body)
+            assert state(app) == before, who  # a refused mutation changes nothing
+
+
+def test_every_query_and_protected_field_is_allowed_exactly_for_its_roles(app, client, world):
+    # Reads change nothing, so one data set serves them all.
+    reads = [rule for (root, _), rule in sorted(RULES.items()) if root == "Query"]
+    for rule in [*reads, *FIELD_RULES.values()]:
+        check(app, client, world, rule)
+
+
+@pytest.mark.parametrize(
+    "operation",
+    sorted(op for op in RULES if op[0] != "Query"),
+    ids=lambda op: ".".join(op),
+)
+def test_every_mutation_is_allowed_exactly_for_its_roles(app, client, world, operation):
+    check(app, client, world, RULES[operation])
