@@ -21,9 +21,11 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Float,
     Select,
     String,
     case,
+    cast,
     exists,
     func,
     literal,
@@ -51,14 +53,37 @@ from .scale import (
     OVERALL,
     SATISFIED_MIN,
     TIER_LABELS,
+    Channel,
     ReasonCode,
     RelationshipStage,
     ValueType,
     normalise_locale,
 )
+from .stats import weighted_wilson_interval, wilson_interval
 
 #: How many comments a drill-down node keeps at most (newest first).
 MAX_NODE_COMMENTS = 20
+
+#: Below this many answers (or accounts) a group's shares are too uncertain to act on:
+#: it is flagged `low_sample` (the MIN_GROUP_SIZE setting overrides it in the apps).
+DEFAULT_MIN_GROUP_SIZE = 5
+
+#: A share's 95% interval (low, high), or None when there is nothing to estimate from.
+Interval = tuple[float, float] | None
+
+
+class Weight(StrEnum):
+    """How much each answer counts in a summary's mean and shares.
+
+    ANSWERS: every answer once (how many answers said so). ACCOUNTS: each responding
+    account once, through its latest response in the filter. REVENUE: each account
+    in proportion to its annual revenue ("are the accounts that bring most of our
+    business satisfied?").
+    """
+
+    ANSWERS = "answers"
+    ACCOUNTS = "accounts"
+    REVENUE = "revenue"
 
 
 class Dimension(StrEnum):
@@ -122,6 +147,7 @@ class ResponseFilter:
     until: date | None = None
     score_at_most: int | None = None
     score_at_least: int | None = None
+    channel: str | None = None  # "web" or "phone": how the response was collected
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +188,7 @@ def validate_response_filter(f: ResponseFilter) -> None:
     """Raise InvalidInputError (with the field's API name) for a filter that makes no sense."""
     _check_account_fields(f.tier, f.value_type, f.relationship_stage)
     _check_dates(f.since, f.until)
+    _check_choice(f.channel, Channel.codes(), "channel")
     for name, score in (("scoreAtMost", f.score_at_most), ("scoreAtLeast", f.score_at_least)):
         if score is not None and not 1 <= score <= 5:
             raise InvalidInputError(f"`{name}` must be between 1 and 5.", field=name)
@@ -218,6 +245,8 @@ def _response_level_conditions(f: ResponseFilter) -> list[ColumnElement[bool]]:
     )
     if f.campaign_id is not None:
         conditions.append(Response.campaign_id == f.campaign_id)
+    if f.channel is not None:
+        conditions.append(Response.channel == f.channel)
     if f.since is not None:
         conditions.append(Response.submitted_at >= _day_start(f.since))
     if f.until is not None:
@@ -268,7 +297,7 @@ def _answers(stmt: Select[Any], f: ResponseFilter) -> Select[Any]:
     need_account = account_filter or KeyAccount.__table__ in read
     need_response = (
         need_account
-        or any(v is not None for v in (f.campaign_id, f.since, f.until))
+        or any(v is not None for v in (f.campaign_id, f.channel, f.since, f.until))
         or Response.__table__ in read
     )
     stmt = stmt.select_from(Answer)
@@ -401,6 +430,14 @@ class SatisfactionGroup:
     mean: float | None
     satisfied_share: float | None
     dissatisfied_share: float | None
+    #: 95% Wilson intervals of the shares; None with no answers. Weighted by revenue,
+    #: the interval uses Kish's effective sample size (an approximation).
+    satisfied_share_interval: Interval = None
+    dissatisfied_share_interval: Interval = None
+    #: Fewer answers (accounts, when weighted) than the minimum group size.
+    low_sample: bool = False
+    #: Accounts counted under the ACCOUNTS or REVENUE weight; None under ANSWERS.
+    accounts: int | None = None
 
 
 def _score_columns() -> list[ColumnElement[Any]]:
@@ -411,19 +448,101 @@ def _score_columns() -> list[ColumnElement[Any]]:
     ]
 
 
-def _group(key: str, label: str, counts: Sequence[Any] | None) -> SatisfactionGroup:
+def _weighted_columns(weight: Weight, latest: Select[Any]) -> list[ColumnElement[Any]]:
+    """Sums of w, w·score, w·satisfied, w·dissatisfied, w² and the accounts counted,
+    where w is the answer's weight: 0 unless its response is its account's latest."""
+    unit: ColumnElement[Any] = (
+        cast(KeyAccount.annual_revenue, Float) if weight is Weight.REVENUE else literal(1.0)
+    )
+    # Floats: squared revenues overflow SQLite's 64-bit integers.
+    w = case((Answer.response_id.in_(latest), unit), else_=literal(0.0))
+    return [
+        func.coalesce(func.sum(w), 0.0),
+        func.coalesce(func.sum(w * Answer.score), 0.0),
+        func.coalesce(func.sum(case((Answer.score >= SATISFIED_MIN, w), else_=0.0)), 0.0),
+        func.coalesce(func.sum(case((Answer.score <= DISSATISFIED_MAX, w), else_=0.0)), 0.0),
+        func.coalesce(func.sum(w * w), 0.0),
+        func.sum(case((Answer.response_id.in_(latest), 1), else_=0)),
+    ]
+
+
+def _latest_responses(f: ResponseFilter, per_campaign: bool) -> Select[Any]:
+    """Ids of each account's latest response among those `f` selects (per campaign
+    when summaries are batched by campaign)."""
+    partition = [Response.account_id, *([Response.campaign_id] if per_campaign else [])]
+    ranked = (
+        select(
+            Response.id.label("id"),
+            func.row_number()
+            .over(
+                partition_by=partition, order_by=(Response.submitted_at.desc(), Response.id.desc())
+            )
+            .label("rn"),
+        )
+        .join(KeyAccount, KeyAccount.id == Response.account_id)
+        .where(*_response_level_conditions(f))
+        .subquery()
+    )
+    return select(ranked.c.id).where(ranked.c.rn == 1)
+
+
+def _group(
+    key: str,
+    label: str,
+    counts: Sequence[Any] | None,
+    min_size: int = DEFAULT_MIN_GROUP_SIZE,
+    weight: Weight = Weight.ANSWERS,
+) -> SatisfactionGroup:
     if not counts or not counts[0]:
-        return SatisfactionGroup(key, label, 0, Distribution(), None, None, None)
+        return SatisfactionGroup(
+            key,
+            label,
+            0,
+            Distribution(),
+            None,
+            None,
+            None,
+            low_sample=True,
+            accounts=None if weight is Weight.ANSWERS else 0,
+        )
     answers, total = int(counts[0]), int(counts[1])
     by_score = [int(c) for c in counts[2:7]]
+    satisfied = sum(by_score[SATISFIED_MIN - 1 :])
+    dissatisfied = sum(by_score[:DISSATISFIED_MAX])
+    if weight is Weight.ANSWERS:
+        return SatisfactionGroup(
+            key=key,
+            label=label,
+            answers=answers,
+            distribution=Distribution(*by_score),
+            mean=total / answers,
+            satisfied_share=satisfied / answers,
+            dissatisfied_share=dissatisfied / answers,
+            satisfied_share_interval=wilson_interval(satisfied, answers),
+            dissatisfied_share_interval=wilson_interval(dissatisfied, answers),
+            low_sample=answers < min_size,
+        )
+    w, w_score, w_satisfied, w_dissatisfied, w_squared = (float(c or 0) for c in counts[7:12])
+    accounts = int(counts[12] or 0)
+    if w <= 0:
+        mean = satisfied_share = dissatisfied_share = None
+        n_eff = 0.0
+    else:
+        mean, satisfied_share, dissatisfied_share = w_score / w, w_satisfied / w, w_dissatisfied / w
+        # ACCOUNTS: weights of 1, so n_eff is the number of accounts and Wilson is exact.
+        n_eff = w * w / w_squared if w_squared else 0.0
     return SatisfactionGroup(
         key=key,
         label=label,
         answers=answers,
         distribution=Distribution(*by_score),
-        mean=total / answers,
-        satisfied_share=sum(by_score[SATISFIED_MIN - 1 :]) / answers,
-        dissatisfied_share=sum(by_score[:DISSATISFIED_MAX]) / answers,
+        mean=mean,
+        satisfied_share=satisfied_share,
+        dissatisfied_share=dissatisfied_share,
+        satisfied_share_interval=weighted_wilson_interval(satisfied_share, n_eff),
+        dissatisfied_share_interval=weighted_wilson_interval(dissatisfied_share, n_eff),
+        low_sample=accounts < min_size,
+        accounts=accounts,
     )
 
 
@@ -439,15 +558,24 @@ def _aspect_infos(f: ResponseFilter, locale: str) -> dict[str, _KeyInfo]:
 
 
 def satisfaction_summary(
-    group_by: Dimension, f: ResponseFilter | None = None, *, locale: str | None = None
+    group_by: Dimension,
+    f: ResponseFilter | None = None,
+    *,
+    locale: str | None = None,
+    weight: Weight = Weight.ANSWERS,
+    min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
 ) -> list[SatisfactionGroup]:
     """Answers matching `f` per group of `group_by`, in the dimension's natural order.
 
     Grouped by ASPECT, every aspect appears (those without answers with zeros and
     null mean), so a report shows every question; other groups appear when they have
-    answers.
+    answers. Mean and shares follow `weight` (see Weight); `answers` and the
+    distribution stay raw counts of the answers matching `f`. Every share carries a
+    95% Wilson interval; groups under `min_group_size` are flagged `low_sample`.
     """
-    return satisfaction_summaries(group_by, f, locale=locale)[None]
+    return satisfaction_summaries(
+        group_by, f, locale=locale, weight=weight, min_group_size=min_group_size
+    )[None]
 
 
 def satisfaction_summaries(
@@ -456,6 +584,8 @@ def satisfaction_summaries(
     *,
     campaign_ids: Sequence[int] | None = None,
     locale: str | None = None,
+    weight: Weight = Weight.ANSWERS,
+    min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
 ) -> dict[int | None, list[SatisfactionGroup]]:
     """Like `satisfaction_summary`, once per campaign in `campaign_ids` (in one
     GROUP BY for all of them), or once for everything under the key None."""
@@ -466,7 +596,11 @@ def satisfaction_summaries(
     columns: list[ColumnElement[Any]] = [key]
     if campaign_ids is not None:
         columns.insert(0, Response.campaign_id)
-    stmt = _answers(select(*columns, *_score_columns()), f).group_by(*columns)
+    measures = _score_columns()
+    if weight is not Weight.ANSWERS:
+        # Still one GROUP BY: the weight is 0 for answers outside the latest responses.
+        measures += _weighted_columns(weight, _latest_responses(f, campaign_ids is not None))
+    stmt = _answers(select(*columns, *measures), f).group_by(*columns)
     if campaign_ids is not None:
         stmt = stmt.where(Response.campaign_id.in_(campaign_ids))
     counts: dict[int | None, dict[str, Sequence[Any]]] = defaultdict(dict)
@@ -489,7 +623,13 @@ def satisfaction_summaries(
         keys = set(counts.get(owner, {})) | set(every_aspect)
         ordered = sorted(keys, key=lambda k: infos[k].order if k in infos else (k,))
         result[owner] = [
-            _group(k, infos[k].label if k in infos else k, counts.get(owner, {}).get(k))
+            _group(
+                k,
+                infos[k].label if k in infos else k,
+                counts.get(owner, {}).get(k),
+                min_group_size,
+                weight,
+            )
             for k in ordered
         ]
     return result
@@ -506,6 +646,13 @@ class ReasonShare:
     reason: str
     count: int
     share: float
+    #: The group's size `share` is a part of (0 when unknown).
+    of: int = 0
+
+    @property
+    def share_interval(self) -> Interval:
+        """95% Wilson interval of `share`."""
+        return wilson_interval(self.count, self.of) if self.of >= self.count else None
 
 
 @dataclass(slots=True)
@@ -519,6 +666,13 @@ class DrilldownNode:
     top_reasons: list[ReasonShare] = field(default_factory=list)
     comments: list[str] = field(default_factory=list)
     children: list[DrilldownNode] = field(default_factory=list)
+    #: Fewer answers than the minimum group size: still returned, but flagged.
+    low_sample: bool = False
+
+    @property
+    def dissatisfied_share_interval(self) -> Interval:
+        """95% Wilson interval of `dissatisfied_share`."""
+        return wilson_interval(self.dissatisfied, self.answers)
 
 
 def _reason_order(code: str) -> int:
@@ -528,7 +682,7 @@ def _reason_order(code: str) -> int:
 
 def _reason_shares(counts: dict[str, int], total: int) -> list[ReasonShare]:
     ordered = sorted(counts.items(), key=lambda item: (-item[1], _reason_order(item[0])))
-    return [ReasonShare(reason, n, n / total if total else 0.0) for reason, n in ordered]
+    return [ReasonShare(reason, n, n / total if total else 0.0, total) for reason, n in ordered]
 
 
 def _validate_levels(by: Sequence[Dimension]) -> None:
@@ -544,6 +698,7 @@ def dissatisfaction_drilldown(
     *,
     locale: str | None = None,
     comments_limit: int = MAX_NODE_COMMENTS,
+    min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
 ) -> list[DrilldownNode]:
     """Split the dissatisfied answers (scores 1-2) matching `f` by `by[0]`, each node
     by `by[1]`, and so on; siblings sorted by `dissatisfied`, most first.
@@ -613,6 +768,7 @@ def dissatisfaction_drilldown(
                 dissatisfied_share=unhappy / answers,
                 top_reasons=_reason_shares(dict(reason_counts[level].get(path, {})), unhappy),
                 comments=comments.get(path, []),
+                low_sample=answers < min_group_size,
             )
         levels.append(nodes)
 
@@ -730,6 +886,8 @@ class ReasonBreakdown:
     defections: int
     lost_revenue: int
     reasons: list[ReasonShare]
+    #: Fewer defections than the minimum group size.
+    low_sample: bool = False
 
 
 ALL_KEY = "all"
@@ -741,6 +899,7 @@ def defection_reasons(
     f: DefectionFilter | None = None,
     *,
     locale: str | None = None,
+    min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
 ) -> list[ReasonBreakdown]:
     """Why accounts left, which kind and when: defections matching `f` per group,
     with every reason given (primary and secondary) counted once per defection.
@@ -803,6 +962,7 @@ def defection_reasons(
                 defections=count,
                 lost_revenue=int(row[offset + 1]),
                 reasons=_reason_shares(reasons.get(k, {}), count),
+                low_sample=count < min_group_size,
             )
         )
     if group_by is Dimension.MONTH:
