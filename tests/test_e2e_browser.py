@@ -185,7 +185,7 @@ def test_manager_launches_customer_answers_results_change(app, live_server, regi
     assert float(delivery.get_attribute("x")) + float(delivery.get_attribute("width")) == 600.0
     price = chart.locator("g.bar[data-aspect='price'] rect.segment")
     assert price.get_attribute("data-score") == "2"
-    drill = page.locator("table.drilldown").inner_text()
+    drill = page.locator("table.drilldown").text_content()
     assert "交货总是晚一周" in drill
     assert "Delivery and logistics" in drill and "Price and commercial terms" in drill
     assert page.locator("#at-risk").inner_text().count("华东客户") == 1

@@ -119,7 +119,7 @@ MSG_LOCKED_OUT = _l(
     "(or ask an administrator to reset your password)."
 )
 AT_RISK_SHOWN = 20
-COMMENTS_SHOWN = 3
+COMMENTS_SHOWN = 5
 DEFAULT_OPEN_DAYS = 14
 
 
