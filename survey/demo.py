@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select, update
 
-from .accounts import import_accounts_csv, record_defection
+from .accounts import ACCOUNT_COLUMNS, import_accounts_csv, record_defection
 from .campaigns import CampaignRequest, close_campaign, launch_campaign
 from .db import db, utcnow
 from .models import Answer, Aspect, Campaign, Invitation, KeyAccount, Response
@@ -76,22 +76,7 @@ class DemoReport:
 def _accounts_csv(rng: random.Random, count: int) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(
-        [
-            "external_id",
-            "name",
-            "tier",
-            "value_type",
-            "relationship_stage",
-            "region",
-            "annual_revenue",
-            "account_manager",
-            "contact_name",
-            "contact_email",
-            "contact_phone",
-            "locale",
-        ]
-    )
+    writer.writerow(ACCOUNT_COLUMNS)
     used: set[str] = set()
     for number in range(1, count + 1):
         english = rng.random() < 0.3
