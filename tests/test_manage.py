@@ -233,6 +233,19 @@ def test_logout_needs_csrf(manager):
     assert manager.get("/manage/campaigns").status_code == 200
 
 
+def test_a_form_sent_after_the_session_ended_changes_nothing(app, client):
+    registry(app)
+    page = client.get("/manage/login?lang=en")
+    response = client.post(
+        "/manage/campaigns/new",
+        data={"csrf_token": csrf_token_from(page.text), **launch_data(), "launch": "Launch"},
+    )
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/manage/login"
+    assert "Please sign in again; nothing was changed." in text(client.get("/manage/login"))
+    assert count(app, Campaign) == 0
+
+
 def test_revoked_staff_are_signed_out(app, manager):
     with app.app_context():
         revoke_staff("Zhang")
@@ -312,7 +325,9 @@ def test_viewer_sees_everything_read_only(app, viewer):
         ).status_code
         == 403
     )
-    assert viewer.get(f"/manage/campaigns/{campaign_id}/links.csv").status_code == 403
+    refused = viewer.get(f"/manage/campaigns/{campaign_id}/links.csv?lang=en")
+    assert refused.status_code == 403
+    assert "Only managers can do this" in text(refused)
     assert count(app, Campaign) == 1
 
 

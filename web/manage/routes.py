@@ -160,10 +160,17 @@ def _signed_in() -> HttpResponse | None:
         session.pop(SESSION_STAFF, None)
         if request.method == "GET":
             return redirect(url_for("manage.login", next=request.full_path.rstrip("?")))
-        abort(401)
+        # A form sent after the session ended: nothing is done; sign in and try again.
+        flash(_("Please sign in again; nothing was changed."), "error")
+        return redirect(url_for("manage.login"), 303)
     if request.method == "POST" and request.endpoint != "manage.logout" and not g.staff.can_manage:
         abort(403)
     return None
+
+
+@bp.errorhandler(403)
+def _forbidden(_exc: Exception) -> tuple[str, int]:
+    return render_template("manage/forbidden.html"), 403
 
 
 @bp.after_request
