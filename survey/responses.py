@@ -18,6 +18,8 @@ from sqlalchemy.sql.elements import Label
 
 from .db import db, utcnow
 from .errors import AlreadyRespondedError, InvalidInputError, NotFoundError, SurveyClosedError
+from .follow_ups import DEFAULT_FOLLOW_UP_DAYS, needs_follow_up, open_follow_up
+from .mail import MailSettings
 from .models import (
     CAMPAIGN_OPEN,
     INVITATION_EXPIRED,
@@ -277,8 +279,13 @@ def record_response(
     channel: str = "web",
     entered_by: str | None = None,
     now: datetime | None = None,
+    follow_up_days: int = DEFAULT_FOLLOW_UP_DAYS,
+    mail: MailSettings | None = None,
 ) -> int:
     """Store a complete response to an invitation in one transaction; return its id.
+
+    Overall 1-2 or any aspect at 1 also opens a follow-up for the account manager in
+    the same transaction (survey.follow_ups), e-mailed through the outbox with `mail`.
 
     Every aspect of the campaign's questionnaire needs a score from 1 to 5; reasons
     and reason text are kept for scores 1-2 only. Raises NotFoundError for an
@@ -362,6 +369,9 @@ def record_response(
         ]
         if reason_rows:
             db.session.execute(insert(AnswerReason), reason_rows)
+        # `cleaned` is in questionnaire order, as `aspect_ids` is.
+        if needs_follow_up(dict(zip(aspect_ids, (a.score for a in cleaned), strict=True))):
+            open_follow_up(response_id, now=now, follow_up_days=follow_up_days, mail=mail)
         db.session.execute(
             update(Invitation)
             .where(Invitation.id == invitation_id)

@@ -21,6 +21,7 @@ from werkzeug.wrappers import Response as HttpResponse
 
 from survey.db import db
 from survey.errors import AlreadyRespondedError, InvalidInputError, SurveyClosedError
+from survey.mail import MailSettings
 from survey.responses import (
     MAX_COMMENT_LENGTH,
     MAX_REASON_TEXT_LENGTH,
@@ -111,6 +112,8 @@ def questionnaire(token: str) -> str | tuple[str, int] | HttpResponse:
                 form.answers(),
                 comment=form.comment.data,
                 locale=locale,
+                follow_up_days=current_app.config["FOLLOW_UP_DAYS"],
+                mail=MailSettings.from_config(current_app.config),
             )
         except AlreadyRespondedError:
             return render_template("survey/already.html", ctx=ctx), 409

@@ -1,0 +1,229 @@
+"""survey.follow_ups: a very dissatisfied submission opens a case and mails the manager."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from survey.db import db
+from survey.errors import InvalidInputError, NotFoundError
+from survey.follow_ups import (
+    KIND_FOLLOW_UP,
+    follow_up_conditions,
+    is_overdue,
+    needs_follow_up,
+    update_follow_up,
+)
+from survey.mail import MailSettings
+from survey.models import (
+    FOLLOW_UP_CONTACTED,
+    FOLLOW_UP_OPEN,
+    FOLLOW_UP_RESOLVED,
+    FollowUp,
+    FollowUpNote,
+    OutboxMessage,
+    StaffMember,
+)
+from survey.responses import AnswerInput, record_response
+from survey.scale import DEFAULT_ASPECTS, OVERALL
+
+from .conftest import TEST_SECRET
+from .factories import make_account, make_campaign
+
+CODES = [a.code for a in DEFAULT_ASPECTS]
+NOW = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
+MAIL = MailSettings(secret_key=TEST_SECRET, base_url="https://kp.example.test")
+
+
+def scores(default: int = 4, **overrides: int) -> dict[str, AnswerInput]:
+    answers = {code: AnswerInput(default) for code in CODES}
+    answers.update({code: AnswerInput(s) for code, s in overrides.items()})
+    return answers
+
+
+def test_needs_follow_up_rule():
+    assert needs_follow_up({OVERALL: 2, "delivery": 4})
+    assert needs_follow_up({OVERALL: 1})
+    assert needs_follow_up({OVERALL: 4, "delivery": 1})
+    assert not needs_follow_up({OVERALL: 3, "delivery": 2, "price": 2})
+    assert not needs_follow_up({"delivery": 2})
+
+
+@given(st.dictionaries(st.sampled_from(CODES), st.integers(1, 5), min_size=1))
+def test_needs_follow_up_matches_its_definition(answers):
+    expected = answers.get(OVERALL, 5) <= 2 or 1 in answers.values()
+    assert needs_follow_up(answers) is expected
+
+
+@pytest.fixture
+def invite(app):
+    """An invitation of an account managed by 王伟, a staff member with an e-mail."""
+    with app.app_context():
+        account = make_account("KA001", name="华东贸易有限公司", account_manager="王伟")
+        db.session.add(StaffMember(name="王伟", email="wangwei@example.com", role="manager"))
+        make_campaign(accounts=[account], closes_at=NOW + timedelta(days=7))
+        db.session.commit()
+        from survey.models import Invitation
+
+        return db.session.scalar(select(Invitation.id)), account.id
+
+
+def test_a_very_dissatisfied_answer_opens_a_case_and_mails_the_manager(app, invite):
+    invitation_id, account_id = invite
+    with app.app_context():
+        answers = scores(delivery=1)
+        answers["delivery"] = AnswerInput(1, ["delivery"], "三次延迟交货")
+        response_id = record_response(
+            invitation_id,
+            answers,
+            comment="请尽快联系我们",
+            locale="zh",
+            now=NOW,
+            follow_up_days=5,
+            mail=MAIL,
+        )
+        case = db.session.scalars(select(FollowUp)).one()
+        assert (case.account_id, case.response_id, case.owner, case.status) == (
+            account_id,
+            response_id,
+            "王伟",
+            FOLLOW_UP_OPEN,
+        )
+        assert case.opened_at == NOW and case.due_at == NOW + timedelta(days=5)
+        message = db.session.scalars(select(OutboxMessage)).one()
+        assert message.kind == KIND_FOLLOW_UP and message.to_address == "wangwei@example.com"
+        assert message.invitation_id is None and message.locale == "zh"
+        assert "华东贸易有限公司 (KA001)" in message.subject
+        body = message.body_text
+        assert "交货与物流: 1 (极不满意) [delivery]" in body
+        assert "三次延迟交货" in body and "请尽快联系我们" in body
+        assert "2026-11-28" in body  # due date
+        assert "https://kp.example.test/manage/follow-ups" in body
+
+
+def test_overall_two_opens_a_case_without_mail_when_the_manager_has_no_address(app):
+    with app.app_context():
+        account = make_account("KA002", account_manager="Nobody Here")
+        make_campaign(accounts=[account], closes_at=NOW + timedelta(days=7))
+        db.session.commit()
+        from survey.models import Invitation
+
+        invitation_id = db.session.scalar(select(Invitation.id))
+        record_response(
+            invitation_id, scores(overall=2), comment=None, locale="en", now=NOW, mail=MAIL
+        )
+        case = db.session.scalars(select(FollowUp)).one()
+        assert case.owner == "Nobody Here" and case.due_at == NOW + timedelta(days=7)
+        assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+
+
+def test_ordinary_dissatisfaction_opens_nothing(app, invite):
+    invitation_id, _ = invite
+    with app.app_context():
+        record_response(
+            invitation_id,
+            scores(overall=3, delivery=2, price=2),
+            comment=None,
+            locale="zh",
+            now=NOW,
+            mail=MAIL,
+        )
+        assert db.session.scalar(select(func.count()).select_from(FollowUp)) == 0
+        assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+
+
+def test_english_mail_for_an_english_speaking_manager(app):
+    from survey.follow_ups import open_follow_up
+    from survey.models import Invitation
+
+    from .factories import make_response
+
+    with app.app_context():
+        account = make_account("KA003", name="Harbor Foods", account_manager="Emily Zhao")
+        db.session.add(StaffMember(name="Emily Zhao", email="emily@example.com"))
+        campaign, _ = make_campaign(accounts=[account])
+        response = make_response(campaign, account, {"overall": 1, "price": 2})
+        open_follow_up(response.id, now=NOW, mail=MAIL, manager_locale="en")
+        db.session.commit()
+        message = db.session.scalars(select(OutboxMessage)).one()
+        assert message.subject == "Follow-up needed: Harbor Foods (KA003) is dissatisfied"
+        assert "- Price and commercial terms: 2 (Somewhat dissatisfied)" in message.body_text
+        assert "- Overall satisfaction: 1 (Very dissatisfied)" in message.body_text
+        assert db.session.scalar(select(func.count()).select_from(Invitation)) == 1
+
+
+@pytest.fixture
+def case_id(app, invite):
+    invitation_id, _ = invite
+    with app.app_context():
+        record_response(invitation_id, scores(overall=1), comment=None, locale="zh", now=NOW)
+        return db.session.scalar(select(FollowUp.id))
+
+
+def test_working_a_case_keeps_its_history(app, case_id):
+    later = NOW + timedelta(days=2)
+    with app.app_context():
+        update_follow_up(
+            case_id, status=FOLLOW_UP_CONTACTED, note=" 已电话沟通 ", author="王伟", now=later
+        )
+        update_follow_up(
+            case_id, note="客户同意下月复查", author="王伟", now=later + timedelta(hours=1)
+        )
+        case = update_follow_up(
+            case_id, status=FOLLOW_UP_RESOLVED, author="王伟", now=later + timedelta(days=1)
+        )
+        assert case.status == FOLLOW_UP_RESOLVED
+        assert case.contacted_at == later and case.resolved_at == later + timedelta(days=1)
+        notes = db.session.execute(
+            select(FollowUpNote.author, FollowUpNote.status, FollowUpNote.text).order_by(
+                FollowUpNote.id
+            )
+        ).all()
+        assert [tuple(n) for n in notes] == [
+            ("王伟", FOLLOW_UP_CONTACTED, "已电话沟通"),
+            ("王伟", None, "客户同意下月复查"),
+            ("王伟", FOLLOW_UP_RESOLVED, None),
+        ]
+        reopened = update_follow_up(case_id, status=FOLLOW_UP_OPEN, now=later + timedelta(days=3))
+        assert reopened.resolved_at is None and reopened.contacted_at == later
+
+
+def test_bad_updates_change_nothing(app, case_id):
+    with app.app_context():
+        with pytest.raises(InvalidInputError) as error:
+            update_follow_up(case_id, status="closed")
+        assert error.value.field == "status"
+        with pytest.raises(InvalidInputError):
+            update_follow_up(case_id, note="   ")
+        with pytest.raises(InvalidInputError) as error:
+            update_follow_up(case_id, status=FOLLOW_UP_RESOLVED, note="x" * 2001)
+        assert error.value.field == "note"
+        with pytest.raises(NotFoundError):
+            update_follow_up(case_id + 100, status=FOLLOW_UP_RESOLVED)
+        assert db.session.get(FollowUp, case_id).status == FOLLOW_UP_OPEN
+        assert db.session.scalar(select(func.count()).select_from(FollowUpNote)) == 0
+
+
+def test_overdue(app, case_id):
+    due = NOW + timedelta(days=7)
+    assert is_overdue(FOLLOW_UP_OPEN, due, due + timedelta(seconds=1))
+    assert not is_overdue(FOLLOW_UP_OPEN, due, due)
+    assert not is_overdue(FOLLOW_UP_RESOLVED, due, due + timedelta(days=30))
+    with app.app_context():
+        late = due + timedelta(days=1)
+        found = db.session.scalars(
+            select(FollowUp.id).where(*follow_up_conditions(overdue=True, now=late))
+        ).all()
+        assert found == [case_id]
+        assert not db.session.scalars(
+            select(FollowUp.id).where(*follow_up_conditions(overdue=True, now=NOW))
+        ).all()
+        assert db.session.scalars(
+            select(FollowUp.id).where(*follow_up_conditions(status="open", owner="王伟"))
+        ).all() == [case_id]
+        with pytest.raises(InvalidInputError):
+            follow_up_conditions(status="nope")
