@@ -16,14 +16,25 @@ from zoneinfo import ZoneInfo
 import strawberry
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from survey import analytics
 from survey import models as m
 from survey.accounts import record_defection
-from survey.campaigns import ALL_STRATUM, CampaignRequest, close_campaign, launch_campaign
+from survey.campaigns import (
+    ALL_STRATUM,
+    DEFAULT_DEFECTED_WITHIN_DAYS,
+    CampaignRequest,
+    close_campaign,
+    launch_campaign,
+)
 from survey.db import db, utcnow
+from survey.delivery import queue_reminders
 from survey.errors import DomainError, NotFoundError
+from survey.exit_surveys import ExitAnswers, record_exit_response
+from survey.mail import MailSettings
+from survey.responses import AnswerInput, record_response
+from survey.scale import Channel
 
 from .context import Info
 from .errors import bad_input
@@ -31,12 +42,16 @@ from .permissions import IsManager
 from .types import (
     BigInt,
     Campaign,
+    CampaignKind,
     Defection,
     Dimension,
     ReasonCode,
+    Response,
+    WouldReturn,
     build_accounts,
     build_campaigns,
     build_defection,
+    build_responses,
     domain_dimension,
     parse_id,
 )
@@ -57,6 +72,17 @@ LAUNCH_FIELDS = {
     "closes_at": "closesAt",
     "closes_in_days": "closesInDays",
     "campaign_id": "id",
+    "kind": "kind",
+    "defected_within_days": "defectedWithinDays",
+}
+REMIND_FIELDS = {"campaign_id": "campaignId", "after_days": "afterDays"}
+PHONE_FIELDS = {
+    "invitation_id": "invitationId",
+    "comment": "comment",
+    "main_reason": "exit.mainReason",
+    "other_reasons": "exit.otherReasons",
+    "what_would_have_kept": "exit.whatWouldHaveKept",
+    "would_return": "exit.wouldReturn",
 }
 DEFECTION_FIELDS = {
     "account": "accountId",
@@ -111,6 +137,43 @@ class LaunchCampaignInput:
     dry_run: bool = strawberry.field(
         default=False, description="Draw and report the sample without writing anything."
     )
+    kind: CampaignKind = strawberry.field(
+        default=CampaignKind.SATISFACTION,
+        description="EXIT samples accounts lost within defectedWithinDays and asks why they left.",
+    )
+    defected_within_days: int = strawberry.field(
+        default=DEFAULT_DEFECTED_WITHIN_DAYS, description="EXIT campaigns: the defection window."
+    )
+
+
+@strawberry.input(description="One aspect's answer given on the phone.")
+class PhoneAnswerInput:
+    aspect: str = strawberry.field(description='The aspect code, e.g. "delivery".')
+    score: int = strawberry.field(description="1 (very dissatisfied) to 5 (very satisfied).")
+    reasons: list[ReasonCode] = strawberry.field(  # type: ignore[valid-type]
+        default_factory=list, description="Why, for scores 1-2."
+    )
+    reason_text: str | None = None
+
+
+@strawberry.input(description="An exit-survey answer given on the phone.")
+class PhoneExitInput:
+    main_reason: ReasonCode  # type: ignore[valid-type]
+    other_reasons: list[ReasonCode] = strawberry.field(  # type: ignore[valid-type]
+        default_factory=list
+    )
+    what_would_have_kept: str | None = None
+    would_return: WouldReturn | None = None
+
+
+@strawberry.input(
+    description="A phone interview: `answers` for a satisfaction survey, `exit` for an exit survey."
+)
+class RecordPhoneResponseInput:
+    invitation_id: strawberry.ID
+    answers: list[PhoneAnswerInput] = strawberry.field(default_factory=list)
+    exit: PhoneExitInput | None = None
+    comment: str | None = None
 
 
 @strawberry.type
@@ -137,6 +200,9 @@ class LaunchCampaignPayload:
     allocation: list[SampleAllocation]
     excluded: list[ExclusionCount] = strawberry.field(
         description="Accounts left out of the frame, by why."
+    )
+    emails_queued: int = strawberry.field(
+        default=0, description="Invitation e-mails written to the outbox (0 on a dry run)."
     )
 
 
@@ -187,10 +253,15 @@ class Mutation:
             closes_at=input.closes_at,
             closes_in_days=input.closes_in_days,
             created_by=info.context.staff_name,
+            kind=input.kind.value,
+            defected_within_days=input.defected_within_days,
         )
         with _service_errors(LAUNCH_FIELDS):
             result = launch_campaign(
-                request, secret_key=current_app.config["SECRET_KEY"], dry_run=input.dry_run
+                request,
+                secret_key=current_app.config["SECRET_KEY"],
+                dry_run=input.dry_run,
+                mail=MailSettings.from_config(current_app.config),
             )
         plan = result.plan
         dimension = next((d for d, name in STRATIFY_BY.items() if name == stratify_by), None)
@@ -217,7 +288,84 @@ class Mutation:
                 for a in plan.allocation
             ],
             excluded=[ExclusionCount(reason=k, count=v) for k, v in plan.excluded.items()],
+            emails_queued=result.emails_queued,
         )
+
+    @strawberry.mutation(
+        permission_classes=[IsManager],
+        description="Queue a reminder e-mail for invitations sent at least afterDays ago, "
+        "not answered, not bounced, reminded fewer than 2 times; returns how many "
+        "(manager or admin).",
+    )
+    def send_reminders(self, info: Info, campaign_id: strawberry.ID, after_days: int = 5) -> int:
+        parsed = parse_id(campaign_id, "campaignId")
+        with _service_errors(REMIND_FIELDS):
+            return queue_reminders(
+                parsed,
+                MailSettings.from_config(current_app.config),
+                after_days=after_days,
+                actor=info.context.staff_name,
+            )
+
+    @strawberry.mutation(
+        permission_classes=[IsManager],
+        description="Store the answers an account gave on the phone (channel PHONE, entered "
+        "by you; manager or admin).",
+    )
+    def record_phone_response(self, info: Info, input: RecordPhoneResponseInput) -> Response:
+        invitation_id = parse_id(input.invitation_id, "invitationId")
+        invitation = db.session.get(m.Invitation, invitation_id)
+        if invitation is None:
+            raise bad_input(f"There is no invitation with ID {invitation_id}.", "invitationId")
+        kind = db.session.scalar(
+            select(m.Campaign.kind).where(m.Campaign.id == invitation.campaign_id)
+        )
+        with _service_errors(PHONE_FIELDS):
+            if kind == m.KIND_EXIT:
+                if input.exit is None or input.answers:
+                    raise bad_input("An exit survey takes `exit`, not `answers`.", "exit")
+                response_id = record_exit_response(
+                    invitation_id,
+                    ExitAnswers(
+                        main_reason=input.exit.main_reason.value,
+                        other_reasons=[r.value for r in input.exit.other_reasons],
+                        what_would_have_kept=input.exit.what_would_have_kept,
+                        would_return=input.exit.would_return.value
+                        if input.exit.would_return is not None
+                        else None,
+                        comment=input.comment,
+                    ),
+                    locale=invitation.locale,
+                    channel=Channel.PHONE.value,
+                    entered_by=info.context.staff_name,
+                )
+            else:
+                if input.exit is not None:
+                    raise bad_input("A satisfaction survey takes `answers`, not `exit`.", "exit")
+                codes = [a.aspect for a in input.answers]
+                if len(set(codes)) != len(codes):
+                    raise bad_input("Each aspect may be answered once.", "answers")
+                response_id = record_response(
+                    invitation_id,
+                    {
+                        a.aspect: AnswerInput(
+                            score=a.score,
+                            reasons=tuple(r.value for r in a.reasons),
+                            reason_text=a.reason_text,
+                        )
+                        for a in input.answers
+                    },
+                    comment=input.comment,
+                    locale=invitation.locale,
+                    channel=Channel.PHONE.value,
+                    entered_by=info.context.staff_name,
+                )
+        row = db.session.scalars(
+            select(m.Response)
+            .where(m.Response.id == response_id)
+            .options(joinedload(m.Response.account), joinedload(m.Response.campaign))
+        ).one()
+        return build_responses([row], info.context.locale)[0]
 
     @strawberry.mutation(
         permission_classes=[IsManager],

@@ -12,6 +12,7 @@ from sqlalchemy.orm import contains_eager, joinedload
 from survey import analytics
 from survey import models as m
 from survey.db import db
+from survey.exit_surveys import defection_reasons_by_source
 from survey.staff import list_tokens
 
 from .audit import AuditLogEntry, resolve_audit_log
@@ -33,11 +34,11 @@ from .types import (
     ResponseFilter,
     SatisfactionGroup,
     build_accounts,
-    build_breakdown,
     build_campaigns,
     build_group,
     build_node,
     build_responses,
+    build_sourced_breakdown,
     domain_dimension,
     parse_id,
 )
@@ -184,12 +185,14 @@ class Query:
         group_by: Dimension | None = None,  # type: ignore[valid-type]
         filter: DefectionFilter | None = None,
     ) -> list[ReasonBreakdown]:
-        groups = analytics.defection_reasons(
+        # Staff-recorded reasons and exit-survey answers, each reason row marked by source.
+        groups = defection_reasons_by_source(
             domain_dimension(group_by) if group_by is not None else None,
             filter.to_domain() if filter is not None else None,
             locale=info.context.locale,
+            source=filter.source.value if filter is not None and filter.source else None,
         )
-        return [build_breakdown(g) for g in groups]
+        return [build_sourced_breakdown(g) for g in groups]
 
     @strawberry.field(
         description="Active accounts whose latest response has a score of 1-2, "

@@ -17,6 +17,8 @@ import strawberry
 from survey import analytics, scale
 from survey import models as m
 from survey.analytics import MAX_NODE_COMMENTS
+from survey.delivery import invitation_status_counts
+from survey.exit_surveys import SourcedBreakdown
 
 from . import loaders
 from .context import Info
@@ -40,6 +42,31 @@ ReasonCode = strawberry.enum(
     Enum("ReasonCode", [(r.name, r.value) for r in scale.ReasonCode]),  # type: ignore[misc]
     description="Why an account is dissatisfied or left: one vocabulary for both.",
 )
+
+
+Channel = strawberry.enum(
+    Enum("Channel", [(c.name, c.value) for c in scale.Channel]),  # type: ignore[misc]
+    description="How a response was collected: WEB (the contact) or PHONE (staff).",
+)
+
+
+@strawberry.enum(description="Who gave a defection reason.")
+class ReasonSource(Enum):
+    STAFF = m.SOURCE_STAFF
+    EXIT_SURVEY = m.SOURCE_EXIT_SURVEY
+
+
+@strawberry.enum(description="Would a lost account consider working with us again?")
+class WouldReturn(Enum):
+    YES = "yes"
+    MAYBE = "maybe"
+    NO = "no"
+
+
+@strawberry.enum(description="SATISFACTION: active accounts; EXIT: accounts lost recently.")
+class CampaignKind(Enum):
+    SATISFACTION = m.KIND_SATISFACTION
+    EXIT = m.KIND_EXIT
 
 
 @strawberry.enum
@@ -79,6 +106,9 @@ class ResponseFilter:
     until: date | None = None
     score_at_most: int | None = None
     score_at_least: int | None = None
+    channel: Channel | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="Only responses collected this way (WEB or PHONE)."
+    )
 
     def to_domain(self) -> analytics.ResponseFilter:
         return analytics.ResponseFilter(
@@ -95,6 +125,7 @@ class ResponseFilter:
             until=self.until,
             score_at_most=self.score_at_most,
             score_at_least=self.score_at_least,
+            channel=self.channel.value if self.channel is not None else None,
         )
 
 
@@ -107,6 +138,9 @@ class DefectionFilter:
     relationship_stage: str | None = None
     region: str | None = None
     account_manager: str | None = None
+    source: ReasonSource | None = strawberry.field(
+        default=None, description="Only reasons from STAFF records or from EXIT_SURVEY answers."
+    )
 
     def to_domain(self) -> analytics.DefectionFilter:
         return analytics.DefectionFilter(
@@ -282,6 +316,9 @@ class Invitation:
     opened_at: datetime | None
     responded_at: datetime | None
     reminders_sent: int
+    bounce_reason: str | None = strawberry.field(
+        description="Why the e-mail bounced (the server's reply), when it did."
+    )
     account: Account
 
 
@@ -316,6 +353,11 @@ class Campaign:
     def responded(self) -> int:
         return self._progress().responded
 
+    @strawberry.field(description="Invitations per life-cycle status.")
+    def invitation_counts(self) -> InvitationCounts:
+        counts = self.batch.get("status_counts", invitation_status_counts)[self.pk]
+        return InvitationCounts(**counts)
+
     @strawberry.field(description="responded / sampled (0..1); null with no invitations.")
     def response_rate(self) -> float | None:
         return self._progress().response_rate
@@ -349,6 +391,19 @@ class Campaign:
         return [build_group(g) for g in summaries[self.pk]]
 
 
+@strawberry.type(
+    description="Invitations per status: pending (not e-mailed yet, or phone only), sent, "
+    "opened (first page view), responded, bounced, expired (campaign closed)."
+)
+class InvitationCounts:
+    pending: int
+    sent: int
+    opened: int
+    responded: int
+    bounced: int
+    expired: int
+
+
 # ---------------------------------------------------------------------------
 # Analytics results
 
@@ -378,6 +433,11 @@ class ReasonCount:
     reason: ReasonCode  # type: ignore[valid-type]
     count: int
     share: float
+    source: ReasonSource | None = strawberry.field(
+        default=None,
+        description="Defection reasons: STAFF (recorded with the defection; share of the "
+        "group's defections) or EXIT_SURVEY (share of its exit-survey answers).",
+    )
 
 
 @strawberry.type(description="A group of dissatisfied answers (scores 1-2), split further below.")
@@ -406,6 +466,9 @@ class ReasonBreakdown:
     defections: int
     lost_revenue: BigInt
     reasons: list[ReasonCount]
+    exit_survey_responses: int = strawberry.field(
+        default=0, description="Lost accounts in the group that answered an exit survey."
+    )
 
 
 @strawberry.type(description="An active account whose latest response has a score of 1-2.")
@@ -570,6 +633,7 @@ def _invitation_pages(
                 opened_at=r.opened_at,
                 responded_at=r.responded_at,
                 reminders_sent=r.reminders_sent,
+                bounce_reason=r.bounce_reason,
                 account=accounts[r.account_id],
             )
             for r in group
@@ -646,4 +710,24 @@ def build_breakdown(b: analytics.ReasonBreakdown) -> ReasonBreakdown:
         defections=b.defections,
         lost_revenue=BigInt(b.lost_revenue),
         reasons=build_reasons(b.reasons),
+    )
+
+
+def build_sourced_breakdown(b: SourcedBreakdown) -> ReasonBreakdown:
+    """A defection-reason group with staff and exit-survey reasons, each marked."""
+    return ReasonBreakdown(
+        key=b.key,
+        label=b.label,
+        defections=b.defections,
+        lost_revenue=BigInt(b.lost_revenue),
+        reasons=[
+            ReasonCount(
+                reason=reason_enum(r.reason),
+                count=r.count,
+                share=r.share,
+                source=ReasonSource(r.source),
+            )
+            for r in b.reasons
+        ],
+        exit_survey_responses=b.exit_responses,
     )

@@ -62,6 +62,7 @@ from .models import (
     INVITATION_PENDING,
     INVITATION_RESPONDED,
     INVITATION_SENT,
+    INVITATION_STATUSES,
     OUTBOX_BOUNCED,
     OUTBOX_FAILED,
     OUTBOX_QUEUED,
@@ -918,6 +919,7 @@ __all__ = [
     "build_email",
     "claim_batch",
     "deliver_batch",
+    "invitation_status_counts",
     "load_optout",
     "opt_out",
     "outbox_counts",
@@ -927,3 +929,19 @@ __all__ = [
     "retry_delay",
     "run_worker",
 ]
+
+
+def invitation_status_counts(campaign_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+    """Invitations per life-cycle status for each campaign (one GROUP BY); every
+    status is present, missing campaigns get zeros."""
+    result = {cid: dict.fromkeys(INVITATION_STATUSES, 0) for cid in campaign_ids}
+    if not campaign_ids:
+        return result
+    rows = db.session.execute(
+        select(Invitation.campaign_id, Invitation.status, func.count())
+        .where(Invitation.campaign_id.in_(list(campaign_ids)))
+        .group_by(Invitation.campaign_id, Invitation.status)
+    )
+    for campaign_id, status, count in rows:
+        result[campaign_id][status] = int(count)
+    return result

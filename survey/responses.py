@@ -66,6 +66,7 @@ class InvitationContext:
     closes_at: datetime
     questionnaire_id: int
     responded: bool
+    campaign_kind: str = "satisfaction"  # or "exit": the exit questionnaire
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +116,7 @@ def load_invitation(token: str) -> InvitationContext | None:
             Campaign.closes_at,
             Campaign.questionnaire_id,
             _has_response(),
+            Campaign.kind,
         )
         .join(KeyAccount, KeyAccount.id == Invitation.account_id)
         .join(Campaign, Campaign.id == Invitation.campaign_id)

@@ -420,7 +420,7 @@ def test_launch_statements_do_not_grow_with_the_frame(app):
         ({"closes_at": NOW}, "closes_at", "in the future"),
         ({"closes_at": datetime(2026, 12, 31, 18, 0)}, "closes_at", "time zone"),
         ({"closes_in_days": 0}, "closes_in_days", "between 1 and"),
-        ({"kind": "exit"}, "kind", "not supported yet"),
+        ({"kind": "quarterly"}, "kind", "Unknown campaign kind"),
         ({"created_by": "x" * 121}, "created_by", "longer than 120"),
         ({"size": 4}, "size", "only 3 accounts are eligible"),
     ],

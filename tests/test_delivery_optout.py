@@ -129,8 +129,10 @@ def test_opted_out_accounts_leave_the_frame_and_the_dry_run_says_so(
     assert sorted(m.external_id for m in frame.members) == ["KA001", "KA002"]
     assert frame.excluded["opted_out"] == 1
     result = runner.invoke(
-        args=["campaign", "launch", "--name", "Next", "--size", "1", "--exclude-days", "0"]
-        + ["--dry-run"]
+        args=[
+            *("campaign", "launch", "--name", "Next", "--size", "1"),
+            *("--exclude-days", "0", "--dry-run"),
+        ]
     )
     assert result.exit_code == 0, result.output
     assert "Sampling frame: 2 accounts" in result.output

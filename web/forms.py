@@ -19,6 +19,7 @@ from wtforms.validators import StopValidation, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from survey.errors import InvalidInputError
+from survey.exit_surveys import MAX_KEPT_LENGTH, WOULD_RETURN, WOULD_RETURN_LABELS, ExitAnswers
 from survey.responses import (
     MAX_COMMENT_LENGTH,
     MAX_REASON_TEXT_LENGTH,
@@ -204,3 +205,84 @@ def survey_form_for(questions: Sequence[AspectQuestion], locale: str, **kwargs: 
         )
     form_class = type("QuestionnaireForm", (SurveyForm,), attrs)
     return form_class(**kwargs)
+
+
+# --- the exit survey (issue 5): why did a lost account leave? ---------------------------
+
+MSG_CHOOSE_MAIN_REASON = _l("Please choose the main reason.")
+MSG_CHOOSE_ONE = _l("Please choose one of the answers.")
+
+
+class ExitSurveyForm(FlaskForm):
+    """The exit questionnaire; built with labelled choices by `exit_form_for`."""
+
+    main_reason = RadioField(_l("What was the main reason you stopped working with us?"))
+    other_reasons = ReasonsField(_l("Were there other reasons? (tick all that apply)"))
+    what_would_have_kept = TextAreaField(
+        _l("What would have kept you with us? (optional)"),
+        filters=[normalise_newlines],
+        validators=[FreeText(MAX_KEPT_LENGTH)],
+    )
+    would_return = RadioField(_l("Would you consider working with us again?"))
+    comment = TextAreaField(
+        _l("Anything else you would like to tell us? (optional)"),
+        filters=[normalise_newlines],
+        validators=[FreeText(MAX_COMMENT_LENGTH)],
+    )
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        ok = super().validate(extra_validators)
+        # RadioField's own "Not a valid choice" is not a sentence for a customer.
+        if not self.main_reason.data or self.main_reason.data not in _REASON_CODES:
+            self.main_reason.errors = [str(MSG_CHOOSE_MAIN_REASON)]
+            ok = False
+        if self.would_return.data in (None, "", "None"):
+            self.would_return.data = None
+            self.would_return.errors = []
+        elif self.would_return.data not in WOULD_RETURN:
+            self.would_return.errors = [str(MSG_CHOOSE_ONE)]
+            ok = False
+        return ok and not any(f.errors for f in self)
+
+    def answers(self) -> ExitAnswers:
+        return ExitAnswers(
+            main_reason=self.main_reason.data,
+            other_reasons=tuple(self.other_reasons.data or ()),
+            what_would_have_kept=self.what_would_have_kept.data,
+            would_return=self.would_return.data or None,
+            comment=self.comment.data,
+        )
+
+    def add_service_error(self, error: InvalidInputError) -> None:
+        field = self._fields.get(error.field or "")
+        if field is not None:
+            field.errors = [*field.errors, str(MSG_CHECK_ANSWER)]
+        else:
+            self.form_errors.append(str(MSG_CHECK_ANSWER))
+
+    def error_summary(self) -> list[ErrorLink]:
+        links: list[ErrorLink] = []
+        for field, target in (
+            (self.main_reason, f"{self.main_reason.id}-0"),
+            (self.other_reasons, f"{self.other_reasons.id}-0"),
+            (self.what_would_have_kept, self.what_would_have_kept.id),
+            (self.would_return, f"{self.would_return.id}-0"),
+            (self.comment, self.comment.id),
+        ):
+            links.extend(ErrorLink(target, f"{field.label.text}: {e}") for e in field.errors)
+        links.extend(ErrorLink("survey-form", str(e)) for e in self.form_errors)
+        if self.meta.csrf and self.csrf_token.errors:
+            links.extend(ErrorLink("survey-form", str(e)) for e in self.csrf_token.errors)
+        return links
+
+
+def exit_form_for(locale: str, **kwargs: Any) -> ExitSurveyForm:
+    """A bound exit-survey form with its choices labelled in `locale`."""
+    form = ExitSurveyForm(**kwargs)
+    reasons = [(r.value, r.label(locale)) for r in ReasonCode]
+    form.main_reason.choices = reasons
+    form.other_reasons.choices = reasons
+    form.would_return.choices = [
+        (code, zh if locale == "zh" else en) for code, (zh, en) in WOULD_RETURN_LABELS.items()
+    ]
+    return form

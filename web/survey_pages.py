@@ -13,6 +13,7 @@ from typing import NoReturn
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 from flask_babel import format_date, format_time
+from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from limits import parse as parse_limit
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -21,7 +22,9 @@ from werkzeug.wrappers import Response as HttpResponse
 
 from survey.db import db
 from survey.errors import AlreadyRespondedError, InvalidInputError, SurveyClosedError
+from survey.exit_surveys import MAX_KEPT_LENGTH, record_exit_response
 from survey.mail import MailSettings
+from survey.models import KIND_EXIT, ROLE_MANAGER
 from survey.responses import (
     MAX_COMMENT_LENGTH,
     MAX_REASON_TEXT_LENGTH,
@@ -32,10 +35,11 @@ from survey.responses import (
     questionnaire_questions,
     record_response,
 )
-from survey.scale import DEFAULT_LOCALE, DISSATISFIED_MAX, LOCALES, normalise_locale
+from survey.scale import DEFAULT_LOCALE, DISSATISFIED_MAX, LOCALES, Channel, normalise_locale
+from survey.staff import authenticate, role_at_least
 
 from .extensions import limiter
-from .forms import SurveyForm, survey_form_for
+from .forms import ErrorLink, ExitSurveyForm, SurveyForm, exit_form_for, survey_form_for
 
 bp = Blueprint("survey", __name__)
 log = logging.getLogger(__name__)
@@ -77,8 +81,11 @@ def _unknown_link() -> NoReturn:
     too many; then 429. Valid links never reach here, so they are never refused."""
     if current_app.config.get("RATELIMIT_ENABLED", True) and limiter.enabled:
         rule = current_app.config.get("RATELIMIT_FAILED_LOOKUPS") or FAILED_LOOKUP_LIMIT
+        # The prefix keeps apps that share one Redis apart, as Flask-Limiter's own keys.
+        prefix = current_app.config.get("RATELIMIT_KEY_PREFIX") or ""
+        key = [p for p in (prefix, "survey-link", get_remote_address()) if p]
         try:
-            allowed = limiter.limiter.hit(parse_limit(rule), "survey-link", get_remote_address())
+            allowed = limiter.limiter.hit(parse_limit(rule), *key)
         except Exception:  # the limiter's storage (Redis) is down: a 404 is still right
             log.exception("rate limit storage unavailable; not counting this failed look-up")
             allowed = True
@@ -87,9 +94,25 @@ def _unknown_link() -> NoReturn:
     abort(404)
 
 
+def _phone_interviewer(phone: bool) -> tuple[str | None, str | None]:
+    """For a phone interview (?channel=phone): the staff member whose access token
+    was posted with the form, and an error message when it is missing, unknown or
+    not a manager's. The token travels in the POST body, never in the URL."""
+    if not phone:
+        return None, None
+    token = request.form.get("staff_token", "")
+    member = authenticate(token) if token.strip() else None
+    if member is None:
+        return None, str(_("Please enter a valid staff access token."))
+    if not role_at_least(member.role, ROLE_MANAGER):
+        return None, str(_("Only managers can enter phone interviews."))
+    return member.name, None
+
+
 @bp.route("/s/<token>", methods=["GET", "POST"])
 def questionnaire(token: str) -> str | tuple[str, int] | HttpResponse:
     ctx, locale = _open_link(token)
+    phone = request.args.get("channel") == Channel.PHONE.value
     if ctx.responded:
         # A double click or replayed POST must not look like a failure to the customer.
         status = 409 if request.method == "POST" else 200
@@ -97,24 +120,42 @@ def questionnaire(token: str) -> str | tuple[str, int] | HttpResponse:
     if not is_open(ctx):
         abort(410)
 
-    questions = questionnaire_questions(ctx.questionnaire_id)
-    form = survey_form_for(questions, locale)
+    form: SurveyForm | ExitSurveyForm
+    if ctx.campaign_kind == KIND_EXIT:
+        form = exit_form_for(locale)
+    else:
+        form = survey_form_for(questionnaire_questions(ctx.questionnaire_id), locale)
     if request.method == "GET":
-        mark_opened(ctx.invitation_id)
-        return _render_form(token, ctx, form, locale)
+        if not phone:  # staff opening the link to phone the contact is not the contact
+            mark_opened(ctx.invitation_id)
+        return _render_form(token, ctx, form, locale, phone=phone)
 
-    if form.validate():
+    valid = form.validate()
+    interviewer, staff_error = _phone_interviewer(phone)
+    if valid and staff_error is None:
         # If the database fails below, the 503 page shows this form again as typed.
         g.pending_survey = (token, ctx, form, locale)
+        channel = Channel.PHONE.value if phone else Channel.WEB.value
         try:
-            record_response(
-                ctx.invitation_id,
-                form.answers(),
-                comment=form.comment.data,
-                locale=locale,
-                follow_up_days=current_app.config["FOLLOW_UP_DAYS"],
-                mail=MailSettings.from_config(current_app.config),
-            )
+            if isinstance(form, ExitSurveyForm):
+                record_exit_response(
+                    ctx.invitation_id,
+                    form.answers(),
+                    locale=locale,
+                    channel=channel,
+                    entered_by=interviewer,
+                )
+            else:
+                record_response(
+                    ctx.invitation_id,
+                    form.answers(),
+                    comment=form.comment.data,
+                    locale=locale,
+                    channel=channel,
+                    entered_by=interviewer,
+                    follow_up_days=current_app.config["FOLLOW_UP_DAYS"],
+                    mail=MailSettings.from_config(current_app.config),
+                )
         except AlreadyRespondedError:
             return render_template("survey/already.html", ctx=ctx), 409
         except SurveyClosedError:
@@ -122,24 +163,46 @@ def questionnaire(token: str) -> str | tuple[str, int] | HttpResponse:
         except InvalidInputError as exc:
             form.add_service_error(exc)
         else:
-            return redirect(url_for(".thanks", token=token, lang=locale), code=303)
-    return _render_form(token, ctx, form, locale), 422
+            return redirect(
+                url_for(".thanks", token=token, lang=locale, channel="phone" if phone else None),
+                code=303,
+            )
+    return _render_form(token, ctx, form, locale, phone=phone, staff_error=staff_error), 422
 
 
 def _render_form(
-    token: str, ctx: InvitationContext, form: SurveyForm, locale: str, *, unavailable: bool = False
+    token: str,
+    ctx: InvitationContext,
+    form: SurveyForm | ExitSurveyForm,
+    locale: str,
+    *,
+    unavailable: bool = False,
+    phone: bool = False,
+    staff_error: str | None = None,
 ) -> str:
+    summary = form.error_summary()
+    if staff_error:
+        summary.append(ErrorLink("staff-token", staff_error))
+    exit_survey = isinstance(form, ExitSurveyForm)
     return render_template(
-        "survey/form.html",
+        "survey/exit_form.html" if exit_survey else "survey/form.html",
         unavailable=unavailable,
         ctx=ctx,
         form=form,
         locale=locale,
-        summary=form.error_summary(),
+        summary=summary,
         closes_on=f"{format_date(ctx.closes_at, 'long')} {format_time(ctx.closes_at, 'short')}",
-        action=url_for(".questionnaire", token=token, lang=locale),
+        action=url_for(
+            ".questionnaire", token=token, lang=locale, channel="phone" if phone else None
+        ),
         dissatisfied_max=DISSATISFIED_MAX,
-        form_limits={"why": MAX_REASON_TEXT_LENGTH, "comment": MAX_COMMENT_LENGTH},
+        form_limits={
+            "why": MAX_REASON_TEXT_LENGTH,
+            "comment": MAX_COMMENT_LENGTH,
+            "kept": MAX_KEPT_LENGTH,
+        },
+        phone=phone,
+        staff_error=staff_error,
     )
 
 
@@ -148,7 +211,9 @@ def thanks(token: str) -> str | HttpResponse:
     ctx, locale = _open_link(token)
     if not ctx.responded:
         return redirect(url_for(".questionnaire", token=token, lang=locale), code=303)
-    return render_template("survey/thanks.html", ctx=ctx)
+    return render_template(
+        "survey/thanks.html", ctx=ctx, phone=request.args.get("channel") == Channel.PHONE.value
+    )
 
 
 @bp.errorhandler(OperationalError)
@@ -170,7 +235,8 @@ def database_unavailable(exc: Exception) -> tuple[str, int]:
     pending = g.pop("pending_survey", None)
     if pending is not None:
         token, ctx, form, locale = pending
-        return _render_form(token, ctx, form, locale, unavailable=True), 503
+        phone = request.args.get("channel") == Channel.PHONE.value
+        return _render_form(token, ctx, form, locale, unavailable=True, phone=phone), 503
     if request.method == "POST" and request.form:
         fields = [(k, v) for k, values in request.form.lists() for v in values]
         return render_template("survey/unavailable.html", fields=fields), 503

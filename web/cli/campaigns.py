@@ -12,6 +12,8 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from survey.campaigns import (
+    DEFAULT_DEFECTED_WITHIN_DAYS,
+    KINDS,
     STRATIFY_DIMENSIONS,
     CampaignPlan,
     CampaignRequest,
@@ -38,6 +40,8 @@ _OPTIONS = {
     "closes_in_days": "--closes-in",
     "campaign_id": "CAMPAIGN_ID",
     "after_days": "--after-days",
+    "kind": "--kind",
+    "defected_within_days": "--defected-within",
 }
 
 LINKS_HEADER = (
@@ -106,6 +110,21 @@ def _print_plan(plan: CampaignPlan) -> None:
     show_default=True,
     help="Days until the survey closes.",
 )
+@click.option(
+    "--kind",
+    type=click.Choice(KINDS),
+    default=KINDS[0],
+    show_default=True,
+    help="satisfaction: active accounts; exit: accounts lost recently (why did they leave?).",
+)
+@click.option(
+    "--defected-within",
+    "defected_within",
+    type=int,
+    default=DEFAULT_DEFECTED_WITHIN_DAYS,
+    show_default=True,
+    help="With --kind exit: sample accounts lost within this many days.",
+)
 @click.option("--dry-run", is_flag=True, help="Show the frame and allocation; write nothing.")
 def launch(
     name: str,
@@ -115,6 +134,8 @@ def launch(
     seed: int | None,
     exclude_days: int,
     closes_in: int,
+    kind: str,
+    defected_within: int,
     dry_run: bool,
 ) -> None:
     """Draw a random sample of key accounts and open a survey campaign."""
@@ -127,6 +148,8 @@ def launch(
         exclude_days=exclude_days,
         closes_in_days=closes_in,
         created_by="cli",
+        kind=kind,
+        defected_within_days=defected_within,
     )
     try:
         result = launch_campaign(
