@@ -42,6 +42,13 @@ test: install
 bench: install
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
+# The full load test: gunicorn on a loopback port, 2,000 concurrent POSTs over 500
+# invitations (also on PostgreSQL when TEST_DATABASE_URL is set); prints req/s and
+# p50/p99. `make test` runs a short version of it.
+load: install
+	KEYPULSE_LOAD=full $(BIN)/python -m pytest -q -s -p no:randomly tests/test_load.py \
+		-k concurrent_submissions $(PYTEST_ARGS)
+
 # Debian's chromium (and CJK fonts for readable screenshots) for the browser test,
 # tests/test_e2e_browser.py; `make test` skips that test when chromium is missing.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
