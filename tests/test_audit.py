@@ -190,3 +190,16 @@ def test_admin_reads_the_audit_log_through_graphql(app, client):
     assert codes(body) == ["FORBIDDEN"] and body["data"] is None
     body = gql(client, AUDIT_LOG, {"action": "nope"}, token=tokens["admin"])
     assert codes(body) == ["BAD_USER_INPUT"]
+
+
+def test_staff_commands_name_the_operating_system_user(app, runner, monkeypatch):
+    monkeypatch.setattr("getpass.getuser", lambda: "ops")
+    assert runner.invoke(args=["staff", "add", "Ana", "--role", "viewer"]).exit_code == 0
+    assert runner.invoke(args=["staff", "token", "Ana"]).exit_code == 0
+    assert runner.invoke(args=["staff", "revoke", "Ana"]).exit_code == 0
+    with app.app_context():
+        assert [(r[0], r[1]) for r in entries()] == [
+            ("cli:ops", "staff.add"),
+            ("cli:ops", "staff.token_issue"),
+            ("cli:ops", "staff.revoke"),
+        ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
+
 import click
 from flask.cli import AppGroup
 
@@ -40,7 +42,7 @@ def add_command(name: str, role: str, email: str | None, ask_password: bool) -> 
         raise click.UsageError("--password needs --email: staff sign in with their e-mail.")
     password = _prompt_password() if ask_password else None
     try:
-        issued = add_staff(name, role, email, password=password)
+        issued = add_staff(name, role, email, password=password, actor=_actor())
     except DomainError as exc:
         raise click.ClickException(exc.message) from exc
     click.echo(f"Added {issued.name} ({issued.role}).")
@@ -75,7 +77,7 @@ def password_command(name: str) -> None:
 def token_command(name: str) -> None:
     """Issue an additional API token for NAME and print it once."""
     try:
-        issued = issue_token(name)
+        issued = issue_token(name, actor=_actor())
     except DomainError as exc:
         raise click.ClickException(exc.message) from exc
     click.echo(f"New token for {issued.name} ({issued.role}).")
@@ -87,7 +89,7 @@ def token_command(name: str) -> None:
 def revoke_command(name: str) -> None:
     """Deactivate NAME and revoke all their API tokens."""
     try:
-        revoked = revoke_staff(name)
+        revoked = revoke_staff(name, actor=_actor())
     except DomainError as exc:
         raise click.ClickException(exc.message) from exc
     click.echo(f"Deactivated {name}; revoked {revoked} token(s).")
@@ -109,3 +111,11 @@ def list_command() -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _actor() -> str:
+    """Who runs the command, for the audit log: the operating-system login."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (OSError, KeyError):  # no login name in some containers
+        return "cli"
