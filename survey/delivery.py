@@ -34,8 +34,12 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.message import EmailMessage
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from email.utils import format_datetime as rfc2822_date
+from email.utils import formataddr, parseaddr
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, Self
@@ -302,27 +306,34 @@ class OutgoingMail:
     opted_out: bool = False
 
 
-def build_email(
-    mail: OutgoingMail, mail_from: str, *, date: datetime | None = None
-) -> EmailMessage:
-    """A multipart/alternative e-mail (text, then HTML) with RFC 8058 one-click
-    unsubscribe headers when the message has an opt-out link."""
-    message = EmailMessage()
-    message["From"] = mail_from
+def build_email(mail: OutgoingMail, mail_from: str, *, date: datetime | None = None) -> Message:
+    """A multipart/alternative e-mail (text, then HTML; UTF-8) with RFC 8058 one-click
+    unsubscribe headers when the message has an opt-out link.
+
+    Built with the email.mime classes: the newer EmailMessage API parses every header
+    it is given, which cost more than the SMTP exchange itself (about 10 ms a message).
+    """
+    text = MIMEText(mail.body_text, "plain", "utf-8")
+    if mail.body_html:
+        message: Message = MIMEMultipart("alternative")
+        message.attach(text)
+        message.attach(MIMEText(mail.body_html, "html", "utf-8"))
+    else:
+        message = text
+    name, address = parseaddr(mail_from)
+    message["From"] = formataddr((name, address), charset="utf-8")
     message["To"] = mail.to_address
-    message["Subject"] = mail.subject
+    message["Subject"] = (
+        Header(mail.subject, "utf-8") if not mail.subject.isascii() else mail.subject
+    )
     message["Message-ID"] = mail.message_id
     message["Date"] = rfc2822_date(date or utcnow())
+    message["Content-Language"] = "zh-CN" if mail.locale == "zh" else mail.locale
     # Out-of-office replies should not answer a survey invitation.
     message["Auto-Submitted"] = "auto-generated"
     if mail.unsubscribe_url:
         message["List-Unsubscribe"] = f"<{mail.unsubscribe_url}>"
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    message.set_content(mail.body_text)
-    if mail.body_html:
-        message.add_alternative(mail.body_html, subtype="html")
-    # After the body: set_content() and add_alternative() move Content-* headers.
-    message["Content-Language"] = "zh-CN" if mail.locale == "zh" else mail.locale
     return message
 
 
@@ -338,7 +349,7 @@ class MailBackend(Protocol):
         tb: TracebackType | None,
     ) -> None: ...
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: Message) -> None:
         """Deliver one message or raise TemporaryDeliveryError / PermanentDeliveryError."""
         ...
 
@@ -427,7 +438,7 @@ class SmtpBackend:
             self._smtp.close()
             self._smtp = None
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: Message) -> None:
         smtp = self._connect()
         try:
             refused = smtp.send_message(message)
@@ -482,7 +493,7 @@ class FileBackend:
     def path_for(self, message_id: str) -> Path:
         return self.directory / (_UNSAFE_FILENAME.sub("_", message_id.strip("<>")) + ".eml")
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: Message) -> None:
         path = self.path_for(str(message["Message-ID"]))
         path.write_bytes(message.as_bytes())
         log.info("e-mail to %s %r written to %s", message["To"], message["Subject"], path)

@@ -401,3 +401,31 @@ def test_retry_failed_cli_queues_given_up_messages_again(
     result = app.test_cli_runner().invoke(args=["outbox", "retry-failed"])
     assert "1 failed messages queued again." in result.output
     assert [(r.status, r.attempts) for r in _rows(app)] == [("queued", 0)]
+
+
+def test_a_chinese_sender_name_and_subject_survive_the_wire() -> None:
+    from email import message_from_bytes, policy
+
+    from survey.delivery import OutgoingMail, build_email
+
+    mail = OutgoingMail(
+        id=1,
+        kind="invitation",
+        invitation_id=None,
+        message_id="<kp-1@keypulse.test>",
+        to_address="li@example.com",
+        subject="客户满意度调查：请告诉我们您的看法",
+        body_text="尊敬的李娜：",
+        body_html=None,
+        locale="zh",
+        unsubscribe_url=None,
+    )
+    raw = build_email(mail, "客户服务部 <surveys@keypulse.test>").as_bytes()
+    assert raw.isascii()  # encoded words and base64: safe for any relay
+    parsed = message_from_bytes(raw, policy=policy.default)
+    assert parsed["From"].addresses[0].display_name == "客户服务部"
+    assert parsed["From"].addresses[0].addr_spec == "surveys@keypulse.test"
+    assert parsed["Subject"] == "客户满意度调查：请告诉我们您的看法"
+    assert parsed.get_content_type() == "text/plain"
+    assert parsed.get_content().strip() == "尊敬的李娜："
+    assert parsed["List-Unsubscribe"] is None
