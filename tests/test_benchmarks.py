@@ -20,12 +20,23 @@ from benchmarks.data import Generator
 from benchmarks.harness import GrowthPoint, growth_exponent, markdown, parse_args
 from benchmarks.items import survey_form_data
 from benchmarks.timer import interleaved
-from survey.db import db
-from survey.models import Answer, AnswerReason, Invitation, KeyAccount, Response
+from survey import campaigns
+from survey.db import db, utcnow
+from survey.errors import ConflictError
+from survey.models import (
+    Answer,
+    AnswerReason,
+    Campaign,
+    CampaignFrameMember,
+    Invitation,
+    KeyAccount,
+    Response,
+)
 from survey.responses import load_invitation
 from survey.scale import DEFAULT_ASPECTS
 
 from .conftest import TEST_SECRET
+from .factories import make_account
 
 TINY = [
     "--answers", "2400",
@@ -203,3 +214,48 @@ def test_survey_form_data_is_valid_for_the_default_questionnaire() -> None:
     unhappy = DEFAULT_ASPECTS[3].code
     assert data[f"score_{unhappy}"] == "2"
     assert data[f"reasons_{unhappy}"] == ["delivery", "service"]
+
+
+# ---------------------------------------------------------------------------
+# Optimisations the benchmarks asked for keep their meaning
+
+
+def test_launch_stores_exactly_the_frame_it_drew_from(app: Any) -> None:
+    with app.app_context():
+        accounts = [make_account(f"KA{n:03d}", tier="ABC"[n % 3]) for n in range(12)]
+        accounts[0].active = False
+        db.session.commit()
+        result = campaigns.launch_campaign(
+            campaigns.CampaignRequest(name="Q1", size=4, stratify_by="tier", seed=5),
+            secret_key=TEST_SECRET,
+        )
+        stored = db.session.execute(
+            select(CampaignFrameMember.account_id, CampaignFrameMember.stratum)
+            .where(CampaignFrameMember.campaign_id == result.campaign_id)
+            .order_by(CampaignFrameMember.account_id)
+        ).all()
+        assert stored == [(a.id, a.tier) for a in accounts[1:]]
+
+
+def test_launch_refuses_a_registry_that_changed_under_the_draw(app: Any) -> None:
+    with app.app_context():
+        accounts = [make_account(f"KA{n:03d}") for n in range(6)]
+        db.session.commit()
+        frame = campaigns.build_frame()
+        accounts[2].active = False  # leaves after the draw, before the frame is stored
+        db.session.flush()
+        campaign = Campaign(
+            name="Q1",
+            questionnaire_id=campaigns.ensure_default_questionnaire().id,
+            closes_at=utcnow(),
+            method="simple",
+            seed=1,
+            frame_size=frame.size,
+            sample_size=1,
+        )
+        db.session.add(campaign)
+        db.session.flush()
+        with pytest.raises(ConflictError, match="registry changed"):
+            campaigns._store_frame(campaign.id, frame)
+        db.session.rollback()
+        assert db.session.scalar(select(func.count()).select_from(CampaignFrameMember)) == 0
