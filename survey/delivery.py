@@ -44,7 +44,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, Self
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, case, func, insert, or_, select, update
 
 from .audit import CAMPAIGN_REMIND, record_audit
 from .db import db, utcnow
@@ -303,7 +303,8 @@ class OutgoingMail:
     body_html: str | None
     locale: str
     unsubscribe_url: str | None
-    opted_out: bool = False
+    #: Why this message must not go out any more (opted out, campaign closed...).
+    skip_reason: str | None = None
 
 
 def build_email(mail: OutgoingMail, mail_from: str, *, date: datetime | None = None) -> Message:
@@ -517,7 +518,7 @@ class DeliveryReport:
     claimed: int = 0
     sent: int = 0
     retried: int = 0  # temporary failure, back in the queue
-    failed: int = 0  # gave up after the retry limit, or the contact opted out
+    failed: int = 0  # gave up after the retry limit, or no longer to be sent (skipped)
     bounced: int = 0  # permanent failure
 
     def add(self, other: DeliveryReport) -> None:
@@ -583,7 +584,22 @@ def claim_batch(
     return sorted(claimed)
 
 
-def _load(ids: Sequence[int], settings: MailSettings) -> list[OutgoingMail]:
+def _skip_reason(row: Any, now: datetime) -> str | None:
+    """Things that changed since the message was queued and make it pointless."""
+    if row.opted_out_at is not None:
+        return "not sent: the contact opted out"
+    if row.campaign_status is not None and (
+        row.campaign_status != CAMPAIGN_OPEN or row.closes_at <= now
+    ):
+        return "not sent: the campaign is closed"
+    if row.invitation_status == INVITATION_RESPONDED:
+        return "not sent: the survey was already answered"
+    if row.invitation_status == INVITATION_BOUNCED:
+        return "not sent: an earlier e-mail to this address bounced"
+    return None
+
+
+def _load(ids: Sequence[int], settings: MailSettings, now: datetime) -> list[OutgoingMail]:
     rows = db.session.execute(
         select(
             OutboxMessage.id,
@@ -596,10 +612,14 @@ def _load(ids: Sequence[int], settings: MailSettings) -> list[OutgoingMail]:
             OutboxMessage.body_html,
             OutboxMessage.locale,
             Invitation.token_nonce,
+            Invitation.status.label("invitation_status"),
             KeyAccount.opted_out_at,
+            Campaign.status.label("campaign_status"),
+            Campaign.closes_at,
         )
         .outerjoin(Invitation, Invitation.id == OutboxMessage.invitation_id)
         .outerjoin(KeyAccount, KeyAccount.id == Invitation.account_id)
+        .outerjoin(Campaign, Campaign.id == Invitation.campaign_id)
         .where(OutboxMessage.id.in_(list(ids)))
         .order_by(OutboxMessage.id)
     )
@@ -619,7 +639,7 @@ def _load(ids: Sequence[int], settings: MailSettings) -> list[OutgoingMail]:
             )
             if r.invitation_id is not None and r.token_nonce is not None
             else None,
-            opted_out=r.opted_out_at is not None,
+            skip_reason=_skip_reason(r, now),
         )
         for r in rows
     ]
@@ -651,10 +671,18 @@ def _mark_sent(mail: OutgoingMail, worker_id: str, now: datetime) -> None:
         .values(status=OUTBOX_SENT, sent_at=now, claimed_by=None, claimed_at=None, last_error=None)
     ]
     if mail.invitation_id is not None and mail.kind == KIND_INVITATION:
+        # sent_at even when the contact opened a hand-delivered link first: reminders
+        # count from it. The status moves only from pending (never back from opened).
         statements.append(
             update(Invitation)
-            .where(Invitation.id == mail.invitation_id, Invitation.status == INVITATION_PENDING)
-            .values(status=INVITATION_SENT, sent_at=now)
+            .where(Invitation.id == mail.invitation_id)
+            .values(
+                sent_at=func.coalesce(Invitation.sent_at, now),
+                status=case(
+                    (Invitation.status == INVITATION_PENDING, INVITATION_SENT),
+                    else_=Invitation.status,
+                ),
+            )
         )
     _finish(*statements)
 
@@ -748,10 +776,10 @@ def deliver_batch(
     report.claimed = len(ids)
     if not ids:
         return report
-    mails = _load(ids, settings)
+    mails = _load(ids, settings, tick())
     with backend:
         for index, mail in enumerate(mails):
-            if mail.opted_out:
+            if mail.skip_reason is not None:
                 _finish(
                     update(OutboxMessage)
                     .where(_mine(mail.id, worker_id))
@@ -759,7 +787,7 @@ def deliver_batch(
                         status=OUTBOX_FAILED,
                         claimed_by=None,
                         claimed_at=None,
-                        last_error="not sent: the contact opted out",
+                        last_error=mail.skip_reason,
                     )
                 )
                 report.failed += 1

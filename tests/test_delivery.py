@@ -429,3 +429,48 @@ def test_a_chinese_sender_name_and_subject_survive_the_wire() -> None:
     assert parsed.get_content_type() == "text/plain"
     assert parsed.get_content().strip() == "尊敬的李娜："
     assert parsed["List-Unsubscribe"] is None
+
+
+def test_messages_that_became_pointless_are_not_sent(app: Flask, smtp_server: SmtpServer) -> None:
+    from survey.campaigns import close_campaign
+    from survey.delivery import queue_reminders
+
+    campaign_id = _launch(app, accounts=3)
+    _deliver(app, _smtp(smtp_server), T0)
+    assert len(smtp_server.messages) == 3
+    with app.app_context():
+        queue_reminders(campaign_id, SETTINGS, after_days=0, now=T0 + timedelta(days=1))
+        # KA001 answers before its reminder goes out.
+        invitation = db.session.scalars(select(Invitation).order_by(Invitation.id)).first()
+        assert invitation is not None
+        invitation.status = "responded"
+        db.session.commit()
+    report = _deliver(app, _smtp(smtp_server), T0 + timedelta(days=1))
+    assert (report.sent, report.failed) == (2, 1)
+    with app.app_context():
+        queue_reminders(campaign_id, SETTINGS, after_days=0, now=T0 + timedelta(days=2))
+        close_campaign(campaign_id, now=T0 + timedelta(days=2, hours=1))
+    report = _deliver(app, _smtp(smtp_server), T0 + timedelta(days=2, hours=2))
+    assert (report.sent, report.failed) == (0, 2)
+    errors = sorted(r.last_error or "" for r in _rows(app) if r.status == "failed")
+    assert errors == [
+        "not sent: the campaign is closed",
+        "not sent: the campaign is closed",
+        "not sent: the survey was already answered",
+    ]
+    assert len(smtp_server.messages) == 5
+
+
+def test_a_link_opened_before_its_email_keeps_opened_and_gets_sent_at(
+    app: Flask, smtp_server: SmtpServer
+) -> None:
+    _launch(app, accounts=1)
+    with app.app_context():
+        invitation = db.session.scalars(select(Invitation)).one()
+        invitation.status = "opened"  # the account manager handed the link over first
+        invitation.opened_at = T0
+        db.session.commit()
+    _deliver(app, _smtp(smtp_server), T0 + timedelta(minutes=5))
+    with app.app_context():
+        row = db.session.execute(select(Invitation.status, Invitation.sent_at)).one()
+    assert tuple(row) == ("opened", T0 + timedelta(minutes=5))
