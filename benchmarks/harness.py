@@ -35,6 +35,7 @@ from survey.staff import add_staff
 
 from .data import Generator
 from .items import (
+    PAGE_SIZE,
     ItemResult,
     Settings,
     drilldown_item,
@@ -93,6 +94,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=15, help="A/B rounds per item")
     parser.add_argument("--batch", type=int, default=40, help="requests per survey-page sample")
     parser.add_argument("--launches", type=int, default=3, help="launchCampaign runs")
+    parser.add_argument(
+        "--page-size", type=int, default=PAGE_SIZE, help="responses(first: ...) page size"
+    )
     parser.add_argument("--seed", type=int, default=20261123)
     parser.add_argument(
         "--database-url",
@@ -184,7 +188,9 @@ def growth_exponent(points: Sequence[GrowthPoint]) -> float | None:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    settings = Settings(rounds=args.rounds, batch=args.batch, launches=args.launches)
+    settings = Settings(
+        rounds=args.rounds, batch=args.batch, launches=args.launches, page_size=args.page_size
+    )
     secret_key = secrets.token_urlsafe(48)
     started = time.perf_counter()
     with scratch_database(args.database_url) as (url, database):
@@ -218,13 +224,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             growth.append(GrowthPoint(data.answers, latency, floor))
             log(f"  summary {latency * 1000:.1f} ms, raw GROUP BY {floor * 1000:.1f} ms")
 
+        # Links the GET item cycles through (each opened once before timing).
+        links = max(1, min(GET_LINKS, settings.batch))
         with app.app_context():
-            generator.open_campaign(GET_LINKS + posts_needed(settings))
+            generator.open_campaign(links + posts_needed(settings))
         tokens = generator.data.open_tokens
         items: list[ItemResult] = []
         for measure in (
-            lambda: survey_get_item(client, tokens[:GET_LINKS], settings),
-            lambda: survey_post_item(client, tokens[GET_LINKS:], settings),
+            lambda: survey_get_item(client, tokens[:links], settings),
+            lambda: survey_post_item(client, tokens[links:], settings),
             lambda: summary_item(app, client, viewer, settings),
             lambda: drilldown_item(app, client, viewer, settings),
             lambda: responses_item(app, client, viewer, settings),

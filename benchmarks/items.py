@@ -27,6 +27,7 @@ from survey.scale import DEFAULT_ASPECTS
 from .timer import interleaved
 
 FLOOR_PATH = "/__bench_floor"
+PAGE_SIZE = 200
 FLOOR_BODY = "ok"
 
 
@@ -63,6 +64,7 @@ class Settings:
     rounds: int = 15
     batch: int = 40  # requests per sample for the survey-page items
     launches: int = 3
+    page_size: int = PAGE_SIZE  # responses(first: ...)
 
 
 def install_floor_route(app: Flask) -> None:
@@ -292,47 +294,48 @@ def drilldown_item(app: Flask, client: FlaskClient, token: str, settings: Settin
     )
 
 
-PAGE_SIZE = 200
-RESPONSES_QUERY = (
-    f"{{ responses(first: {PAGE_SIZE}) {{ edges {{ cursor node {{ id submittedAt channel "
-    "locale comment account { id name tier region accountManager } campaign { id name } "
-    "answers { aspect score reasons reasonText } } } pageInfo { hasNextPage endCursor } } }"
-)
+def responses_query(size: int) -> str:
+    return (
+        f"{{ responses(first: {size}) {{ edges {{ cursor node {{ id submittedAt channel "
+        "locale comment account { id name tier region accountManager } campaign { id name } "
+        "answers { aspect score reasons reasonText } } } pageInfo { hasNextPage endCursor } } }"
+    )
 
 
-def _ids(rows: list[Any]) -> str:
-    return ", ".join(str(int(r[0])) for r in rows[:PAGE_SIZE]) or "0"
+def responses_sql(size: int) -> tuple[str | Callable[[list[Any]], str], ...]:
+    """The page with its account and campaign, then its answers with their reasons."""
 
+    def answers(page: list[Any]) -> str:
+        ids = ", ".join(str(int(r[0])) for r in page[:size]) or "0"
+        return f"""SELECT answers.response_id, answers.id, aspects.code, answers.score,
+       answers.reason_text, answer_reasons.reason
+FROM answers JOIN aspects ON aspects.id = answers.aspect_id
+LEFT JOIN answer_reasons ON answer_reasons.answer_id = answers.id
+WHERE answers.response_id IN ({ids})
+ORDER BY answers.response_id, aspects.position, answer_reasons.reason"""
 
-RESPONSES_SQL: tuple[str | Callable[[list[Any]], str], ...] = (
-    f"""SELECT responses.id, responses.submitted_at, responses.channel, responses.locale,
+    return (
+        f"""SELECT responses.id, responses.submitted_at, responses.channel, responses.locale,
        responses.comment, key_accounts.id, key_accounts.name, key_accounts.tier,
        key_accounts.region, key_accounts.account_manager, campaigns.id, campaigns.name
 FROM responses
 JOIN key_accounts ON key_accounts.id = responses.account_id
 JOIN campaigns ON campaigns.id = responses.campaign_id
-ORDER BY responses.id LIMIT {PAGE_SIZE + 1}""",
-    lambda page: (
-        f"""SELECT answers.response_id, answers.id, aspects.code, answers.score,
-       answers.reason_text, answer_reasons.reason
-FROM answers JOIN aspects ON aspects.id = answers.aspect_id
-LEFT JOIN answer_reasons ON answer_reasons.answer_id = answers.id
-WHERE answers.response_id IN ({_ids(page)})
-ORDER BY answers.response_id, aspects.position, answer_reasons.reason"""
-    ),
-)
+ORDER BY responses.id LIMIT {size + 1}""",
+        answers,
+    )
 
 
-def responses_check(app: Flask, client: FlaskClient, token: str) -> int:
+def responses_check(app: Flask, client: FlaskClient, token: str, size: int) -> int:
     """Same responses and answers as the raw SQL; returns the statements one request issues."""
     with StatementCounter(app) as counter:
-        data = graphql(client, token, RESPONSES_QUERY)["responses"]
+        data = graphql(client, token, responses_query(size))["responses"]
     api = sorted(
         (int(e["node"]["id"]), a["aspect"], a["score"])
         for e in data["edges"]
         for a in e["node"]["answers"]
     )
-    _page, answers = raw_queries(app, RESPONSES_SQL)
+    _page, answers = raw_queries(app, responses_sql(size))
     raw = sorted({(int(r[0]), r[2], int(r[3])) for r in answers})
     if api != raw:
         raise RuntimeError("responses disagree with their floor")
@@ -340,12 +343,14 @@ def responses_check(app: Flask, client: FlaskClient, token: str) -> int:
 
 
 def responses_item(app: Flask, client: FlaskClient, token: str, settings: Settings) -> ItemResult:
-    statements = responses_check(app, client, token)
+    size = settings.page_size
+    statements = responses_check(app, client, token, size)
+    query, sql = responses_query(size), responses_sql(size)
     result = _latency_item(
-        f"responses(first: {PAGE_SIZE}) with account, campaign, answers",
+        f"responses(first: {size}) with account, campaign, answers",
         3.0,
-        lambda: graphql(client, token, RESPONSES_QUERY),
-        lambda: raw_queries(app, RESPONSES_SQL),
+        lambda: graphql(client, token, query),
+        lambda: raw_queries(app, sql),
         settings,
         detail={"statements": statements, "statements_target": "<= 5"},
     )

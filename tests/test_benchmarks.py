@@ -39,14 +39,15 @@ from .conftest import TEST_SECRET
 from .factories import make_account
 
 TINY = [
-    "--answers", "2400",
-    "--accounts", "1200",
-    "--campaign-size", "400",
-    "--sample", "100",
-    "--growth", "800,2400",
+    "--answers", "1600",
+    "--accounts", "600",
+    "--campaign-size", "300",
+    "--sample", "60",
+    "--growth", "800,1600",
     "--rounds", "3",
-    "--batch", "3",
+    "--batch", "2",
     "--launches", "1",
+    "--page-size", "20",
 ]  # fmt: skip
 
 SERVERS = [None]
@@ -64,10 +65,10 @@ def test_tiny_run_measures_every_item_and_writes_results(
     assert harness.main(argv) == 0
 
     results = json.loads((tmp_path / "latest.json").read_text(encoding="utf-8"))
-    assert results["answers"] == 2400
-    assert results["data"]["responses"] == 300
-    assert results["data"]["accounts"] == 1200
-    assert results["data"]["defections"] == 24
+    assert results["answers"] == 1600
+    assert results["data"]["responses"] == 200
+    assert results["data"]["accounts"] == 600
+    assert results["data"]["defections"] == 12
     assert results["database"].startswith("PostgreSQL" if server else "SQLite")
     assert results["machine"]["cores"] == os.cpu_count()
     names = [i["name"] for i in results["items"]]
@@ -76,7 +77,7 @@ def test_tiny_run_measures_every_item_and_writes_results(
         "survey POST (valid, new invitation)",
         "satisfactionSummary(groupBy: ASPECT)",
         "dissatisfactionDrilldown(by: [ASPECT, TIER])",
-        "responses(first: 200) with account, campaign, answers",
+        "responses(first: 20) with account, campaign, answers",
     ]
     assert names[5].startswith("launchCampaign stratified, ")
     for item in results["items"]:
@@ -84,19 +85,19 @@ def test_tiny_run_measures_every_item_and_writes_results(
         assert item["measured"] > 0
         assert isinstance(item["met"], bool)
     post = results["items"][1]
-    assert post["detail"]["stored"] == 1 + 3 * 3  # a warm-up, then three rounds of three
+    assert post["detail"]["stored"] == 1 + 3 * 2  # a warm-up, then three rounds of two
     responses = results["items"][4]
     assert 1 <= responses["detail"]["statements"] <= 5
     launch = results["items"][5]
-    assert launch["detail"]["sample"] == 100
+    assert launch["detail"]["sample"] == 60
     # excludeSurveyedWithinDays 0: the frame is every active account, defected ones out.
-    assert launch["detail"]["frame"] == 1200
-    assert [p["answers"] for p in results["growth"]] == [800, 2400]
+    assert launch["detail"]["frame"] == 600
+    assert [p["answers"] for p in results["growth"]] == [800, 1600]
     assert results["growth_note"] == "1,000,000 answers needs --large"
 
     table = (tmp_path / "latest.md").read_text(encoding="utf-8")
     assert "| survey page GET |" in table
-    assert "2,400 answers" in table
+    assert "1,600 answers" in table
     assert table in capsys.readouterr().out
 
 
