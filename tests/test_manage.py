@@ -34,7 +34,7 @@ from survey.staff import (
 )
 
 from .conftest import BASE_URL, csrf_token_from
-from .factories import make_account, make_campaign, make_response
+from .factories import make_account, make_campaign, make_defection, make_response
 
 PASSWORD = "correct horse battery"
 
@@ -649,3 +649,34 @@ def test_csv_in_chinese(app, manager, answered):
     rows = read_csv(manager.get(f"/manage/campaigns/{answered}/responses.csv?lang=zh"))
     assert rows[0][0] == "答卷编号"
     assert "交货与物流：得分" in rows[0]
+
+
+def test_exit_survey_previews_and_launches_on_lost_accounts(app, manager):
+    registry(app)
+    with app.app_context():
+        today = date.today()
+        for number, days_ago in (("KA80", 10), ("KA81", 30), ("KA82", 400)):
+            make_defection(make_account(number), today - timedelta(days=days_ago), ["price"])
+        db.session.commit()
+    data = {
+        **launch_data(name="Exit 2026", size="2", stratify_by="", kind="exit"),
+        "defected_within_days": "90",
+    }
+    preview = post_form(manager, "/manage/campaigns/new?lang=en", {**data, "preview": "P"})
+    assert preview.status_code == 200
+    page = text(preview)
+    assert "2 of 2 eligible accounts would be invited" in page
+    assert "Asked in an earlier exit survey 0" in page
+    launched = post_form(manager, "/manage/campaigns/new", {**data, "launch": "Launch"})
+    assert launched.status_code == 303
+    with app.app_context():
+        campaign = db.session.scalars(select(Campaign)).one()
+        assert (campaign.kind, campaign.sample_size) == ("exit", 2)
+    detail = text(manager.get(launched.headers["Location"]))
+    assert "Exit survey (accounts that left)" in detail
+    again = post_form(
+        manager, "/manage/campaigns/new?lang=en", {**data, "name": "Exit again", "preview": "P"}
+    )
+    assert again.status_code == 422
+    assert "No lost account can be asked with these settings" in text(again)
+    assert "Asked in an earlier exit survey 2" in text(again)

@@ -21,7 +21,13 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from survey.campaigns import MAX_EXCLUDE_DAYS, MAX_SEED, NAME_MAX_LENGTH, STRATIFY_DIMENSIONS
+from survey.campaigns import (
+    DEFAULT_DEFECTED_WITHIN_DAYS,
+    MAX_EXCLUDE_DAYS,
+    MAX_SEED,
+    NAME_MAX_LENGTH,
+    STRATIFY_DIMENSIONS,
+)
 from survey.delivery import MAX_REMINDER_AFTER_DAYS
 from survey.models import KIND_SATISFACTION
 from survey.staff import MAX_PASSWORD_LENGTH
@@ -139,6 +145,19 @@ class LaunchForm(FlaskForm):
         validators=[InputRequired(message=_l("Please choose a closing date."))],
     )
     kind = SelectField(_l("Kind"), default=KIND_SATISFACTION)
+    defected_within_days = IntegerField(
+        _l("Exit survey: accounts lost in the last (days)"),
+        description=_l("Only for exit surveys; satisfaction surveys ignore it."),
+        default=DEFAULT_DEFECTED_WITHIN_DAYS,
+        validators=[
+            Optional(),
+            NumberRange(
+                min=1,
+                max=MAX_EXCLUDE_DAYS,
+                message=_l("Between 1 and %(max)d days, please.", max=MAX_EXCLUDE_DAYS),
+            ),
+        ],
+    )
     #: "Today" where the campaign runs (the app's time zone); set by the view.
     today: date | None = None
     preview = SubmitField(_l("Preview sample"))

@@ -43,9 +43,13 @@ from survey.analytics import (
 )
 from survey.campaigns import (
     ALL_STRATUM,
+    DEFAULT_DEFECTED_WITHIN_DAYS,
     EXCLUSION_REASONS,
+    EXIT_EXCLUSION_REASONS,
+    KINDS,
     CampaignRequest,
     Frame,
+    build_exit_frame,
     build_frame,
     campaign_links,
     close_campaign,
@@ -56,8 +60,9 @@ from survey.campaigns import (
 )
 from survey.delivery import queue_reminders
 from survey.errors import ConflictError, DomainError, NotFoundError, SurveyClosedError
+from survey.exit_surveys import defection_reasons_by_source
 from survey.mail import MailSettings
-from survey.models import CAMPAIGN_OPEN, KIND_SATISFACTION, ROLE_MANAGER
+from survey.models import CAMPAIGN_OPEN, KIND_EXIT, KIND_SATISFACTION, ROLE_MANAGER
 from survey.reports import account_briefs, campaign_funnel, campaign_responses, stratum_progress
 from survey.scale import TIER_LABELS, ReasonCode, Satisfaction, normalise_locale
 from survey.staff import authenticate_password, get_active_staff, role_at_least
@@ -66,6 +71,7 @@ from ..extensions import limiter
 from .charts import PATTERNS, diverging_chart
 from .exports import csv_download
 from .forms import (
+    KIND_LABELS,
     STRATIFY_LABELS,
     ActionForm,
     LaunchForm,
@@ -102,6 +108,7 @@ EXCLUSION_LABELS: dict[str, Any] = {
     "no_contact": _l("No e-mail or phone"),
     "opted_out": _l("Opted out"),
     "recently_surveyed": _l("Surveyed recently"),
+    "already_asked": _l("Asked in an earlier exit survey"),
 }
 STATUS_LABELS: dict[str, Any] = {
     "open": _l("Open"),
@@ -204,6 +211,7 @@ def _console_helpers() -> dict[str, Any]:
         "staff": g.get("staff"),
         "reason_label": lambda code: _reason_label(code, locale),
         "status_label": lambda code: STATUS_LABELS.get(code, code),
+        "kind_label": lambda code: KIND_LABELS.get(code, code),
         "stratify_label": lambda code: STRATIFY_LABELS.get(code, code) if code else "–",
         "tier_label": lambda code: (
             TIER_LABELS[code][1 if locale == "en" else 0] if code in TIER_LABELS else code
@@ -304,10 +312,6 @@ def campaigns() -> str:
     return render_template("manage/campaigns.html", campaigns=list_campaigns())
 
 
-#: Kinds the launch service accepts; add KIND_EXIT when launch_campaign takes it.
-LAUNCH_KINDS: tuple[str, ...] = (KIND_SATISFACTION,)
-
-
 def _closes_at(day: date) -> datetime:
     """The end of the closing day where the company is (the app's time zone)."""
     return datetime.combine(day, time(23, 59, 59), tzinfo=_timezone())
@@ -324,14 +328,19 @@ def _campaign_request(form: LaunchForm) -> CampaignRequest:
         exclude_days=form.exclude_days.data if form.exclude_days.data is not None else 90,
         closes_at=_closes_at(form.closes_on.data) if form.closes_on.data else None,
         kind=form.kind.data or KIND_SATISFACTION,
+        defected_within_days=form.defected_within_days.data or DEFAULT_DEFECTED_WITHIN_DAYS,
         created_by=g.staff.name,
     )
 
 
 def _frame_for(form: LaunchForm) -> Frame:
-    return build_frame(
-        exclude_days=form.exclude_days.data or 0, stratify_by=form.stratify_by.data or None
-    )
+    stratify_by = form.stratify_by.data or None
+    if form.kind.data == KIND_EXIT:
+        return build_exit_frame(
+            defected_within_days=form.defected_within_days.data or DEFAULT_DEFECTED_WITHIN_DAYS,
+            stratify_by=stratify_by,
+        )
+    return build_frame(exclude_days=form.exclude_days.data or 0, stratify_by=stratify_by)
 
 
 def _show_service_error(form: LaunchForm, exc: DomainError) -> Frame | None:
@@ -349,13 +358,18 @@ def _show_service_error(form: LaunchForm, exc: DomainError) -> Frame | None:
             )
         ]
         return frame
-    if exc.field is None:
+    if exc.field in (None, "defected_within_days"):
         frame = _frame_for(form)
         if frame.size == 0:
             form.form_errors.append(
                 _(
                     "No account can be asked with these settings: the sampling frame is "
                     "empty. A shorter exclusion window may help."
+                )
+                if form.kind.data != KIND_EXIT
+                else _(
+                    "No lost account can be asked with these settings: none left in that "
+                    "window with an e-mail or phone, not opted out and not asked before."
                 )
             )
             return frame
@@ -380,7 +394,7 @@ def _allocation_rows(plan_allocation: list[Any], stratify_by: str | None) -> lis
 
 @bp.route("/campaigns/new", methods=["GET", "POST"])
 def new_campaign() -> str | tuple[str, int] | HttpResponse:
-    form = LaunchForm(kinds=LAUNCH_KINDS)
+    form = LaunchForm(kinds=KINDS)
     form.today = _today()
     context: dict[str, Any] = {
         "form": form,
@@ -388,7 +402,9 @@ def new_campaign() -> str | tuple[str, int] | HttpResponse:
         "frame": None,
         "allocation": [],
         "exclusion_labels": EXCLUSION_LABELS,
-        "exclusion_reasons": EXCLUSION_REASONS,
+        "exclusion_reasons": EXIT_EXCLUSION_REASONS
+        if form.kind.data == KIND_EXIT
+        else EXCLUSION_REASONS,
     }
     if request.method == "GET":
         form.seed.data = form.seed.data if form.seed.data is not None else suggested_seed()
@@ -629,7 +645,7 @@ def results() -> str | tuple[str, int]:
         by_label=DRILL_LABELS[by],
         at_risk=[(a, briefs.get(a.account_id)) for a in at_risk],
         aspect_labels=aspect_labels,
-        by_month=defection_reasons(Dimension.MONTH, defection_filter, locale=locale),
+        by_month=defection_reasons_by_source(Dimension.MONTH, defection_filter, locale=locale),
         by_tier=defection_reasons(Dimension.TIER, defection_filter, locale=locale),
         by_value_type=defection_reasons(Dimension.VALUE_TYPE, defection_filter, locale=locale),
         campaign_name=next((c.name for c in every_campaign if c.id == campaign_id), None),
