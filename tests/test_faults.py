@@ -107,6 +107,8 @@ def test_sqlite_locked_past_the_busy_timeout_gives_a_503_form_and_recovers(sqlit
     blocker = sqlite3.connect(path, isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
     try:
+        # Reading still works: the form opens (its opened-at time waits for later).
+        assert client.get(f"/s/{token}").status_code == 200
         locked = client.post(f"/s/{token}", data=data)
     finally:
         blocker.execute("ROLLBACK")
