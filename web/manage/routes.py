@@ -624,9 +624,17 @@ def results() -> str | tuple[str, int]:
     by = Dimension(form.by.data) if form.by.data and not form.by.errors else Dimension.TIER
 
     answers_filter = ResponseFilter(campaign_id=campaign_id, since=since, until=until)
-    aspects = satisfaction_summary(Dimension.ASPECT, answers_filter, locale=locale)
+    # Groups smaller than this are flagged, not hidden: a share of 3 answers misleads.
+    min_size = int(current_app.config.get("MIN_GROUP_SIZE") or 0)
+    aspects = satisfaction_summary(
+        Dimension.ASPECT, answers_filter, locale=locale, min_group_size=min_size
+    )
     drilldown = dissatisfaction_drilldown(
-        [Dimension.ASPECT, by], answers_filter, locale=locale, comments_limit=COMMENTS_SHOWN
+        [Dimension.ASPECT, by],
+        answers_filter,
+        locale=locale,
+        comments_limit=COMMENTS_SHOWN,
+        min_group_size=min_size,
     )
     at_risk = at_risk_accounts(AT_RISK_SHOWN)
     briefs = account_briefs([a.account_id for a in at_risk])
@@ -637,6 +645,7 @@ def results() -> str | tuple[str, int]:
     defection_filter = DefectionFilter(since=since, until=until)
     page = render_template(
         "manage/results.html",
+        min_size=min_size,
         form=form,
         aspects=aspects,
         answered=sum(a.answers for a in aspects),
