@@ -260,3 +260,28 @@ def test_launch_refuses_a_registry_that_changed_under_the_draw(app: Any) -> None
             campaigns._store_frame(campaign.id, frame)
         db.session.rollback()
         assert db.session.scalar(select(func.count()).select_from(CampaignFrameMember)) == 0
+
+
+def test_cached_parse_and_validation_still_refuse_what_the_limits_refuse(app: Any) -> None:
+    """The second time a document comes, its validation comes from the cache."""
+    from survey.staff import add_staff
+
+    with app.app_context():
+        token = add_staff("bench-viewer", "viewer").token
+    client = app.test_client()
+    deep = "{ dissatisfactionDrilldown(by: [ASPECT]) { " + "children { " * 10 + "key"
+    deep += " }" * 11 + " }"
+    aliases = "{ " + " ".join(f"a{n}: me {{ name }}" for n in range(31)) + " }"
+    for _ in range(2):
+        for query, message in ((deep, "maximum operation depth"), (aliases, "aliases")):
+            resp = client.post(
+                "/graphql", json={"query": query}, headers={"Authorization": f"Bearer {token}"}
+            )
+            errors = resp.get_json()["errors"]
+            assert message in errors[0]["message"]
+        ok = client.post(
+            "/graphql",
+            json={"query": "{ me { name } }"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert ok.get_json() == {"data": {"me": {"name": "bench-viewer"}}}
