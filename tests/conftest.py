@@ -1,8 +1,9 @@
 """Fixtures: `app`, `client`, `runner`, and a fresh database per test.
 
-Database tests run on SQLite (a new file per test) and, when TEST_DATABASE_URL
-points at a PostgreSQL server, also on PostgreSQL: the session makes its own
-database with a random name there and drops it at the end.
+Database tests run on SQLite (a new file per test, copied from a template built
+once per session) and, when TEST_DATABASE_URL points at a PostgreSQL server, also
+on PostgreSQL: the session makes its own database with a random name there, each
+test starts from emptied tables, and the database is dropped at the end.
 """
 
 from __future__ import annotations
@@ -10,13 +11,14 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import shutil
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from sqlalchemy import make_url
+from sqlalchemy import inspect, make_url, text
 
 os.environ["KEYPULSE_ENV"] = "testing"
 for _name in ("DATABASE_URL", "SMTP_HOST", "BASE_URL", "SECRET_KEY"):
@@ -56,9 +58,43 @@ def postgres_url() -> Iterator[str]:
 
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+    """A database for this test. On SQLite the file does not exist yet (an empty
+    database); on PostgreSQL it is the session's database, in whatever state the
+    previous test left it (the `app` fixture empties it)."""
     if request.param == "postgresql":
         return str(request.getfixturevalue("postgres_url"))
     return f"sqlite:///{tmp_path / 'test.sqlite3'}"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """An SQLite file with every table, built once; each test gets a copy."""
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    app = make_test_app(f"sqlite:///{path}")
+    with app.app_context():
+        db.create_all()
+        db.engine.dispose()  # closes the connections, so the WAL is folded back in
+    return str(path)
+
+
+def _empty_tables(app: Flask) -> None:
+    """Leave exactly the models' tables, empty, with identities restarted."""
+    with app.app_context():
+        tables = set(db.metadata.tables)
+        present = set(inspect(db.engine).get_table_names())
+        if present == tables:
+            # DELETE beats TRUNCATE on tables this small (TRUNCATE makes new files).
+            with db.engine.begin() as conn:
+                for table in reversed(db.metadata.sorted_tables):
+                    conn.execute(table.delete())
+                conn.execute(
+                    text("SELECT setval(c.oid, 1, false) FROM pg_class c WHERE c.relkind = 'S'")
+                )
+        else:  # a test dropped or migrated the schema: build it again
+            db.drop_all()
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+            db.create_all()
 
 
 def make_test_app(database_url: str, **overrides: Any) -> Flask:
@@ -82,19 +118,23 @@ def app_config() -> dict[str, Any]:
 
 
 @pytest.fixture
-def app(database_url: str, app_config: dict[str, Any]) -> Iterator[Flask]:
+def app(
+    request: pytest.FixtureRequest, database_url: str, app_config: dict[str, Any]
+) -> Iterator[Flask]:
     """The app with empty tables. No app context is held open: requests get their own,
     exactly as in production; test code uses `with app.app_context():`."""
-    app = make_test_app(database_url, **app_config)
-    with app.app_context():
-        db.drop_all()
-        db.create_all()
+    if database_url.startswith("sqlite:///"):
+        template = request.getfixturevalue("sqlite_template")
+        shutil.copyfile(template, database_url.removeprefix("sqlite:///"))
+        app = make_test_app(database_url, **app_config)
+    else:
+        app = make_test_app(database_url, **app_config)
+        _empty_tables(app)
     try:
         yield app
     finally:
         with app.app_context():
             db.session.remove()
-            db.drop_all()
             db.engine.dispose()
 
 
