@@ -6,11 +6,13 @@ import re
 from typing import Any
 
 from flask import Flask
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from survey.campaigns import CampaignRequest, build_frame, launch_campaign
 from survey.db import db
-from survey.mail import MailSettings, optout_mac, optout_token
+from survey.mail import MailSettings, optout_mac, optout_token, parse_optout_token
 from survey.models import Invitation, KeyAccount, OutboxMessage
 from survey.tokens import derive_token
 
@@ -137,3 +139,18 @@ def test_opted_out_accounts_leave_the_frame_and_the_dry_run_says_so(
     assert result.exit_code == 0, result.output
     assert "Sampling frame: 2 accounts" in result.output
     assert "opted_out 1" in result.output
+
+
+@given(st.text(max_size=80))
+def test_parse_optout_token_never_raises_and_accepts_only_its_own_shape(text: str) -> None:
+    parsed = parse_optout_token(text)
+    if parsed is not None:
+        invitation_id, mac = parsed
+        assert text == f"{invitation_id}.{mac}"
+        assert len(mac) == 43
+
+
+@given(st.integers(min_value=1, max_value=10**12 - 1), st.text(min_size=1, max_size=64))
+def test_optout_tokens_round_trip(invitation_id: int, nonce: str) -> None:
+    token = optout_token(TEST_SECRET, invitation_id, nonce)
+    assert parse_optout_token(token) == (invitation_id, optout_mac(TEST_SECRET, nonce))

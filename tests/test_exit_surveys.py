@@ -306,3 +306,52 @@ def test_defection_reasons_count_both_sources(app: Flask) -> None:
     assert regions == {"华东": (3, 1), "华北": (2, 1)}
     with app.app_context(), pytest.raises(InvalidInputError):
         defection_reasons_by_source(source="rumour")
+
+
+def test_exit_interview_by_phone_on_the_page(app: Flask) -> None:
+    from survey.staff import add_staff
+
+    _registry(app)
+    campaign_id = _launch_exit(app, size=2, seed=3)
+    _, token = _tokens(app, campaign_id)["L1"]
+    with app.app_context():
+        manager = add_staff("王伟", "manager").token
+    client = app.test_client()
+    html = client.get(f"/s/{token}?channel=phone").get_data(as_text=True)
+    assert "Phone interview" in html and 'name="staff_token"' in html
+    done = client.post(
+        f"/s/{token}?channel=phone",
+        data={"csrf_token": csrf_token_from(html), "staff_token": manager, "main_reason": "price"},
+    )
+    assert done.status_code == 303
+    with app.app_context():
+        row = db.session.execute(
+            select(Response.channel, Response.entered_by, ExitFeedback.main_reason).join(
+                ExitFeedback, ExitFeedback.response_id == Response.id
+            )
+        ).one()
+    assert tuple(row) == ("phone", "王伟", "price")
+
+
+def test_exit_page_refuses_answers_outside_the_lists(app: Flask) -> None:
+    _registry(app)
+    campaign_id = _launch_exit(app, size=2, seed=3)
+    _, token = _tokens(app, campaign_id)["L1"]
+    client = app.test_client()
+    html = client.get(f"/s/{token}").get_data(as_text=True)
+    page = client.post(
+        f"/s/{token}",
+        data={
+            "csrf_token": csrf_token_from(html),
+            "main_reason": "bribes",
+            "other_reasons": ["price", "gossip"],
+            "would_return": "perhaps",
+        },
+    )
+    body = page.get_data(as_text=True)
+    assert page.status_code == 422
+    assert "Please choose the main reason." in body
+    assert "Please choose reasons from the list." in body
+    assert "Please choose one of the answers." in body
+    with app.app_context():
+        assert db.session.scalar(select(Response.id)) is None

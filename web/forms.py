@@ -231,18 +231,17 @@ class ExitSurveyForm(FlaskForm):
     )
 
     def validate(self, extra_validators: Any = None) -> bool:
-        ok = super().validate(extra_validators)
-        # RadioField's own "Not a valid choice" is not a sentence for a customer.
+        super().validate(extra_validators)
+        # RadioField's own "Not a valid choice" is not a sentence for a customer, and
+        # "would you come back" may be left unanswered (WTForms reads that as "None").
         if not self.main_reason.data or self.main_reason.data not in _REASON_CODES:
             self.main_reason.errors = [str(MSG_CHOOSE_MAIN_REASON)]
-            ok = False
         if self.would_return.data in (None, "", "None"):
             self.would_return.data = None
             self.would_return.errors = []
         elif self.would_return.data not in WOULD_RETURN:
             self.would_return.errors = [str(MSG_CHOOSE_ONE)]
-            ok = False
-        return ok and not any(f.errors for f in self)
+        return not any(f.errors for f in self) and not self.form_errors
 
     def answers(self) -> ExitAnswers:
         return ExitAnswers(
