@@ -193,11 +193,14 @@ def issue_token(name: str, *, actor: str | None = None) -> IssuedToken:
     return issued
 
 
-def ensure_staff_token(name: str, *, role: str, actor: str | None = None) -> str:
+def ensure_staff_token(
+    name: str, *, role: str, actor: str | None = None, email: str | None = None
+) -> str:
     """A fresh token for `name`, creating the staff member with `role` if missing.
 
     For scripts such as `flask demo`: an existing member keeps their role and is
-    reactivated. Flushes, never commits: the caller's transaction owns the change.
+    reactivated; `email` is set when the member has none. Flushes, never commits:
+    the caller's transaction owns the change.
     """
     if role not in ROLES:
         raise InvalidInputError(
@@ -211,6 +214,8 @@ def ensure_staff_token(name: str, *, role: str, actor: str | None = None) -> str
         db.session.add(member)
         db.session.flush()
         action = STAFF_ADD
+    if email and not member.email:
+        member.email = email
     member.active = True
     issued = _new_token(member)
     record_audit(actor, action, "staff", member.name, {"role": member.role})

@@ -17,6 +17,7 @@ from survey.models import (
     Response,
 )
 from survey.scale import ASPECT_REASON
+from survey.staff import authenticate_password
 
 from .conftest import TEST_SECRET
 
@@ -101,6 +102,9 @@ def test_demo_loads_once_with_clusters_and_echoing_defections(app, runner):
     assert result.exit_code == 0, result.output
     assert "already holds 200 key accounts" in result.output
     assert "Manager API token (demo-manager): " in result.output
+    password = result.output.split("password ")[1].split()[0]
+    with app.app_context():
+        assert authenticate_password("demo-manager@example.com", password) is not None
     assert result.output.count("/s/") == 3
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(KeyAccount)) == 200

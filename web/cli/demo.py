@@ -3,6 +3,8 @@ manager API token and three survey links to try."""
 
 from __future__ import annotations
 
+import secrets
+
 import click
 from flask import current_app
 from flask.cli import with_appcontext
@@ -11,9 +13,10 @@ from survey.campaigns import campaign_links
 from survey.db import db
 from survey.demo import load_demo
 from survey.models import ROLE_MANAGER
-from survey.staff import ensure_staff_token
+from survey.staff import ensure_staff_token, set_password
 
 DEMO_MANAGER = "demo-manager"
+DEMO_MANAGER_EMAIL = "demo-manager@example.com"
 
 
 @click.command("demo")
@@ -30,10 +33,17 @@ def command(accounts: int) -> None:
     else:
         click.echo(f"The database already holds {report.accounts} key accounts: demo not reloaded.")
 
-    # A fresh token each run: only its hash is stored, so the old one can't be shown.
-    token = ensure_staff_token(DEMO_MANAGER, role=ROLE_MANAGER)
+    # A fresh token and password each run: only hashes are stored, so the old ones
+    # can't be shown again.
+    token = ensure_staff_token(DEMO_MANAGER, role=ROLE_MANAGER, email=DEMO_MANAGER_EMAIL)
     db.session.commit()
+    password = secrets.token_urlsafe(12)
+    set_password(DEMO_MANAGER, password)
     click.echo(f"\nManager API token ({DEMO_MANAGER}): {token}")
+    click.echo(
+        f"Manager console: {current_app.config['BASE_URL']}/manage  "
+        f"e-mail {DEMO_MANAGER_EMAIL}  password {password}"
+    )
 
     if report.open_campaign_id is not None:
         base_url = current_app.config["BASE_URL"]
