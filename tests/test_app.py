@@ -93,3 +93,23 @@ def test_migrations_build_the_schema_the_models_describe(database_url):
             with db.engine.begin() as conn:
                 conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
             db.engine.dispose()
+
+
+def test_trusted_proxy_headers_only_when_configured(database_url):
+    seen: list[str | None] = []
+    for proxies in (0, 1):
+        app = make_test_app(database_url, TRUSTED_PROXIES=proxies)
+
+        @app.get("/__addr")
+        def _addr() -> str:
+            from flask import request
+
+            seen.append(request.remote_addr)
+            return "ok"
+
+        app.test_client().get(
+            "/__addr",
+            headers={"X-Forwarded-For": "203.0.113.9"},
+            environ_base={"REMOTE_ADDR": "10.0.0.2"},
+        )
+    assert seen == ["10.0.0.2", "203.0.113.9"]

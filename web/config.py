@@ -100,6 +100,9 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "BABEL_DEFAULT_LOCALE": "zh",
         "BABEL_DEFAULT_TIMEZONE": os.environ.get("TIMEZONE", "Asia/Shanghai"),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        # Reverse proxies in front of the app whose X-Forwarded-* headers to trust (so
+        # rate limits see the client's address, not the proxy's). 0 = none.
+        "TRUSTED_PROXIES": env_int("TRUSTED_PROXIES", 0),
         "RATELIMIT_ENABLED": env_flag("RATELIMIT_ENABLED", True),
         "GRAPHQL_INTROSPECTION": env_flag("GRAPHQL_INTROSPECTION", profile == DEVELOPMENT),
         "GRAPHQL_MAX_PAGE_SIZE": 200,
