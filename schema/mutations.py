@@ -38,6 +38,7 @@ from survey.scale import Channel
 
 from .context import Info
 from .errors import bad_input
+from .insights import FollowUpMutation
 from .permissions import IsManager
 from .types import (
     BigInt,
@@ -74,6 +75,8 @@ LAUNCH_FIELDS = {
     "campaign_id": "id",
     "kind": "kind",
     "defected_within_days": "defectedWithinDays",
+    "target_margin": "targetMarginOfError",
+    "expected_response_rate": "expectedResponseRate",
 }
 REMIND_FIELDS = {"campaign_id": "campaignId", "after_days": "afterDays"}
 PHONE_FIELDS = {
@@ -144,6 +147,16 @@ class LaunchCampaignInput:
     defected_within_days: int = strawberry.field(
         default=DEFAULT_DEFECTED_WITHIN_DAYS, description="EXIT campaigns: the defection window."
     )
+    target_margin_of_error: float | None = strawberry.field(
+        default=None,
+        description="Or: draw the fewest accounts whose expected 95% margin of error reaches "
+        "this (e.g. 0.05), at most the whole frame.",
+    )
+    expected_response_rate: float | None = strawberry.field(
+        default=None,
+        description="Share of invited accounts expected to answer, (0, 1]; default: the mean "
+        "of closed campaigns, else 0.3.",
+    )
 
 
 @strawberry.input(description="One aspect's answer given on the phone.")
@@ -204,6 +217,14 @@ class LaunchCampaignPayload:
     emails_queued: int = strawberry.field(
         default=0, description="Invitation e-mails written to the outbox (0 on a dry run)."
     )
+    expected_response_rate: float | None = strawberry.field(
+        default=None, description="The response rate the plan assumes."
+    )
+    expected_margin_of_error: float | None = strawberry.field(
+        default=None,
+        description="Worst-case 95% margin of error of the overall satisfied share at that "
+        "rate, finite population corrected; null when no answer is expected.",
+    )
 
 
 @strawberry.input
@@ -236,7 +257,7 @@ def _business_today() -> date:
 
 
 @strawberry.type
-class Mutation:
+class Mutation(FollowUpMutation):
     @strawberry.mutation(
         permission_classes=[IsManager],
         description="Draw a sample and open a campaign (manager or admin).",
@@ -255,6 +276,8 @@ class Mutation:
             created_by=info.context.staff_name,
             kind=input.kind.value,
             defected_within_days=input.defected_within_days,
+            target_margin=input.target_margin_of_error,
+            expected_response_rate=input.expected_response_rate,
         )
         with _service_errors(LAUNCH_FIELDS):
             result = launch_campaign(
@@ -289,6 +312,8 @@ class Mutation:
             ],
             excluded=[ExclusionCount(reason=k, count=v) for k, v in plan.excluded.items()],
             emails_queued=result.emails_queued,
+            expected_response_rate=plan.expected_response_rate,
+            expected_margin_of_error=plan.expected_margin,
         )
 
     @strawberry.mutation(
@@ -359,6 +384,8 @@ class Mutation:
                     locale=invitation.locale,
                     channel=Channel.PHONE.value,
                     entered_by=info.context.staff_name,
+                    follow_up_days=current_app.config["FOLLOW_UP_DAYS"],
+                    mail=MailSettings.from_config(current_app.config),
                 )
         row = db.session.scalars(
             select(m.Response)

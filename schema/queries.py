@@ -9,7 +9,7 @@ import strawberry
 from sqlalchemy import ColumnElement, Select, exists, func, select
 from sqlalchemy.orm import contains_eager, joinedload
 
-from survey import analytics
+from survey import analytics, insights
 from survey import models as m
 from survey.db import db
 from survey.exit_surveys import defection_reasons_by_source
@@ -17,6 +17,7 @@ from survey.staff import list_tokens
 
 from .audit import AuditLogEntry, resolve_audit_log
 from .context import Info
+from .insights import InsightsQuery, Weight
 from .pagination import Connection, check_first, decode_cursor, make_connection
 from .permissions import IsAdmin
 from .types import (
@@ -67,7 +68,7 @@ def _response_filter(f: ResponseFilter | None) -> analytics.ResponseFilter:
 
 
 @strawberry.type
-class Query:
+class Query(InsightsQuery):
     @strawberry.field(description="Key accounts in id order.")
     def accounts(
         self,
@@ -153,9 +154,13 @@ class Query:
         info: Info,
         group_by: Dimension,  # type: ignore[valid-type]
         filter: ResponseFilter | None = None,
+        weight: Weight = Weight.ANSWERS,  # type: ignore[valid-type,attr-defined]
     ) -> list[SatisfactionGroup]:
         groups = analytics.satisfaction_summary(
-            domain_dimension(group_by), _response_filter(filter), locale=info.context.locale
+            domain_dimension(group_by),
+            _response_filter(filter),
+            locale=info.context.locale,
+            weight=analytics.Weight(weight.value),
         )
         return [build_group(g) for g in groups]
 
@@ -195,12 +200,12 @@ class Query:
         return [build_sourced_breakdown(g) for g in groups]
 
     @strawberry.field(
-        description="Active accounts whose latest response has a score of 1-2, "
-        "highest annual revenue first."
+        description="Active accounts whose latest response has a score of 1-2, largest "
+        "expected lost revenue (riskScore × annual revenue) first."
     )
     def at_risk_accounts(self, info: Info, first: int | None = 20) -> list[AtRiskAccount]:
         size = check_first(first, info.context.max_page_size, default=20)
-        risky = analytics.at_risk_accounts(size)
+        risky = insights.at_risk_by_expected_loss(size)
         rows = db.session.scalars(
             select(m.KeyAccount).where(m.KeyAccount.id.in_([r.account_id for r in risky]))
         ).all()
@@ -211,6 +216,8 @@ class Query:
                 last_response_at=r.last_response_at,
                 dissatisfied_aspects=r.dissatisfied_aspects,
                 annual_revenue=BigInt(r.annual_revenue),
+                risk_score=r.risk_score,
+                expected_lost_revenue=BigInt(round(r.expected_lost_revenue)),
             )
             for r in risky
         ]

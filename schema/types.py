@@ -13,8 +13,9 @@ from enum import Enum
 from typing import NewType
 
 import strawberry
+from flask import current_app
 
-from survey import analytics, scale
+from survey import analytics, insights, sample_audit, scale, stats
 from survey import models as m
 from survey.analytics import MAX_NODE_COMMENTS
 from survey.delivery import invitation_status_counts
@@ -168,6 +169,115 @@ def parse_id(value: strawberry.ID | str, field: str = "id") -> int:
 # Accounts, responses, answers, defections
 
 
+@strawberry.type(description="A 95% interval: a Wilson score interval for a share.")
+class ShareInterval:
+    low: float
+    high: float
+
+
+def share_interval(value: tuple[float, float] | None) -> ShareInterval | None:
+    return ShareInterval(low=value[0], high=value[1]) if value is not None else None
+
+
+def min_group_size() -> int:
+    """Groups with fewer answers (or accounts, or defections) are flagged lowSample."""
+    return int(current_app.config.get("MIN_GROUP_SIZE", analytics.DEFAULT_MIN_GROUP_SIZE))
+
+
+@strawberry.type(description="An aspect the lost account rated 1-2 before it left.")
+class Complaint:
+    aspect: str
+    aspect_label: str
+    score: int
+    reasons: list[ReasonCode]  # type: ignore[valid-type]
+    reason_text: str | None
+
+
+@strawberry.type(description="A lost account's last satisfaction response before it left.")
+class DefectionPrecursor:
+    response_id: strawberry.ID
+    submitted_at: datetime
+    lead_days: int = strawberry.field(description="Days from that response to the defection.")
+    complaints: list[Complaint] = strawberry.field(description="Aspects it rated 1-2.")
+    comment: str | None
+    matching_reasons: list[ReasonCode] = strawberry.field(  # type: ignore[valid-type]
+        description="Recorded defection reasons that speak of an aspect it complained about."
+    )
+    reasons_match: bool = strawberry.field(
+        description="Whether any recorded defection reason matches its complaints."
+    )
+
+
+def build_precursor(p: insights.Precursor, locale: str) -> DefectionPrecursor:
+    return DefectionPrecursor(
+        response_id=strawberry.ID(str(p.response_id)),
+        submitted_at=p.submitted_at,
+        lead_days=p.lead_days,
+        complaints=[
+            Complaint(
+                aspect=c.aspect,
+                aspect_label=c.label(locale),
+                score=c.score,
+                reasons=[reason_enum(r) for r in c.reasons],
+                reason_text=c.reason_text,
+            )
+            for c in p.complaints
+        ],
+        comment=p.comment,
+        matching_reasons=[reason_enum(r) for r in p.matching_reasons],
+        reasons_match=p.reasons_match,
+    )
+
+
+@strawberry.type(description="One stratum of a recorded sample: its frame and sample size.")
+class SamplingStratum:
+    key: str
+    label: str
+    frame: int
+    size: int
+
+
+@strawberry.type(description="How a campaign's sample was drawn, as recorded at launch.")
+class CampaignSampling:
+    method: str
+    stratify_by: str | None
+    seed: BigInt
+    frame_size: int
+    sample_size: int
+    frame_digest: str | None = strawberry.field(
+        description="SHA-256 of the recorded frame's sorted account ids (one per line)."
+    )
+    allocation: list[SamplingStratum]
+
+
+def _sampling_of(ids: list[int], locale: str) -> dict[int, CampaignSampling]:
+    records = sample_audit.sampling_records(ids)
+    result = {}
+    for cid, r in records.items():
+        dimension = analytics.Dimension(r.stratify_by) if r.stratify_by else None
+        keys = [a.key for a in r.allocation]
+        labels = (
+            analytics.dimension_labels(dimension, keys, locale)
+            if dimension is not None
+            else {k: ("All" if locale == "en" else "全部") for k in keys}
+        )
+        result[cid] = CampaignSampling(
+            method=r.method,
+            stratify_by=r.stratify_by,
+            seed=BigInt(r.seed),
+            frame_size=r.frame_size,
+            sample_size=r.sample_size,
+            frame_digest=r.frame_digest,
+            allocation=[
+                SamplingStratum(
+                    key=a.key, label=labels.get(a.key, a.key), frame=a.frame, size=a.size
+                )
+                for a in r.allocation
+            ],
+        )
+    return result
+
+
 @strawberry.type(description="A key account (大客户) in the registry.")
 class Account:
     id: strawberry.ID
@@ -300,6 +410,15 @@ class Defection:
     recorded_at: datetime
     recorded_by: str | None
 
+    @strawberry.field(
+        description="The account's last satisfaction response before it left; null if it "
+        "was never surveyed before."
+    )
+    def precursors(self, info: Info) -> DefectionPrecursor | None:
+        found = self.account.batch.get("precursors", insights.defection_precursors)
+        precursor = found.get(self.account.pk)
+        return build_precursor(precursor, info.context.locale) if precursor else None
+
 
 # ---------------------------------------------------------------------------
 # Campaigns and invitations
@@ -374,6 +493,19 @@ class Campaign:
         )
         return pages[self.pk]
 
+    @strawberry.field(
+        description="95% margin of error of the overall satisfied share for the responses "
+        "received, with the finite population correction for the frame; null without any."
+    )
+    def margin_of_error(self) -> float | None:
+        return self.batch.get("margins", insights.campaign_margins).get(self.pk)
+
+    @strawberry.field(description="How the sample was drawn, recorded at launch (auditable).")
+    def sampling(self, info: Info) -> CampaignSampling | None:
+        locale = info.context.locale
+        records = self.batch.get(("sampling", locale), lambda ids: _sampling_of(ids, locale))
+        return records.get(self.pk)
+
     @strawberry.field(description="This campaign's answers grouped by `groupBy`.")
     def summary(
         self,
@@ -426,6 +558,23 @@ class SatisfactionGroup:
     mean: float | None
     satisfied_share: float | None = strawberry.field(description="Share of scores 4-5 (0..1).")
     dissatisfied_share: float | None = strawberry.field(description="Share of scores 1-2 (0..1).")
+    satisfied_share_interval: ShareInterval | None = strawberry.field(
+        default=None, description="95% Wilson interval of satisfiedShare; null with no answers."
+    )
+    dissatisfied_share_interval: ShareInterval | None = strawberry.field(
+        default=None, description="95% Wilson interval of dissatisfiedShare."
+    )
+    accounts: int | None = strawberry.field(
+        default=None, description="Accounts counted under the ACCOUNTS or REVENUE weight."
+    )
+
+    @strawberry.field(
+        description="Fewer answers (accounts, when weighted) than MIN_GROUP_SIZE: too few to "
+        "act on."
+    )
+    def low_sample(self) -> bool:
+        n = self.accounts if self.accounts is not None else self.answers
+        return n < min_group_size()
 
 
 @strawberry.type(description="How often a reason was given; share of the group (0..1).")
@@ -433,6 +582,14 @@ class ReasonCount:
     reason: ReasonCode  # type: ignore[valid-type]
     count: int
     share: float
+    of: strawberry.Private[int] = 0
+
+    @strawberry.field(description="95% Wilson interval of share.")
+    def share_interval(self) -> ShareInterval | None:
+        if self.of < self.count or self.of == 0:
+            return None
+        return share_interval(stats.wilson_interval(self.count, self.of))
+
     source: ReasonSource | None = strawberry.field(
         default=None,
         description="Defection reasons: STAFF (recorded with the defection; share of the "
@@ -452,6 +609,14 @@ class DrilldownNode:
     children: list[DrilldownNode]
     all_comments: strawberry.Private[list[str]]
 
+    @strawberry.field(description="95% Wilson interval of dissatisfiedShare.")
+    def dissatisfied_share_interval(self) -> ShareInterval | None:
+        return share_interval(stats.wilson_interval(self.dissatisfied, self.answers))
+
+    @strawberry.field(description="Fewer answers than MIN_GROUP_SIZE: returned, but flagged.")
+    def low_sample(self) -> bool:
+        return self.answers < min_group_size()
+
     @strawberry.field(
         description="Reason texts and comments of its dissatisfied answers, newest first."
     )
@@ -470,6 +635,10 @@ class ReasonBreakdown:
         default=0, description="Lost accounts in the group that answered an exit survey."
     )
 
+    @strawberry.field(description="Fewer defections than MIN_GROUP_SIZE.")
+    def low_sample(self) -> bool:
+        return self.defections < min_group_size()
+
 
 @strawberry.type(description="An active account whose latest response has a score of 1-2.")
 class AtRiskAccount:
@@ -477,6 +646,15 @@ class AtRiskAccount:
     last_response_at: datetime
     dissatisfied_aspects: list[str] = strawberry.field(description="Aspect codes.")
     annual_revenue: BigInt
+    risk_score: float | None = strawberry.field(
+        default=None,
+        description="0..1: the highest, over the aspects it rated 1-2, of (a + 5b) / (n + 5), "
+        "where a of the n surveyed accounts with that complaint defected within a year and b "
+        "is the baseline defection rate (README: Reading the numbers).",
+    )
+    expected_lost_revenue: BigInt | None = strawberry.field(
+        default=None, description="riskScore × annualRevenue: the list's sort order."
+    )
 
 
 @strawberry.type(description="Who is asking.")
@@ -682,11 +860,17 @@ def build_group(g: analytics.SatisfactionGroup) -> SatisfactionGroup:
         mean=g.mean,
         satisfied_share=g.satisfied_share,
         dissatisfied_share=g.dissatisfied_share,
+        satisfied_share_interval=share_interval(g.satisfied_share_interval),
+        dissatisfied_share_interval=share_interval(g.dissatisfied_share_interval),
+        accounts=g.accounts,
     )
 
 
 def build_reasons(shares: list[analytics.ReasonShare]) -> list[ReasonCount]:
-    return [ReasonCount(reason=reason_enum(s.reason), count=s.count, share=s.share) for s in shares]
+    return [
+        ReasonCount(reason=reason_enum(s.reason), count=s.count, share=s.share, of=s.of)
+        for s in shares
+    ]
 
 
 def build_node(node: analytics.DrilldownNode) -> DrilldownNode:
@@ -726,6 +910,7 @@ def build_sourced_breakdown(b: SourcedBreakdown) -> ReasonBreakdown:
                 count=r.count,
                 share=r.share,
                 source=ReasonSource(r.source),
+                of=b.defections,
             )
             for r in b.reasons
         ],

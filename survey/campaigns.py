@@ -56,8 +56,10 @@ from .models import (
     Response,
 )
 from .questionnaires import ensure_default_questionnaire
+from .sample_audit import frame_digest
 from .sampling import simple_sample, size_from_fraction, stratified_sample
 from .scale import DEFAULT_LOCALE, normalise_locale
+from .stats import expected_margin, required_sample_size
 from .tokens import derive_token, hash_token, new_nonce
 
 #: Account attributes a sample can be stratified by.
@@ -90,6 +92,8 @@ CREATED_BY_MAX_LENGTH = 120
 MAX_EXCLUDE_DAYS = 3660
 MAX_CLOSES_IN_DAYS = 366
 MAX_SEED = 2**63 - 1
+#: The response rate a plan expects when no campaign has been closed yet.
+DEFAULT_RESPONSE_RATE = 0.3
 
 
 # --- the frame -------------------------------------------------------------------------
@@ -258,6 +262,10 @@ class CampaignRequest:
     created_by: str | None = None
     #: Exit surveys: sample accounts lost within this many days.
     defected_within_days: int = DEFAULT_DEFECTED_WITHIN_DAYS
+    #: Or: the smallest sample whose expected margin of error reaches this (e.g. 0.05).
+    target_margin: float | None = None
+    #: The share of invited accounts expected to answer; default: past campaigns' mean.
+    expected_response_rate: float | None = None
 
 
 @dataclass(frozen=True)
@@ -281,6 +289,10 @@ class CampaignPlan:
     stratify_by: str | None = None
     exclude_days: int = 90
     closes_at: datetime | None = None
+    #: The response rate the plan assumes, and the worst-case 95% margin of error of
+    #: the overall satisfied share it can then expect (finite population corrected).
+    expected_response_rate: float | None = None
+    expected_margin: float | None = None
 
     @property
     def sample_size(self) -> int:
@@ -323,10 +335,24 @@ def _validate(request: CampaignRequest, now: datetime) -> _Validated:
             f"got {request.defected_within_days}.",
             field="defected_within_days",
         )
-    if (request.size is None) == (request.fraction is None):
+    chosen = [v for v in (request.size, request.fraction, request.target_margin) if v is not None]
+    if len(chosen) != 1:
         raise InvalidInputError(
-            "Give either a sample size or a fraction of the frame, not both or neither.",
+            "Give either a sample size or a fraction of the frame (or a target margin of "
+            "error), not both or neither.",
             field="size",
+        )
+    if request.target_margin is not None and not 0 < request.target_margin < 1:
+        raise InvalidInputError(
+            "The target margin of error must be greater than 0 and less than 1 "
+            f"(e.g. 0.05 for ±5 points), got {request.target_margin}.",
+            field="target_margin",
+        )
+    rate = request.expected_response_rate
+    if rate is not None and not 0 < rate <= 1:
+        raise InvalidInputError(
+            f"The expected response rate must be greater than 0 and at most 1, got {rate}.",
+            field="expected_response_rate",
         )
     if request.size is not None and request.size < 1:
         raise InvalidInputError(
@@ -427,9 +453,11 @@ def _plan(request: CampaignRequest, now: datetime) -> tuple[CampaignPlan, Frame,
                 f"{frame.size} accounts are eligible.",
                 field="size",
             )
-    else:
-        assert request.fraction is not None  # checked in _validate
+    elif request.fraction is not None:
         size = size_from_fraction(frame.size, request.fraction)
+    rate = request.expected_response_rate or past_response_rate() or DEFAULT_RESPONSE_RATE
+    if request.target_margin is not None:
+        size = required_sample_size(request.target_margin, frame.size, rate)
 
     ids_by_external = {m.external_id: m.account_id for m in frame.members}
     if request.stratify_by:
@@ -453,8 +481,26 @@ def _plan(request: CampaignRequest, now: datetime) -> tuple[CampaignPlan, Frame,
         # The exit frame has no "recently surveyed" rule (it excludes anyone asked before).
         exclude_days=0 if request.kind == KIND_EXIT else request.exclude_days,
         closes_at=valid.closes_at,
+        expected_response_rate=rate,
+        expected_margin=expected_margin(size, frame.size, rate),
     )
     return plan, frame, valid
+
+
+def past_response_rate() -> float | None:
+    """The mean response rate of closed satisfaction campaigns (each campaign counts
+    once), or None before the first one closes. One query."""
+    per_campaign = (
+        select((func.count(Response.id) * 1.0 / func.count(Invitation.id)).label("rate"))
+        .select_from(Invitation)
+        .join(Campaign, Campaign.id == Invitation.campaign_id)
+        .outerjoin(Response, Response.invitation_id == Invitation.id)
+        .where(Campaign.status == CAMPAIGN_CLOSED, Campaign.kind == KIND_SATISFACTION)
+        .group_by(Invitation.campaign_id)
+        .subquery()
+    )
+    rate = db.session.scalar(select(func.avg(per_campaign.c.rate)))
+    return float(rate) if rate else None
 
 
 def plan_campaign(request: CampaignRequest, *, now: datetime | None = None) -> CampaignPlan:
@@ -567,6 +613,8 @@ def launch_campaign(
                 "sample_size": plan.sample_size,
                 "exclude_days": plan.exclude_days,
                 "kind": request.kind,
+                # The frame as drawn from, to check the stored frame later (verify).
+                "frame_digest": frame_digest(m.account_id for m in frame.members),
                 **(
                     {"defected_within_days": request.defected_within_days}
                     if request.kind == KIND_EXIT

@@ -22,7 +22,18 @@ from sqlalchemy import func, select, update
 from .accounts import ACCOUNT_COLUMNS, import_accounts_csv, record_defection
 from .campaigns import CampaignRequest, close_campaign, launch_campaign
 from .db import db, utcnow
-from .models import Answer, Aspect, Campaign, Invitation, KeyAccount, Response
+from .follow_ups import update_follow_up
+from .models import (
+    FOLLOW_UP_CONTACTED,
+    FOLLOW_UP_RESOLVED,
+    Answer,
+    Aspect,
+    Campaign,
+    FollowUp,
+    Invitation,
+    KeyAccount,
+    Response,
+)
 from .responses import AnswerInput, record_response
 from .scale import ASPECT_REASON, DEFAULT_ASPECTS, OVERALL, ReasonCode
 
@@ -230,6 +241,8 @@ def load_demo(*, secret_key: str, today: date | None = None, accounts: int = 200
     _backdate_campaign(second.campaign_id or 0, launched2, now + timedelta(days=14))
     db.session.commit()
     responses += _answer_campaign(rng, second.campaign_id or 0, launched2, share=0.25, days=6)
+    # Closing the loop: follow-ups worked, and what the next answers say about it.
+    responses += _close_the_loop(rng, first.campaign_id or 0, second.campaign_id or 0, now)
     return DemoReport(True, accounts, responses, defections, second.campaign_id)
 
 
@@ -301,3 +314,56 @@ def _defect_unhappy(rng: random.Random, campaign_id: int, today: date) -> int:
             today=today,
         )
     return len(unhappiest)
+
+
+def _close_the_loop(rng: random.Random, first_id: int, second_id: int, now: datetime) -> int:
+    """Managers work the follow-ups the first campaign opened: a few are resolved, and
+    those accounts answer the second campaign better than before. Returns how many
+    responses were added."""
+    rows = db.session.execute(
+        select(FollowUp.id, FollowUp.account_id, FollowUp.owner, FollowUp.opened_at, Invitation.id)
+        .join(Response, Response.id == FollowUp.response_id)
+        .join(KeyAccount, KeyAccount.id == FollowUp.account_id)
+        .join(
+            Invitation,
+            (Invitation.account_id == FollowUp.account_id) & (Invitation.campaign_id == second_id),
+        )
+        .where(Response.campaign_id == first_id, KeyAccount.active.is_(True))
+        .order_by(FollowUp.id)
+    ).all()
+    added = 0
+    for case_id, account_id, owner, opened_at, invitation_id in rows[:3]:
+        contacted = opened_at + timedelta(days=rng.randint(1, 5))
+        update_follow_up(
+            case_id,
+            status=FOLLOW_UP_CONTACTED,
+            note="已电话沟通，客户说明了问题。",
+            author=owner,
+            now=contacted,
+        )
+        update_follow_up(
+            case_id,
+            status=FOLLOW_UP_RESOLVED,
+            note="已安排改进并回访确认。",
+            author=owner,
+            now=contacted + timedelta(days=rng.randint(3, 10)),
+        )
+        answered = db.session.scalar(
+            select(Response.id).where(Response.invitation_id == invitation_id)
+        )
+        if answered is None:
+            account = db.session.get(KeyAccount, account_id)
+            en = account is not None and account.locale == "en"
+            # After the follow-up most aspects read "satisfied" again.
+            answers = {
+                spec.code: AnswerInput(score=rng.choice([4, 4, 5])) for spec in DEFAULT_ASPECTS
+            }
+            record_response(
+                invitation_id,
+                answers,
+                comment="跟进后改善明显。" if not en else "Much better since you followed up.",
+                locale=account.locale if account else "zh",
+                now=now - timedelta(days=rng.uniform(0.5, 5)),
+            )
+            added += 1
+    return added

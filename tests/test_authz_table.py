@@ -5,6 +5,7 @@ field without an entry in RULES fails `test_every_operation_has_a_rule`."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import graphql
@@ -13,7 +14,7 @@ from sqlalchemy import func, select
 
 from schema.build import schema as api_schema
 from survey.db import db
-from survey.models import AuditEntry, Campaign, Defection, Invitation, Response
+from survey.models import AuditEntry, Campaign, Defection, FollowUp, Invitation, Response
 from survey.scale import DEFAULT_ASPECTS
 from survey.staff import add_staff, revoke_staff
 
@@ -60,6 +61,18 @@ def _phone(_data: Data, who: str) -> dict[str, Any]:
     return {"input": {"invitationId": str(invitation), "answers": answers}}
 
 
+def _two_campaigns(data: Data, _who: str) -> dict[str, Any]:
+    return {"a": str(data.campaigns["C1"]), "b": str(data.campaigns["C2"])}
+
+
+#: The follow-up case the managers update (filled by `world`).
+_FOLLOW_UPS: dict[str, int] = {}
+
+
+def _follow_up(_data: Data, _who: str) -> dict[str, Any]:
+    return {"id": str(_FOLLOW_UPS["case"])}
+
+
 def _launch(_data: Data, who: str) -> dict[str, Any]:
     return {"input": {"name": f"Authz {who}", "sampleSize": 1, "seed": 3}}
 
@@ -100,6 +113,16 @@ RULES: dict[tuple[str, str], tuple[str, Variables, str]] = {
     ("Query", "defectionReasons"): ("{ defectionReasons { key } }", _none, VIEWER),
     ("Query", "atRiskAccounts"): ("{ atRiskAccounts { dissatisfiedAspects } }", _none, VIEWER),
     ("Query", "me"): ("{ me { name role } }", _none, VIEWER),
+    ("Query", "compareCampaigns"): (
+        "query($a: ID!, $b: ID!) { compareCampaigns(a: $a, b: $b) { significant } }",
+        _two_campaigns,
+        VIEWER,
+    ),
+    ("Query", "coverage"): ("{ coverage(groupBy: TIER) { key } }", _none, VIEWER),
+    ("Query", "unheardAccounts"): ("{ unheardAccounts { externalId } }", _none, VIEWER),
+    ("Query", "aspectDefectionRisk"): ("{ aspectDefectionRisk { aspect } }", _none, VIEWER),
+    ("Query", "followUps"): ("{ followUps { totalCount } }", _none, VIEWER),
+    ("Query", "recovery"): ("{ recovery { accounts } }", _none, VIEWER),
     ("Query", "staffTokens"): ("{ staffTokens { staffName } }", _none, ADMIN),
     ("Query", "auditLog"): ("{ auditLog { totalCount } }", _none, ADMIN),
     ("Mutation", "launchCampaign"): (
@@ -120,6 +143,11 @@ RULES: dict[tuple[str, str], tuple[str, Variables, str]] = {
     ("Mutation", "recordPhoneResponse"): (
         "mutation($input: RecordPhoneResponseInput!) { recordPhoneResponse(input: $input) { id } }",
         _phone,
+        MANAGER,
+    ),
+    ("Mutation", "updateFollowUp"): (
+        'mutation($id: ID!) { updateFollowUp(id: $id, note: "Called") { status } }',
+        _follow_up,
         MANAGER,
     ),
     ("Mutation", "recordDefection"): (
@@ -176,6 +204,15 @@ def world(app) -> tuple[Data, dict[str, str]]:
                     Invitation.campaign_id == phone.id, Invitation.account_id == account.id
                 )
             ).one()
+        case = FollowUp(
+            account_id=data.accounts["KA1"],
+            response_id=data.responses["R1"],
+            owner="王伟",
+            due_at=datetime(2026, 12, 1, tzinfo=UTC),
+        )
+        db.session.add(case)
+        db.session.flush()
+        _FOLLOW_UPS["case"] = case.id
         tokens = make_tokens()
         tokens[REVOKED] = add_staff("gone", "admin").token  # an admin's, revoked
         revoke_staff("gone")

@@ -45,6 +45,8 @@ PLAN_OUTPUT = (
     "C            5        3\n"
     "total       10        5\n"
     "Method: stratified; seed: 7\n"
+    # 5 invitations at the default 30% rate: 1 expected answer, which tells little.
+    "Expected margin of error (95%, worst case) at a 30% response rate: ±98.0 points\n"
 )
 
 

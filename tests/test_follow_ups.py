@@ -227,3 +227,120 @@ def test_overdue(app, case_id):
         ).all() == [case_id]
         with pytest.raises(InvalidInputError):
             follow_up_conditions(status="nope")
+
+
+# ---------------------------------------------------------------------------
+# GraphQL: followUps, updateFollowUp, recovery
+
+
+def _tokens(app):
+    from .graphql_helpers import make_tokens
+
+    with app.app_context():
+        tokens = make_tokens()
+        db.session.commit()
+        return tokens
+
+
+FOLLOW_UPS = """
+  query($status: FollowUpStatus, $overdue: Boolean, $after: String) {
+    followUps(status: $status, overdue: $overdue, first: 1, after: $after) {
+      totalCount pageInfo { hasNextPage endCursor }
+      edges { node { id owner status overdue dueAt account { externalId }
+        response { answers { aspect score } } notes { author status text } } } } }
+"""
+
+
+def test_graphql_follow_ups_and_update(app, client, case_id):
+    from .graphql_helpers import codes, gql
+
+    tokens = _tokens(app)
+    with app.app_context():
+        account = make_account("KA009", account_manager="刘洋")
+        campaign, _ = make_campaign("second", accounts=[account], closes_at=NOW + timedelta(7))
+        from survey.follow_ups import open_follow_up
+
+        from .factories import make_response
+
+        response = make_response(campaign, account, {"overall": 2})
+        other = open_follow_up(response.id, now=NOW - timedelta(days=30))
+        db.session.commit()
+
+    body = gql(client, FOLLOW_UPS, {}, token=tokens["viewer"], lang="en")
+    page = body["data"]["followUps"]
+    assert page["totalCount"] == 2 and page["pageInfo"]["hasNextPage"]
+    node = page["edges"][0]["node"]
+    assert (node["id"], node["owner"], node["status"]) == (str(case_id), "王伟", "OPEN")
+    assert node["account"] == {"externalId": "KA001"}
+    assert {"aspect": "overall", "score": 1} in node["response"]["answers"]
+    body = gql(
+        client,
+        FOLLOW_UPS,
+        {"after": page["pageInfo"]["endCursor"]},
+        token=tokens["viewer"],
+    )
+    assert body["data"]["followUps"]["edges"][0]["node"]["id"] == str(other)
+    overdue = gql(client, FOLLOW_UPS, {"overdue": True}, token=tokens["viewer"])
+    assert [e["node"]["id"] for e in overdue["data"]["followUps"]["edges"]] == [str(other)]
+    assert overdue["data"]["followUps"]["edges"][0]["node"]["overdue"] is True
+
+    update = """
+      mutation($id: ID!, $status: FollowUpStatus, $note: String) {
+        updateFollowUp(id: $id, status: $status, note: $note) {
+          status notes { author status text } }
+      }
+    """
+    refused = gql(
+        client, update, {"id": str(case_id), "status": "RESOLVED"}, token=tokens["viewer"]
+    )
+    assert codes(refused) == ["FORBIDDEN"]
+    done = gql(
+        client,
+        update,
+        {"id": str(case_id), "status": "RESOLVED", "note": "已解决"},
+        token=tokens["manager"],
+    )
+    assert done["data"]["updateFollowUp"] == {
+        "status": "RESOLVED",
+        "notes": [{"author": "manager-user", "status": "RESOLVED", "text": "已解决"}],
+    }
+    missing = gql(client, update, {"id": "999", "note": "x"}, token=tokens["manager"])
+    assert codes(missing) == ["BAD_USER_INPUT"]
+    empty = gql(client, update, {"id": str(case_id)}, token=tokens["manager"])
+    assert codes(empty) == ["BAD_USER_INPUT"]
+    resolved = gql(client, FOLLOW_UPS, {"status": "RESOLVED"}, token=tokens["viewer"])
+    assert resolved["data"]["followUps"]["totalCount"] == 1
+    recovery = gql(client, "{ recovery { accounts meanChange } }", token=tokens["viewer"])
+    assert recovery["data"]["recovery"] == {"accounts": 0, "meanChange": None}
+
+
+def test_follow_up_page_costs_a_fixed_number_of_statements(app, client):
+    from flask_sqlalchemy.record_queries import get_recorded_queries
+
+    from survey.follow_ups import open_follow_up
+
+    from .factories import make_response
+    from .graphql_helpers import gql
+
+    tokens = _tokens(app)
+
+    def add_cases(count: int, start: int) -> None:
+        with app.app_context():
+            accounts = [make_account(f"KB{start + i}") for i in range(count)]
+            campaign, _ = make_campaign(f"c{start}", accounts=accounts)
+            for account in accounts:
+                open_follow_up(make_response(campaign, account, {"overall": 1}).id, now=NOW)
+            db.session.commit()
+
+    def cost() -> int:
+        with app.app_context():
+            before = len(get_recorded_queries())
+            body = gql(client, FOLLOW_UPS.replace("first: 1", "first: 50"), token=tokens["viewer"])
+            assert "errors" not in body
+            return len(get_recorded_queries()) - before
+
+    add_cases(2, 0)
+    cost()  # the first request of a token also records when it was used
+    small = cost()
+    add_cases(8, 100)
+    assert cost() == small  # ten cases cost what two do

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from flask_sqlalchemy.record_queries import get_recorded_queries
+from sqlalchemy import func, select
 
 from survey.analytics import (
     Dimension,
@@ -352,3 +353,166 @@ def _case(account, response_id: int, status: str) -> FollowUp:
         opened_at=T0,
         due_at=T0 + timedelta(days=7),
     )
+
+
+# ---------------------------------------------------------------------------
+# The same figures through GraphQL
+
+
+def _api(app, client, query, variables=None, *, lang="en", role="viewer"):
+    from .graphql_helpers import gql, make_tokens
+
+    tokens = app.config.get("TEST_TOKENS")  # one set per app, however many calls
+    if tokens is None:
+        with app.app_context():
+            tokens = app.config["TEST_TOKENS"] = make_tokens()
+            db.session.commit()
+    with app.app_context():
+        before = len(get_recorded_queries())
+        body = gql(client, query, variables, token=tokens[role], lang=lang)
+        statements = len(get_recorded_queries()) - before
+    assert "errors" not in body, body
+    return body["data"], statements
+
+
+def test_graphql_summary_weights_and_intervals(app, client, weighted):
+    query = """
+      query($w: Weight!) { satisfactionSummary(groupBy: ASPECT, filter: {aspect: "overall"},
+                                              weight: $w) {
+        key answers accounts mean satisfiedShare lowSample
+        satisfiedShareInterval { low high } dissatisfiedShareInterval { low high } } }
+    """
+    data, _ = _api(app, client, query, {"w": "REVENUE"})
+    (group,) = data["satisfactionSummary"]
+    assert group["accounts"] == 3 and group["answers"] == 4 and group["lowSample"]
+    assert group["mean"] == pytest.approx(23 / 11)
+    assert group["dissatisfiedShareInterval"]["low"] == pytest.approx(0.2280264, abs=1e-6)
+    data, _ = _api(app, client, query, {"w": "ANSWERS"})
+    assert data["satisfactionSummary"][0]["satisfiedShareInterval"] == {
+        "low": pytest.approx(0.15, abs=1e-4),
+        "high": pytest.approx(0.85, abs=1e-4),
+    }
+
+
+def test_graphql_compare_campaigns_and_margin(app, client, two_campaigns):
+    a, b = two_campaigns
+    query = """
+      query($a: ID!, $b: ID!) {
+        compareCampaigns(a: $a, b: $b) { aspect difference pValue significant
+          a { name answers satisfied satisfiedShare marginOfError }
+          b { name satisfiedShareInterval { low high } } }
+        campaigns { edges { node { name marginOfError
+          summary { key lowSample satisfiedShareInterval { low } } } } } }
+    """
+    data, statements = _api(app, client, query, {"a": str(a), "b": str(b)})
+    result = data["compareCampaigns"]
+    assert result["a"] == {
+        "name": "A",
+        "answers": 10,
+        "satisfied": 8,
+        "satisfiedShare": 0.8,
+        "marginOfError": pytest.approx(0.2239959, abs=1e-6),
+    }
+    assert result["difference"] == pytest.approx(-0.5)
+    assert result["pValue"] == pytest.approx(0.0246188, abs=1e-6) and result["significant"]
+    margins = {e["node"]["name"]: e["node"]["marginOfError"] for e in data["campaigns"]["edges"]}
+    assert margins["A"] == pytest.approx(0.2239959, abs=1e-6)
+    overall = next(
+        g for g in data["campaigns"]["edges"][0]["node"]["summary"] if g["key"] == "overall"
+    )
+    assert overall["lowSample"] is False
+    # A fixed number (12 today): two campaigns' margins and summaries load in one batch each.
+    assert statements <= 12
+
+
+def test_graphql_coverage_and_unheard(app, client):
+    with app.app_context():
+        heard = make_account("E1", region="华东", annual_revenue=5_000_000)
+        make_account("E2", region="华东", annual_revenue=1_000_000)
+        c, _ = make_campaign("C", accounts=[heard])
+        make_response(c, heard, {"overall": 4})
+        db.session.commit()
+    data, _ = _api(
+        app,
+        client,
+        "{ coverage(groupBy: REGION) { key activeAccounts heardFrom heardShare revenueShare "
+        "activeRevenue } unheardAccounts { externalId } }",
+    )
+    assert data["coverage"] == [
+        {
+            "key": "华东",
+            "activeAccounts": 2,
+            "heardFrom": 1,
+            "heardShare": 0.5,
+            "revenueShare": pytest.approx(5 / 6),
+            "activeRevenue": 6_000_000,
+        }
+    ]
+    assert data["unheardAccounts"] == [{"externalId": "E2"}]
+
+
+def test_graphql_defection_risk_precursors_and_at_risk(app, client, risk):
+    query = """
+      { aspectDefectionRisk { aspect riskRatio riskRatioInterval { low high }
+          medianLeadDays lowSample dissatisfiedAccounts dissatisfiedDefected }
+        atRiskAccounts { account { externalId } riskScore expectedLostRevenue }
+        accounts(defected: true) { edges { node { externalId defection {
+          precursors { leadDays reasonsMatch matchingReasons
+            complaints { aspect aspectLabel score reasons reasonText } } } } } } }
+    """
+    data, statements = _api(app, client, query)
+    delivery = next(r for r in data["aspectDefectionRisk"] if r["aspect"] == "delivery")
+    assert delivery["riskRatio"] == pytest.approx(2.5)
+    assert delivery["medianLeadDays"] == 60 and delivery["lowSample"]
+    assert [r["account"]["externalId"] for r in data["atRiskAccounts"]] == ["D4", "R"]
+    assert data["atRiskAccounts"][0]["expectedLostRevenue"] == 388_889
+    precursors = {
+        e["node"]["externalId"]: e["node"]["defection"]["precursors"]
+        for e in data["accounts"]["edges"]
+    }
+    assert precursors["D1"] == {
+        "leadDays": 30,
+        "reasonsMatch": True,
+        "matchingReasons": ["DELIVERY"],
+        "complaints": [
+            {
+                "aspect": "delivery",
+                "aspectLabel": "Delivery and logistics",
+                "score": 2,
+                "reasons": ["DELIVERY"],
+                "reasonText": "总是迟到",
+            }
+        ],
+    }
+    assert precursors["D2"]["reasonsMatch"] is False
+    # Precursors of the whole page load together (three queries for four lost accounts):
+    # one per defection would add at least four (18 today).
+    assert statements <= 18
+
+
+def test_the_demo_shows_a_clear_risk_and_a_recovery(app, runner):
+    from survey.demo import load_demo
+    from survey.models import Campaign
+
+    from .conftest import TEST_SECRET
+
+    with app.app_context():
+        load_demo(secret_key=TEST_SECRET)
+        risks = aspect_defection_risk()
+        clear = [
+            r
+            for r in risks
+            if r.risk_ratio_interval is not None
+            and r.risk_ratio_interval[0] > 1
+            and not r.low_sample
+        ]
+        assert clear, risks
+        result = recovery()
+        assert result.accounts >= 1 and result.improved >= 1
+        resolved = db.session.scalar(
+            select(func.count()).select_from(FollowUp).where(FollowUp.status == FOLLOW_UP_RESOLVED)
+        )
+        assert resolved >= 1
+        campaign_ids = db.session.scalars(select(Campaign.id)).all()
+    for campaign_id in campaign_ids:  # the demo's samples are auditable too
+        assert runner.invoke(args=["campaign", "verify", str(campaign_id)]).exit_code == 0

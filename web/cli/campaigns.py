@@ -26,6 +26,7 @@ from survey.campaigns import (
 from survey.delivery import queue_reminders
 from survey.errors import DomainError
 from survey.mail import MailSettings
+from survey.sample_audit import verify_campaign
 
 group = AppGroup("campaign", help="Launch, list and close sample survey campaigns.")
 
@@ -42,6 +43,8 @@ _OPTIONS = {
     "after_days": "--after-days",
     "kind": "--kind",
     "defected_within_days": "--defected-within",
+    "target_margin": "--target-margin",
+    "expected_response_rate": "--expected-response-rate",
 }
 
 LINKS_HEADER = (
@@ -83,6 +86,16 @@ def _print_plan(plan: CampaignPlan) -> None:
         click.echo(f"{_pad(row.key, width)}  {row.frame:>7}  {row.size:>7}")
     click.echo(f"{_pad('total', width)}  {plan.frame_size:>7}  {plan.sample_size:>7}")
     click.echo(f"Method: {plan.method}; seed: {plan.seed}")
+    if plan.expected_response_rate is not None:
+        margin = (
+            f"±{plan.expected_margin * 100:.1f} points"
+            if plan.expected_margin is not None
+            else "none (no response expected)"
+        )
+        click.echo(
+            f"Expected margin of error (95%, worst case) at a "
+            f"{plan.expected_response_rate:.0%} response rate: {margin}"
+        )
 
 
 @group.command("launch")
@@ -125,6 +138,18 @@ def _print_plan(plan: CampaignPlan) -> None:
     show_default=True,
     help="With --kind exit: sample accounts lost within this many days.",
 )
+@click.option(
+    "--target-margin",
+    type=float,
+    help="Or: sample the fewest accounts whose expected 95%% margin of error reaches this "
+    "(e.g. 0.05 for ±5 points), at most the whole frame.",
+)
+@click.option(
+    "--expected-response-rate",
+    type=float,
+    help="Share of invited accounts expected to answer (0-1]; default: the mean of closed "
+    "campaigns, else 0.3.",
+)
 @click.option("--dry-run", is_flag=True, help="Show the frame and allocation; write nothing.")
 def launch(
     name: str,
@@ -136,6 +161,8 @@ def launch(
     closes_in: int,
     kind: str,
     defected_within: int,
+    target_margin: float | None,
+    expected_response_rate: float | None,
     dry_run: bool,
 ) -> None:
     """Draw a random sample of key accounts and open a survey campaign."""
@@ -150,6 +177,8 @@ def launch(
         created_by="cli",
         kind=kind,
         defected_within_days=defected_within,
+        target_margin=target_margin,
+        expected_response_rate=expected_response_rate,
     )
     try:
         result = launch_campaign(
@@ -271,6 +300,36 @@ def remind(campaign_id: int, after_days: int) -> None:
     click.echo(
         f"{queued} reminders queued for campaign {campaign_id}; deliver with: flask outbox send"
     )
+
+
+@group.command("verify")
+@click.argument("campaign_id", type=int)
+def verify(campaign_id: int) -> None:
+    """Re-draw a campaign's sample from its recorded frame and seed; exit 1 unless it
+    reproduces the invited accounts exactly."""
+    try:
+        result = verify_campaign(campaign_id)
+    except DomainError as exc:
+        raise _fail(exc) from exc
+    click.echo(
+        f"Campaign {campaign_id}: recorded frame of {result.frame_size} accounts, "
+        f"sample of {result.sample_size}."
+    )
+    click.echo(f"Frame digest (SHA-256): {result.frame_digest or '-'}")
+    if result.reproduced:
+        click.echo("Verified: re-drawing the sample reproduces the invited accounts exactly.")
+        return
+    if not result.digest_matches:
+        click.echo(
+            f"The recorded frame changed since launch: its digest was {result.recorded_digest}."
+        )
+    if result.missing:
+        click.echo(f"Drawn but not invited ({len(result.missing)}): {', '.join(result.missing)}")
+    if result.unexpected:
+        click.echo(
+            f"Invited but not drawn ({len(result.unexpected)}): {', '.join(result.unexpected)}"
+        )
+    raise click.exceptions.Exit(1)
 
 
 @group.command("list")

@@ -1,0 +1,213 @@
+"""Auditable samples: what a launch recorded, and re-drawing it to check the invitations.
+
+At launch survey.campaigns stores the method, stratify-by, seed, frame size and
+sample size on the campaign, the allocation per stratum (campaign_strata), the
+frame's membership (campaign_frame_members: account ids as they were then, so
+later edits to the registry change no history) and, in the launch's audit entry,
+a SHA-256 digest of the sorted frame ids. `verify_campaign` draws the sample
+again from that record with survey.sampling and compares it with the invitations.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from .audit import CAMPAIGN_LAUNCH
+from .db import db
+from .errors import NotFoundError
+from .models import (
+    AuditEntry,
+    Campaign,
+    CampaignFrameMember,
+    CampaignStratum,
+    Invitation,
+    KeyAccount,
+)
+from .sampling import simple_sample, stratified_sample
+
+METHOD_STRATIFIED = "stratified"
+
+
+def frame_digest(account_ids: Iterable[int]) -> str:
+    """SHA-256 (hex) of the frame's account ids, sorted, one per line."""
+    text = "\n".join(str(i) for i in sorted(account_ids))
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class StratumRecord:
+    key: str
+    frame: int
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class SamplingRecord:
+    """How a campaign's sample was drawn, as recorded at launch."""
+
+    campaign_id: int
+    method: str
+    stratify_by: str | None
+    seed: int
+    frame_size: int
+    sample_size: int
+    #: SHA-256 of the recorded frame's sorted account ids; None without a recorded frame.
+    frame_digest: str | None
+    allocation: list[StratumRecord]
+
+
+def sampling_records(campaign_ids: Sequence[int]) -> dict[int, SamplingRecord]:
+    """The sampling record of each campaign: three queries for any number of campaigns
+    (the campaigns, their strata, their frames' ids for the digest)."""
+    ids = list(dict.fromkeys(campaign_ids))
+    if not ids:
+        return {}
+    campaigns = db.session.execute(
+        select(
+            Campaign.id,
+            Campaign.method,
+            Campaign.stratify_by,
+            Campaign.seed,
+            Campaign.frame_size,
+            Campaign.sample_size,
+        ).where(Campaign.id.in_(ids))
+    ).all()
+    strata: dict[int, list[StratumRecord]] = defaultdict(list)
+    for cid, key, frame, size in db.session.execute(
+        select(
+            CampaignStratum.campaign_id,
+            CampaignStratum.key,
+            CampaignStratum.frame,
+            CampaignStratum.size,
+        )
+        .where(CampaignStratum.campaign_id.in_(ids))
+        .order_by(CampaignStratum.campaign_id, CampaignStratum.key)
+    ):
+        strata[cid].append(StratumRecord(key, frame, size))
+    members: dict[int, list[int]] = defaultdict(list)
+    for cid, account_id in db.session.execute(
+        select(CampaignFrameMember.campaign_id, CampaignFrameMember.account_id).where(
+            CampaignFrameMember.campaign_id.in_(ids)
+        )
+    ):
+        members[cid].append(account_id)
+    return {
+        row.id: SamplingRecord(
+            campaign_id=row.id,
+            method=row.method,
+            stratify_by=row.stratify_by,
+            seed=row.seed,
+            frame_size=row.frame_size,
+            sample_size=row.sample_size,
+            frame_digest=frame_digest(members[row.id]) if members.get(row.id) else None,
+            allocation=strata.get(row.id, []),
+        )
+        for row in campaigns
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """Whether re-drawing a campaign's sample from its record gives its invitations."""
+
+    campaign_id: int
+    frame_size: int
+    sample_size: int
+    #: Sampled on re-draw but not invited, and invited but not sampled (external ids).
+    missing: list[str]
+    unexpected: list[str]
+    frame_digest: str | None
+    #: The digest recorded at launch (audit log); None for campaigns launched before.
+    recorded_digest: str | None
+
+    @property
+    def digest_matches(self) -> bool:
+        return self.recorded_digest is None or self.recorded_digest == self.frame_digest
+
+    @property
+    def reproduced(self) -> bool:
+        return not self.missing and not self.unexpected and self.digest_matches
+
+
+def _recorded_digest(campaign_id: int) -> str | None:
+    details = db.session.scalar(
+        select(AuditEntry.details)
+        .where(
+            AuditEntry.action == CAMPAIGN_LAUNCH,
+            AuditEntry.target_type == "campaign",
+            AuditEntry.target_id == str(campaign_id),
+        )
+        .order_by(AuditEntry.id)
+        .limit(1)
+    )
+    if not details:
+        return None
+    try:
+        value = json.loads(details).get("frame_digest")
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def verify_campaign(campaign_id: int) -> Verification:
+    """Re-draw the sample from the recorded frame (its members and strata), seed and
+    size, with the same functions as the launch, and compare it with the accounts
+    actually invited. The draw sorts by external id, as the launch did. Four queries.
+    NotFoundError for an unknown campaign."""
+    campaign = db.session.execute(
+        select(
+            Campaign.id,
+            Campaign.method,
+            Campaign.seed,
+            Campaign.sample_size,
+        ).where(Campaign.id == campaign_id)
+    ).first()
+    if campaign is None:
+        raise NotFoundError(f"There is no campaign with ID {campaign_id}.", field="campaign_id")
+    frame = db.session.execute(
+        select(CampaignFrameMember.account_id, KeyAccount.external_id, CampaignFrameMember.stratum)
+        .join(KeyAccount, KeyAccount.id == CampaignFrameMember.account_id)
+        .where(CampaignFrameMember.campaign_id == campaign_id)
+    ).all()
+    invited = dict(
+        db.session.execute(
+            select(KeyAccount.external_id, Invitation.account_id)
+            .join(KeyAccount, KeyAccount.id == Invitation.account_id)
+            .where(Invitation.campaign_id == campaign_id)
+        ).all()
+    )
+    external_ids = [external for _, external, _ in frame]
+    size = min(campaign.sample_size, len(external_ids))
+    if campaign.method == METHOD_STRATIFIED:
+        strata: dict[str, list[str]] = defaultdict(list)
+        for _, external, stratum in frame:
+            strata[stratum or ""].append(external)
+        _allocation, drawn = stratified_sample(strata, size, campaign.seed)
+    else:
+        drawn = simple_sample(external_ids, size, campaign.seed)
+    expected = set(drawn)
+    return Verification(
+        campaign_id=campaign_id,
+        frame_size=len(frame),
+        sample_size=campaign.sample_size,
+        missing=sorted(expected - set(invited)),
+        unexpected=sorted(set(invited) - expected),
+        frame_digest=frame_digest(account_id for account_id, _, _ in frame) if frame else None,
+        recorded_digest=_recorded_digest(campaign_id),
+    )
+
+
+__all__ = [
+    "SamplingRecord",
+    "StratumRecord",
+    "Verification",
+    "frame_digest",
+    "sampling_records",
+    "verify_campaign",
+]
