@@ -4,6 +4,7 @@ manager's token posted in the form) or through GraphQL recordPhoneResponse."""
 from __future__ import annotations
 
 import re
+import secrets
 from typing import Any
 
 import pytest
@@ -171,3 +172,33 @@ def test_summaries_filter_by_channel(app: Flask) -> None:
     assert overall(everything) == (3, 1)
     with app.app_context(), pytest.raises(InvalidInputError):
         satisfaction_summary(Dimension.ASPECT, ResponseFilter(channel="fax"))
+
+
+def test_guessing_staff_tokens_is_rate_limited(database_url: str) -> None:
+    from .conftest import make_test_app
+
+    app = make_test_app(
+        database_url, RATELIMIT_ENABLED=True, RATELIMIT_FAILED_LOOKUPS="3 per minute"
+    )
+    with app.app_context():
+        db.create_all()
+    try:
+        s = _setup(app)
+        client = app.test_client()
+        office = {"REMOTE_ADDR": f"198.18.{secrets.randbelow(256)}.{secrets.randbelow(256)}"}
+        html = client.get(f"/s/{s['token']}?channel=phone", environ_base=office)
+        csrf = csrf_token_from(html.get_data(as_text=True))
+
+        def post(token: str) -> int:
+            data = {"csrf_token": csrf, "staff_token": token, **_answers()}
+            page = client.post(f"/s/{s['token']}?channel=phone", data=data, environ_base=office)
+            return page.status_code
+
+        assert [post(f"guess-{n}") for n in range(3)] == [422, 422, 422]
+        assert post("guess-3") == 429
+        assert _stored(app) == []
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.drop_all()
+            db.engine.dispose()

@@ -79,19 +79,25 @@ def _open_link(token: str) -> tuple[InvitationContext, str]:
 def _unknown_link() -> NoReturn:
     """404 for an unknown link, the same for every one, until this client has tried
     too many; then 429. Valid links never reach here, so they are never refused."""
+    _count_failed_lookup("survey-link")
+    abort(404)
+
+
+def _count_failed_lookup(scope: str) -> None:
+    """Count one failed look-up (an unknown link, a wrong staff token on a phone page)
+    for this client in `scope`; 429 once it has made too many."""
     if current_app.config.get("RATELIMIT_ENABLED", True) and limiter.enabled:
         rule = current_app.config.get("RATELIMIT_FAILED_LOOKUPS") or FAILED_LOOKUP_LIMIT
         # The prefix keeps apps that share one Redis apart, as Flask-Limiter's own keys.
         prefix = current_app.config.get("RATELIMIT_KEY_PREFIX") or ""
-        key = [p for p in (prefix, "survey-link", get_remote_address()) if p]
+        key = [p for p in (prefix, scope, get_remote_address()) if p]
         try:
             allowed = limiter.limiter.hit(parse_limit(rule), *key)
-        except Exception:  # the limiter's storage (Redis) is down: a 404 is still right
+        except Exception:  # the limiter's storage (Redis) is down: answer as usual
             log.exception("rate limit storage unavailable; not counting this failed look-up")
             allowed = True
         if not allowed:
             abort(429)
-    abort(404)
 
 
 def _phone_interviewer(phone: bool) -> tuple[str | None, str | None]:
@@ -103,6 +109,8 @@ def _phone_interviewer(phone: bool) -> tuple[str | None, str | None]:
     token = request.form.get("staff_token", "")
     member = authenticate(token) if token.strip() else None
     if member is None:
+        if token.strip():
+            _count_failed_lookup("staff-token")
         return None, str(_("Please enter a valid staff access token."))
     if not role_at_least(member.role, ROLE_MANAGER):
         return None, str(_("Only managers can enter phone interviews."))
