@@ -193,6 +193,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     )
     secret_key = secrets.token_urlsafe(48)
     started = time.perf_counter()
+    load = _load_average()
     with scratch_database(args.database_url) as (url, database):
         app = make_bench_app(url, secret_key)
         client = app.test_client()
@@ -247,7 +248,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     exponent = growth_exponent(growth)
     return {
-        "machine": machine(),
+        "machine": machine(load),
         "database": database,
         "answers": generator.data.answers,
         "data": {
@@ -271,13 +272,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def machine() -> dict[str, Any]:
+def machine(load_before: float | None = None) -> dict[str, Any]:
+    """Where the numbers come from; the load average tells how shared the machine was."""
     return {
         "cores": os.cpu_count(),
+        "load_average": _load_average() if load_before is None else load_before,
         "python": platform.python_version(),
         "platform": platform.platform(terse=True),
         "processor": platform.machine(),
     }
+
+
+def _load_average() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:  # pragma: no cover - platforms without it
+        return None
 
 
 def _line(item: ItemResult) -> str:
@@ -298,9 +308,11 @@ def _fmt(value: float, unit: str) -> str:
 def markdown(results: dict[str, Any]) -> str:
     """The table the README's Performance section quotes."""
     m = results["machine"]
+    load = m.get("load_average")
+    shared = f" (load average {load} at the start)" if load is not None else ""
     lines = [
-        f"Measured {results['finished_at']} on {m['cores']} cores, Python {m['python']}, "
-        f"{results['database']}, {results['answers']:,} answers "
+        f"Measured {results['finished_at']} on {m['cores']} cores{shared}, "
+        f"Python {m['python']}, {results['database']}, {results['answers']:,} answers "
         f"({results['data']['responses']:,} responses, {results['data']['accounts']:,} "
         "accounts). A = through the whole app in-process (WSGI test client, GraphQL over "
         "HTTP); B = the floor (a bare route in the same app, or the raw SQL on a DBAPI "

@@ -160,6 +160,8 @@ def _results(**overrides: Any) -> dict[str, Any]:
 def test_markdown_table() -> None:
     text = markdown(_results())
     assert "on 2 cores, Python 3.11.7, SQLite 3.40.1, 100,000 answers" in text
+    loaded = markdown(_results(machine={"cores": 2, "python": "3.11.7", "load_average": 6.5}))
+    assert "on 2 cores (load average 6.5 at the start), Python 3.11.7" in loaded
     assert "| survey page GET | 900 requests/s | 2,000 requests/s | 0.45 | >= 0.40 | yes |" in text
     assert "| responses | 30.0 ms, 4 statements | 10.0 ms | 3.50 | <= 3.0, statements <= 5 " in text
     assert "| **no** |" in text
