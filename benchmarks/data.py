@@ -474,14 +474,16 @@ class Generator:
         self.data.accounts = len(self.profiles)
         self.data.defections = self.account_count // 50
 
-    def grow_to(self, answers: int) -> None:
-        """Add older campaigns, fully answered, until the data set holds `answers`."""
+    def grow_to(self, answers: int, *, statistics: bool = True) -> None:
+        """Add older campaigns, fully answered, until the data set holds `answers`;
+        then gather planner statistics unless told not to."""
         with db.engine.begin() as conn:
             aspect_ids = _aspect_ids(conn)
             while self.data.answers < answers:
                 self._campaign(conn, aspect_ids, answers - self.data.answers)
             _reset_sequences(conn)
-            analyze(conn)
+            if statistics:
+                analyze(conn)
 
     def _campaign(self, conn: Connection, aspect_ids: list[int], answers_left: int) -> None:
         rng = self.rng
