@@ -34,8 +34,9 @@ demo: db-upgrade
 run: demo
 	KEYPULSE_ENV=$${KEYPULSE_ENV:-development} $(BIN)/flask run --host $(HOST) --port $(PORT)
 
+# One pytest worker per core (pytest-xdist); PYTEST_ARGS=-n0 runs in one process.
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
 
 # Speed at scale against the floor of the stack (see benchmarks/harness.py):
 # SQLite by default, PostgreSQL with BENCH_DATABASE_URL; BENCH_ARGS=--large for 1M answers.

@@ -112,6 +112,9 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "SMTP_PASSWORD": os.environ.get("SMTP_PASSWORD", ""),
         "SMTP_STARTTLS": env_flag("SMTP_STARTTLS"),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "KeyPulse <surveys@localhost>"),
+        "SMTP_TIMEOUT": env_int("SMTP_TIMEOUT", 30),
+        # Temporary failures are retried with exponential back-off this many times.
+        "OUTBOX_MAX_ATTEMPTS": env_int("OUTBOX_MAX_ATTEMPTS", 6),
         "MIN_GROUP_SIZE": env_int("MIN_GROUP_SIZE", 5),
         "FOLLOW_UP_DAYS": env_int("FOLLOW_UP_DAYS", 7),
     }

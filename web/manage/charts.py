@@ -143,7 +143,8 @@ def bar_segments(
         if width:
             right.append(_segment(score, edge, width, counts[score], answers))
             edge += width
-    return [*reversed(left), *right]
+    # A sliver narrower than the drawing's precision (0.01) is not drawn at all.
+    return [s for s in (*reversed(left), *right) if s.width > 0]
 
 
 def diverging_chart(
