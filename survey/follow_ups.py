@@ -297,12 +297,86 @@ def follow_up_conditions(
     return conditions
 
 
+@dataclass(frozen=True, slots=True)
+class FollowUpRow:
+    """A follow-up case as a list shows it."""
+
+    id: int
+    account_id: int
+    account_name: str
+    external_id: str
+    owner: str
+    status: str
+    opened_at: datetime
+    due_at: datetime
+    overdue: bool
+    last_note: str | None
+
+
+def list_follow_ups(
+    *,
+    status: str | None = None,
+    owner: str | None = None,
+    overdue: bool | None = None,
+    limit: int = 200,
+    now: datetime | None = None,
+) -> list[FollowUpRow]:
+    """Cases matching the filters, overdue first, then by due date (two queries:
+    the cases with their accounts, and their latest notes' texts)."""
+    now = now or utcnow()
+    rows = db.session.execute(
+        select(
+            FollowUp.id,
+            FollowUp.account_id,
+            KeyAccount.name,
+            KeyAccount.external_id,
+            FollowUp.owner,
+            FollowUp.status,
+            FollowUp.opened_at,
+            FollowUp.due_at,
+        )
+        .join(KeyAccount, KeyAccount.id == FollowUp.account_id)
+        .where(*follow_up_conditions(status, owner, overdue, now))
+        .order_by(FollowUp.due_at, FollowUp.id)
+        .limit(limit)
+    ).all()
+    notes: dict[int, str] = {}
+    if rows:
+        for case_id, text in db.session.execute(
+            select(FollowUpNote.follow_up_id, FollowUpNote.text)
+            .where(
+                FollowUpNote.follow_up_id.in_([r.id for r in rows]),
+                FollowUpNote.text.is_not(None),
+            )
+            .order_by(FollowUpNote.follow_up_id, FollowUpNote.id)
+        ):
+            notes[case_id] = text  # the last one wins
+    result = [
+        FollowUpRow(
+            id=r.id,
+            account_id=r.account_id,
+            account_name=r.name,
+            external_id=r.external_id,
+            owner=r.owner,
+            status=r.status,
+            opened_at=r.opened_at,
+            due_at=r.due_at,
+            overdue=is_overdue(r.status, r.due_at, now),
+            last_note=notes.get(r.id),
+        )
+        for r in rows
+    ]
+    return sorted(result, key=lambda r: not r.overdue)  # stable: due date order kept
+
+
 __all__ = [
     "DEFAULT_FOLLOW_UP_DAYS",
     "FOLLOW_UP_STATUSES",
     "KIND_FOLLOW_UP",
+    "FollowUpRow",
     "follow_up_conditions",
     "is_overdue",
+    "list_follow_ups",
     "needs_follow_up",
     "open_follow_up",
     "update_follow_up",

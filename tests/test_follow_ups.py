@@ -31,7 +31,7 @@ from survey.models import (
 from survey.responses import AnswerInput, record_response
 from survey.scale import DEFAULT_ASPECTS, OVERALL
 
-from .conftest import TEST_SECRET
+from .conftest import TEST_SECRET, csrf_token_from
 from .factories import make_account, make_campaign
 
 CODES = [a.code for a in DEFAULT_ASPECTS]
@@ -344,3 +344,53 @@ def test_follow_up_page_costs_a_fixed_number_of_statements(app, client):
     small = cost()
     add_cases(8, 100)
     assert cost() == small  # ten cases cost what two do
+
+
+# ---------------------------------------------------------------------------
+# The console page
+
+
+def test_console_follow_ups_page(app, client, case_id):
+    from .test_manage import add_member, sign_in, text
+
+    with app.app_context():
+        case = db.session.get(FollowUp, case_id)
+        case.due_at = NOW - timedelta(days=1)  # overdue by now
+        db.session.commit()
+    sign_in(client, add_member(app, "Li", "viewer"))
+    page = client.get("/manage/follow-ups?lang=en")
+    assert page.status_code == 200
+    shown = text(page)
+    assert "华东贸易有限公司 KA001" in shown and "Overdue" in shown
+    assert "No account with a resolved case has answered again yet." in shown
+    assert 'name="note"' not in page.get_data(as_text=True)  # viewers read only
+    zh = text(client.get("/manage/follow-ups?lang=zh"))
+    assert "跟进" in zh and "已逾期" in zh
+    html = client.get("/manage/follow-ups").get_data(as_text=True)
+    refused = client.post(
+        f"/manage/follow-ups/{case_id}",
+        data={"csrf_token": csrf_token_from(html), "status": "resolved"},
+    )
+    assert refused.status_code == 403
+
+    client.post("/manage/logout", data={"csrf_token": csrf_token_from(html)})
+    sign_in(client, add_member(app, "Zhang", "manager"))
+    html = client.get("/manage/follow-ups?lang=en").get_data(as_text=True)
+    done = client.post(
+        f"/manage/follow-ups/{case_id}",
+        data={"csrf_token": csrf_token_from(html), "status": "resolved", "note": "已解决"},
+    )
+    assert done.status_code == 303
+    after = text(client.get("/manage/follow-ups?status=resolved"))
+    assert "Follow-up updated." in after and "已解决" in after
+    empty = client.post(f"/manage/follow-ups/{case_id}", data={"csrf_token": csrf_token_from(html)})
+    assert empty.status_code == 303
+    assert "Choose a new status or write a note." in text(client.get("/manage/follow-ups"))
+    with app.app_context():
+        assert db.session.get(FollowUp, case_id).status == FOLLOW_UP_RESOLVED
+    assert (
+        client.post(
+            "/manage/follow-ups/999", data={"csrf_token": csrf_token_from(html), "note": "x"}
+        ).status_code
+        == 404
+    )

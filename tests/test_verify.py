@@ -21,6 +21,7 @@ from survey.models import (
     KeyAccount,
 )
 from survey.sample_audit import frame_digest, sampling_records, verify_campaign
+from survey.stats import required_responses
 
 from .conftest import TEST_SECRET
 from .factories import make_account, make_campaign, make_response
@@ -206,3 +207,55 @@ def test_sampling_records_in_a_fixed_number_of_queries(app):
         assert len(get_recorded_queries()) - before == 3
     assert sorted(records) == sorted(ids)
     assert all(r.frame_size == 30 for r in records.values())
+
+
+def test_graphql_sampling_record_and_target_margin_dry_run(app, client):
+    from .graphql_helpers import gql, make_tokens
+
+    registry(app)
+    campaign_id = launch(app, size=9, stratify_by="tier")
+    with app.app_context():
+        tokens = make_tokens()
+        db.session.commit()
+        digest = sampling_records([campaign_id])[campaign_id].frame_digest
+    body = gql(
+        client,
+        "query($id: ID!) { campaign(id: $id) { sampling { method stratifyBy seed frameSize "
+        "sampleSize frameDigest allocation { key label frame size } } } }",
+        {"id": str(campaign_id)},
+        token=tokens["viewer"],
+        lang="en",
+    )
+    assert body["data"]["campaign"]["sampling"] == {
+        "method": "stratified",
+        "stratifyBy": "tier",
+        "seed": 11,
+        "frameSize": 30,
+        "sampleSize": 9,
+        "frameDigest": digest,
+        "allocation": [
+            {"key": "A", "label": "Tier A", "frame": 10, "size": 3},
+            {"key": "B", "label": "Tier B", "frame": 10, "size": 3},
+            {"key": "C", "label": "Tier C", "frame": 10, "size": 3},
+        ],
+    }
+    dry = gql(
+        client,
+        'mutation { launchCampaign(input: {name: "T", targetMarginOfError: 0.2, '
+        "expectedResponseRate: 0.5, excludeSurveyedWithinDays: 0, dryRun: true}) "
+        "{ sampled expectedResponseRate expectedMarginOfError campaign { id } } }",
+        token=tokens["manager"],
+    )
+    # ±20 points in a frame of 30: n0 = 24.01 -> 24.01 / (1 + 23.01/30) = 13.6 -> 14
+    # responses, then the margin settles it; at 50% twice as many invitations, capped.
+    result = dry["data"]["launchCampaign"]
+    assert result["campaign"] is None and result["expectedResponseRate"] == 0.5
+    assert result["expectedMarginOfError"] <= 0.2
+    assert result["sampled"] == 2 * required_responses(0.2, 30)
+    bad = gql(
+        client,
+        'mutation { launchCampaign(input: {name: "T", sampleSize: 3, '
+        "targetMarginOfError: 0.2, dryRun: true}) { sampled } }",
+        token=tokens["manager"],
+    )
+    assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
