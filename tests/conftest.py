@@ -59,8 +59,9 @@ def postgres_url() -> Iterator[str]:
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
     """A database for this test. On SQLite the file does not exist yet (an empty
-    database); on PostgreSQL it is the session's database, in whatever state the
-    previous test left it (the `app` fixture empties it)."""
+    database); on PostgreSQL it is the session's database, with empty tables (the
+    `app` fixture empties them after each test) or none (after a test that dropped
+    them). A test that takes it alone cleans up what it wrote."""
     if request.param == "postgresql":
         return str(request.getfixturevalue("postgres_url"))
     return f"sqlite:///{tmp_path / 'test.sqlite3'}"
@@ -135,6 +136,10 @@ def app(
     finally:
         with app.app_context():
             db.session.remove()
+        if not database_url.startswith("sqlite:///"):
+            # Tests that take `database_url` alone expect an empty database.
+            _empty_tables(app)
+        with app.app_context():
             db.engine.dispose()
 
 
