@@ -135,6 +135,7 @@ class AccountBrief:
     value_type: str
     region: str
     account_manager: str
+    annual_revenue: int | None = None
 
 
 def account_briefs(account_ids: Sequence[int]) -> dict[int, AccountBrief]:
@@ -150,6 +151,7 @@ def account_briefs(account_ids: Sequence[int]) -> dict[int, AccountBrief]:
             KeyAccount.value_type,
             KeyAccount.region,
             KeyAccount.account_manager,
+            KeyAccount.annual_revenue,
         ).where(KeyAccount.id.in_(list(account_ids)))
     ).all()
     return {row[0]: AccountBrief(*row) for row in rows}

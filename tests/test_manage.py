@@ -380,6 +380,35 @@ def test_preview_shows_the_allocation_and_writes_nothing(app, manager):
     assert 'value="2026 Q4 key accounts"' in response.get_data(as_text=True)
 
 
+def test_preview_shows_the_expected_margin_of_error(app, manager):
+    registry(app)
+    url = "/manage/campaigns/new?lang=en"
+    # No closed campaign yet: 30% of 5 invited is 1 answer, ±1.96 × 0.5 = ±98 points
+    # (the finite population correction of 1 in 10 is 1).
+    page = text(post_form(manager, url, {**launch_data(), "preview": "P"}))
+    assert (
+        "Expected margin of error of the satisfied share: ±98.0 points (95%), "
+        "if 30% of those invited answer (expected answers: 1)." in page
+    )
+    # All 5 answer: 1.96 × 0.5 / √5 × √(5/9) = 0.98 / 3.
+    page = text(post_form(manager, url, {**launch_data(expected_rate="100"), "preview": "P"}))
+    assert "±32.7 points (95%), if 100% of those invited answer (expected answers: 5)." in page
+
+
+def test_target_margin_picks_the_smallest_sample_that_reaches_it(app, manager):
+    registry(app)
+    # 8 of 10: 0.98 / √8 × √(2/9) = 0.163 ≤ 0.20; 7 would give 0.98 / √7 × √(3/9) = 0.214.
+    data = launch_data(size="", target_margin="20", expected_rate="100", stratify_by="")
+    response = post_form(manager, "/manage/campaigns/new?lang=en", {**data, "preview": "P"})
+    assert response.status_code == 200
+    page = text(response)
+    assert "8 of 10 eligible accounts would be invited (seed 7)." in page
+    assert "±16.3 points (95%), if 100% of those invited answer (expected answers: 8)." in page
+    zh = text(post_form(manager, "/manage/campaigns/new?lang=zh", {**data, "preview": "P"}))
+    assert "满意比例的预计误差范围：±16.3 个百分点（95%置信度）" in zh
+    assert count(app, Campaign) == 0
+
+
 def test_launch_creates_the_campaign_and_redirects_to_it(app, manager):
     registry(app)
     response = post_form(
@@ -434,6 +463,9 @@ def test_launch_by_share_of_the_frame(app, manager):
         ({"exclude_days": "x"}, "Not a valid integer value."),
         ({"closes_on": date.today().isoformat()}, "The closing date must be after today."),
         ({"stratify_by": "colour"}, "Not a valid choice."),
+        ({"target_margin": "5"}, "Give a target margin of error or a sample size, not both."),
+        ({"size": "", "target_margin": "60"}, "Please give a margin between 0.1 and 50."),
+        ({"expected_rate": "0"}, "Please give a rate between 1 and 100."),
     ],
 )
 def test_bad_launch_input_is_explained_and_kept(app, manager, overrides, message):

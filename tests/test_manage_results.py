@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -312,3 +312,81 @@ def test_pages_cost_a_fixed_number_of_queries(app, client, results):
             make_defection(account, date(2026, 8, 1 + account.id % 20), ["competitor_offer"])
         db.session.commit()
     assert [page_queries(app, client, url) for url in urls] == before
+
+
+# --- coverage and the expected-loss ranking -----------------------------------------------
+
+
+@pytest.fixture
+def coverage_data(app, client):
+    """Active: KA01 (A, 9M, answered 10 days ago: delivery 1, price 5), KA02 (A, 1M, never
+    asked), KA03 (B, 4M, answered 400 days ago: delivery 4), KA04 (B, 2M, answered 20 days
+    ago: delivery 2). Not active: KA05 (C, switched off) and KA06 (C, 3M, answered
+    delivery 1 100 days ago and left 70 days later)."""
+    now = datetime.now(UTC)
+    with app.app_context():
+        ka01 = make_account("KA01", name="华东贸易", tier="A", annual_revenue=9_000_000)
+        make_account(
+            "KA02", name="北方机电", tier="A", value_type="intrinsic", annual_revenue=1_000_000
+        )
+        ka03 = make_account(
+            "KA03", name="西南化工", tier="B", value_type="intrinsic", annual_revenue=4_000_000
+        )
+        ka04 = make_account("KA04", tier="B", annual_revenue=2_000_000)
+        make_account("KA05", tier="C", active=False, annual_revenue=700_000)
+        ka06 = make_account("KA06", tier="C", annual_revenue=3_000_000)
+        campaign, _ = make_campaign("Q", accounts=[ka01, ka03, ka04, ka06])
+        for account, scores, days in (
+            (ka01, {"delivery": 1, "price": 5}, 10),
+            (ka03, {"delivery": 4}, 400),
+            (ka04, {"delivery": 2}, 20),
+            (ka06, {"delivery": 1}, 100),
+        ):
+            make_response(campaign, account, scores, submitted_at=now - timedelta(days=days))
+        make_defection(ka06, (now - timedelta(days=30)).date(), ["delivery"])
+        db.session.commit()
+    sign_in(app, client)
+
+
+def table_rows(html: str, table_id: str) -> list[str]:
+    table = re.search(rf'<table id="{table_id}">(.*?)</table>', html, re.S)
+    assert table, f"no table {table_id}"
+    body = table.group(1).split("<tbody>", 1)[1]
+    return [
+        " ".join(re.sub(r"<[^>]+>", " ", row).split())
+        for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S)
+    ]
+
+
+def test_coverage_by_tier_and_the_largest_unheard_accounts(client, coverage_data):
+    html = client.get("/manage/results?lang=en").get_data(as_text=True)
+    # Tier B: 1 of 2 heard (KA04), 2M of 6M revenue; tier A: 1 of 2, 9M of 10M.
+    # Lowest revenue share first; tier C has no active account.
+    assert table_rows(html, "coverage") == ["Tier B 2 1 50% 33%", "Tier A 2 1 50% 90%"]
+    # KA03 answered, but 400 days ago: outside the year.
+    assert table_rows(html, "unheard") == [
+        "西南化工 (KA03) Tier B 王伟 4,000,000",
+        "北方机电 (KA02) Tier A 王伟 1,000,000",
+    ]
+    assert "in the last 365 days, per Tier" in html
+
+
+def test_coverage_grouped_by_value_type_in_chinese(client, coverage_data):
+    html = client.get("/manage/results?coverage_by=value_type&lang=zh").get_data(as_text=True)
+    rows = table_rows(html, "coverage")
+    assert [r.split()[1:] for r in rows] == [["2", "0", "0%", "0%"], ["2", "2", "100%", "100%"]]
+    assert "覆盖率：哪些大客户给过我们反馈" in html and "年收入占比" in html
+    bad = client.get("/manage/results?coverage_by=colour&lang=en")
+    assert bad.status_code == 422
+    assert table_rows(bad.get_data(as_text=True), "coverage")[0].startswith("Tier B")
+
+
+def test_at_risk_is_ranked_by_expected_lost_revenue(client, coverage_data):
+    html = client.get("/manage/results?lang=en").get_data(as_text=True)
+    # Surveyed: KA01, KA03, KA04, KA06; KA06 left within the year: baseline 1/4.
+    # Delivery 1-2: KA01, KA04, KA06, one of them left: (1 + 5 × 0.25) / (3 + 5) = 0.28125.
+    rows = table_rows(html, "at-risk")
+    assert len(rows) == 2
+    assert rows[0].startswith("华东贸易 (KA01) Tier A 王伟 9,000,000 0.28 2,531,250 ")
+    assert rows[1].startswith("Account KA04 (KA04) Tier B 王伟 2,000,000 0.28 562,500 ")
+    assert all(r.endswith(" Delivery and logistics") for r in rows)

@@ -116,6 +116,24 @@ class LaunchForm(FlaskForm):
             NumberRange(min=0.01, max=100, message=_l("Please give a share between 0.01 and 100.")),
         ],
     )
+    target_margin = DecimalField(
+        _l("or target margin of error (± points)"),
+        description=_l("Instead of a size: the smallest sample expected to reach it, e.g. 5."),
+        places=None,
+        validators=[
+            Optional(),
+            NumberRange(min=0.1, max=50, message=_l("Please give a margin between 0.1 and 50.")),
+        ],
+    )
+    expected_rate = DecimalField(
+        _l("Expected response rate (%)"),
+        description=_l("Leave empty for the mean of past campaigns (30% before the first)."),
+        places=None,
+        validators=[
+            Optional(),
+            NumberRange(min=1, max=100, message=_l("Please give a rate between 1 and 100.")),
+        ],
+    )
     stratify_by = SelectField(_l("Stratify by"), default="")
     seed = IntegerField(
         _l("Random seed"),
@@ -172,7 +190,13 @@ class LaunchForm(FlaskForm):
 
     def validate(self, extra_validators: Any = None) -> bool:
         valid = super().validate(extra_validators)
-        if not self.size.errors and not self.percent.errors:
+        if self.target_margin.data is not None and not self.target_margin.errors:
+            if self.size.data is not None or self.percent.data is not None:
+                self.target_margin.errors = [
+                    _l("Give a target margin of error or a sample size, not both.")
+                ]
+                valid = False
+        elif not self.size.errors and not self.percent.errors:
             if self.size.data is None and self.percent.data is None:
                 self.size.errors = [_l("Give a sample size or a share of the frame.")]
                 valid = False
@@ -189,6 +213,17 @@ class LaunchForm(FlaskForm):
     def fraction(self) -> float | None:
         return float(self.percent.data) / 100 if self.percent.data is not None else None
 
+    @property
+    def margin(self) -> float | None:
+        """The target margin of error as a share (5 points → 0.05)."""
+        data = self.target_margin.data
+        return float(data) / 100 if data is not None else None
+
+    @property
+    def response_rate(self) -> float | None:
+        data = self.expected_rate.data
+        return float(data) / 100 if data is not None else None
+
 
 class ResultsFilterForm(FlaskForm):
     """The results page's filter (a GET form: nothing changes, so no CSRF token)."""
@@ -200,6 +235,7 @@ class ResultsFilterForm(FlaskForm):
     since = DateField(_l("From"), validators=[Optional()])
     until = DateField(_l("To"), validators=[Optional()])
     by = SelectField(_l("Drill down by"), default="tier")
+    coverage_by = SelectField(_l("Coverage by"), default="tier")
     submit = SubmitField(_l("Show"))
 
     def validate(self, extra_validators: Any = None) -> bool:

@@ -35,7 +35,6 @@ from survey.analytics import (
     DefectionFilter,
     Dimension,
     ResponseFilter,
-    at_risk_accounts,
     defection_reasons,
     dimension_labels,
     dissatisfaction_drilldown,
@@ -61,6 +60,13 @@ from survey.campaigns import (
 from survey.delivery import queue_reminders
 from survey.errors import ConflictError, DomainError, NotFoundError, SurveyClosedError
 from survey.exit_surveys import defection_reasons_by_source
+from survey.insights import (
+    ACCOUNT_DIMENSIONS,
+    DEFAULT_WINDOW_DAYS,
+    at_risk_by_expected_loss,
+    coverage,
+    unheard_accounts,
+)
 from survey.mail import MailSettings
 from survey.models import CAMPAIGN_OPEN, KIND_EXIT, KIND_SATISFACTION, ROLE_MANAGER
 from survey.reports import account_briefs, campaign_funnel, campaign_responses, stratum_progress
@@ -103,6 +109,10 @@ DRILL_LABELS: dict[Dimension, Any] = {
     Dimension.REGION: _l("Region"),
     Dimension.ACCOUNT_MANAGER: _l("Account manager"),
 }
+COVERAGE_LABELS: dict[Dimension, Any] = {
+    **DRILL_LABELS,
+    Dimension.RELATIONSHIP_STAGE: _l("Relationship stage"),
+}
 EXCLUSION_LABELS: dict[str, Any] = {
     "inactive": _l("Inactive or lost"),
     "no_contact": _l("No e-mail or phone"),
@@ -126,6 +136,7 @@ MSG_LOCKED_OUT = _l(
     "(or ask an administrator to reset your password)."
 )
 AT_RISK_SHOWN = 20
+UNHEARD_SHOWN = 10
 COMMENTS_SHOWN = 5
 DEFAULT_OPEN_DAYS = 14
 
@@ -323,6 +334,8 @@ def _campaign_request(form: LaunchForm) -> CampaignRequest:
         name=form.name.data or "",
         size=form.size.data,
         fraction=form.fraction,
+        target_margin=form.margin,
+        expected_response_rate=form.response_rate,
         stratify_by=form.stratify_by.data or None,
         seed=form.seed.data,
         exclude_days=form.exclude_days.data if form.exclude_days.data is not None else 90,
@@ -376,6 +389,8 @@ def _show_service_error(form: LaunchForm, exc: DomainError) -> Frame | None:
     target = getattr(form, exc.field or "", None)
     if exc.field == "closes_at":
         target = form.closes_on
+    elif exc.field == "expected_response_rate":
+        target = form.expected_rate
     if target is not None and hasattr(target, "errors"):
         target.errors = [*target.errors, exc.message]
     else:
@@ -614,6 +629,7 @@ def results() -> str | tuple[str, int]:
         (str(c.id), c.name) for c in every_campaign
     ]
     form.by.choices = [(d.value, DRILL_LABELS[d]) for d in DRILL_DIMENSIONS]
+    form.coverage_by.choices = [(d.value, COVERAGE_LABELS[d]) for d in ACCOUNT_DIMENSIONS]
     valid = form.validate() if request.args else True
     # Use what is valid, drop what is not (and say so next to the field).
     campaign_id = (
@@ -622,6 +638,11 @@ def results() -> str | tuple[str, int]:
     since = form.since.data if not form.since.errors and not form.until.errors else None
     until = form.until.data if not form.since.errors and not form.until.errors else None
     by = Dimension(form.by.data) if form.by.data and not form.by.errors else Dimension.TIER
+    coverage_by = (
+        Dimension(form.coverage_by.data)
+        if form.coverage_by.data and not form.coverage_by.errors
+        else Dimension.TIER
+    )
 
     answers_filter = ResponseFilter(campaign_id=campaign_id, since=since, until=until)
     # Groups smaller than this are flagged, not hidden: a share of 3 answers misleads.
@@ -636,8 +657,13 @@ def results() -> str | tuple[str, int]:
         comments_limit=COMMENTS_SHOWN,
         min_group_size=min_size,
     )
-    at_risk = at_risk_accounts(AT_RISK_SHOWN)
-    briefs = account_briefs([a.account_id for a in at_risk])
+    # Ranked by expected lost revenue (risk score × annual revenue), not revenue alone.
+    at_risk = at_risk_by_expected_loss(AT_RISK_SHOWN)
+    # Coverage is about the account registry, not answers: the filter does not apply.
+    coverage_groups = coverage(coverage_by, within_days=DEFAULT_WINDOW_DAYS, locale=locale)
+    unheard = unheard_accounts(within_days=DEFAULT_WINDOW_DAYS, first=UNHEARD_SHOWN)
+    # One query for the names of both lists.
+    briefs = account_briefs([a.account_id for a in at_risk] + unheard)
     aspect_labels = {a.key: a.label for a in aspects}
     missing = {code for a in at_risk for code in a.dissatisfied_aspects} - set(aspect_labels)
     if missing:
@@ -653,6 +679,10 @@ def results() -> str | tuple[str, int]:
         drilldown=drilldown,
         by_label=DRILL_LABELS[by],
         at_risk=[(a, briefs.get(a.account_id)) for a in at_risk],
+        coverage=coverage_groups,
+        coverage_label=COVERAGE_LABELS[coverage_by],
+        coverage_days=DEFAULT_WINDOW_DAYS,
+        unheard=[briefs[i] for i in unheard if i in briefs],
         aspect_labels=aspect_labels,
         by_month=defection_reasons_by_source(Dimension.MONTH, defection_filter, locale=locale),
         by_tier=defection_reasons(Dimension.TIER, defection_filter, locale=locale),
