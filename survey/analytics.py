@@ -984,6 +984,21 @@ class AtRiskAccount:
     dissatisfied_aspects: list[str]
 
 
+def dissatisfied_aspects_by_response(response_ids: Sequence[int]) -> dict[int, list[str]]:
+    """The aspect codes each response rated 1-2, in questionnaire order (one query)."""
+    aspects: dict[int, list[str]] = defaultdict(list)
+    if not response_ids:
+        return aspects
+    for response_id, code in db.session.execute(
+        select(Answer.response_id, Aspect.code)
+        .join(Aspect, Aspect.id == Answer.aspect_id)
+        .where(Answer.response_id.in_(response_ids), Answer.score <= DISSATISFIED_MAX)
+        .order_by(Answer.response_id, Aspect.position, Aspect.code)
+    ):
+        aspects[response_id].append(code)
+    return aspects
+
+
 def at_risk_accounts(first: int = 20) -> list[AtRiskAccount]:
     """Active accounts whose latest response has any score 1-2, highest annual
     revenue first. `dissatisfied_aspects` are aspect codes in questionnaire order.
@@ -1018,17 +1033,7 @@ def at_risk_accounts(first: int = 20) -> list[AtRiskAccount]:
     ).all()
     if not rows:
         return []
-    aspects: dict[int, list[str]] = defaultdict(list)
-    for response_id, code in db.session.execute(
-        select(Answer.response_id, Aspect.code)
-        .join(Aspect, Aspect.id == Answer.aspect_id)
-        .where(
-            Answer.response_id.in_([r.response_id for r in rows]),
-            Answer.score <= DISSATISFIED_MAX,
-        )
-        .order_by(Answer.response_id, Aspect.position, Aspect.code)
-    ):
-        aspects[response_id].append(code)
+    aspects = dissatisfied_aspects_by_response([r.response_id for r in rows])
     return [
         AtRiskAccount(
             account_id=account_id,

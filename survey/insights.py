@@ -41,6 +41,7 @@ from .analytics import (
     _key,
     _key_infos,
     _locale,
+    dissatisfied_aspects_by_response,
 )
 from .db import db, utcnow
 from .errors import InvalidInputError, NotFoundError
@@ -600,17 +601,7 @@ def at_risk_by_expected_loss(
     ).all()
     if not rows:
         return []
-    aspects: dict[int, list[str]] = defaultdict(list)
-    for response_id, code in db.session.execute(
-        select(Answer.response_id, Aspect.code)
-        .join(Aspect, Aspect.id == Answer.aspect_id)
-        .where(
-            Answer.response_id.in_([r.response_id for r in rows]),
-            Answer.score <= DISSATISFIED_MAX,
-        )
-        .order_by(Answer.response_id, Aspect.position, Aspect.code)
-    ):
-        aspects[response_id].append(code)
+    aspects = dissatisfied_aspects_by_response([r.response_id for r in rows])
     return [
         ScoredRiskAccount(
             account_id=account_id,
