@@ -16,21 +16,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, func, insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from . import analytics
 from .analytics import DEFAULT_MIN_GROUP_SIZE, DefectionFilter, Dimension
 from .db import db, utcnow
-from .errors import AlreadyRespondedError, InvalidInputError, NotFoundError, SurveyClosedError
+from .errors import AlreadyRespondedError, InvalidInputError
 from .models import (
-    CAMPAIGN_OPEN,
-    INVITATION_EXPIRED,
     INVITATION_RESPONDED,
     KIND_EXIT,
     SOURCE_EXIT_SURVEY,
     SOURCE_STAFF,
-    Campaign,
     Defection,
     ExitFeedback,
     Invitation,
@@ -38,7 +35,13 @@ from .models import (
     Questionnaire,
     Response,
 )
-from .responses import MAX_COMMENT_LENGTH, MAX_ENTERED_BY_LENGTH, clean_text
+from .responses import (
+    MAX_COMMENT_LENGTH,
+    MAX_ENTERED_BY_LENGTH,
+    answerable_invitation,
+    clean_text,
+    response_exists,
+)
 from .scale import Channel, ReasonCode, normalise_locale
 
 EXIT_QUESTIONNAIRE = "exit"
@@ -115,10 +118,6 @@ def _clean(answers: ExitAnswers) -> _Clean:
     )
 
 
-def _response_exists(invitation_id: int) -> bool:
-    return bool(db.session.scalar(select(exists().where(Response.invitation_id == invitation_id))))
-
-
 def record_exit_response(
     invitation_id: int,
     answers: ExitAnswers,
@@ -136,30 +135,13 @@ def record_exit_response(
     campaign is closed, AlreadyRespondedError for a second response.
     """
     now = now or utcnow()
-    row = db.session.execute(
-        select(
-            Invitation.status,
-            Invitation.account_id,
-            Campaign.id,
-            Campaign.kind,
-            Campaign.status,
-            Campaign.closes_at,
-        )
-        .join(Campaign, Campaign.id == Invitation.campaign_id)
-        .where(Invitation.id == invitation_id)
-    ).one_or_none()
-    if row is None:
-        raise NotFoundError(f"invitation {invitation_id} does not exist", field="invitation_id")
-    status, account_id, campaign_id, kind, campaign_status, closes_at = row
-    if kind != KIND_EXIT:
+    target = answerable_invitation(invitation_id, now)
+    if target.campaign_kind != KIND_EXIT:
         raise InvalidInputError(
             "this invitation is to a satisfaction survey, not an exit survey",
             field="invitation_id",
         )
-    if campaign_status != CAMPAIGN_OPEN or now >= closes_at or status == INVITATION_EXPIRED:
-        raise SurveyClosedError("this survey is closed")
-    if _response_exists(invitation_id):
-        raise AlreadyRespondedError("this invitation already has a response")
+    account_id, campaign_id = target.account_id, target.campaign_id
     chosen_locale = normalise_locale(locale)
     if chosen_locale is None:
         raise InvalidInputError(f"unsupported locale {locale!r}", field="locale")
@@ -201,7 +183,7 @@ def record_exit_response(
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        if _response_exists(invitation_id):
+        if response_exists(invitation_id):
             raise AlreadyRespondedError("this invitation already has a response") from None
         raise
     return response_id

@@ -268,8 +268,50 @@ def _aspect_ids(questionnaire_id: int) -> dict[str, int]:
     return {code: aspect_id for code, aspect_id in rows}
 
 
-def _response_exists(invitation_id: int) -> bool:
+def response_exists(invitation_id: int) -> bool:
+    """Whether the invitation already has a response (one indexed look-up)."""
     return bool(db.session.scalar(select(exists().where(Response.invitation_id == invitation_id))))
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerTarget:
+    """The campaign an invitation's answers go to."""
+
+    account_id: int
+    campaign_id: int
+    campaign_kind: str
+    questionnaire_id: int
+
+
+def answerable_invitation(invitation_id: int, now: datetime) -> AnswerTarget:
+    """Where an invitation's answers go, if it can still be answered.
+
+    NotFoundError for an unknown invitation, SurveyClosedError when the campaign is
+    closed or past its closing time (or the invitation expired), and
+    AlreadyRespondedError when a response exists: a cheap early answer for the
+    common replay; the unique constraint on `responses.invitation_id` decides races.
+    """
+    row = db.session.execute(
+        select(
+            Invitation.status,
+            Invitation.account_id,
+            Campaign.id,
+            Campaign.kind,
+            Campaign.status,
+            Campaign.closes_at,
+            Campaign.questionnaire_id,
+        )
+        .join(Campaign, Campaign.id == Invitation.campaign_id)
+        .where(Invitation.id == invitation_id)
+    ).one_or_none()
+    if row is None:
+        raise NotFoundError(f"invitation {invitation_id} does not exist", field="invitation_id")
+    status, account_id, campaign_id, kind, campaign_status, closes_at, questionnaire_id = row
+    if campaign_status != CAMPAIGN_OPEN or now >= closes_at or status == INVITATION_EXPIRED:
+        raise SurveyClosedError("this survey is closed")
+    if response_exists(invitation_id):
+        raise AlreadyRespondedError("this invitation already has a response")
+    return AnswerTarget(account_id, campaign_id, kind, questionnaire_id)
 
 
 def record_response(
@@ -298,27 +340,9 @@ def record_response(
     exactly one is stored, the other gets AlreadyRespondedError.
     """
     now = now or utcnow()
-    row = db.session.execute(
-        select(
-            Invitation.status,
-            Invitation.account_id,
-            Campaign.id,
-            Campaign.status,
-            Campaign.closes_at,
-            Campaign.questionnaire_id,
-        )
-        .join(Campaign, Campaign.id == Invitation.campaign_id)
-        .where(Invitation.id == invitation_id)
-    ).one_or_none()
-    if row is None:
-        raise NotFoundError(f"invitation {invitation_id} does not exist")
-    status, account_id, campaign_id, campaign_status, closes_at, questionnaire_id = row
-    if campaign_status != CAMPAIGN_OPEN or now >= closes_at or status == INVITATION_EXPIRED:
-        raise SurveyClosedError("this survey is closed")
-
-    # A cheap early answer for the common replay; the constraint below decides races.
-    if _response_exists(invitation_id):
-        raise AlreadyRespondedError("this invitation already has a response")
+    target = answerable_invitation(invitation_id, now)
+    account_id, campaign_id = target.account_id, target.campaign_id
+    questionnaire_id = target.questionnaire_id
 
     chosen_locale = normalise_locale(locale)
     if chosen_locale is None:
@@ -383,7 +407,7 @@ def record_response(
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        if _response_exists(invitation_id):
+        if response_exists(invitation_id):
             raise AlreadyRespondedError("this invitation already has a response") from None
         raise
     return response_id

@@ -367,7 +367,7 @@ def test_second_response_is_rejected(app, invitation):
 def test_the_unique_constraint_decides_a_race(app, invitation, monkeypatch):
     """Both submissions pass the early check (as in a race); the constraint stores one."""
     invitation_id = invitation[0]
-    real_exists = responses_module._response_exists
+    real_exists = responses_module.response_exists
     calls: list[bool] = []
 
     def early_check_misses(invitation_id: int) -> bool:
@@ -376,7 +376,7 @@ def test_the_unique_constraint_decides_a_race(app, invitation, monkeypatch):
         # after the IntegrityError is the real one.
         return False if len(calls) in (1, 2) else real_exists(invitation_id)
 
-    monkeypatch.setattr(responses_module, "_response_exists", early_check_misses)
+    monkeypatch.setattr(responses_module, "response_exists", early_check_misses)
     with app.app_context():
         record_response(invitation_id, all_scores(5), comment="a", locale="zh", now=NOW)
         with pytest.raises(AlreadyRespondedError):
