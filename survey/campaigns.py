@@ -513,6 +513,24 @@ def plan_campaign(request: CampaignRequest, *, now: datetime | None = None) -> C
     return plan
 
 
+#: Any fixed number: PostgreSQL's advisory lock that serialises campaign launches.
+LAUNCH_LOCK_KEY = 0x4B50_4C41  # "KPLA"
+
+
+def _serialise_launches() -> None:
+    """Hold the launch lock until this transaction ends, so that a launch running at
+    the same time draws its frame only after this one's invitations are committed:
+    "recently surveyed" then excludes them, and no account is invited by two
+    campaigns launched together."""
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        db.session.execute(select(func.pg_advisory_xact_lock(LAUNCH_LOCK_KEY)))
+    elif dialect == "sqlite":
+        # A write statement (even one that matches no row) takes SQLite's single
+        # write lock for the rest of the transaction; others wait (busy timeout).
+        db.session.execute(update(Campaign).where(literal(False)).values(status=Campaign.status))
+
+
 def launch_campaign(
     request: CampaignRequest,
     *,
@@ -533,9 +551,14 @@ def launch_campaign(
     if not secret_key:
         raise ValueError("secret_key is required to make survey links")
     now = now or utcnow()
-    plan, frame, valid = _plan(request, now)
     if dry_run:
-        return LaunchResult(campaign_id=None, plan=plan)
+        return LaunchResult(campaign_id=None, plan=_plan(request, now)[0])
+    _serialise_launches()
+    try:
+        plan, frame, valid = _plan(request, now)
+    except Exception:
+        db.session.rollback()  # let go of the launch lock
+        raise
 
     sampled = set(plan.sample)
     try:

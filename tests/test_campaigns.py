@@ -480,6 +480,9 @@ def test_duplicate_name_is_a_conflict(app):
 def test_concurrent_launch_with_the_same_name_is_a_conflict(app, monkeypatch):
     """Another launch commits the name between our check and our insert: the unique
     constraint wins, we roll back and report a conflict, and nothing of ours is left."""
+    # The safety net under the launch lock: a writer that does not take the lock
+    # (here, in this very thread) must still not slip anything past the constraints.
+    monkeypatch.setattr(campaigns_module, "_serialise_launches", lambda: None)
     with app.app_context():
         for number in range(4):
             make_account(f"KA{number}")
@@ -659,6 +662,9 @@ def test_list_is_newest_first(app):
 
 
 def test_registry_change_during_launch_is_a_conflict_that_saves_nothing(app, monkeypatch):
+    # The safety net under the launch lock: a writer that does not take the lock
+    # (here, in this very thread) must still not slip anything past the constraints.
+    monkeypatch.setattr(campaigns_module, "_serialise_launches", lambda: None)
     with app.app_context():
         for number in range(3):
             make_account(f"KA{number}")

@@ -225,6 +225,35 @@ def _launch_together(app: Any, requests: list[CampaignRequest]) -> list[object]:
     return results
 
 
+def test_launches_at_the_same_moment_respect_recently_surveyed(app, monkeypatch):
+    """Two campaigns launched together: the second draws its frame only after the
+    first's invitations exist, so no account is invited by both."""
+    import time
+
+    import survey.campaigns as campaigns
+
+    with app.app_context():
+        for n in range(1, 11):
+            make_account(f"KA{n:03d}")
+        db.session.commit()
+    slow_store = campaigns._store_frame
+
+    def store_slowly(*args: Any, **kwargs: Any) -> None:
+        time.sleep(0.3)  # widen the window between drawing the frame and committing
+        slow_store(*args, **kwargs)
+
+    monkeypatch.setattr(campaigns, "_store_frame", store_slowly)
+    together = [CampaignRequest(name=f"Q4-{i}", size=5, seed=i) for i in (1, 2)]
+    results = _launch_together(app, together)
+    assert not [r for r in results if isinstance(r, Exception)], results
+    with app.app_context():
+        twice = db.session.execute(
+            select(Invitation.account_id).group_by(Invitation.account_id).having(func.count() > 1)
+        ).all()
+        assert twice == []
+        assert db.session.scalar(select(func.count()).select_from(Invitation)) == 10
+
+
 @pytest.mark.parametrize("round_", range(3))
 def test_concurrent_launches_never_invite_an_account_twice(app, round_):
     with app.app_context():
