@@ -16,21 +16,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, insert, select
 
 from . import analytics
 from .analytics import DEFAULT_MIN_GROUP_SIZE, DefectionFilter, Dimension
 from .db import db, utcnow
-from .errors import AlreadyRespondedError, InvalidInputError
+from .errors import InvalidInputError
 from .models import (
-    INVITATION_RESPONDED,
     KIND_EXIT,
     SOURCE_EXIT_SURVEY,
     SOURCE_STAFF,
     Defection,
     ExitFeedback,
-    Invitation,
     KeyAccount,
     Questionnaire,
     Response,
@@ -40,7 +37,7 @@ from .responses import (
     MAX_ENTERED_BY_LENGTH,
     answerable_invitation,
     clean_text,
-    response_exists,
+    storing_response,
 )
 from .scale import Channel, ReasonCode, normalise_locale
 
@@ -149,7 +146,7 @@ def record_exit_response(
         raise InvalidInputError(f"unknown channel {channel!r}", field="channel")
     clean = _clean(answers)
     staff_name = clean_text(entered_by, limit=MAX_ENTERED_BY_LENGTH, field="entered_by")
-    try:
+    with storing_response(invitation_id, now):
         response_id = db.session.scalar(
             insert(Response)
             .values(
@@ -174,18 +171,6 @@ def record_exit_response(
                 would_return=clean.would_return,
             )
         )
-        db.session.execute(
-            update(Invitation)
-            .where(Invitation.id == invitation_id)
-            .values(status=INVITATION_RESPONDED, responded_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        if response_exists(invitation_id):
-            raise AlreadyRespondedError("this invitation already has a response") from None
-        raise
     return response_id
 
 

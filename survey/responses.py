@@ -8,7 +8,8 @@ in as few statements as possible: opening the survey page costs three queries
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -273,6 +274,28 @@ def response_exists(invitation_id: int) -> bool:
     return bool(db.session.scalar(select(exists().where(Response.invitation_id == invitation_id))))
 
 
+@contextmanager
+def storing_response(invitation_id: int, now: datetime) -> Iterator[None]:
+    """The transaction that stores a response: the writes inside, then the invitation
+    marked responded and one commit. The unique constraint on
+    `responses.invitation_id` turns a concurrent second response into
+    AlreadyRespondedError, with nothing of it stored."""
+    try:
+        yield
+        db.session.execute(
+            update(Invitation)
+            .where(Invitation.id == invitation_id)
+            .values(status=INVITATION_RESPONDED, responded_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        if response_exists(invitation_id):
+            raise AlreadyRespondedError("this invitation already has a response") from None
+        raise
+
+
 @dataclass(frozen=True, slots=True)
 class AnswerTarget:
     """The campaign an invitation's answers go to."""
@@ -356,7 +379,7 @@ def record_response(
     comment_text = clean_text(comment, limit=MAX_COMMENT_LENGTH, field="comment")
     staff_name = clean_text(entered_by, limit=MAX_ENTERED_BY_LENGTH, field="entered_by")
 
-    try:
+    with storing_response(invitation_id, now):
         response_id = db.session.scalar(
             insert(Response)
             .values(
@@ -398,16 +421,4 @@ def record_response(
         # `cleaned` is in questionnaire order, as `aspect_ids` is.
         if needs_follow_up(dict(zip(aspect_ids, (a.score for a in cleaned), strict=True))):
             open_follow_up(response_id, now=now, follow_up_days=follow_up_days, mail=mail)
-        db.session.execute(
-            update(Invitation)
-            .where(Invitation.id == invitation_id)
-            .values(status=INVITATION_RESPONDED, responded_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        if response_exists(invitation_id):
-            raise AlreadyRespondedError("this invitation already has a response") from None
-        raise
     return response_id
