@@ -10,8 +10,9 @@ PORT   ?= 5000
 export FLASK_APP := wsgi
 # Survey links printed by `make run` point at the address it serves on.
 export BASE_URL ?= http://$(HOST):$(PORT)
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install run test lint format translations db-upgrade demo bench load clean schema browser
+.PHONY: install run test test-next-year lint format translations db-upgrade demo bench load clean schema browser
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +39,22 @@ run: demo
 test: install
 	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
 
+# The suite again with the clock 400 days ahead (Debian's libfaketime), so a test that
+# depends on the day it runs fails today rather than next month. Installs faketime when
+# missing; says so and stops (exit 0) where it cannot. tests/faketime/ holds a shim
+# for a libfaketime bug (time.sleep fails when the monotonic clock is left real).
+FAKETIME_SHIFT ?= +400d
+test-next-year: install
+	@command -v faketime >/dev/null 2>&1 || ($(SUDO) apt-get update -qq && \
+		$(SUDO) apt-get install -y -qq --no-install-recommends faketime >/dev/null) || true
+	@if command -v faketime >/dev/null 2>&1; then \
+		echo "The suite with the clock moved $(FAKETIME_SHIFT): $$(faketime -f '$(FAKETIME_SHIFT)' date -u)"; \
+		PYTHONPATH=tests/faketime FAKETIME_DONT_FAKE_MONOTONIC=1 \
+			faketime -f '$(FAKETIME_SHIFT)' $(BIN)/python -m pytest -n auto $(PYTEST_ARGS); \
+	else \
+		echo "SKIPPED: faketime is not installed and could not be (apt-get install faketime)"; \
+	fi
+
 # Speed at scale against the floor of the stack (see benchmarks/harness.py):
 # SQLite by default, PostgreSQL with BENCH_DATABASE_URL; BENCH_ARGS=--large for 1M answers.
 bench: install
@@ -52,7 +69,6 @@ load: install
 
 # Debian's chromium (and CJK fonts for readable screenshots) for the browser test,
 # tests/test_e2e_browser.py; `make test` skips that test when chromium is missing.
-SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 browser: install
 	test -x /usr/bin/chromium || ($(SUDO) apt-get update && \
 		$(SUDO) apt-get install -y --no-install-recommends chromium fonts-noto-cjk)

@@ -19,7 +19,8 @@ from sqlalchemy.orm import joinedload, selectinload
 from survey import analytics, insights
 from survey import follow_ups as fu
 from survey import models as m
-from survey.db import db, utcnow
+from survey.clock import utcnow
+from survey.db import db
 from survey.errors import DomainError, NotFoundError
 
 from .context import Info

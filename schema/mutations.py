@@ -28,7 +28,8 @@ from survey.campaigns import (
     close_campaign,
     launch_campaign,
 )
-from survey.db import db, utcnow
+from survey.clock import utcnow
+from survey.db import db
 from survey.delivery import queue_reminders
 from survey.errors import DomainError, NotFoundError
 from survey.exit_surveys import ExitAnswers, record_exit_response

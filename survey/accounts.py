@@ -22,6 +22,7 @@ from sqlalchemy import Row, Select, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
+from . import clock
 from .audit import DEFECTION_RECORD, record_audit
 from .db import db
 from .errors import ConflictError, InvalidInputError, NotFoundError
@@ -760,7 +761,7 @@ def record_defection(
     codes = parse_reasons(reasons)
     if isinstance(defected_on, datetime):
         defected_on = defected_on.date()
-    today = today or date.today()
+    today = today or clock.today()
     if defected_on > today:
         raise InvalidInputError(
             f"the defection date {defected_on.isoformat()} is in the future "

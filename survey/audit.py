@@ -14,7 +14,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from .db import db, utcnow
+from .clock import utcnow
+from .db import db
 from .errors import InvalidInputError
 from .models import AuditEntry
 

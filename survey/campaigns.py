@@ -33,7 +33,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from .audit import CAMPAIGN_CLOSE, CAMPAIGN_LAUNCH, record_audit
-from .db import db, utcnow
+from .clock import utcnow
+from .db import db
 from .delivery import queue_mail
 from .errors import ConflictError, InvalidInputError, NotFoundError
 from .exit_surveys import ensure_exit_questionnaire

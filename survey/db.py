@@ -32,10 +32,6 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class UTCDateTime(TypeDecorator[datetime]):
     """Stores naive UTC on every backend and always returns aware UTC datetimes.
 

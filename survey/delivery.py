@@ -47,7 +47,8 @@ from typing import Any, Protocol, Self
 from sqlalchemy import and_, case, func, insert, or_, select, update
 
 from .audit import CAMPAIGN_REMIND, record_audit
-from .db import db, utcnow
+from .clock import utcnow
+from .db import db
 from .errors import InvalidInputError, NotFoundError, SurveyClosedError
 from .mail import (
     KIND_INVITATION,

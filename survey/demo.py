@@ -21,7 +21,8 @@ from sqlalchemy import func, select, update
 
 from .accounts import ACCOUNT_COLUMNS, import_accounts_csv, record_defection
 from .campaigns import CampaignRequest, close_campaign, launch_campaign
-from .db import db, utcnow
+from .clock import utcnow
+from .db import db
 from .follow_ups import update_follow_up
 from .models import (
     FOLLOW_UP_CONTACTED,

@@ -20,7 +20,8 @@ from sqlalchemy import func, insert, select
 
 from . import analytics
 from .analytics import DEFAULT_MIN_GROUP_SIZE, DefectionFilter, Dimension
-from .db import db, utcnow
+from .clock import utcnow
+from .db import db
 from .errors import InvalidInputError
 from .models import (
     KIND_EXIT,

@@ -18,7 +18,8 @@ from typing import Any
 
 from sqlalchemy import and_, insert, select
 
-from .db import db, utcnow
+from .clock import utcnow
+from .db import db
 from .errors import InvalidInputError, NotFoundError
 from .mail import MailSettings
 from .models import (

@@ -43,7 +43,8 @@ from .analytics import (
     _locale,
     dissatisfied_aspects_by_response,
 )
-from .db import db, utcnow
+from .clock import utcnow
+from .db import db
 from .errors import InvalidInputError, NotFoundError
 from .models import (
     FOLLOW_UP_RESOLVED,

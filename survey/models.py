@@ -24,7 +24,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .db import UTCDateTime, db, utcnow
+from .clock import utcnow
+from .db import UTCDateTime, db
 
 # Invitation life-cycle.
 INVITATION_PENDING = "pending"

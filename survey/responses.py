@@ -17,7 +17,8 @@ from sqlalchemy import case, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import Label
 
-from .db import db, utcnow
+from .clock import utcnow
+from .db import db
 from .errors import AlreadyRespondedError, InvalidInputError, NotFoundError, SurveyClosedError
 from .follow_ups import DEFAULT_FOLLOW_UP_DAYS, needs_follow_up, open_follow_up
 from .mail import MailSettings

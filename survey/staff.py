@@ -14,7 +14,8 @@ from sqlalchemy import func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .audit import STAFF_ADD, STAFF_REVOKE, STAFF_TOKEN_ISSUE, record_audit
-from .db import db, utcnow
+from .clock import utcnow
+from .db import db
 from .errors import ConflictError, InvalidInputError, NotFoundError
 from .models import ROLES, ApiToken, StaffMember
 from .tokens import hash_token

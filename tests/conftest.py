@@ -13,6 +13,7 @@ import re
 import secrets
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -24,15 +25,28 @@ os.environ["KEYPULSE_ENV"] = "testing"
 for _name in ("DATABASE_URL", "SMTP_HOST", "BASE_URL", "SECRET_KEY"):
     os.environ.pop(_name, None)
 
+from survey import clock  # noqa: E402
 from survey.db import db  # noqa: E402
 from web import create_app  # noqa: E402
 
 TEST_SECRET = "test-secret-key-" + "x" * 32
 BASE_URL = "https://survey.example.test"
 
+#: What the app's clock reads at the start of every test (see the `now` fixture):
+#: dated test data is written relative to it, never to the real day.
+TEST_NOW = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
+
 BACKENDS = ["sqlite"]
 if os.environ.get("TEST_DATABASE_URL"):
     BACKENDS.append("postgresql")
+
+
+@pytest.fixture(autouse=True)
+def now() -> Iterator[datetime]:
+    """Every test runs with the app's clock at TEST_NOW (ticking from there), so a
+    test passes on any day it runs. Request it to read the moment in a test."""
+    with clock.travel_to(TEST_NOW):
+        yield TEST_NOW
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from survey.db import db, utcnow
+from survey.clock import utcnow
+from survey.db import db
 from survey.models import (
     CAMPAIGN_OPEN,
     INVITATION_RESPONDED,

@@ -21,7 +21,8 @@ from benchmarks.harness import GrowthPoint, growth_exponent, markdown, parse_arg
 from benchmarks.items import survey_form_data
 from benchmarks.timer import interleaved
 from survey import campaigns
-from survey.db import db, utcnow
+from survey.clock import utcnow
+from survey.db import db
 from survey.errors import ConflictError
 from survey.models import (
     Answer,

@@ -14,7 +14,8 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from survey.campaigns import CampaignRequest, launch_campaign
-from survey.db import db, utcnow
+from survey.clock import utcnow
+from survey.db import db
 from survey.delivery import (
     STALE_CLAIM,
     DeliveryReport,

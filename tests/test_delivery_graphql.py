@@ -9,14 +9,16 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import func, select
 
-from survey.db import db, utcnow
+from survey.clock import utcnow
+from survey.db import db
 from survey.exit_surveys import ExitAnswers, record_exit_response
 from survey.models import ExitFeedback, Invitation, KeyAccount, OutboxMessage, Response
 
+from .conftest import TEST_NOW
 from .factories import make_account, make_campaign, make_defection, make_response
 from .graphql_helpers import codes, gql, make_tokens
 
-TODAY = utcnow().date()
+TODAY = TEST_NOW.date()
 
 LAUNCH = """
 mutation ($input: LaunchCampaignInput!) {

@@ -9,6 +9,7 @@ Screenshots go to tests/artifacts/ (git-ignored).
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import threading
@@ -78,7 +79,12 @@ def browser() -> Iterator[object]:
     with sync_api.sync_playwright() as playwright:
         try:
             launched = playwright.chromium.launch(
-                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+                executable_path=str(CHROMIUM),
+                headless=True,
+                args=CHROMIUM_ARGS,
+                # The browser keeps the real clock under `make test-next-year`
+                # (libfaketime stalls chromium); what it shows comes from the app.
+                env={k: v for k, v in os.environ.items() if k != "LD_PRELOAD"},
             )
         except sync_api.Error as exc:  # pragma: no cover - depends on the machine
             pytest.skip(f"chromium does not start under playwright: {exc}")

@@ -12,18 +12,19 @@ from sqlalchemy import select
 
 from survey.analytics import DefectionFilter, Dimension
 from survey.campaigns import CampaignRequest, build_exit_frame, launch_campaign
-from survey.db import db, utcnow
+from survey.clock import utcnow
+from survey.db import db
 from survey.errors import AlreadyRespondedError, InvalidInputError
 from survey.exit_surveys import ExitAnswers, defection_reasons_by_source, record_exit_response
 from survey.mail import MailSettings
 from survey.models import Campaign, ExitFeedback, Invitation, KeyAccount, OutboxMessage, Response
 from survey.tokens import derive_token
 
-from .conftest import BASE_URL, TEST_SECRET, csrf_token_from
+from .conftest import BASE_URL, TEST_NOW, TEST_SECRET, csrf_token_from
 from .factories import make_account, make_campaign, make_defection
 
 SETTINGS = MailSettings(secret_key=TEST_SECRET, base_url=BASE_URL)
-TODAY = utcnow().date()
+TODAY = TEST_NOW.date()
 
 
 def _registry(app: Flask) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from survey.db import db
 from survey.models import Campaign, Defection, Invitation, KeyAccount
 
+from .conftest import TEST_NOW
 from .graphql_data import Data, build
 from .graphql_helpers import codes, gql, make_tokens
 
@@ -227,7 +228,7 @@ def _defection_input(data: Data, **changes):
         ({"accountId": "999999"}, "BAD_USER_INPUT", "accountId"),
         ({"accountId": "KA1"}, "BAD_USER_INPUT", "accountId"),
         (
-            {"defectedOn": (date.today() + timedelta(days=30)).isoformat()},
+            {"defectedOn": (TEST_NOW.date() + timedelta(days=30)).isoformat()},
             "BAD_USER_INPUT",
             "defectedOn",
         ),

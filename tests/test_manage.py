@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -33,7 +33,7 @@ from survey.staff import (
     set_password,
 )
 
-from .conftest import BASE_URL, csrf_token_from
+from .conftest import BASE_URL, TEST_NOW, csrf_token_from
 from .factories import make_account, make_campaign, make_defection, make_response
 
 PASSWORD = "correct horse battery"
@@ -314,7 +314,7 @@ def test_viewer_sees_everything_read_only(app, viewer):
         "size": "1",
         "seed": "1",
         "exclude_days": "0",
-        "closes_on": (date.today() + timedelta(days=9)).isoformat(),
+        "closes_on": (TEST_NOW.date() + timedelta(days=9)).isoformat(),
         "kind": "satisfaction",
         "launch": "Launch",
     }
@@ -342,7 +342,7 @@ def launch_data(**overrides: Any) -> dict[str, Any]:
         "stratify_by": "tier",
         "seed": "7",
         "exclude_days": "90",
-        "closes_on": (date.today() + timedelta(days=14)).isoformat(),
+        "closes_on": (TEST_NOW.date() + timedelta(days=14)).isoformat(),
         "kind": "satisfaction",
     }
     data.update(overrides)
@@ -461,7 +461,7 @@ def test_launch_by_share_of_the_frame(app, manager):
         ({"name": "  "}, "Please give the campaign a name."),
         ({"seed": "-1"}, "The seed must be a whole number of 0 or more."),
         ({"exclude_days": "x"}, "Not a valid integer value."),
-        ({"closes_on": date.today().isoformat()}, "The closing date must be after today."),
+        ({"closes_on": TEST_NOW.date().isoformat()}, "The closing date must be after today."),
         ({"stratify_by": "colour"}, "Not a valid choice."),
         ({"target_margin": "5"}, "Give a target margin of error or a sample size, not both."),
         ({"size": "", "target_margin": "60"}, "Please give a margin between 0.1 and 50."),
@@ -686,7 +686,7 @@ def test_csv_in_chinese(app, manager, answered):
 def test_exit_survey_previews_and_launches_on_lost_accounts(app, manager):
     registry(app)
     with app.app_context():
-        today = date.today()
+        today = TEST_NOW.date()
         for number, days_ago in (("KA80", 10), ("KA81", 30), ("KA82", 400)):
             make_defection(make_account(number), today - timedelta(days=days_ago), ["price"])
         db.session.commit()

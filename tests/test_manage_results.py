@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from survey.analytics import Distribution, SatisfactionGroup
+from survey.clock import utcnow
 from survey.db import db
 from survey.staff import add_staff
 from web.manage.charts import HALF_WIDTH, LABEL_WIDTH, bar_segments, diverging_chart
@@ -323,7 +324,7 @@ def coverage_data(app, client):
     asked), KA03 (B, 4M, answered 400 days ago: delivery 4), KA04 (B, 2M, answered 20 days
     ago: delivery 2). Not active: KA05 (C, switched off) and KA06 (C, 3M, answered
     delivery 1 100 days ago and left 70 days later)."""
-    now = datetime.now(UTC)
+    now = utcnow()
     with app.app_context():
         ka01 = make_account("KA01", name="华东贸易", tier="A", annual_revenue=9_000_000)
         make_account(

@@ -11,17 +11,17 @@ from flask import Flask
 from sqlalchemy import select
 
 from survey.audit import CAMPAIGN_REMIND
-from survey.db import db, utcnow
+from survey.db import db
 from survey.delivery import FileBackend, deliver_batch, queue_reminders
 from survey.errors import InvalidInputError, NotFoundError, SurveyClosedError
 from survey.mail import MailSettings
 from survey.models import AuditEntry, Invitation, KeyAccount, OutboxMessage
 
-from .conftest import BASE_URL, TEST_SECRET
+from .conftest import BASE_URL, TEST_NOW, TEST_SECRET
 from .factories import make_account, make_campaign
 
 SETTINGS = MailSettings(secret_key=TEST_SECRET, base_url=BASE_URL)
-T = utcnow().replace(microsecond=0)
+T = TEST_NOW
 
 # external id -> (status, sent days ago, reminders sent, last reminded days ago, account fields)
 CASES: dict[str, tuple[str, int | None, int, int | None, dict[str, Any]]] = {

@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from survey.db import db, utcnow
+from survey.clock import utcnow
+from survey.db import db
 from survey.errors import ConflictError, InvalidInputError, NotFoundError
 from survey.models import ApiToken, StaffMember
 from survey.staff import (

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
+from survey.clock import utcnow
 from survey.db import db
 from survey.models import (
     CAMPAIGN_CLOSED,
@@ -542,7 +543,7 @@ def test_past_closing_time_is_a_410_also_for_a_form_opened_earlier(app, client, 
     _, html = open_form(client, token)
     with app.app_context():
         campaign = db.session.get(Campaign, invitation_of(survey["zh_id"]).campaign_id)
-        campaign.closes_at = datetime.now(UTC) - timedelta(minutes=1)
+        campaign.closes_at = utcnow() - timedelta(minutes=1)
         db.session.commit()
     response = client.post(
         f"/s/{token}", data={"csrf_token": csrf_token_from(html), **valid_answers()}

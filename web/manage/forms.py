@@ -21,6 +21,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from survey import clock
 from survey.campaigns import (
     DEFAULT_DEFECTED_WITHIN_DAYS,
     MAX_EXCLUDE_DAYS,
@@ -203,7 +204,7 @@ class LaunchForm(FlaskForm):
             elif self.size.data is not None and self.percent.data is not None:
                 self.size.errors = [_l("Give a sample size or a share of the frame, not both.")]
                 valid = False
-        today = self.today or date.today()
+        today = self.today or clock.today()
         if self.closes_on.data is not None and self.closes_on.data <= today:
             self.closes_on.errors = [_l("The closing date must be after today.")]
             valid = False

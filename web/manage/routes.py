@@ -31,6 +31,7 @@ from flask_limiter import RateLimitExceeded
 from flask_limiter.util import get_remote_address
 from werkzeug.wrappers import Response as HttpResponse
 
+from survey import clock
 from survey.analytics import (
     DefectionFilter,
     Dimension,
@@ -207,7 +208,7 @@ def _timezone() -> ZoneInfo:
 
 
 def _today() -> date:
-    return datetime.now(_timezone()).date()
+    return clock.today(_timezone())
 
 
 @bp.app_template_filter("pct")
