@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 from functools import partial
 from typing import Any
 
@@ -9,6 +11,7 @@ import strawberry
 from graphql import (
     ASTValidationRule,
     DocumentNode,
+    FloatValueNode,
     GraphQLError,
     IntValueNode,
     StringValueNode,
@@ -74,16 +77,51 @@ DEPTH_RULE = max_depth_rule(MAX_DEPTH, None, None)
 ALIASES_RULE = max_aliases_rule(MAX_ALIASES)
 
 
-def _parse_big_int(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise GraphQLError(f"BigInt cannot represent {value!r}: give a whole number.")
-    return value
+#: BigInt holds a signed 64-bit whole number (what PostgreSQL's BIGINT stores).
+BIG_INT_MIN, BIG_INT_MAX = -(2**63), 2**63 - 1
+_WHOLE_NUMBER_TEXT = re.compile(r"-?[0-9]{1,19}", re.ASCII)
+_SHOWN_CHARACTERS = 40
+
+
+def _whole_number(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if math.isfinite(value) and value.is_integer() else None
+    if isinstance(value, str):
+        return int(value) if _WHOLE_NUMBER_TEXT.fullmatch(value) else None
+    return None
+
+
+def parse_big_int(value: Any) -> int:
+    """A BigInt from a JSON variable: a whole number, also written as an integral
+    float (250000.0, as Python and spreadsheets send it) or as digits in a string
+    (as JavaScript sends numbers beyond 2**53). Refuses fractions, booleans, other
+    text and values outside 64 bits, with the value shown briefly."""
+    number = _whole_number(value)
+    shown = repr(value)
+    if len(shown) > _SHOWN_CHARACTERS:
+        shown = shown[: _SHOWN_CHARACTERS - 1] + "…"
+    if number is None:
+        raise GraphQLError(f"BigInt cannot represent {shown}: give a whole number.")
+    if not BIG_INT_MIN <= number <= BIG_INT_MAX:
+        raise GraphQLError(
+            f"BigInt cannot represent {shown}: it is outside the 64-bit range "
+            f"({BIG_INT_MIN} to {BIG_INT_MAX})."
+        )
+    return number
 
 
 def _parse_big_int_literal(node: ValueNode, _variables: Any = None) -> int:
-    if not isinstance(node, IntValueNode):
-        raise GraphQLError("BigInt must be a whole number.")
-    return int(node.value)
+    if isinstance(node, IntValueNode):
+        return parse_big_int(int(node.value))
+    if isinstance(node, FloatValueNode):
+        return parse_big_int(float(node.value))
+    if isinstance(node, StringValueNode):
+        return parse_big_int(node.value)
+    raise GraphQLError("BigInt must be a whole number.")
 
 
 SCALARS = {
@@ -91,7 +129,7 @@ SCALARS = {
         name="BigInt",
         description="A whole number beyond GraphQL's 32-bit Int (revenue).",
         serialize=int,
-        parse_value=_parse_big_int,
+        parse_value=parse_big_int,
         parse_literal=_parse_big_int_literal,
     )
 }
