@@ -55,6 +55,12 @@ def home() -> str:
     return render_template("home.html")
 
 
+@bp.get("/favicon.ico")
+def favicon() -> HttpResponse:
+    """Browsers ask for /favicon.ico on their own: answer with the SVG icon."""
+    return current_app.send_static_file("favicon.svg")
+
+
 def _open_link(token: str) -> tuple[InvitationContext, str]:
     """The invitation behind a link and the page language, or a 404 page.
 
