@@ -52,7 +52,8 @@ FAILED_LOOKUP_LIMIT = "30 per 10 minutes"
 
 @bp.get("/")
 def home() -> str:
-    return render_template("home.html")
+    # GraphiQL and the SDL exist in development only (web.graphiql): link them then.
+    return render_template("home.html", api_docs="api_docs" in current_app.blueprints)
 
 
 @bp.get("/favicon.ico")
