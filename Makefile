@@ -12,7 +12,8 @@ export FLASK_APP := wsgi
 export BASE_URL ?= http://$(HOST):$(PORT)
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install run test test-next-year lint format translations db-upgrade demo bench load clean schema browser
+.PHONY: install run test test-next-year lint format translations db-upgrade demo bench load clean \
+	schema browser graphiql-assets
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -72,6 +73,35 @@ load: install
 browser: install
 	test -x /usr/bin/chromium || ($(SUDO) apt-get update && \
 		$(SUDO) apt-get install -y --no-install-recommends chromium fonts-noto-cjk)
+
+# GraphiQL (GET /graphql in development) is served from web/static/graphiql/, so it
+# works offline and under the page's Content-Security-Policy. The versions live here
+# only (strawberry's own GraphiQL page uses the same); `make graphiql-assets` fetches
+# them from the npm registry and rewrites that directory. Needs npm.
+GRAPHIQL_VERSION := 3.8.3
+REACT_VERSION    := 18.2.0
+GRAPHIQL_ASSETS  := web/static/graphiql
+graphiql-assets:
+	@command -v npm >/dev/null || (echo "npm is needed to fetch the GraphiQL assets" >&2; exit 1)
+	set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	npm pack --silent --pack-destination "$$tmp" graphiql@$(GRAPHIQL_VERSION) \
+		react@$(REACT_VERSION) react-dom@$(REACT_VERSION) >/dev/null; \
+	for name in graphiql-$(GRAPHIQL_VERSION) react-$(REACT_VERSION) react-dom-$(REACT_VERSION); do \
+		mkdir "$$tmp/$$name" && tar -xzf "$$tmp/$$name.tgz" -C "$$tmp/$$name"; \
+	done; \
+	rm -rf $(GRAPHIQL_ASSETS) && mkdir -p $(GRAPHIQL_ASSETS); \
+	g="$$tmp/graphiql-$(GRAPHIQL_VERSION)/package"; \
+	r="$$tmp/react-$(REACT_VERSION)/package"; \
+	d="$$tmp/react-dom-$(REACT_VERSION)/package"; \
+	cp "$$g/graphiql.min.js" "$$g/graphiql.min.css" $(GRAPHIQL_ASSETS)/; \
+	cp "$$g/LICENSE" $(GRAPHIQL_ASSETS)/LICENSE.graphiql; \
+	cp "$$r/umd/react.production.min.js" $(GRAPHIQL_ASSETS)/; \
+	cp "$$r/LICENSE" $(GRAPHIQL_ASSETS)/LICENSE.react; \
+	cp "$$d/umd/react-dom.production.min.js" $(GRAPHIQL_ASSETS)/; \
+	cp "$$d/LICENSE" $(GRAPHIQL_ASSETS)/LICENSE.react-dom; \
+	printf 'graphiql %s\nreact %s\nreact-dom %s\n' $(GRAPHIQL_VERSION) $(REACT_VERSION) \
+		$(REACT_VERSION) > $(GRAPHIQL_ASSETS)/VERSIONS
+	@ls -l $(GRAPHIQL_ASSETS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import strawberry
@@ -160,3 +161,6 @@ def build_schema(*, introspection: bool = False) -> strawberry.Schema:
 
 #: The schema as exported to schema/schema.graphql (extensions do not change the SDL).
 schema = build_schema(introspection=True)
+
+#: Where `flask graphql export-schema` writes the SDL (a test keeps it current).
+SDL_PATH = Path(__file__).resolve().parent / "schema.graphql"

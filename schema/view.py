@@ -3,13 +3,16 @@
 Authentication happens here, before anything is parsed or executed: a request
 without a live bearer token gets HTTP 401 and a GraphQL-shaped error with
 extensions.code UNAUTHENTICATED. GraphiQL (GET, development only) needs no token:
-the page itself holds no data; its queries carry the token like any client.
+the page itself holds no data; its queries carry the token like any client. The page
+is the app's own (`web.graphiql`), passed in as `ide_page`: strawberry's loads
+React and GraphiQL from a CDN with inline script.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Request, current_app, g, request
@@ -54,6 +57,16 @@ def bearer_token(req: Request) -> str | None:
 class KeyPulseGraphQLView(GraphQLView[Context, None]):
     """Sync strawberry view with bearer-token auth and a typed context."""
 
+    def __init__(
+        self, *args: Any, ide_page: Callable[[], FlaskResponse] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.ide_page = ide_page
+
+    def render_graphql_ide(self, request: Request) -> FlaskResponse:
+        assert self.ide_page is not None  # strawberry answers 404 when graphql_ide is None
+        return self.ide_page()
+
     def dispatch_request(self) -> Any:
         adapter = self.request_adapter_class(request)
         if self.should_render_graphql_ide(adapter):
@@ -90,13 +103,16 @@ class KeyPulseGraphQLView(GraphQLView[Context, None]):
         )
 
 
-def make_graphql_view(app: Flask) -> Any:
-    """The /graphql view for `app`: introspection per GRAPHQL_INTROSPECTION, GraphiQL
-    only in debug mode, queries only by POST (a GET query would land in logs)."""
+def make_graphql_view(app: Flask, ide_page: Callable[[], FlaskResponse] | None = None) -> Any:
+    """The /graphql view for `app`: introspection per GRAPHQL_INTROSPECTION, `ide_page`
+    (if any) on GET from a browser, queries only by POST (a GET query would land in
+    logs)."""
     schema = build_schema(introspection=bool(app.config.get("GRAPHQL_INTROSPECTION")))
     return KeyPulseGraphQLView.as_view(
         "graphql",
         schema=schema,
-        graphql_ide="graphiql" if app.debug else None,
+        # strawberry renders an IDE only when this is set; which one is ours to say.
+        graphql_ide="graphiql" if ide_page is not None else None,
+        ide_page=ide_page,
         allow_queries_via_get=False,
     )

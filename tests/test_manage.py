@@ -203,6 +203,19 @@ def test_next_never_leaves_the_console(app, client):
     assert signed.headers["Location"] == "/manage/campaigns"
 
 
+@pytest.mark.parametrize(
+    ("lang", "hint"),
+    [
+        ("en", "No account yet? Ask your KeyPulse administrator to give you one."),
+        ("zh", "还没有账号？请联系您的 KeyPulse 管理员为您开通。"),
+    ],
+)
+def test_sign_in_page_sends_people_without_an_account_to_an_administrator(client, lang, hint):
+    page = client.get(f"/manage/login?lang={lang}")
+    assert hint in text(page)
+    assert "flask" not in page.text and "--" not in text(page)  # no shell command
+
+
 def test_wrong_password_and_unknown_email_read_the_same(app, client):
     email = add_member(app, "Zhang", "manager")
     wrong = sign_in(client, email, "wrong password!", query="?lang=en")

@@ -76,7 +76,14 @@ def init_blueprints(app: Flask) -> None:
 def init_graphql(app: Flask) -> None:
     from schema.view import make_graphql_view
 
-    view = make_graphql_view(app)
+    ide_page = None
+    if app.debug:  # GraphiQL and the SDL for developers; never in production
+        from .graphiql import bp as api_docs_bp
+        from .graphiql import graphiql_page
+
+        app.register_blueprint(api_docs_bp)
+        ide_page = graphiql_page
+    view = make_graphql_view(app, ide_page=ide_page)
     # The API authenticates with a bearer token, not a cookie: no CSRF token needed.
     csrf.exempt(view)
     app.add_url_rule("/graphql", view_func=view, methods=["GET", "POST"])

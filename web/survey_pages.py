@@ -52,7 +52,14 @@ FAILED_LOOKUP_LIMIT = "30 per 10 minutes"
 
 @bp.get("/")
 def home() -> str:
-    return render_template("home.html")
+    # GraphiQL and the SDL exist in development only (web.graphiql): link them then.
+    return render_template("home.html", api_docs="api_docs" in current_app.blueprints)
+
+
+@bp.get("/favicon.ico")
+def favicon() -> HttpResponse:
+    """Browsers ask for /favicon.ico on their own: answer with the SVG icon."""
+    return current_app.send_static_file("favicon.svg")
 
 
 def _open_link(token: str) -> tuple[InvitationContext, str]:

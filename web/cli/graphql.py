@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-DEFAULT_SDL = Path(__file__).resolve().parents[2] / "schema" / "schema.graphql"
+from schema.build import SDL_PATH
 
 group = AppGroup("graphql", help="The GraphQL API for internal tools.")
 
@@ -16,7 +16,7 @@ group = AppGroup("graphql", help="The GraphQL API for internal tools.")
 @click.option(
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
-    default=DEFAULT_SDL,
+    default=SDL_PATH,
     show_default="schema/schema.graphql",
     help="Where to write the SDL.",
 )
