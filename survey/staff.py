@@ -76,9 +76,15 @@ def _get_by_name(name: str) -> StaffMember:
     return member
 
 
-def _new_token(member: StaffMember) -> IssuedToken:
-    token = secrets.token_urlsafe(API_TOKEN_BYTES)
-    db.session.add(ApiToken(staff_id=member.id, token_hash=hash_token(token)))
+def _new_token(member: StaffMember, token: str | None = None) -> IssuedToken:
+    token = token or secrets.token_urlsafe(API_TOKEN_BYTES)
+    known = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    if known is None:
+        db.session.add(ApiToken(staff_id=member.id, token_hash=hash_token(token)))
+    elif known.staff_id != member.id:
+        raise ConflictError("That token belongs to someone else.")
+    else:  # the same token issued again (a script's stable token): valid again
+        known.revoked_at = None
     return IssuedToken(staff_id=member.id, name=member.name, role=member.role, token=token)
 
 
@@ -195,9 +201,15 @@ def issue_token(name: str, *, actor: str | None = None) -> IssuedToken:
 
 
 def ensure_staff_token(
-    name: str, *, role: str, actor: str | None = None, email: str | None = None
+    name: str,
+    *,
+    role: str,
+    actor: str | None = None,
+    email: str | None = None,
+    token: str | None = None,
 ) -> str:
-    """A fresh token for `name`, creating the staff member with `role` if missing.
+    """A token for `name`, creating the staff member with `role` if missing: a fresh
+    one, or `token` itself when given (valid again if it had been revoked).
 
     For scripts such as `flask demo`: an existing member keeps their role and is
     reactivated; `email` is set when the member has none. Flushes, never commits:
@@ -218,7 +230,7 @@ def ensure_staff_token(
     if email and not member.email:
         member.email = email
     member.active = True
-    issued = _new_token(member)
+    issued = _new_token(member, token)
     record_audit(actor, action, "staff", member.name, {"role": member.role})
     return issued.token
 

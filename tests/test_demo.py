@@ -17,7 +17,7 @@ from survey.models import (
     Response,
 )
 from survey.scale import ASPECT_REASON
-from survey.staff import authenticate_password
+from survey.staff import authenticate, authenticate_password
 
 from .conftest import TEST_SECRET
 
@@ -105,6 +105,14 @@ def test_demo_loads_once_with_clusters_and_echoing_defections(app, runner):
     password = result.output.split("password ")[1].split()[0]
     with app.app_context():
         assert authenticate_password("demo-manager@example.com", password) is not None
+    # The same sign-in and token on every run.
+    again = runner.invoke(args=["demo"])
+    assert again.exit_code == 0, again.output
+    assert again.output.split("password ")[1].split()[0] == password
+    token = result.output.split("Manager API token (demo-manager): ")[1].split()[0]
+    assert again.output.split("Manager API token (demo-manager): ")[1].split()[0] == token
+    with app.app_context():
+        assert authenticate(token).role == "manager"
     assert result.output.count("/s/") == 3
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(KeyAccount)) == 200

@@ -3,8 +3,6 @@ manager API token and three survey links to try."""
 
 from __future__ import annotations
 
-import secrets
-
 import click
 from flask import current_app
 from flask.cli import with_appcontext
@@ -14,9 +12,15 @@ from survey.db import db
 from survey.demo import load_demo
 from survey.models import ROLE_MANAGER
 from survey.staff import ensure_staff_token, set_password
+from survey.tokens import derive_token
 
 DEMO_MANAGER = "demo-manager"
 DEMO_MANAGER_EMAIL = "demo-manager@example.com"
+DEMO_PASSWORD_LENGTH = 16
+
+
+def _demo_secret(purpose: str) -> str:
+    return derive_token(current_app.config["SECRET_KEY"], f"demo:{purpose}")
 
 
 @click.command("demo")
@@ -33,11 +37,17 @@ def command(accounts: int) -> None:
     else:
         click.echo(f"The database already holds {report.accounts} key accounts: demo not reloaded.")
 
-    # A fresh token and password each run: only hashes are stored, so the old ones
-    # can't be shown again.
-    token = ensure_staff_token(DEMO_MANAGER, role=ROLE_MANAGER, email=DEMO_MANAGER_EMAIL)
+    # The same token and password every run on this installation: derived from its
+    # SECRET_KEY (kept in the instance folder in development), so scripts and a
+    # browser's saved password keep working; unguessable without the key.
+    token = ensure_staff_token(
+        DEMO_MANAGER,
+        role=ROLE_MANAGER,
+        email=DEMO_MANAGER_EMAIL,
+        token=_demo_secret("manager-api-token"),
+    )
     db.session.commit()
-    password = secrets.token_urlsafe(12)
+    password = _demo_secret("manager-password")[:DEMO_PASSWORD_LENGTH]
     set_password(DEMO_MANAGER, password)
     click.echo(f"\nManager API token ({DEMO_MANAGER}): {token}")
     click.echo(
