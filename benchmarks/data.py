@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import Boolean, Connection, Date, Table, func, select, text
 from sqlalchemy.types import DateTime
 
+from survey.campaigns.questionnaires import ensure_default_questionnaire
 from survey.db import UTCDateTime, db
 from survey.models import (
     CAMPAIGN_CLOSED,
@@ -42,7 +43,6 @@ from survey.models import (
     KeyAccount,
     Response,
 )
-from survey.questionnaires import ensure_default_questionnaire
 from survey.scale import ASPECT_REASON, DEFAULT_ASPECTS, OVERALL, ReasonCode
 from survey.tokens import derive_token, hash_token
 

@@ -31,7 +31,7 @@ from flask import Flask
 from sqlalchemy import make_url
 
 from survey.db import db
-from survey.staff import add_staff
+from survey.registry.staff import add_staff
 
 from .data import Generator
 from .items import (

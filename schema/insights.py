@@ -16,12 +16,12 @@ import strawberry
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
-from survey import analytics, insights
-from survey import follow_ups as fu
 from survey import models as m
+from survey.analysis import analytics, insights
 from survey.clock import utcnow
 from survey.db import db
 from survey.errors import DomainError, NotFoundError
+from survey.follow_ups import cases as fu
 
 from .context import Info
 from .errors import bad_input

@@ -18,10 +18,11 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
-from survey import analytics
 from survey import models as m
-from survey.accounts import record_defection
-from survey.campaigns import (
+from survey.analysis import analytics
+from survey.answers.exit_surveys import ExitAnswers, record_exit_response
+from survey.answers.responses import AnswerInput, record_response
+from survey.campaigns.launch import (
     ALL_STRATUM,
     DEFAULT_DEFECTED_WITHIN_DAYS,
     CampaignRequest,
@@ -30,11 +31,10 @@ from survey.campaigns import (
 )
 from survey.clock import utcnow
 from survey.db import db
-from survey.delivery import queue_reminders
+from survey.delivery.mail import MailSettings
+from survey.delivery.outbox import queue_reminders
 from survey.errors import DomainError, NotFoundError
-from survey.exit_surveys import ExitAnswers, record_exit_response
-from survey.mail import MailSettings
-from survey.responses import AnswerInput, record_response
+from survey.registry.accounts import record_defection
 from survey.scale import Channel
 
 from .context import Info

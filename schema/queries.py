@@ -9,11 +9,11 @@ import strawberry
 from sqlalchemy import ColumnElement, Select, exists, func, select
 from sqlalchemy.orm import contains_eager, joinedload
 
-from survey import analytics, insights
 from survey import models as m
+from survey.analysis import analytics, insights
+from survey.analysis.exit_reasons import defection_reasons_by_source
 from survey.db import db
-from survey.exit_surveys import defection_reasons_by_source
-from survey.staff import list_tokens
+from survey.registry.staff import list_tokens
 
 from .audit import AuditLogEntry, resolve_audit_log
 from .context import Info

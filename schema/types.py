@@ -15,11 +15,14 @@ from typing import NewType
 import strawberry
 from flask import current_app
 
-from survey import analytics, insights, sample_audit, scale, stats
 from survey import models as m
-from survey.analytics import MAX_NODE_COMMENTS
-from survey.delivery import invitation_status_counts
-from survey.exit_surveys import SourcedBreakdown
+from survey import scale
+from survey import statistics as stats
+from survey.analysis import analytics, insights
+from survey.analysis.analytics import MAX_NODE_COMMENTS
+from survey.analysis.exit_reasons import SourcedBreakdown
+from survey.campaigns import sample_audit
+from survey.delivery.outbox import invitation_status_counts
 
 from . import loaders
 from .context import Info

@@ -14,10 +14,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from .clock import utcnow
-from .db import db
-from .errors import InvalidInputError
-from .models import AuditEntry
+from survey.clock import utcnow
+from survey.db import db
+from survey.errors import InvalidInputError
+from survey.models import AuditEntry
 
 # The actions the services record (stable codes: API clients filter on them).
 CAMPAIGN_LAUNCH = "campaign.launch"

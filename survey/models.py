@@ -24,8 +24,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .clock import utcnow
-from .db import UTCDateTime, db
+from survey.clock import utcnow
+from survey.db import UTCDateTime, db
 
 # Invitation life-cycle.
 INVITATION_PENDING = "pending"

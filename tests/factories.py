@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from survey.campaigns.questionnaires import ensure_aspects, ensure_default_questionnaire
 from survey.clock import utcnow
 from survey.db import db
 from survey.models import (
@@ -21,7 +22,6 @@ from survey.models import (
     KeyAccount,
     Response,
 )
-from survey.questionnaires import ensure_aspects, ensure_default_questionnaire
 from survey.tokens import derive_token, hash_token, new_nonce
 
 from .conftest import TEST_SECRET

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from survey.staff import add_staff
+from survey.registry.staff import add_staff
 
 
 def make_tokens() -> dict[str, str]:

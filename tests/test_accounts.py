@@ -15,8 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from survey import accounts
-from survey.accounts import (
+from survey.db import db
+from survey.errors import ConflictError, InvalidInputError, NotFoundError
+from survey.models import SOURCE_EXIT_SURVEY, Defection, DefectionReason, KeyAccount
+from survey.registry import accounts
+from survey.registry.accounts import (
     ACCOUNT_COLUMNS,
     AccountRow,
     Problem,
@@ -27,9 +30,6 @@ from survey.accounts import (
     record_defection,
     validate_accounts_csv,
 )
-from survey.db import db
-from survey.errors import ConflictError, InvalidInputError, NotFoundError
-from survey.models import SOURCE_EXIT_SURVEY, Defection, DefectionReason, KeyAccount
 from survey.scale import TIERS, RelationshipStage, ValueType
 
 from .factories import make_account, make_defection

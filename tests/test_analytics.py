@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from survey.analytics import (
+from survey.analysis.analytics import (
     DefectionFilter,
     Dimension,
     Distribution,

@@ -10,12 +10,12 @@ import pytest
 from sqlalchemy import select
 
 from survey import audit
-from survey.accounts import record_defection
-from survey.campaigns import CampaignRequest, close_campaign, launch_campaign
+from survey.campaigns.launch import CampaignRequest, close_campaign, launch_campaign
 from survey.db import db
 from survey.errors import ConflictError, InvalidInputError
 from survey.models import AuditEntry
-from survey.staff import add_staff, issue_token, revoke_staff
+from survey.registry.accounts import record_defection
+from survey.registry.staff import add_staff, issue_token, revoke_staff
 
 from .conftest import TEST_SECRET
 from .factories import make_account

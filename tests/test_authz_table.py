@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 from schema.build import schema as api_schema
 from survey.db import db
 from survey.models import AuditEntry, Campaign, Defection, FollowUp, Invitation, Response
+from survey.registry.staff import add_staff, revoke_staff
 from survey.scale import DEFAULT_ASPECTS
-from survey.staff import add_staff, revoke_staff
 
 from .factories import make_account, make_campaign
 from .graphql_data import Data, build

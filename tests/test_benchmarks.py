@@ -20,7 +20,8 @@ from benchmarks.data import Generator
 from benchmarks.harness import GrowthPoint, growth_exponent, markdown, parse_args
 from benchmarks.items import survey_form_data
 from benchmarks.timer import interleaved
-from survey import campaigns
+from survey.answers.responses import load_invitation
+from survey.campaigns import launch as campaigns
 from survey.clock import utcnow
 from survey.db import db
 from survey.errors import ConflictError
@@ -33,7 +34,6 @@ from survey.models import (
     KeyAccount,
     Response,
 )
-from survey.responses import load_invitation
 from survey.scale import DEFAULT_ASPECTS
 
 from .conftest import TEST_SECRET
@@ -267,7 +267,7 @@ def test_launch_refuses_a_registry_that_changed_under_the_draw(app: Any) -> None
 
 def test_cached_parse_and_validation_still_refuse_what_the_limits_refuse(app: Any) -> None:
     """The second time a document comes, its validation comes from the cache."""
-    from survey.staff import add_staff
+    from survey.registry.staff import add_staff
 
     with app.app_context():
         token = add_staff("bench-viewer", "viewer").token

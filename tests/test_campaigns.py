@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, func, select, update
 
-import survey.campaigns as campaigns_module
-from survey.campaigns import (
+import survey.campaigns.launch as campaigns_module
+from survey.campaigns.launch import (
     CampaignRequest,
     build_frame,
     campaign_links,
@@ -23,6 +23,8 @@ from survey.campaigns import (
     plan_campaign,
     survey_url,
 )
+from survey.campaigns.questionnaires import ensure_default_questionnaire
+from survey.campaigns.sampling import simple_sample, stratified_sample
 from survey.db import db
 from survey.errors import ConflictError, InvalidInputError, NotFoundError
 from survey.models import (
@@ -41,8 +43,6 @@ from survey.models import (
     KeyAccount,
     Questionnaire,
 )
-from survey.questionnaires import ensure_default_questionnaire
-from survey.sampling import simple_sample, stratified_sample
 from survey.tokens import derive_token, hash_token
 
 from .conftest import BASE_URL, TEST_SECRET

@@ -9,9 +9,9 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import func, select
 
+from survey.answers.exit_surveys import ExitAnswers, record_exit_response
 from survey.clock import utcnow
 from survey.db import db
-from survey.exit_surveys import ExitAnswers, record_exit_response
 from survey.models import ExitFeedback, Invitation, KeyAccount, OutboxMessage, Response
 
 from .conftest import TEST_NOW

@@ -17,9 +17,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, insert, select
 
-from survey.campaigns import CampaignRequest, launch_campaign
+from survey.campaigns.launch import CampaignRequest, launch_campaign
 from survey.db import db
-from survey.mail import MailSettings
+from survey.delivery.mail import MailSettings
 from survey.models import KeyAccount, OutboxMessage
 
 from .conftest import BASE_URL, TEST_SECRET

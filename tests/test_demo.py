@@ -5,7 +5,6 @@ from __future__ import annotations
 from sqlalchemy import case, func, select
 
 from survey.db import db
-from survey.demo import CLOSED_CAMPAIGN, OPEN_CAMPAIGN, load_demo
 from survey.models import (
     Answer,
     Aspect,
@@ -16,8 +15,9 @@ from survey.models import (
     KeyAccount,
     Response,
 )
+from survey.registry.staff import authenticate, authenticate_password
 from survey.scale import ASPECT_REASON
-from survey.staff import authenticate, authenticate_password
+from web.cli.demo_data import CLOSED_CAMPAIGN, OPEN_CAMPAIGN, load_demo
 
 from .conftest import TEST_SECRET
 

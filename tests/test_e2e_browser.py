@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from survey.campaigns import campaign_links
+from survey.campaigns.launch import campaign_links
 from survey.db import db
 from survey.models import Campaign
-from survey.staff import add_staff
+from survey.registry.staff import add_staff
 
 from .factories import make_account
 

@@ -10,13 +10,14 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from survey.analytics import DefectionFilter, Dimension
-from survey.campaigns import CampaignRequest, build_exit_frame, launch_campaign
+from survey.analysis.analytics import DefectionFilter, Dimension
+from survey.analysis.exit_reasons import defection_reasons_by_source
+from survey.answers.exit_surveys import ExitAnswers, record_exit_response
+from survey.campaigns.launch import CampaignRequest, build_exit_frame, launch_campaign
 from survey.clock import utcnow
 from survey.db import db
+from survey.delivery.mail import MailSettings
 from survey.errors import AlreadyRespondedError, InvalidInputError
-from survey.exit_surveys import ExitAnswers, defection_reasons_by_source, record_exit_response
-from survey.mail import MailSettings
 from survey.models import Campaign, ExitFeedback, Invitation, KeyAccount, OutboxMessage, Response
 from survey.tokens import derive_token
 
@@ -310,7 +311,7 @@ def test_defection_reasons_count_both_sources(app: Flask) -> None:
 
 
 def test_exit_interview_by_phone_on_the_page(app: Flask) -> None:
-    from survey.staff import add_staff
+    from survey.registry.staff import add_staff
 
     _registry(app)
     campaign_id = _launch_exit(app, size=2, seed=3)

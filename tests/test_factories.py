@@ -6,9 +6,9 @@ from datetime import date
 
 from sqlalchemy import func, select
 
+from survey.campaigns.questionnaires import ensure_default_questionnaire, questionnaire_aspects
 from survey.db import db
 from survey.models import Answer, AnswerReason, Invitation, Response
-from survey.questionnaires import ensure_default_questionnaire, questionnaire_aspects
 from survey.tokens import hash_token
 
 from .factories import make_account, make_campaign, make_defection, make_response

@@ -9,16 +9,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from survey.answers.responses import AnswerInput, record_response
 from survey.db import db
+from survey.delivery.mail import MailSettings
 from survey.errors import InvalidInputError, NotFoundError
-from survey.follow_ups import (
+from survey.follow_ups.cases import (
     KIND_FOLLOW_UP,
     follow_up_conditions,
     is_overdue,
     needs_follow_up,
     update_follow_up,
 )
-from survey.mail import MailSettings
 from survey.models import (
     FOLLOW_UP_CONTACTED,
     FOLLOW_UP_OPEN,
@@ -28,7 +29,6 @@ from survey.models import (
     OutboxMessage,
     StaffMember,
 )
-from survey.responses import AnswerInput, record_response
 from survey.scale import DEFAULT_ASPECTS, OVERALL
 
 from .conftest import TEST_SECRET, csrf_token_from
@@ -137,7 +137,7 @@ def test_ordinary_dissatisfaction_opens_nothing(app, invite):
 
 
 def test_english_mail_for_an_english_speaking_manager(app):
-    from survey.follow_ups import open_follow_up
+    from survey.follow_ups.cases import open_follow_up
     from survey.models import Invitation
 
     from .factories import make_response
@@ -258,7 +258,7 @@ def test_graphql_follow_ups_and_update(app, client, case_id):
     with app.app_context():
         account = make_account("KA009", account_manager="刘洋")
         campaign, _ = make_campaign("second", accounts=[account], closes_at=NOW + timedelta(7))
-        from survey.follow_ups import open_follow_up
+        from survey.follow_ups.cases import open_follow_up
 
         from .factories import make_response
 
@@ -317,7 +317,7 @@ def test_graphql_follow_ups_and_update(app, client, case_id):
 def test_follow_up_page_costs_a_fixed_number_of_statements(app, client):
     from flask_sqlalchemy.record_queries import get_recorded_queries
 
-    from survey.follow_ups import open_follow_up
+    from survey.follow_ups.cases import open_follow_up
 
     from .factories import make_response
     from .graphql_helpers import gql

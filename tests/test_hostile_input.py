@@ -16,11 +16,15 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, func, select, update
 from werkzeug.datastructures import MultiDict
 
+from survey.answers.responses import (
+    MAX_COMMENT_LENGTH,
+    MAX_REASON_TEXT_LENGTH,
+)
 from survey.db import db
 from survey.models import INVITATION_SENT, Answer, AnswerReason, Invitation, Response
-from survey.responses import MAX_COMMENT_LENGTH, MAX_REASON_TEXT_LENGTH, has_control_characters
+from survey.registry.staff import add_staff
 from survey.scale import DEFAULT_ASPECTS, DISSATISFIED_MAX, ReasonCode
-from survey.staff import add_staff
+from survey.text import has_control_characters
 from survey.tokens import TOKEN_LENGTH
 
 from .conftest import csrf_token_from

@@ -20,11 +20,11 @@ from flask import Flask
 from sqlalchemy import Connection, event, text
 
 from schema import loaders
-from survey import analytics as a
-from survey.analytics import Dimension, ResponseFilter
+from survey.analysis import analytics as a
+from survey.analysis.analytics import Dimension, ResponseFilter
+from survey.answers.responses import load_invitation
+from survey.campaigns.questionnaires import ensure_default_questionnaire
 from survey.db import db
-from survey.questionnaires import ensure_default_questionnaire
-from survey.responses import load_invitation
 
 Index = tuple[str, tuple[str, ...]]  # table, columns in index order
 

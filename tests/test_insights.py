@@ -9,16 +9,14 @@ import pytest
 from flask_sqlalchemy.record_queries import get_recorded_queries
 from sqlalchemy import func, select
 
-from survey.analytics import (
+from survey.analysis.analytics import (
     Dimension,
     ResponseFilter,
     Weight,
     dissatisfaction_drilldown,
     satisfaction_summary,
 )
-from survey.db import db
-from survey.errors import InvalidInputError, NotFoundError
-from survey.insights import (
+from survey.analysis.insights import (
     aspect_defection_risk,
     at_risk_by_expected_loss,
     campaign_margins,
@@ -29,6 +27,8 @@ from survey.insights import (
     recovery,
     unheard_accounts,
 )
+from survey.db import db
+from survey.errors import InvalidInputError, NotFoundError
 from survey.models import FOLLOW_UP_OPEN, FOLLOW_UP_RESOLVED, FollowUp
 
 from .factories import make_account, make_campaign, make_defection, make_response
@@ -491,8 +491,8 @@ def test_graphql_defection_risk_precursors_and_at_risk(app, client, risk):
 
 
 def test_the_demo_shows_a_clear_risk_and_a_recovery(app, runner):
-    from survey.demo import load_demo
     from survey.models import Campaign
+    from web.cli.demo_data import load_demo
 
     from .conftest import TEST_SECRET
 

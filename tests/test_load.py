@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, make_url, select
 
-from survey.campaigns import CampaignRequest, launch_campaign
+from survey.campaigns.launch import CampaignRequest, launch_campaign
 from survey.db import db
 from survey.errors import ConflictError
 from survey.models import (
@@ -230,7 +230,7 @@ def test_launches_at_the_same_moment_respect_recently_surveyed(app, monkeypatch)
     first's invitations exist, so no account is invited by both."""
     import time
 
-    import survey.campaigns as campaigns
+    import survey.campaigns.launch as campaigns
 
     with app.app_context():
         for n in range(1, 11):

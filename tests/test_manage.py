@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from survey.analysis.reports import campaign_funnel, campaign_responses, stratum_progress
 from survey.db import db
 from survey.errors import InvalidInputError, NotFoundError
 from survey.models import (
@@ -24,8 +25,7 @@ from survey.models import (
     OutboxMessage,
     StaffMember,
 )
-from survey.reports import campaign_funnel, campaign_responses, stratum_progress
-from survey.staff import (
+from survey.registry.staff import (
     add_staff,
     authenticate_password,
     get_active_staff,

@@ -12,10 +12,10 @@ from flask_sqlalchemy.record_queries import get_recorded_queries
 from hypothesis import given
 from hypothesis import strategies as st
 
-from survey.analytics import Distribution, SatisfactionGroup
+from survey.analysis.analytics import Distribution, SatisfactionGroup
 from survey.clock import utcnow
 from survey.db import db
-from survey.staff import add_staff
+from survey.registry.staff import add_staff
 from web.manage.charts import HALF_WIDTH, LABEL_WIDTH, bar_segments, diverging_chart
 from web.manage.exports import csv_text, formula_safe
 

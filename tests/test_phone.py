@@ -11,12 +11,12 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from survey.analytics import Dimension, ResponseFilter, satisfaction_summary
+from survey.analysis.analytics import Dimension, ResponseFilter, satisfaction_summary
 from survey.db import db
 from survey.errors import InvalidInputError
 from survey.models import Invitation, Response
+from survey.registry.staff import add_staff
 from survey.scale import DEFAULT_ASPECTS
-from survey.staff import add_staff
 
 from .conftest import csrf_token_from
 from .factories import make_account, make_campaign, make_response

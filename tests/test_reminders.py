@@ -12,9 +12,9 @@ from sqlalchemy import select
 
 from survey.audit import CAMPAIGN_REMIND
 from survey.db import db
-from survey.delivery import FileBackend, deliver_batch, queue_reminders
+from survey.delivery.mail import MailSettings
+from survey.delivery.outbox import FileBackend, deliver_batch, queue_reminders
 from survey.errors import InvalidInputError, NotFoundError, SurveyClosedError
-from survey.mail import MailSettings
 from survey.models import AuditEntry, Invitation, KeyAccount, OutboxMessage
 
 from .conftest import BASE_URL, TEST_NOW, TEST_SECRET

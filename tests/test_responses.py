@@ -9,7 +9,15 @@ import pytest
 from flask_sqlalchemy.record_queries import get_recorded_queries
 from sqlalchemy import func, select
 
-from survey import responses as responses_module
+from survey.answers import responses as responses_module
+from survey.answers.responses import (
+    AnswerInput,
+    is_open,
+    load_invitation,
+    mark_opened,
+    questionnaire_questions,
+    record_response,
+)
 from survey.db import db
 from survey.errors import (
     AlreadyRespondedError,
@@ -29,14 +37,6 @@ from survey.models import (
     Aspect,
     Invitation,
     Response,
-)
-from survey.responses import (
-    AnswerInput,
-    is_open,
-    load_invitation,
-    mark_opened,
-    questionnaire_questions,
-    record_response,
 )
 from survey.scale import DEFAULT_ASPECTS
 

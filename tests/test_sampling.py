@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from survey.sampling import (
+from survey.campaigns.sampling import (
     allocate_proportional,
     simple_sample,
     size_from_fraction,

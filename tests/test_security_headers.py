@@ -11,7 +11,7 @@ from flask import Flask
 from werkzeug.routing import Rule
 
 from survey.db import db
-from survey.staff import add_staff
+from survey.registry.staff import add_staff
 from web import create_app
 from web.config import ConfigError
 

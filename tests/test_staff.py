@@ -12,7 +12,7 @@ from survey.clock import utcnow
 from survey.db import db
 from survey.errors import ConflictError, InvalidInputError, NotFoundError
 from survey.models import ApiToken, StaffMember
-from survey.staff import (
+from survey.registry.staff import (
     add_staff,
     authenticate,
     ensure_staff_token,

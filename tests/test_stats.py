@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from survey.stats import (
+from survey.statistics import (
     effective_sample_size,
     expected_margin,
     finite_population_correction,

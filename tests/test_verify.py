@@ -10,7 +10,13 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import delete, select, update
 
-from survey.campaigns import CampaignRequest, launch_campaign, past_response_rate, plan_campaign
+from survey.campaigns.launch import (
+    CampaignRequest,
+    launch_campaign,
+    past_response_rate,
+    plan_campaign,
+)
+from survey.campaigns.sample_audit import frame_digest, sampling_records, verify_campaign
 from survey.db import db
 from survey.errors import InvalidInputError
 from survey.models import (
@@ -20,8 +26,7 @@ from survey.models import (
     Invitation,
     KeyAccount,
 )
-from survey.sample_audit import frame_digest, sampling_records, verify_campaign
-from survey.stats import required_responses
+from survey.statistics import required_responses
 
 from .conftest import TEST_SECRET
 from .factories import make_account, make_campaign, make_response

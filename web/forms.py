@@ -18,16 +18,21 @@ from wtforms import Field, RadioField, SelectChoice, SelectMultipleField, TextAr
 from wtforms.validators import StopValidation, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from survey.errors import InvalidInputError
-from survey.exit_surveys import MAX_KEPT_LENGTH, WOULD_RETURN, WOULD_RETURN_LABELS, ExitAnswers
-from survey.responses import (
+from survey.answers.exit_surveys import (
+    MAX_KEPT_LENGTH,
+    WOULD_RETURN,
+    WOULD_RETURN_LABELS,
+    ExitAnswers,
+)
+from survey.answers.responses import (
     MAX_COMMENT_LENGTH,
     MAX_REASON_TEXT_LENGTH,
     AnswerInput,
     AspectQuestion,
-    has_control_characters,
 )
+from survey.errors import InvalidInputError
 from survey.scale import DISSATISFIED_MAX, SCALE, ReasonCode
+from survey.text import has_control_characters
 
 # Only the exact codes "1".."5" count: int() would also accept " 3", "+3" or "٣".
 _SCORE_BY_TEXT = {str(int(s)): int(s) for s in SCALE}

@@ -20,12 +20,8 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.wrappers import Response as HttpResponse
 
-from survey.db import db
-from survey.errors import AlreadyRespondedError, InvalidInputError, SurveyClosedError
-from survey.exit_surveys import MAX_KEPT_LENGTH, record_exit_response
-from survey.mail import MailSettings
-from survey.models import KIND_EXIT, ROLE_MANAGER
-from survey.responses import (
+from survey.answers.exit_surveys import MAX_KEPT_LENGTH, record_exit_response
+from survey.answers.responses import (
     MAX_COMMENT_LENGTH,
     MAX_REASON_TEXT_LENGTH,
     InvitationContext,
@@ -35,8 +31,12 @@ from survey.responses import (
     questionnaire_questions,
     record_response,
 )
+from survey.db import db
+from survey.delivery.mail import MailSettings
+from survey.errors import AlreadyRespondedError, InvalidInputError, SurveyClosedError
+from survey.models import KIND_EXIT, ROLE_MANAGER
+from survey.registry.staff import authenticate, role_at_least
 from survey.scale import DEFAULT_LOCALE, DISSATISFIED_MAX, LOCALES, Channel, normalise_locale
-from survey.staff import authenticate, role_at_least
 
 from .extensions import limiter
 from .forms import ErrorLink, ExitSurveyForm, SurveyForm, exit_form_for, survey_form_for

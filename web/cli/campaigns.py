@@ -11,7 +11,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from survey.campaigns import (
+from survey.campaigns.launch import (
     DEFAULT_DEFECTED_WITHIN_DAYS,
     KINDS,
     STRATIFY_DIMENSIONS,
@@ -23,10 +23,10 @@ from survey.campaigns import (
     launch_campaign,
     list_campaigns,
 )
-from survey.delivery import queue_reminders
+from survey.campaigns.sample_audit import verify_campaign
+from survey.delivery.mail import MailSettings
+from survey.delivery.outbox import queue_reminders
 from survey.errors import DomainError
-from survey.mail import MailSettings
-from survey.sample_audit import verify_campaign
 
 group = AppGroup("campaign", help="Launch, list and close sample survey campaigns.")
 

@@ -10,7 +10,8 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from survey.delivery import (
+from survey.delivery.mail import MailSettings
+from survey.delivery.outbox import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_MAX_ATTEMPTS,
     DeliveryReport,
@@ -19,7 +20,6 @@ from survey.delivery import (
     requeue_failed,
     run_worker,
 )
-from survey.mail import MailSettings
 
 group = AppGroup("outbox", help="Deliver invitation and reminder e-mails from the outbox.")
 

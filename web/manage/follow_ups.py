@@ -17,14 +17,14 @@ from werkzeug.wrappers import Response as HttpResponse
 from wtforms import StringField, TextAreaField
 from wtforms.validators import AnyOf, Length, Optional
 
+from survey.analysis.insights import recovery
 from survey.errors import InvalidInputError, NotFoundError
-from survey.follow_ups import (
+from survey.follow_ups.cases import (
     FOLLOW_UP_STATUSES,
     MAX_NOTE_LENGTH,
     list_follow_ups,
     update_follow_up,
 )
-from survey.insights import recovery
 
 from .routes import bp
 

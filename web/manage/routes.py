@@ -32,7 +32,7 @@ from flask_limiter.util import get_remote_address
 from werkzeug.wrappers import Response as HttpResponse
 
 from survey import clock
-from survey.analytics import (
+from survey.analysis.analytics import (
     DefectionFilter,
     Dimension,
     ResponseFilter,
@@ -41,7 +41,21 @@ from survey.analytics import (
     dissatisfaction_drilldown,
     satisfaction_summary,
 )
-from survey.campaigns import (
+from survey.analysis.exit_reasons import defection_reasons_by_source
+from survey.analysis.insights import (
+    ACCOUNT_DIMENSIONS,
+    DEFAULT_WINDOW_DAYS,
+    at_risk_by_expected_loss,
+    coverage,
+    unheard_accounts,
+)
+from survey.analysis.reports import (
+    account_briefs,
+    campaign_funnel,
+    campaign_responses,
+    stratum_progress,
+)
+from survey.campaigns.launch import (
     ALL_STRATUM,
     DEFAULT_DEFECTED_WITHIN_DAYS,
     EXCLUSION_REASONS,
@@ -58,21 +72,12 @@ from survey.campaigns import (
     list_campaigns,
     plan_campaign,
 )
-from survey.delivery import queue_reminders
+from survey.delivery.mail import MailSettings
+from survey.delivery.outbox import queue_reminders
 from survey.errors import ConflictError, DomainError, NotFoundError, SurveyClosedError
-from survey.exit_surveys import defection_reasons_by_source
-from survey.insights import (
-    ACCOUNT_DIMENSIONS,
-    DEFAULT_WINDOW_DAYS,
-    at_risk_by_expected_loss,
-    coverage,
-    unheard_accounts,
-)
-from survey.mail import MailSettings
 from survey.models import CAMPAIGN_OPEN, KIND_EXIT, KIND_SATISFACTION, ROLE_MANAGER
-from survey.reports import account_briefs, campaign_funnel, campaign_responses, stratum_progress
+from survey.registry.staff import authenticate_password, get_active_staff, role_at_least
 from survey.scale import TIER_LABELS, ReasonCode, Satisfaction, normalise_locale
-from survey.staff import authenticate_password, get_active_staff, role_at_least
 
 from ..extensions import limiter
 from .charts import PATTERNS, diverging_chart

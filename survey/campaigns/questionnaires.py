@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from .db import db
-from .models import KIND_SATISFACTION, Aspect, Questionnaire, QuestionnaireItem
-from .scale import DEFAULT_ASPECTS
+from survey.db import db
+from survey.models import KIND_EXIT, KIND_SATISFACTION, Aspect, Questionnaire, QuestionnaireItem
+from survey.scale import DEFAULT_ASPECTS
 
 DEFAULT_QUESTIONNAIRE = "default"
 
@@ -59,3 +59,20 @@ def questionnaire_aspects(questionnaire_id: int) -> list[Aspect]:
         .options(selectinload(Questionnaire.items).selectinload(QuestionnaireItem.aspect))
     ).one()
     return [item.aspect for item in questionnaire.items]
+
+
+#: The exit questionnaire's name: its questions are fixed (survey/answers/exit_surveys.py).
+EXIT_QUESTIONNAIRE = "exit"
+
+
+def ensure_exit_questionnaire() -> Questionnaire:
+    """The exit questionnaire (its questions are fixed, so it has no aspect items).
+    Flushes, never commits."""
+    questionnaire = db.session.scalar(
+        select(Questionnaire).where(Questionnaire.name == EXIT_QUESTIONNAIRE)
+    )
+    if questionnaire is None:
+        questionnaire = Questionnaire(name=EXIT_QUESTIONNAIRE, kind=KIND_EXIT)
+        db.session.add(questionnaire)
+        db.session.flush()
+    return questionnaire

@@ -13,12 +13,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .audit import STAFF_ADD, STAFF_REVOKE, STAFF_TOKEN_ISSUE, record_audit
-from .clock import utcnow
-from .db import db
-from .errors import ConflictError, InvalidInputError, NotFoundError
-from .models import ROLES, ApiToken, StaffMember
-from .tokens import hash_token
+from survey.audit import STAFF_ADD, STAFF_REVOKE, STAFF_TOKEN_ISSUE, record_audit
+from survey.clock import utcnow
+from survey.db import db
+from survey.errors import ConflictError, InvalidInputError, NotFoundError
+from survey.models import ROLES, ApiToken, StaffMember
+from survey.tokens import hash_token
 
 #: Bytes of randomness in an API token (base64url gives 43 characters).
 API_TOKEN_BYTES = 32

@@ -18,11 +18,11 @@ from typing import Any
 
 from sqlalchemy import and_, insert, select
 
-from .clock import utcnow
-from .db import db
-from .errors import InvalidInputError, NotFoundError
-from .mail import MailSettings
-from .models import (
+from survey.clock import utcnow
+from survey.db import db
+from survey.delivery.mail import MailSettings
+from survey.errors import InvalidInputError, NotFoundError
+from survey.models import (
     FOLLOW_UP_CONTACTED,
     FOLLOW_UP_OPEN,
     FOLLOW_UP_RESOLVED,
@@ -37,7 +37,8 @@ from .models import (
     Response,
     StaffMember,
 )
-from .scale import DEFAULT_LOCALE, DISSATISFIED_MAX, OVERALL, Satisfaction, normalise_locale
+from survey.scale import DEFAULT_LOCALE, DISSATISFIED_MAX, OVERALL, Satisfaction, normalise_locale
+from survey.text import clean_text
 
 FOLLOW_UP_STATUSES: tuple[str, ...] = (FOLLOW_UP_OPEN, FOLLOW_UP_CONTACTED, FOLLOW_UP_RESOLVED)
 DEFAULT_FOLLOW_UP_DAYS = 7
@@ -245,9 +246,6 @@ def update_follow_up(
             f"Unknown status {status!r}: use one of {', '.join(FOLLOW_UP_STATUSES)}.",
             field="status",
         )
-    # Imported here: survey.responses opens follow-ups, so it imports this module.
-    from .responses import clean_text
-
     text = clean_text(note, limit=MAX_NOTE_LENGTH, field="note")
     if status is None and text is None:
         raise InvalidInputError("Give a new status, a note, or both.", field="status")

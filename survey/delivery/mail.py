@@ -1,7 +1,7 @@
 """Composing the e-mails KeyPulse sends: invitations and reminders, in zh and en.
 
 Plain Jinja2 (survey/ is not Flask): text templates without escaping, HTML
-templates with autoescape, both under survey/templates/mail/. Every message
+templates with autoescape, both under survey/delivery/templates/mail/. Every message
 carries the personal survey link, the closing date, the account manager as the
 contact and a one-click opt-out link.
 
@@ -26,8 +26,8 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_datetime
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from .scale import DEFAULT_LOCALE, normalise_locale
-from .tokens import derive_token
+from survey.scale import DEFAULT_LOCALE, normalise_locale
+from survey.tokens import derive_token
 
 KIND_INVITATION = "invitation"
 KIND_REMINDER = "reminder"

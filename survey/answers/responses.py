@@ -17,12 +17,12 @@ from sqlalchemy import case, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import Label
 
-from .clock import utcnow
-from .db import db
-from .errors import AlreadyRespondedError, InvalidInputError, NotFoundError, SurveyClosedError
-from .follow_ups import DEFAULT_FOLLOW_UP_DAYS, needs_follow_up, open_follow_up
-from .mail import MailSettings
-from .models import (
+from survey.clock import utcnow
+from survey.db import db
+from survey.delivery.mail import MailSettings
+from survey.errors import AlreadyRespondedError, InvalidInputError, NotFoundError, SurveyClosedError
+from survey.follow_ups.cases import DEFAULT_FOLLOW_UP_DAYS, needs_follow_up, open_follow_up
+from survey.models import (
     CAMPAIGN_OPEN,
     INVITATION_EXPIRED,
     INVITATION_OPENED,
@@ -38,8 +38,9 @@ from .models import (
     QuestionnaireItem,
     Response,
 )
-from .scale import DISSATISFIED_MAX, Channel, ReasonCode, Satisfaction, normalise_locale
-from .tokens import hash_token, looks_like_token
+from survey.scale import DISSATISFIED_MAX, Channel, ReasonCode, Satisfaction, normalise_locale
+from survey.text import clean_text
+from survey.tokens import hash_token, looks_like_token
 
 #: Limits on free text, in characters after stripping surrounding white space.
 MAX_COMMENT_LENGTH = 2000
@@ -51,7 +52,6 @@ _SCORES = frozenset(int(s) for s in Satisfaction)
 _CHANNELS = frozenset(Channel.codes())
 # Tab, line feed and carriage return are ordinary typing; other control characters
 # are not, and PostgreSQL refuses NUL in text outright.
-_ALLOWED_CONTROLS = frozenset("\t\n\r")
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,30 +193,6 @@ def mark_opened(invitation_id: int, now: datetime | None = None) -> bool:
     )
     db.session.commit()
     return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
-def clean_text(value: str | None, *, limit: int, field: str) -> str | None:
-    """Strip surrounding white space and write line breaks as LF; empty becomes None.
-
-    Raises InvalidInputError when the text is longer than `limit` characters or
-    holds control characters that cannot be stored.
-    """
-    if value is None:
-        return None
-    # Browsers send CRLF but count a line break as one character towards maxlength.
-    text = value.replace("\r\n", "\n").strip()
-    if not text:
-        return None
-    if len(text) > limit:
-        raise InvalidInputError(f"{field}: at most {limit} characters", field=field)
-    if has_control_characters(text):
-        raise InvalidInputError(f"{field}: contains control characters", field=field)
-    return text
-
-
-def has_control_characters(text: str) -> bool:
-    """True when `text` holds characters nobody types (NUL, other C0/C1 controls)."""
-    return any((ord(c) < 32 or 127 <= ord(c) < 160) and c not in _ALLOWED_CONTROLS for c in text)
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,14 +32,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from .audit import CAMPAIGN_CLOSE, CAMPAIGN_LAUNCH, record_audit
-from .clock import utcnow
-from .db import db
-from .delivery import queue_mail
-from .errors import ConflictError, InvalidInputError, NotFoundError
-from .exit_surveys import ensure_exit_questionnaire
-from .mail import KIND_INVITATION, MailSettings
-from .models import (
+from survey.audit import CAMPAIGN_CLOSE, CAMPAIGN_LAUNCH, record_audit
+from survey.campaigns.questionnaires import ensure_default_questionnaire, ensure_exit_questionnaire
+from survey.campaigns.sample_audit import frame_digest
+from survey.campaigns.sampling import simple_sample, size_from_fraction, stratified_sample
+from survey.clock import utcnow
+from survey.db import db
+from survey.delivery.mail import KIND_INVITATION, MailSettings
+from survey.delivery.outbox import queue_mail
+from survey.errors import ConflictError, InvalidInputError, NotFoundError
+from survey.models import (
     CAMPAIGN_CLOSED,
     CAMPAIGN_OPEN,
     INVITATION_EXPIRED,
@@ -56,12 +58,9 @@ from .models import (
     KeyAccount,
     Response,
 )
-from .questionnaires import ensure_default_questionnaire
-from .sample_audit import frame_digest
-from .sampling import simple_sample, size_from_fraction, stratified_sample
-from .scale import DEFAULT_LOCALE, normalise_locale
-from .stats import expected_margin, required_sample_size
-from .tokens import derive_token, hash_token, new_nonce
+from survey.scale import DEFAULT_LOCALE, normalise_locale
+from survey.statistics import expected_margin, required_sample_size
+from survey.tokens import derive_token, hash_token, new_nonce
 
 #: Account attributes a sample can be stratified by.
 STRATIFY_DIMENSIONS: tuple[str, ...] = ("tier", "value_type", "relationship_stage", "region")

@@ -15,9 +15,9 @@ from datetime import datetime
 
 from sqlalchemy import case, func, or_, select
 
-from .db import db
-from .errors import NotFoundError
-from .models import (
+from survey.db import db
+from survey.errors import NotFoundError
+from survey.models import (
     INVITATION_BOUNCED,
     INVITATION_EXPIRED,
     Answer,

@@ -35,9 +35,9 @@ from sqlalchemy import (
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
-from .db import db
-from .errors import InvalidInputError
-from .models import (
+from survey.db import db
+from survey.errors import InvalidInputError
+from survey.models import (
     Answer,
     AnswerReason,
     Aspect,
@@ -48,7 +48,7 @@ from .models import (
     KeyAccount,
     Response,
 )
-from .scale import (
+from survey.scale import (
     DISSATISFIED_MAX,
     OVERALL,
     SATISFIED_MIN,
@@ -59,7 +59,7 @@ from .scale import (
     ValueType,
     normalise_locale,
 )
-from .stats import weighted_wilson_interval, wilson_interval
+from survey.statistics import weighted_wilson_interval, wilson_interval
 
 #: How many comments a drill-down node keeps at most (newest first).
 MAX_NODE_COMMENTS = 20

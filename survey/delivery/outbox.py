@@ -46,11 +46,10 @@ from typing import Any, Protocol, Self
 
 from sqlalchemy import and_, case, func, insert, or_, select, update
 
-from .audit import CAMPAIGN_REMIND, record_audit
-from .clock import utcnow
-from .db import db
-from .errors import InvalidInputError, NotFoundError, SurveyClosedError
-from .mail import (
+from survey.audit import CAMPAIGN_REMIND, record_audit
+from survey.clock import utcnow
+from survey.db import db
+from survey.delivery.mail import (
     KIND_INVITATION,
     KIND_REMINDER,
     MailContext,
@@ -60,7 +59,8 @@ from .mail import (
     optout_link,
     parse_optout_token,
 )
-from .models import (
+from survey.errors import InvalidInputError, NotFoundError, SurveyClosedError
+from survey.models import (
     CAMPAIGN_OPEN,
     INVITATION_BOUNCED,
     INVITATION_OPENED,

@@ -19,12 +19,12 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select, update
 
-from .accounts import ACCOUNT_COLUMNS, import_accounts_csv, record_defection
-from .campaigns import CampaignRequest, close_campaign, launch_campaign
-from .clock import utcnow
-from .db import db
-from .follow_ups import update_follow_up
-from .models import (
+from survey.answers.responses import AnswerInput, record_response
+from survey.campaigns.launch import CampaignRequest, close_campaign, launch_campaign
+from survey.clock import utcnow
+from survey.db import db
+from survey.follow_ups.cases import update_follow_up
+from survey.models import (
     FOLLOW_UP_CONTACTED,
     FOLLOW_UP_RESOLVED,
     Answer,
@@ -35,8 +35,8 @@ from .models import (
     KeyAccount,
     Response,
 )
-from .responses import AnswerInput, record_response
-from .scale import ASPECT_REASON, DEFAULT_ASPECTS, OVERALL, ReasonCode
+from survey.registry.accounts import ACCOUNT_COLUMNS, import_accounts_csv, record_defection
+from survey.scale import ASPECT_REASON, DEFAULT_ASPECTS, OVERALL, ReasonCode
 
 DEMO_SEED = 20261123
 CLOSED_CAMPAIGN = "2026 上半年大客户满意度调查"

@@ -22,12 +22,12 @@ from sqlalchemy import Row, Select, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
-from . import clock
-from .audit import DEFECTION_RECORD, record_audit
-from .db import db
-from .errors import ConflictError, InvalidInputError, NotFoundError
-from .models import SOURCE_EXIT_SURVEY, SOURCE_STAFF, Defection, DefectionReason, KeyAccount
-from .scale import (
+from survey import clock
+from survey.audit import DEFECTION_RECORD, record_audit
+from survey.db import db
+from survey.errors import ConflictError, InvalidInputError, NotFoundError
+from survey.models import SOURCE_EXIT_SURVEY, SOURCE_STAFF, Defection, DefectionReason, KeyAccount
+from survey.scale import (
     DEFAULT_LOCALE,
     TIERS,
     ReasonCode,

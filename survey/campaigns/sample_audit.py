@@ -18,10 +18,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from .audit import CAMPAIGN_LAUNCH
-from .db import db
-from .errors import NotFoundError
-from .models import (
+from survey.audit import CAMPAIGN_LAUNCH
+from survey.campaigns.sampling import simple_sample, stratified_sample
+from survey.db import db
+from survey.errors import NotFoundError
+from survey.models import (
     AuditEntry,
     Campaign,
     CampaignFrameMember,
@@ -29,7 +30,6 @@ from .models import (
     Invitation,
     KeyAccount,
 )
-from .sampling import simple_sample, stratified_sample
 
 METHOD_STRATIFIED = "stratified"
 

@@ -33,7 +33,7 @@ from sqlalchemy import (
     select,
 )
 
-from .analytics import (
+from survey.analysis.analytics import (
     DEFAULT_MIN_GROUP_SIZE,
     Dimension,
     Interval,
@@ -43,10 +43,10 @@ from .analytics import (
     _locale,
     dissatisfied_aspects_by_response,
 )
-from .clock import utcnow
-from .db import db
-from .errors import InvalidInputError, NotFoundError
-from .models import (
+from survey.clock import utcnow
+from survey.db import db
+from survey.errors import InvalidInputError, NotFoundError
+from survey.models import (
     FOLLOW_UP_RESOLVED,
     KIND_SATISFACTION,
     Answer,
@@ -59,8 +59,8 @@ from .models import (
     KeyAccount,
     Response,
 )
-from .scale import ASPECT_REASON, DISSATISFIED_MAX, OVERALL, SATISFIED_MIN
-from .stats import (
+from survey.scale import ASPECT_REASON, DISSATISFIED_MAX, OVERALL, SATISFIED_MIN
+from survey.statistics import (
     margin_of_error,
     median,
     risk_ratio,
