@@ -197,6 +197,9 @@ class CampaignFrameMember(db.Model):
         ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
     )
     account_id: Mapped[int] = mapped_column(ForeignKey("key_accounts.id"), primary_key=True)
+    #: The account's external id at launch: the sort key of the draw, kept so that
+    #: renaming an account later does not change how its campaigns re-draw.
+    external_id: Mapped[str] = mapped_column(String(64))
     stratum: Mapped[str | None] = mapped_column(String(100))
 
 

@@ -13,7 +13,6 @@ from survey.analysis.analytics import (
     Dimension,
     Distribution,
     ResponseFilter,
-    at_risk_accounts,
     campaign_progress,
     defection_reasons,
     dissatisfaction_drilldown,
@@ -264,20 +263,6 @@ def test_defection_reasons_with_nothing_to_count_and_bad_group(app, data):
         with pytest.raises(InvalidInputError) as exc:
             defection_reasons(Dimension.ASPECT)
     assert exc.value.field == "groupBy"
-
-
-def test_at_risk_accounts_highest_revenue_first(app, data):
-    with app.app_context():
-        risky = at_risk_accounts()
-        top = at_risk_accounts(first=1)
-    # KA2's latest (R5) has delivery 2; KA3's latest (R3) has price 1; KA1's latest (R4)
-    # is all 4-5; KA4 (R6) has left, so it is no longer "at risk" but lost.
-    assert [(r.account_id, r.annual_revenue, r.dissatisfied_aspects) for r in risky] == [
-        (data.accounts["KA2"], 8_000_000, ["delivery"]),
-        (data.accounts["KA3"], 2_000_000, ["price"]),
-    ]
-    assert risky[0].last_response_at.isoformat() == "2026-07-08T09:30:00+00:00"
-    assert [r.account_id for r in top] == [data.accounts["KA2"]]
 
 
 def test_trends_and_campaign_progress(app, data):

@@ -6,13 +6,15 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import upgrade
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select, text
 
 from survey.db import db
+from survey.models import CampaignFrameMember
 from web import create_app
 from web.config import ConfigError
 
 from .conftest import make_test_app
+from .factories import make_account, make_campaign
 
 
 def test_production_refuses_to_start_without_a_real_secret(monkeypatch, tmp_path):
@@ -89,6 +91,44 @@ def test_migrations_build_the_schema_the_models_describe(database_url):
             assert diff == []
             assert "invitations" in inspect(db.engine).get_table_names()
         finally:
+            db.drop_all()
+            with db.engine.begin() as conn:
+                conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+            db.engine.dispose()
+
+
+def test_migration_0003_back_fills_the_frame_members_external_ids(database_url):
+    """Frames stored before 0003 get their accounts' external ids, then NOT NULL."""
+    app = make_test_app(database_url)
+    with app.app_context():
+        db.drop_all()
+        try:
+            upgrade(revision="0002")
+            accounts = [make_account(f"KA{i:03d}") for i in range(3)]
+            campaign, _ = make_campaign(accounts=accounts[:1])
+            db.session.execute(
+                text(
+                    "INSERT INTO campaign_frame_members (campaign_id, account_id, stratum) "
+                    "VALUES (:campaign, :account, NULL)"
+                ),
+                [{"campaign": campaign.id, "account": a.id} for a in accounts[1:]],
+            )
+            db.session.commit()
+            expected = {(campaign.id, a.id, a.external_id) for a in accounts[1:]}
+            db.session.close()
+            upgrade()
+            stored = db.session.execute(
+                select(
+                    CampaignFrameMember.campaign_id,
+                    CampaignFrameMember.account_id,
+                    CampaignFrameMember.external_id,
+                )
+            ).all()
+            assert set(stored) == expected
+            columns = inspect(db.engine).get_columns("campaign_frame_members")
+            assert [c["nullable"] for c in columns if c["name"] == "external_id"] == [False]
+        finally:
+            db.session.close()
             db.drop_all()
             with db.engine.begin() as conn:
                 conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")

@@ -234,11 +234,15 @@ def test_launch_stores_exactly_the_frame_it_drew_from(app: Any) -> None:
             secret_key=TEST_SECRET,
         )
         stored = db.session.execute(
-            select(CampaignFrameMember.account_id, CampaignFrameMember.stratum)
+            select(
+                CampaignFrameMember.account_id,
+                CampaignFrameMember.external_id,
+                CampaignFrameMember.stratum,
+            )
             .where(CampaignFrameMember.campaign_id == result.campaign_id)
             .order_by(CampaignFrameMember.account_id)
         ).all()
-        assert stored == [(a.id, a.tier) for a in accounts[1:]]
+        assert stored == [(a.id, a.external_id, a.tier) for a in accounts[1:]]
 
 
 def test_launch_refuses_a_registry_that_changed_under_the_draw(app: Any) -> None:

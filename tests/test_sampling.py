@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from survey.campaigns.launch import MAX_SEED  # the largest seed a campaign records
 from survey.campaigns.sampling import (
     allocate_proportional,
     simple_sample,
@@ -221,6 +222,43 @@ def test_stratified_sample_takes_the_allocation_from_each_stratum(case, seed, sh
         shuffler.shuffle(members)
         shuffled[key] = members
     assert stratified_sample(shuffled, n, seed) == (allocation, sample)
+
+
+# --- pinned samples --------------------------------------------------------------------
+
+# A campaign's seed and recorded frame must draw the same sample for as long as the
+# campaign is kept (`flask campaign verify`). random.Random(seed).sample is not
+# promised to stay the same across Python versions: if these exact samples change,
+# recorded campaigns no longer verify, so the sampling must keep the old draw.
+PINNED_FRAME = [f"KA{i:03d}" for i in range(30)]  # external ids, as a launch sorts them
+
+
+@pytest.mark.parametrize(
+    ("seed", "expected"),
+    [
+        (0, ["KA012", "KA013", "KA024", "KA027", "KA028"]),
+        (7, ["KA001", "KA004", "KA010", "KA012", "KA020"]),
+        (MAX_SEED, ["KA004", "KA010", "KA020", "KA021", "KA025"]),
+    ],
+)
+def test_a_known_seed_draws_a_pinned_simple_sample(seed, expected):
+    assert simple_sample(PINNED_FRAME, 5, seed) == expected
+    assert simple_sample(list(reversed(PINNED_FRAME)), 5, seed) == expected
+
+
+@pytest.mark.parametrize(
+    ("seed", "expected"),
+    [
+        (0, ["KA000", "KA013", "KA018", "KA020", "KA023", "KA025", "KA027"]),
+        (7, ["KA001", "KA004", "KA005", "KA006", "KA015", "KA018", "KA026"]),
+        (MAX_SEED, ["KA004", "KA006", "KA014", "KA015", "KA021", "KA022", "KA023"]),
+    ],
+)
+def test_a_known_seed_draws_a_pinned_stratified_sample(seed, expected):
+    frame: dict[str, list[str]] = {}
+    for i, external_id in enumerate(PINNED_FRAME):  # tiers A, B, C in turn
+        frame.setdefault("ABC"[i % 3], []).append(external_id)
+    assert stratified_sample(frame, 7, seed) == ({"A": 3, "B": 2, "C": 2}, expected)
 
 
 # --- sizes from fractions --------------------------------------------------------------

@@ -110,6 +110,35 @@ def test_verify_passes_on_a_fresh_campaign_and_fails_after_an_edit(app, runner, 
     assert f"Invited but not drawn (1): {outsider_external}" in result.output
 
 
+@pytest.mark.parametrize("stratify_by", [None, "tier"])
+def test_verify_passes_after_an_account_is_renamed(app, runner, stratify_by):
+    registry(app)
+    campaign_id = launch(app, size=7, stratify_by=stratify_by)
+    with app.app_context():
+        first_invited = db.session.scalar(
+            select(Invitation.account_id)
+            .where(Invitation.campaign_id == campaign_id)
+            .order_by(Invitation.account_id)
+            .limit(1)
+        )
+        # The new id sorts last: a draw over the current ids would pick others.
+        db.session.execute(
+            update(KeyAccount).where(KeyAccount.id == first_invited).values(external_id="ZZ999")
+        )
+        db.session.commit()
+        recorded = db.session.scalar(
+            select(CampaignFrameMember.external_id).where(
+                CampaignFrameMember.campaign_id == campaign_id,
+                CampaignFrameMember.account_id == first_invited,
+            )
+        )
+        assert recorded is not None and recorded.startswith("KA")
+        assert verify_campaign(campaign_id).reproduced
+    result = runner.invoke(args=["campaign", "verify", str(campaign_id)])
+    assert result.exit_code == 0, result.output
+    assert "reproduces the invited accounts exactly" in result.output
+
+
 def test_verify_notices_a_changed_frame(app, runner):
     registry(app, 12)
     campaign_id = launch(app, size=12)  # a census: every frame member is invited

@@ -1,4 +1,6 @@
-"""Satisfaction summaries, dissatisfaction drill-downs, defection reasons, at-risk accounts.
+"""Satisfaction summaries, dissatisfaction drill-downs, defection reasons, trends.
+
+Accounts at risk are ranked by expected lost revenue in survey.insights.
 
 SQL does the counting (GROUP BY with conditional sums); Python only arranges the
 few result rows into dataclasses. Every function issues a small, fixed number of
@@ -973,15 +975,7 @@ def defection_reasons(
 
 
 # ---------------------------------------------------------------------------
-# At-risk accounts
-
-
-@dataclass(frozen=True, slots=True)
-class AtRiskAccount:
-    account_id: int
-    annual_revenue: int
-    last_response_at: datetime
-    dissatisfied_aspects: list[str]
+# Dissatisfied aspects (survey.insights ranks accounts at risk with them)
 
 
 def dissatisfied_aspects_by_response(response_ids: Sequence[int]) -> dict[int, list[str]]:
@@ -997,52 +991,6 @@ def dissatisfied_aspects_by_response(response_ids: Sequence[int]) -> dict[int, l
     ):
         aspects[response_id].append(code)
     return aspects
-
-
-def at_risk_accounts(first: int = 20) -> list[AtRiskAccount]:
-    """Active accounts whose latest response has any score 1-2, highest annual
-    revenue first. `dissatisfied_aspects` are aspect codes in questionnaire order.
-    Two queries."""
-    if first < 0:
-        raise InvalidInputError("`first` must not be negative.", field="first")
-    latest = select(
-        Response.id.label("response_id"),
-        Response.account_id.label("account_id"),
-        Response.submitted_at.label("submitted_at"),
-        func.row_number()
-        .over(
-            partition_by=Response.account_id,
-            order_by=(Response.submitted_at.desc(), Response.id.desc()),
-        )
-        .label("rn"),
-    ).subquery()
-    rows = db.session.execute(
-        select(
-            KeyAccount.id, KeyAccount.annual_revenue, latest.c.response_id, latest.c.submitted_at
-        )
-        .join(latest, latest.c.account_id == KeyAccount.id)
-        .where(
-            latest.c.rn == 1,
-            KeyAccount.active.is_(True),
-            exists().where(
-                Answer.response_id == latest.c.response_id, Answer.score <= DISSATISFIED_MAX
-            ),
-        )
-        .order_by(KeyAccount.annual_revenue.desc(), KeyAccount.id)
-        .limit(first)
-    ).all()
-    if not rows:
-        return []
-    aspects = dissatisfied_aspects_by_response([r.response_id for r in rows])
-    return [
-        AtRiskAccount(
-            account_id=account_id,
-            annual_revenue=int(revenue),
-            last_response_at=submitted_at,
-            dissatisfied_aspects=aspects[response_id],
-        )
-        for account_id, revenue, response_id, submitted_at in rows
-    ]
 
 
 # ---------------------------------------------------------------------------

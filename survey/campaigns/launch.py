@@ -116,8 +116,8 @@ class Frame:
     members: list[FrameMember]
     excluded: dict[str, int]
     stratify_by: str | None = None
-    #: The query that selected the members (account_id, stratum), so a launch can
-    #: store the frame server-side with one INSERT ... SELECT.
+    #: The query that selected the members (account_id, external_id, stratum), so a
+    #: launch can store the frame server-side with one INSERT ... SELECT.
     source: Select[Any] | None = None
 
     @property
@@ -177,6 +177,7 @@ def build_frame(
     members = list(map(FrameMember._make, rows))
     source = select(
         KeyAccount.id.label("account_id"),
+        KeyAccount.external_id.label("external_id"),
         (stratum if stratify_by else literal(None, String)).label("stratum"),
     ).where(reason.is_(None))
 
@@ -679,7 +680,12 @@ def _store_frame(campaign_id: int, frame: Frame) -> None:
         db.session.execute(
             insert(table),
             [
-                {"campaign_id": campaign_id, "account_id": m.account_id, "stratum": m.stratum}
+                {
+                    "campaign_id": campaign_id,
+                    "account_id": m.account_id,
+                    "external_id": m.external_id,
+                    "stratum": m.stratum,
+                }
                 for m in frame.members
             ],
         )
@@ -687,8 +693,13 @@ def _store_frame(campaign_id: int, frame: Frame) -> None:
     members = frame.source.subquery()
     db.session.execute(
         insert(table).from_select(
-            ["campaign_id", "account_id", "stratum"],
-            select(literal(campaign_id, Integer), members.c.account_id, members.c.stratum),
+            ["campaign_id", "account_id", "external_id", "stratum"],
+            select(
+                literal(campaign_id, Integer),
+                members.c.account_id,
+                members.c.external_id,
+                members.c.stratum,
+            ),
         )
     )
     stored = db.session.execute(

@@ -2,10 +2,11 @@
 
 At launch survey.campaigns stores the method, stratify-by, seed, frame size and
 sample size on the campaign, the allocation per stratum (campaign_strata), the
-frame's membership (campaign_frame_members: account ids as they were then, so
-later edits to the registry change no history) and, in the launch's audit entry,
-a SHA-256 digest of the sorted frame ids. `verify_campaign` draws the sample
-again from that record with survey.sampling and compares it with the invitations.
+frame's membership (campaign_frame_members: account ids, external ids and strata
+as they were then, so later edits to the registry change no history) and, in the
+launch's audit entry, a SHA-256 digest of the sorted frame account ids.
+`verify_campaign` draws the sample again from that record with survey.sampling and
+compares it with the invitations.
 """
 
 from __future__ import annotations
@@ -156,10 +157,11 @@ def _recorded_digest(campaign_id: int) -> str | None:
 
 
 def verify_campaign(campaign_id: int) -> Verification:
-    """Re-draw the sample from the recorded frame (its members and strata), seed and
-    size, with the same functions as the launch, and compare it with the accounts
-    actually invited. The draw sorts by external id, as the launch did. Four queries.
-    NotFoundError for an unknown campaign."""
+    """Re-draw the sample from the recorded frame (its members, their external ids and
+    strata at launch), seed and size, with the same functions as the launch, and
+    compare it with the accounts actually invited. The draw sorts by the external ids
+    recorded at launch, as the launch did, so renaming an account later changes
+    nothing. Four queries. NotFoundError for an unknown campaign."""
     campaign = db.session.execute(
         select(
             Campaign.id,
@@ -171,34 +173,38 @@ def verify_campaign(campaign_id: int) -> Verification:
     if campaign is None:
         raise NotFoundError(f"There is no campaign with ID {campaign_id}.", field="campaign_id")
     frame = db.session.execute(
-        select(CampaignFrameMember.account_id, KeyAccount.external_id, CampaignFrameMember.stratum)
-        .join(KeyAccount, KeyAccount.id == CampaignFrameMember.account_id)
-        .where(CampaignFrameMember.campaign_id == campaign_id)
+        select(
+            CampaignFrameMember.account_id,
+            CampaignFrameMember.external_id,
+            CampaignFrameMember.stratum,
+        ).where(CampaignFrameMember.campaign_id == campaign_id)
     ).all()
+    # Invited accounts by account id; the current external id names one outside the frame.
     invited = dict(
         db.session.execute(
-            select(KeyAccount.external_id, Invitation.account_id)
+            select(Invitation.account_id, KeyAccount.external_id)
             .join(KeyAccount, KeyAccount.id == Invitation.account_id)
             .where(Invitation.campaign_id == campaign_id)
         ).all()
     )
-    external_ids = [external for _, external, _ in frame]
-    size = min(campaign.sample_size, len(external_ids))
+    recorded = {account_id: external for account_id, external, _ in frame}
+    ids_by_external = {external: account_id for account_id, external, _ in frame}
+    size = min(campaign.sample_size, len(frame))
     if campaign.method == METHOD_STRATIFIED:
         strata: dict[str, list[str]] = defaultdict(list)
         for _, external, stratum in frame:
             strata[stratum or ""].append(external)
         _allocation, drawn = stratified_sample(strata, size, campaign.seed)
     else:
-        drawn = simple_sample(external_ids, size, campaign.seed)
-    expected = set(drawn)
+        drawn = simple_sample(list(ids_by_external), size, campaign.seed)
+    expected = {ids_by_external[external] for external in drawn}
     return Verification(
         campaign_id=campaign_id,
         frame_size=len(frame),
         sample_size=campaign.sample_size,
-        missing=sorted(expected - set(invited)),
-        unexpected=sorted(set(invited) - expected),
-        frame_digest=frame_digest(account_id for account_id, _, _ in frame) if frame else None,
+        missing=sorted(recorded[a] for a in expected - invited.keys()),
+        unexpected=sorted(recorded.get(a, invited[a]) for a in invited.keys() - expected),
+        frame_digest=frame_digest(recorded) if frame else None,
         recorded_digest=_recorded_digest(campaign_id),
     )
 

@@ -4,7 +4,9 @@ Pure functions, no database. "Draw a random sample from the existing key account
 must be auditable: given the frame as it was at launch and the recorded seed,
 anyone can draw exactly the same sample again. So every function sorts its input
 before drawing (the order rows come back from a database must not matter) and
-uses its own `random.Random(seed)`, never the global generator.
+uses its own `random.Random(seed)`, never the global generator. Python does not
+promise that `Random.sample` draws the same across versions, so tests/test_sampling.py
+pins the samples of known seeds: an upgrade that changes them fails there first.
 """
 
 from __future__ import annotations
