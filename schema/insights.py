@@ -16,12 +16,11 @@ import strawberry
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
+from survey import analysis, follow_ups
 from survey import models as m
-from survey.analysis import analytics, insights
 from survey.clock import utcnow
 from survey.db import db
 from survey.errors import DomainError, NotFoundError
-from survey.follow_ups import cases as fu
 
 from .context import Info
 from .errors import bad_input
@@ -42,7 +41,7 @@ from .types import (
 )
 
 Weight = strawberry.enum(
-    Enum("Weight", [(w.name, w.value) for w in analytics.Weight]),  # type: ignore[misc]
+    Enum("Weight", [(w.name, w.value) for w in analysis.Weight]),  # type: ignore[misc]
     description="How much each answer counts: ANSWERS each answer once; ACCOUNTS each "
     "responding account once (its latest response); REVENUE each account by annual revenue.",
 )
@@ -157,7 +156,7 @@ class Recovery:
     mean_change: float | None
 
 
-def _share(s: insights.CampaignShare) -> CampaignShare:
+def _share(s: analysis.CampaignShare) -> CampaignShare:
     return CampaignShare(
         campaign_id=strawberry.ID(str(s.campaign_id)),
         name=s.name,
@@ -215,7 +214,7 @@ def build_follow_ups(rows: list[m.FollowUp], locale: str) -> list[FollowUp]:
             due_at=r.due_at,
             contacted_at=r.contacted_at,
             resolved_at=r.resolved_at,
-            overdue=fu.is_overdue(r.status, r.due_at, now),
+            overdue=follow_ups.is_overdue(r.status, r.due_at, now),
             notes=[
                 FollowUpNote(
                     at=n.at,
@@ -240,7 +239,7 @@ class InsightsQuery:
         self, a: strawberry.ID, b: strawberry.ID, aspect: str = "overall"
     ) -> CampaignComparison:
         with _domain_errors():
-            result = insights.compare_campaigns(parse_id(a, "a"), parse_id(b, "b"), aspect)
+            result = analysis.compare_campaigns(parse_id(a, "a"), parse_id(b, "b"), aspect)
         return CampaignComparison(
             aspect=result.aspect,
             a=_share(result.a),
@@ -260,9 +259,9 @@ class InsightsQuery:
         self,
         info: Info,
         group_by: Dimension | None = None,  # type: ignore[valid-type]
-        within_days: int = insights.DEFAULT_WINDOW_DAYS,
+        within_days: int = analysis.DEFAULT_WINDOW_DAYS,
     ) -> list[CoverageGroup]:
-        groups = insights.coverage(
+        groups = analysis.coverage(
             domain_dimension(group_by) if group_by is not None else None,
             within_days=within_days,
             locale=info.context.locale,
@@ -287,10 +286,10 @@ class InsightsQuery:
         "responded within `withinDays`: the largest blind spots."
     )
     def unheard_accounts(
-        self, info: Info, within_days: int = insights.DEFAULT_WINDOW_DAYS, first: int | None = 10
+        self, info: Info, within_days: int = analysis.DEFAULT_WINDOW_DAYS, first: int | None = 10
     ) -> list[Account]:
         size = check_first(first, info.context.max_page_size, default=10)
-        ids = insights.unheard_accounts(within_days=within_days, first=size)
+        ids = analysis.unheard_accounts(within_days=within_days, first=size)
         rows = {
             a.id: a
             for a in db.session.scalars(select(m.KeyAccount).where(m.KeyAccount.id.in_(ids)))
@@ -302,9 +301,9 @@ class InsightsQuery:
         "`withinDays` of accounts that rated it 1-2 against those that rated it 4-5."
     )
     def aspect_defection_risk(
-        self, info: Info, within_days: int = insights.DEFAULT_WINDOW_DAYS
+        self, info: Info, within_days: int = analysis.DEFAULT_WINDOW_DAYS
     ) -> list[AspectDefectionRisk]:
-        risks = insights.aspect_defection_risk(
+        risks = analysis.aspect_defection_risk(
             within_days=within_days, locale=info.context.locale, min_group_size=min_group_size()
         )
         return [
@@ -337,7 +336,7 @@ class InsightsQuery:
     ) -> Connection[FollowUp]:
         size = check_first(first, info.context.max_page_size, default=50)
         after_id = decode_cursor(after)
-        conditions = fu.follow_up_conditions(
+        conditions = follow_ups.follow_up_conditions(
             status.value if status is not None else None, owner, overdue
         )
         count_stmt = select(func.count()).select_from(m.FollowUp).where(*conditions)
@@ -356,7 +355,7 @@ class InsightsQuery:
 
     @strawberry.field(description="Does following up work? The next overall score after it.")
     def recovery(self) -> Recovery:
-        r = insights.recovery()
+        r = analysis.recovery()
         return Recovery(
             accounts=r.accounts,
             improved=r.improved,
@@ -381,7 +380,7 @@ class FollowUpMutation:
     ) -> FollowUp:
         follow_up_id = parse_id(id)
         with _domain_errors():
-            fu.update_follow_up(
+            follow_ups.update_follow_up(
                 follow_up_id,
                 status=status.value if status is not None else None,
                 note=note,

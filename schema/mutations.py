@@ -18,11 +18,10 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
+from survey import analysis
 from survey import models as m
-from survey.analysis import analytics
-from survey.answers.exit_surveys import ExitAnswers, record_exit_response
-from survey.answers.responses import AnswerInput, record_response
-from survey.campaigns.launch import (
+from survey.answers import AnswerInput, ExitAnswers, record_exit_response, record_response
+from survey.campaigns import (
     ALL_STRATUM,
     DEFAULT_DEFECTED_WITHIN_DAYS,
     CampaignRequest,
@@ -31,10 +30,9 @@ from survey.campaigns.launch import (
 )
 from survey.clock import utcnow
 from survey.db import db
-from survey.delivery.mail import MailSettings
-from survey.delivery.outbox import queue_reminders
+from survey.delivery import MailSettings, queue_reminders
 from survey.errors import DomainError, NotFoundError
-from survey.registry.accounts import record_defection
+from survey.registry import record_defection
 from survey.scale import Channel
 
 from .context import Info
@@ -60,10 +58,10 @@ from .types import (
 
 #: The dimensions a sample can be stratified by, and the service's names for them.
 STRATIFY_BY = {
-    analytics.Dimension.TIER: "tier",
-    analytics.Dimension.VALUE_TYPE: "value_type",
-    analytics.Dimension.RELATIONSHIP_STAGE: "relationship_stage",
-    analytics.Dimension.REGION: "region",
+    analysis.Dimension.TIER: "tier",
+    analysis.Dimension.VALUE_TYPE: "value_type",
+    analysis.Dimension.RELATIONSHIP_STAGE: "relationship_stage",
+    analysis.Dimension.REGION: "region",
 }
 
 LAUNCH_FIELDS = {
@@ -291,7 +289,7 @@ class Mutation(FollowUpMutation):
         dimension = next((d for d, name in STRATIFY_BY.items() if name == stratify_by), None)
         keys = [a.key for a in plan.allocation]
         labels = (
-            analytics.dimension_labels(dimension, keys, info.context.locale)
+            analysis.dimension_labels(dimension, keys, info.context.locale)
             if dimension is not None
             else {ALL_STRATUM: "All" if info.context.locale == "en" else "全部"}
         )

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from strawberry.permission import BasePermission
 
 from survey.models import ROLE_ADMIN, ROLE_MANAGER
-from survey.registry.staff import role_at_least
+from survey.registry import role_at_least
 
 from .context import Info
 

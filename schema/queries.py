@@ -1,4 +1,4 @@
-"""Query root: lists (keyset pages), single rows and the analytics."""
+"""Query root: lists (keyset pages), single rows and the analysis."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import strawberry
 from sqlalchemy import ColumnElement, Select, exists, func, select
 from sqlalchemy.orm import contains_eager, joinedload
 
+from survey import analysis
 from survey import models as m
-from survey.analysis import analytics, insights
-from survey.analysis.exit_reasons import defection_reasons_by_source
+from survey.analysis import defection_reasons_by_source
 from survey.db import db
-from survey.registry.staff import list_tokens
+from survey.registry import list_tokens
 
 from .audit import AuditLogEntry, resolve_audit_log
 from .context import Info
@@ -61,9 +61,9 @@ def _page(
     return rows, count
 
 
-def _response_filter(f: ResponseFilter | None) -> analytics.ResponseFilter:
-    domain = f.to_domain() if f is not None else analytics.ResponseFilter()
-    analytics.validate_response_filter(domain)
+def _response_filter(f: ResponseFilter | None) -> analysis.ResponseFilter:
+    domain = f.to_domain() if f is not None else analysis.ResponseFilter()
+    analysis.validate_response_filter(domain)
     return domain
 
 
@@ -83,8 +83,8 @@ class Query(InsightsQuery):
         account_manager: str | None = None,
     ) -> Connection[Account]:
         # Same vocabulary checks as the analytics filters: an unknown tier is a typo.
-        analytics.validate_defection_filter(
-            analytics.DefectionFilter(
+        analysis.validate_defection_filter(
+            analysis.DefectionFilter(
                 tier=tier, value_type=value_type, relationship_stage=relationship_stage
             )
         )
@@ -138,7 +138,7 @@ class Query(InsightsQuery):
         stmt = (
             select(m.Response)
             .join(m.Response.account)
-            .where(*analytics.response_conditions(domain))
+            .where(*analysis.response_conditions(domain))
             # Account and campaign come in the page query itself; answers load for
             # the whole page on first use (schema.loaders.Batch).
             .options(contains_eager(m.Response.account), joinedload(m.Response.campaign))
@@ -156,11 +156,11 @@ class Query(InsightsQuery):
         filter: ResponseFilter | None = None,
         weight: Weight = Weight.ANSWERS,  # type: ignore[valid-type,attr-defined]
     ) -> list[SatisfactionGroup]:
-        groups = analytics.satisfaction_summary(
+        groups = analysis.satisfaction_summary(
             domain_dimension(group_by),
             _response_filter(filter),
             locale=info.context.locale,
-            weight=analytics.Weight(weight.value),
+            weight=analysis.Weight(weight.value),
         )
         return [build_group(g) for g in groups]
 
@@ -173,7 +173,7 @@ class Query(InsightsQuery):
         by: list[Dimension],  # type: ignore[valid-type]
         filter: ResponseFilter | None = None,
     ) -> list[DrilldownNode]:
-        nodes = analytics.dissatisfaction_drilldown(
+        nodes = analysis.dissatisfaction_drilldown(
             [domain_dimension(d) for d in by],
             _response_filter(filter),
             locale=info.context.locale,
@@ -205,7 +205,7 @@ class Query(InsightsQuery):
     )
     def at_risk_accounts(self, info: Info, first: int | None = 20) -> list[AtRiskAccount]:
         size = check_first(first, info.context.max_page_size, default=20)
-        risky = insights.at_risk_by_expected_loss(size)
+        risky = analysis.at_risk_by_expected_loss(size)
         rows = db.session.scalars(
             select(m.KeyAccount).where(m.KeyAccount.id.in_([r.account_id for r in risky]))
         ).all()

@@ -15,14 +15,11 @@ from typing import NewType
 import strawberry
 from flask import current_app
 
+from survey import analysis, campaigns, scale
 from survey import models as m
-from survey import scale
 from survey import statistics as stats
-from survey.analysis import analytics, insights
-from survey.analysis.analytics import MAX_NODE_COMMENTS
-from survey.analysis.exit_reasons import SourcedBreakdown
-from survey.campaigns import sample_audit
-from survey.delivery.outbox import invitation_status_counts
+from survey.analysis import MAX_NODE_COMMENTS, SourcedBreakdown
+from survey.delivery import invitation_status_counts
 
 from . import loaders
 from .context import Info
@@ -39,7 +36,7 @@ Satisfaction = strawberry.enum(
     description="The five-point scale: 5 very satisfied ... 1 very dissatisfied.",
 )
 Dimension = strawberry.enum(
-    Enum("Dimension", [(d.name, d.value) for d in analytics.Dimension]),  # type: ignore[misc]
+    Enum("Dimension", [(d.name, d.value) for d in analysis.Dimension]),  # type: ignore[misc]
     description="What answers, drill-down nodes or defections are grouped by.",
 )
 ReasonCode = strawberry.enum(
@@ -87,8 +84,8 @@ def reason_enum(code: str) -> Enum:
         return ReasonCode.OTHER  # type: ignore[attr-defined,no-any-return]
 
 
-def domain_dimension(value: Enum) -> analytics.Dimension:
-    return analytics.Dimension(value.value)
+def domain_dimension(value: Enum) -> analysis.Dimension:
+    return analysis.Dimension(value.value)
 
 
 # ---------------------------------------------------------------------------
@@ -114,8 +111,8 @@ class ResponseFilter:
         default=None, description="Only responses collected this way (WEB or PHONE)."
     )
 
-    def to_domain(self) -> analytics.ResponseFilter:
-        return analytics.ResponseFilter(
+    def to_domain(self) -> analysis.ResponseFilter:
+        return analysis.ResponseFilter(
             campaign_id=parse_id(self.campaign_id, "campaignId")
             if self.campaign_id is not None
             else None,
@@ -146,8 +143,8 @@ class DefectionFilter:
         default=None, description="Only reasons from STAFF records or from EXIT_SURVEY answers."
     )
 
-    def to_domain(self) -> analytics.DefectionFilter:
-        return analytics.DefectionFilter(
+    def to_domain(self) -> analysis.DefectionFilter:
+        return analysis.DefectionFilter(
             since=self.since,
             until=self.until,
             tier=self.tier,
@@ -184,7 +181,7 @@ def share_interval(value: tuple[float, float] | None) -> ShareInterval | None:
 
 def min_group_size() -> int:
     """Groups with fewer answers (or accounts, or defections) are flagged lowSample."""
-    return int(current_app.config.get("MIN_GROUP_SIZE", analytics.DEFAULT_MIN_GROUP_SIZE))
+    return int(current_app.config.get("MIN_GROUP_SIZE", analysis.DEFAULT_MIN_GROUP_SIZE))
 
 
 @strawberry.type(description="An aspect the lost account rated 1-2 before it left.")
@@ -211,7 +208,7 @@ class DefectionPrecursor:
     )
 
 
-def build_precursor(p: insights.Precursor, locale: str) -> DefectionPrecursor:
+def build_precursor(p: analysis.Precursor, locale: str) -> DefectionPrecursor:
     return DefectionPrecursor(
         response_id=strawberry.ID(str(p.response_id)),
         submitted_at=p.submitted_at,
@@ -254,13 +251,13 @@ class CampaignSampling:
 
 
 def _sampling_of(ids: list[int], locale: str) -> dict[int, CampaignSampling]:
-    records = sample_audit.sampling_records(ids)
+    records = campaigns.sampling_records(ids)
     result = {}
     for cid, r in records.items():
-        dimension = analytics.Dimension(r.stratify_by) if r.stratify_by else None
+        dimension = analysis.Dimension(r.stratify_by) if r.stratify_by else None
         keys = [a.key for a in r.allocation]
         labels = (
-            analytics.dimension_labels(dimension, keys, locale)
+            analysis.dimension_labels(dimension, keys, locale)
             if dimension is not None
             else {k: ("All" if locale == "en" else "全部") for k in keys}
         )
@@ -339,7 +336,7 @@ class Account:
 
     @strawberry.field(description="Mean overall score per campaign, oldest campaign first.")
     def satisfaction_trend(self) -> list[TrendPoint]:
-        trends = self.batch.get("trend", analytics.satisfaction_trends)
+        trends = self.batch.get("trend", analysis.satisfaction_trends)
         return [
             TrendPoint(
                 campaign_id=strawberry.ID(str(p.campaign_id)),
@@ -418,7 +415,7 @@ class Defection:
         "was never surveyed before."
     )
     def precursors(self, info: Info) -> DefectionPrecursor | None:
-        found = self.account.batch.get("precursors", insights.defection_precursors)
+        found = self.account.batch.get("precursors", analysis.defection_precursors)
         precursor = found.get(self.account.pk)
         return build_precursor(precursor, info.context.locale) if precursor else None
 
@@ -464,8 +461,8 @@ class Campaign:
     pk: strawberry.Private[int]
     batch: strawberry.Private[Batch]
 
-    def _progress(self) -> analytics.CampaignProgress:
-        return self.batch.get("progress", analytics.campaign_progress)[self.pk]
+    def _progress(self) -> analysis.CampaignProgress:
+        return self.batch.get("progress", analysis.campaign_progress)[self.pk]
 
     @strawberry.field(description="Accounts invited.")
     def sampled(self) -> int:
@@ -501,7 +498,7 @@ class Campaign:
         "received, with the finite population correction for the frame; null without any."
     )
     def margin_of_error(self) -> float | None:
-        return self.batch.get("margins", insights.campaign_margins).get(self.pk)
+        return self.batch.get("margins", analysis.campaign_margins).get(self.pk)
 
     @strawberry.field(description="How the sample was drawn, recorded at launch (auditable).")
     def sampling(self, info: Info) -> CampaignSampling | None:
@@ -519,9 +516,7 @@ class Campaign:
         locale = info.context.locale
         summaries = self.batch.get(
             ("summary", dimension, locale),
-            lambda ids: analytics.satisfaction_summaries(
-                dimension, campaign_ids=ids, locale=locale
-            ),
+            lambda ids: analysis.satisfaction_summaries(dimension, campaign_ids=ids, locale=locale),
         )
         return [build_group(g) for g in summaries[self.pk]]
 
@@ -847,7 +842,7 @@ def build_defection(row: m.Defection, account: Account) -> Defection:
     )
 
 
-def build_group(g: analytics.SatisfactionGroup) -> SatisfactionGroup:
+def build_group(g: analysis.SatisfactionGroup) -> SatisfactionGroup:
     d = g.distribution
     return SatisfactionGroup(
         key=g.key,
@@ -869,14 +864,14 @@ def build_group(g: analytics.SatisfactionGroup) -> SatisfactionGroup:
     )
 
 
-def build_reasons(shares: list[analytics.ReasonShare]) -> list[ReasonCount]:
+def build_reasons(shares: list[analysis.ReasonShare]) -> list[ReasonCount]:
     return [
         ReasonCount(reason=reason_enum(s.reason), count=s.count, share=s.share, of=s.of)
         for s in shares
     ]
 
 
-def build_node(node: analytics.DrilldownNode) -> DrilldownNode:
+def build_node(node: analysis.DrilldownNode) -> DrilldownNode:
     return DrilldownNode(
         dimension=Dimension(node.dimension.value),
         key=node.key,
@@ -890,7 +885,7 @@ def build_node(node: analytics.DrilldownNode) -> DrilldownNode:
     )
 
 
-def build_breakdown(b: analytics.ReasonBreakdown) -> ReasonBreakdown:
+def build_breakdown(b: analysis.ReasonBreakdown) -> ReasonBreakdown:
     return ReasonBreakdown(
         key=b.key,
         label=b.label,

@@ -19,7 +19,7 @@ from flask import Flask, Request, current_app, g, request
 from flask import Response as FlaskResponse
 from strawberry.flask.views import GraphQLView
 
-from survey.registry.staff import authenticate
+from survey.registry import authenticate
 
 from .build import build_schema
 from .context import Context, locale_from

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import case, func, select
 
 from survey.db import db
+from survey.demo.dataset import CLOSED_CAMPAIGN, OPEN_CAMPAIGN, load_demo
 from survey.models import (
     Answer,
     Aspect,
@@ -17,7 +18,6 @@ from survey.models import (
 )
 from survey.registry.staff import authenticate, authenticate_password
 from survey.scale import ASPECT_REASON
-from web.cli.demo_data import CLOSED_CAMPAIGN, OPEN_CAMPAIGN, load_demo
 
 from .conftest import TEST_SECRET
 

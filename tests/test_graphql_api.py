@@ -247,12 +247,12 @@ def test_unexpected_errors_are_masked_and_logged_with_a_request_id(
     client, setup, monkeypatch, caplog
 ):
     _, tokens = setup
-    import survey.analysis.insights
+    import survey.analysis
 
     def broken(*args, **kwargs):
         raise RuntimeError("SELECT secret FROM internals")
 
-    monkeypatch.setattr(survey.analysis.insights, "at_risk_by_expected_loss", broken)
+    monkeypatch.setattr(survey.analysis, "at_risk_by_expected_loss", broken)
     # Alembic's fileConfig (the migration test) disables loggers that already exist.
     monkeypatch.setattr(logging.getLogger("schema"), "disabled", False)
     with caplog.at_level(logging.ERROR, logger="schema"):

@@ -491,8 +491,8 @@ def test_graphql_defection_risk_precursors_and_at_risk(app, client, risk):
 
 
 def test_the_demo_shows_a_clear_risk_and_a_recovery(app, runner):
+    from survey.demo.dataset import load_demo
     from survey.models import Campaign
-    from web.cli.demo_data import load_demo
 
     from .conftest import TEST_SECRET
 

@@ -18,17 +18,15 @@ from wtforms import Field, RadioField, SelectChoice, SelectMultipleField, TextAr
 from wtforms.validators import StopValidation, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from survey.answers.exit_surveys import (
+from survey.answers import (
+    MAX_COMMENT_LENGTH,
     MAX_KEPT_LENGTH,
+    MAX_REASON_TEXT_LENGTH,
     WOULD_RETURN,
     WOULD_RETURN_LABELS,
-    ExitAnswers,
-)
-from survey.answers.responses import (
-    MAX_COMMENT_LENGTH,
-    MAX_REASON_TEXT_LENGTH,
     AnswerInput,
     AspectQuestion,
+    ExitAnswers,
 )
 from survey.errors import InvalidInputError
 from survey.scale import DISSATISFIED_MAX, SCALE, ReasonCode

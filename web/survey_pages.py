@@ -20,22 +20,23 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.wrappers import Response as HttpResponse
 
-from survey.answers.exit_surveys import MAX_KEPT_LENGTH, record_exit_response
-from survey.answers.responses import (
+from survey.answers import (
     MAX_COMMENT_LENGTH,
+    MAX_KEPT_LENGTH,
     MAX_REASON_TEXT_LENGTH,
     InvitationContext,
     is_open,
     load_invitation,
     mark_opened,
     questionnaire_questions,
+    record_exit_response,
     record_response,
 )
 from survey.db import db
-from survey.delivery.mail import MailSettings
+from survey.delivery import MailSettings
 from survey.errors import AlreadyRespondedError, InvalidInputError, SurveyClosedError
 from survey.models import KIND_EXIT, ROLE_MANAGER
-from survey.registry.staff import authenticate, role_at_least
+from survey.registry import authenticate, role_at_least
 from survey.scale import DEFAULT_LOCALE, DISSATISFIED_MAX, LOCALES, Channel, normalise_locale
 
 from .extensions import limiter

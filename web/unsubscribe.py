@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, g, render_template, request, url_for
 
-from survey.delivery.outbox import OptOutTarget, load_optout, opt_out
+from survey.delivery import OptOutTarget, load_optout, opt_out
 from survey.scale import DEFAULT_LOCALE, normalise_locale
 
 from .extensions import csrf

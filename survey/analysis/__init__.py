@@ -1,1 +1,98 @@
-"""analysis"""
+"""Questions asked of the data: satisfaction, drill-downs, defections, risk,
+coverage, comparisons, recovery. SQL does the counting; plain dataclasses out.
+
+Outside this area, import from the package (its public API, listed here);
+inside it, import from the module.
+"""
+
+from __future__ import annotations
+
+from survey.analysis.analytics import (
+    DEFAULT_MIN_GROUP_SIZE,
+    MAX_NODE_COMMENTS,
+    CampaignProgress,
+    DefectionFilter,
+    Dimension,
+    DrilldownNode,
+    ReasonBreakdown,
+    ReasonShare,
+    ResponseFilter,
+    SatisfactionGroup,
+    Weight,
+    campaign_progress,
+    defection_reasons,
+    dimension_labels,
+    dissatisfaction_drilldown,
+    response_conditions,
+    satisfaction_summaries,
+    satisfaction_summary,
+    satisfaction_trends,
+    validate_defection_filter,
+    validate_response_filter,
+)
+from survey.analysis.exit_reasons import (
+    SourcedBreakdown,
+    defection_reasons_by_source,
+)
+from survey.analysis.insights import (
+    ACCOUNT_DIMENSIONS,
+    DEFAULT_WINDOW_DAYS,
+    CampaignShare,
+    Precursor,
+    aspect_defection_risk,
+    at_risk_by_expected_loss,
+    campaign_margins,
+    compare_campaigns,
+    coverage,
+    defection_precursors,
+    recovery,
+    unheard_accounts,
+)
+from survey.analysis.reports import (
+    account_briefs,
+    campaign_funnel,
+    campaign_responses,
+    stratum_progress,
+)
+
+__all__ = [
+    "ACCOUNT_DIMENSIONS",
+    "DEFAULT_MIN_GROUP_SIZE",
+    "DEFAULT_WINDOW_DAYS",
+    "MAX_NODE_COMMENTS",
+    "CampaignProgress",
+    "CampaignShare",
+    "DefectionFilter",
+    "Dimension",
+    "DrilldownNode",
+    "Precursor",
+    "ReasonBreakdown",
+    "ReasonShare",
+    "ResponseFilter",
+    "SatisfactionGroup",
+    "SourcedBreakdown",
+    "Weight",
+    "account_briefs",
+    "aspect_defection_risk",
+    "at_risk_by_expected_loss",
+    "campaign_funnel",
+    "campaign_margins",
+    "campaign_progress",
+    "campaign_responses",
+    "compare_campaigns",
+    "coverage",
+    "defection_precursors",
+    "defection_reasons",
+    "defection_reasons_by_source",
+    "dimension_labels",
+    "dissatisfaction_drilldown",
+    "recovery",
+    "response_conditions",
+    "satisfaction_summaries",
+    "satisfaction_summary",
+    "satisfaction_trends",
+    "stratum_progress",
+    "unheard_accounts",
+    "validate_defection_filter",
+    "validate_response_filter",
+]

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from survey.analysis import analytics
 from survey.analysis.analytics import DEFAULT_MIN_GROUP_SIZE, DefectionFilter, Dimension
-from survey.answers.exit_surveys import SOURCES
+from survey.answers import SOURCES
 from survey.db import db
 from survey.errors import InvalidInputError
 from survey.models import (

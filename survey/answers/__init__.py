@@ -1,1 +1,47 @@
-"""answers"""
+"""What customers answer: personal links opened, satisfaction and exit responses stored.
+
+Outside this area, import from the package (its public API, listed here);
+inside it, import from the module.
+"""
+
+from __future__ import annotations
+
+from survey.answers.exit_surveys import (
+    MAX_KEPT_LENGTH,
+    SOURCES,
+    WOULD_RETURN,
+    WOULD_RETURN_LABELS,
+    ExitAnswers,
+    record_exit_response,
+)
+from survey.answers.responses import (
+    MAX_COMMENT_LENGTH,
+    MAX_REASON_TEXT_LENGTH,
+    AnswerInput,
+    AspectQuestion,
+    InvitationContext,
+    is_open,
+    load_invitation,
+    mark_opened,
+    questionnaire_questions,
+    record_response,
+)
+
+__all__ = [
+    "MAX_COMMENT_LENGTH",
+    "MAX_KEPT_LENGTH",
+    "MAX_REASON_TEXT_LENGTH",
+    "SOURCES",
+    "WOULD_RETURN",
+    "WOULD_RETURN_LABELS",
+    "AnswerInput",
+    "AspectQuestion",
+    "ExitAnswers",
+    "InvitationContext",
+    "is_open",
+    "load_invitation",
+    "mark_opened",
+    "questionnaire_questions",
+    "record_exit_response",
+    "record_response",
+]

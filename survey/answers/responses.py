@@ -19,9 +19,9 @@ from sqlalchemy.sql.elements import Label
 
 from survey.clock import utcnow
 from survey.db import db
-from survey.delivery.mail import MailSettings
+from survey.delivery import MailSettings
 from survey.errors import AlreadyRespondedError, InvalidInputError, NotFoundError, SurveyClosedError
-from survey.follow_ups.cases import DEFAULT_FOLLOW_UP_DAYS, needs_follow_up, open_follow_up
+from survey.follow_ups import DEFAULT_FOLLOW_UP_DAYS, needs_follow_up, open_follow_up
 from survey.models import (
     CAMPAIGN_OPEN,
     INVITATION_EXPIRED,

@@ -38,8 +38,7 @@ from survey.campaigns.sample_audit import frame_digest
 from survey.campaigns.sampling import simple_sample, size_from_fraction, stratified_sample
 from survey.clock import utcnow
 from survey.db import db
-from survey.delivery.mail import KIND_INVITATION, MailSettings
-from survey.delivery.outbox import queue_mail
+from survey.delivery import KIND_INVITATION, MailSettings, queue_mail
 from survey.errors import ConflictError, InvalidInputError, NotFoundError
 from survey.models import (
     CAMPAIGN_CLOSED,

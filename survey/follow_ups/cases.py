@@ -20,7 +20,7 @@ from sqlalchemy import and_, insert, select
 
 from survey.clock import utcnow
 from survey.db import db
-from survey.delivery.mail import MailSettings
+from survey.delivery import MailSettings
 from survey.errors import InvalidInputError, NotFoundError
 from survey.models import (
     FOLLOW_UP_CONTACTED,

@@ -1,1 +1,53 @@
-"""registry"""
+"""The registry: key accounts (import, list, defections) and our staff.
+
+Outside this area, import from the package (its public API, listed here);
+inside it, import from the module.
+"""
+
+from __future__ import annotations
+
+from survey.registry.accounts import (
+    ACCOUNT_COLUMNS,
+    get_account,
+    import_accounts_csv,
+    list_accounts,
+    parse_revenue,
+    record_defection,
+)
+from survey.registry.staff import (
+    MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    add_staff,
+    authenticate,
+    authenticate_password,
+    ensure_staff_token,
+    get_active_staff,
+    issue_token,
+    list_staff,
+    list_tokens,
+    revoke_staff,
+    role_at_least,
+    set_password,
+)
+
+__all__ = [
+    "ACCOUNT_COLUMNS",
+    "MAX_PASSWORD_LENGTH",
+    "MIN_PASSWORD_LENGTH",
+    "add_staff",
+    "authenticate",
+    "authenticate_password",
+    "ensure_staff_token",
+    "get_account",
+    "get_active_staff",
+    "import_accounts_csv",
+    "issue_token",
+    "list_accounts",
+    "list_staff",
+    "list_tokens",
+    "parse_revenue",
+    "record_defection",
+    "revoke_staff",
+    "role_at_least",
+    "set_password",
+]

@@ -16,9 +16,9 @@ from typing import Any
 import click
 from flask.cli import AppGroup
 
+from survey import registry
 from survey.errors import DomainError
 from survey.models import KeyAccount
-from survey.registry import accounts as registry
 from survey.scale import TIERS, ReasonCode, RelationshipStage, ValueType
 
 group = AppGroup("accounts", help="Key-account registry: import, defections, list, show.")

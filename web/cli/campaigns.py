@@ -11,7 +11,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from survey.campaigns.launch import (
+from survey.campaigns import (
     DEFAULT_DEFECTED_WITHIN_DAYS,
     KINDS,
     STRATIFY_DIMENSIONS,
@@ -22,10 +22,9 @@ from survey.campaigns.launch import (
     close_campaign,
     launch_campaign,
     list_campaigns,
+    verify_campaign,
 )
-from survey.campaigns.sample_audit import verify_campaign
-from survey.delivery.mail import MailSettings
-from survey.delivery.outbox import queue_reminders
+from survey.delivery import MailSettings, queue_reminders
 from survey.errors import DomainError
 
 group = AppGroup("campaign", help="Launch, list and close sample survey campaigns.")

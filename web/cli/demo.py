@@ -7,12 +7,12 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from survey.campaigns.launch import campaign_links
+from survey.campaigns import campaign_links
 from survey.db import db
+from survey.demo.dataset import load_demo
 from survey.models import ROLE_MANAGER
-from survey.registry.staff import ensure_staff_token, set_password
+from survey.registry import ensure_staff_token, set_password
 from survey.tokens import derive_token
-from web.cli.demo_data import load_demo
 
 DEMO_MANAGER = "demo-manager"
 DEMO_MANAGER_EMAIL = "demo-manager@example.com"

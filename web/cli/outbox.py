@@ -10,11 +10,11 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from survey.delivery.mail import MailSettings
-from survey.delivery.outbox import (
+from survey.delivery import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_MAX_ATTEMPTS,
     DeliveryReport,
+    MailSettings,
     backend_from_config,
     outbox_counts,
     requeue_failed,

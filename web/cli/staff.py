@@ -9,7 +9,7 @@ from flask.cli import AppGroup
 
 from survey.errors import DomainError
 from survey.models import ROLES
-from survey.registry.staff import (
+from survey.registry import (
     MIN_PASSWORD_LENGTH,
     add_staff,
     issue_token,

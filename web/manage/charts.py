@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from survey.analysis.analytics import SatisfactionGroup
+from survey.analysis import SatisfactionGroup
 from survey.scale import Satisfaction
 
 #: Pixels for 100% on one side of the centre line.

@@ -17,9 +17,9 @@ from werkzeug.wrappers import Response as HttpResponse
 from wtforms import StringField, TextAreaField
 from wtforms.validators import AnyOf, Length, Optional
 
-from survey.analysis.insights import recovery
+from survey.analysis import recovery
 from survey.errors import InvalidInputError, NotFoundError
-from survey.follow_ups.cases import (
+from survey.follow_ups import (
     FOLLOW_UP_STATUSES,
     MAX_NOTE_LENGTH,
     list_follow_ups,

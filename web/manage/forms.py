@@ -22,16 +22,16 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from survey import clock
-from survey.campaigns.launch import (
+from survey.campaigns import (
     DEFAULT_DEFECTED_WITHIN_DAYS,
     MAX_EXCLUDE_DAYS,
     MAX_SEED,
     NAME_MAX_LENGTH,
     STRATIFY_DIMENSIONS,
 )
-from survey.delivery.outbox import MAX_REMINDER_AFTER_DAYS
+from survey.delivery import MAX_REMINDER_AFTER_DAYS
 from survey.models import KIND_SATISFACTION
-from survey.registry.staff import MAX_PASSWORD_LENGTH
+from survey.registry import MAX_PASSWORD_LENGTH
 
 #: Seeds the form suggests: small enough to read out and type again.
 SUGGESTED_SEED_BELOW = 1_000_000

@@ -32,30 +32,26 @@ from flask_limiter.util import get_remote_address
 from werkzeug.wrappers import Response as HttpResponse
 
 from survey import clock
-from survey.analysis.analytics import (
+from survey.analysis import (
+    ACCOUNT_DIMENSIONS,
+    DEFAULT_WINDOW_DAYS,
     DefectionFilter,
     Dimension,
     ResponseFilter,
+    account_briefs,
+    at_risk_by_expected_loss,
+    campaign_funnel,
+    campaign_responses,
+    coverage,
     defection_reasons,
+    defection_reasons_by_source,
     dimension_labels,
     dissatisfaction_drilldown,
     satisfaction_summary,
-)
-from survey.analysis.exit_reasons import defection_reasons_by_source
-from survey.analysis.insights import (
-    ACCOUNT_DIMENSIONS,
-    DEFAULT_WINDOW_DAYS,
-    at_risk_by_expected_loss,
-    coverage,
+    stratum_progress,
     unheard_accounts,
 )
-from survey.analysis.reports import (
-    account_briefs,
-    campaign_funnel,
-    campaign_responses,
-    stratum_progress,
-)
-from survey.campaigns.launch import (
+from survey.campaigns import (
     ALL_STRATUM,
     DEFAULT_DEFECTED_WITHIN_DAYS,
     EXCLUSION_REASONS,
@@ -72,11 +68,10 @@ from survey.campaigns.launch import (
     list_campaigns,
     plan_campaign,
 )
-from survey.delivery.mail import MailSettings
-from survey.delivery.outbox import queue_reminders
+from survey.delivery import MailSettings, queue_reminders
 from survey.errors import ConflictError, DomainError, NotFoundError, SurveyClosedError
 from survey.models import CAMPAIGN_OPEN, KIND_EXIT, KIND_SATISFACTION, ROLE_MANAGER
-from survey.registry.staff import authenticate_password, get_active_staff, role_at_least
+from survey.registry import authenticate_password, get_active_staff, role_at_least
 from survey.scale import TIER_LABELS, ReasonCode, Satisfaction, normalise_locale
 
 from ..extensions import limiter

@@ -19,11 +19,11 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select, update
 
-from survey.answers.responses import AnswerInput, record_response
-from survey.campaigns.launch import CampaignRequest, close_campaign, launch_campaign
+from survey.answers import AnswerInput, record_response
+from survey.campaigns import CampaignRequest, close_campaign, launch_campaign
 from survey.clock import utcnow
 from survey.db import db
-from survey.follow_ups.cases import update_follow_up
+from survey.follow_ups import update_follow_up
 from survey.models import (
     FOLLOW_UP_CONTACTED,
     FOLLOW_UP_RESOLVED,
@@ -35,7 +35,7 @@ from survey.models import (
     KeyAccount,
     Response,
 )
-from survey.registry.accounts import ACCOUNT_COLUMNS, import_accounts_csv, record_defection
+from survey.registry import ACCOUNT_COLUMNS, import_accounts_csv, record_defection
 from survey.scale import ASPECT_REASON, DEFAULT_ASPECTS, OVERALL, ReasonCode
 
 DEMO_SEED = 20261123

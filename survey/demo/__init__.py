@@ -1,0 +1,1 @@
+"""Believable demo data for `flask demo` and screenshots: not business logic."""
