@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from survey import audit
-from survey.campaigns.launch import CampaignRequest, close_campaign, launch_campaign
+from survey.campaigns import CampaignRequest, close_campaign, launch_campaign
 from survey.db import db
 from survey.errors import ConflictError, InvalidInputError
 from survey.models import AuditEntry

@@ -13,7 +13,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from survey.campaigns.launch import CampaignRequest, launch_campaign
+from survey.campaigns import CampaignRequest, launch_campaign
 from survey.clock import utcnow
 from survey.db import db
 from survey.delivery.mail import MailSettings, compose
@@ -433,7 +433,7 @@ def test_a_chinese_sender_name_and_subject_survive_the_wire() -> None:
 
 
 def test_messages_that_became_pointless_are_not_sent(app: Flask, smtp_server: SmtpServer) -> None:
-    from survey.campaigns.launch import close_campaign
+    from survey.campaigns import close_campaign
     from survey.delivery.outbox import queue_reminders
 
     campaign_id = _launch(app, accounts=3)

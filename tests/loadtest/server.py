@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from survey.campaigns.launch import CampaignRequest, campaign_links, launch_campaign
+from survey.campaigns import CampaignRequest, campaign_links, launch_campaign
 from survey.db import db
 from survey.registry.accounts import import_accounts_csv
 
