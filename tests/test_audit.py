@@ -14,7 +14,7 @@ from survey.campaigns import CampaignRequest, close_campaign, launch_campaign
 from survey.db import db
 from survey.errors import ConflictError, InvalidInputError
 from survey.models import AuditEntry
-from survey.registry.accounts import record_defection
+from survey.registry import record_defection
 from survey.registry.staff import add_staff, issue_token, revoke_staff
 
 from .conftest import TEST_SECRET

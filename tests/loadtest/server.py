@@ -18,7 +18,7 @@ from pathlib import Path
 
 from survey.campaigns import CampaignRequest, campaign_links, launch_campaign
 from survey.db import db
-from survey.registry.accounts import import_accounts_csv
+from survey.registry import import_accounts_csv
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
