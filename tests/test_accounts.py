@@ -18,18 +18,16 @@ from sqlalchemy import func, select
 from survey.db import db
 from survey.errors import ConflictError, InvalidInputError, NotFoundError
 from survey.models import SOURCE_EXIT_SURVEY, Defection, DefectionReason, KeyAccount
-from survey.registry import accounts
-from survey.registry.accounts import (
+from survey.registry import (
     ACCOUNT_COLUMNS,
-    AccountRow,
-    Problem,
+    account_import,
     get_account,
     import_accounts_csv,
     list_accounts,
     parse_revenue,
     record_defection,
-    validate_accounts_csv,
 )
+from survey.registry.account_csv import AccountRow, Problem, validate_accounts_csv
 from survey.scale import TIERS, RelationshipStage, ValueType
 
 from .factories import make_account, make_defection
@@ -384,8 +382,8 @@ def existing_by(request, monkeypatch) -> str:
     """Run a test with both ways of finding existing accounts: one scan of a small
     registry, and indexed look-ups in batches for a large one."""
     if request.param == "lookup":
-        monkeypatch.setattr(accounts, "FULL_SCAN_MIN", -1)
-        monkeypatch.setattr(accounts, "FULL_SCAN_RATIO", -1)
+        monkeypatch.setattr(account_import, "FULL_SCAN_MIN", -1)
+        monkeypatch.setattr(account_import, "FULL_SCAN_RATIO", -1)
     return request.param
 
 
@@ -425,7 +423,7 @@ def test_an_import_that_collides_with_another_writes_nothing(app, monkeypatch):
     with app.app_context():
         import_accounts_csv(csv_bytes(ROW_2))
         # As if another import created KA002 between our read and our write.
-        monkeypatch.setattr(accounts, "_existing_accounts", lambda ids: {})
+        monkeypatch.setattr(account_import, "_existing_accounts", lambda ids: {})
         with pytest.raises(ConflictError, match="nothing was imported"):
             import_accounts_csv(csv_bytes(ROW_1, ROW_2, ROW_3))
     with app.app_context():

@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import select
 
 from survey import audit
-from survey.campaigns.launch import CampaignRequest, close_campaign, launch_campaign
+from survey.campaigns import CampaignRequest, close_campaign, launch_campaign
 from survey.db import db
 from survey.errors import ConflictError, InvalidInputError
 from survey.models import AuditEntry
-from survey.registry.accounts import record_defection
+from survey.registry import record_defection
 from survey.registry.staff import add_staff, issue_token, revoke_staff
 
 from .conftest import TEST_SECRET

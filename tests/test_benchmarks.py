@@ -21,6 +21,7 @@ from benchmarks.harness import GrowthPoint, growth_exponent, markdown, parse_arg
 from benchmarks.items import survey_form_data
 from benchmarks.timer import interleaved
 from survey.answers.responses import load_invitation
+from survey.campaigns import build_frame
 from survey.campaigns import launch as campaigns
 from survey.clock import utcnow
 from survey.db import db
@@ -249,7 +250,7 @@ def test_launch_refuses_a_registry_that_changed_under_the_draw(app: Any) -> None
     with app.app_context():
         accounts = [make_account(f"KA{n:03d}") for n in range(6)]
         db.session.commit()
-        frame = campaigns.build_frame()
+        frame = build_frame()
         accounts[2].active = False  # leaves after the draw, before the frame is stored
         db.session.flush()
         campaign = Campaign(

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, func, select, update
 
 import survey.campaigns.launch as campaigns_module
-from survey.campaigns.launch import (
+from survey.campaigns import (
     CampaignRequest,
     build_frame,
     campaign_links,
@@ -21,8 +21,8 @@ from survey.campaigns.launch import (
     launch_campaign,
     list_campaigns,
     plan_campaign,
-    survey_url,
 )
+from survey.campaigns.links import survey_url
 from survey.campaigns.questionnaires import ensure_default_questionnaire
 from survey.campaigns.sampling import simple_sample, stratified_sample
 from survey.db import db

@@ -13,20 +13,14 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from survey.campaigns.launch import CampaignRequest, launch_campaign
+from survey.campaigns import CampaignRequest, launch_campaign
 from survey.clock import utcnow
 from survey.db import db
+from survey.delivery import DeliveryReport, outbox_counts
+from survey.delivery.backends import FileBackend, SmtpBackend, SmtpSettings
 from survey.delivery.mail import MailSettings, compose
-from survey.delivery.outbox import (
-    STALE_CLAIM,
-    DeliveryReport,
-    FileBackend,
-    SmtpBackend,
-    SmtpSettings,
-    claim_batch,
-    deliver_batch,
-    outbox_counts,
-)
+from survey.delivery.outbox import STALE_CLAIM, claim_batch
+from survey.delivery.worker import deliver_batch
 from survey.models import Invitation, KeyAccount, OutboxMessage
 
 from .conftest import BASE_URL, TEST_SECRET
@@ -407,7 +401,8 @@ def test_retry_failed_cli_queues_given_up_messages_again(
 def test_a_chinese_sender_name_and_subject_survive_the_wire() -> None:
     from email import message_from_bytes, policy
 
-    from survey.delivery.outbox import OutgoingMail, build_email
+    from survey.delivery.backends import build_email
+    from survey.delivery.outbox import OutgoingMail
 
     mail = OutgoingMail(
         id=1,
@@ -433,8 +428,8 @@ def test_a_chinese_sender_name_and_subject_survive_the_wire() -> None:
 
 
 def test_messages_that_became_pointless_are_not_sent(app: Flask, smtp_server: SmtpServer) -> None:
-    from survey.campaigns.launch import close_campaign
-    from survey.delivery.outbox import queue_reminders
+    from survey.campaigns import close_campaign
+    from survey.delivery import queue_reminders
 
     campaign_id = _launch(app, accounts=3)
     _deliver(app, _smtp(smtp_server), T0)

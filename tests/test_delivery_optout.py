@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from survey.campaigns.launch import CampaignRequest, build_frame, launch_campaign
+from survey.campaigns import CampaignRequest, build_frame, launch_campaign
 from survey.db import db
 from survey.delivery.mail import MailSettings, optout_mac, optout_token, parse_optout_token
 from survey.models import Invitation, KeyAccount, OutboxMessage

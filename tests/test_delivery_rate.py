@@ -17,7 +17,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, insert, select
 
-from survey.campaigns.launch import CampaignRequest, launch_campaign
+from survey.campaigns import CampaignRequest, launch_campaign
 from survey.db import db
 from survey.delivery.mail import MailSettings
 from survey.models import KeyAccount, OutboxMessage

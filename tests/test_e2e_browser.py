@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from survey.campaigns.launch import campaign_links
+from survey.campaigns import campaign_links
 from survey.db import db
 from survey.models import Campaign
 from survey.registry.staff import add_staff

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, make_url, select
 
-from survey.campaigns.launch import CampaignRequest, launch_campaign
+from survey.campaigns import CampaignRequest, launch_campaign
 from survey.db import db
 from survey.errors import ConflictError
 from survey.models import (

@@ -12,8 +12,10 @@ from sqlalchemy import select
 
 from survey.audit import CAMPAIGN_REMIND
 from survey.db import db
+from survey.delivery import queue_reminders
+from survey.delivery.backends import FileBackend
 from survey.delivery.mail import MailSettings
-from survey.delivery.outbox import FileBackend, deliver_batch, queue_reminders
+from survey.delivery.worker import deliver_batch
 from survey.errors import InvalidInputError, NotFoundError, SurveyClosedError
 from survey.models import AuditEntry, Invitation, KeyAccount, OutboxMessage
 

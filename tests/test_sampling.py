@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from survey.campaigns.launch import MAX_SEED  # the largest seed a campaign records
+from survey.campaigns import MAX_SEED  # the largest seed a campaign records
 from survey.campaigns.sampling import (
     allocate_proportional,
     simple_sample,

@@ -10,12 +10,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import delete, select, update
 
-from survey.campaigns.launch import (
-    CampaignRequest,
-    launch_campaign,
-    past_response_rate,
-    plan_campaign,
-)
+from survey.campaigns import CampaignRequest, launch_campaign, plan_campaign
+from survey.campaigns.planning import past_response_rate
 from survey.campaigns.sample_audit import frame_digest, sampling_records, verify_campaign
 from survey.db import db
 from survey.errors import InvalidInputError

@@ -1,5 +1,5 @@
-"""Survey campaigns: questionnaires, sampling frames and samples, launch, links,
-closing, and the audit of a sample.
+"""Survey campaigns: questionnaires, the sampling frame, samples, planning and
+launch, personal links, listing and closing, and the audit of a sample.
 
 Outside this area, import from the package (its public API, listed here);
 inside it, import from the module.
@@ -7,27 +7,26 @@ inside it, import from the module.
 
 from __future__ import annotations
 
-from survey.campaigns.launch import (
-    ALL_STRATUM,
+from survey.campaigns.frames import (
     DEFAULT_DEFECTED_WITHIN_DAYS,
     EXCLUSION_REASONS,
     EXIT_EXCLUSION_REASONS,
+    STRATIFY_DIMENSIONS,
+    Frame,
+    build_exit_frame,
+    build_frame,
+)
+from survey.campaigns.launch import launch_campaign
+from survey.campaigns.lifecycle import close_campaign, get_campaign_summary, list_campaigns
+from survey.campaigns.links import InvitationLink, campaign_links
+from survey.campaigns.planning import (
+    ALL_STRATUM,
     KINDS,
     MAX_EXCLUDE_DAYS,
     MAX_SEED,
     NAME_MAX_LENGTH,
-    STRATIFY_DIMENSIONS,
     CampaignPlan,
     CampaignRequest,
-    Frame,
-    InvitationLink,
-    build_exit_frame,
-    build_frame,
-    campaign_links,
-    close_campaign,
-    get_campaign_summary,
-    launch_campaign,
-    list_campaigns,
     plan_campaign,
 )
 from survey.campaigns.sample_audit import (

@@ -1,4 +1,5 @@
-"""Getting messages out: the outbox, mail composition, backends and reminders.
+"""Getting messages out: mail composition, the outbox, the worker and its backends,
+reminders and opting out.
 
 Outside this area, import from the package (its public API, listed here);
 inside it, import from the module.
@@ -6,26 +7,18 @@ inside it, import from the module.
 
 from __future__ import annotations
 
-from survey.delivery.mail import (
-    KIND_INVITATION,
-    MailSettings,
-)
+from survey.delivery.backends import backend_from_config
+from survey.delivery.mail import KIND_INVITATION, MailSettings
+from survey.delivery.optout import OptOutTarget, load_optout, opt_out
 from survey.delivery.outbox import (
     DEFAULT_BATCH_SIZE,
-    DEFAULT_MAX_ATTEMPTS,
-    MAX_REMINDER_AFTER_DAYS,
-    DeliveryReport,
-    OptOutTarget,
-    backend_from_config,
     invitation_status_counts,
-    load_optout,
-    opt_out,
     outbox_counts,
     queue_mail,
-    queue_reminders,
     requeue_failed,
-    run_worker,
 )
+from survey.delivery.reminders import MAX_REMINDER_AFTER_DAYS, queue_reminders
+from survey.delivery.worker import DEFAULT_MAX_ATTEMPTS, DeliveryReport, run_worker
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",

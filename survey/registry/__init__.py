@@ -1,4 +1,4 @@
-"""The registry: key accounts (import, list, defections) and our staff.
+"""The registry: key accounts (CSV checks and import, listing, defections) and our staff.
 
 Outside this area, import from the package (its public API, listed here);
 inside it, import from the module.
@@ -6,14 +6,10 @@ inside it, import from the module.
 
 from __future__ import annotations
 
-from survey.registry.accounts import (
-    ACCOUNT_COLUMNS,
-    get_account,
-    import_accounts_csv,
-    list_accounts,
-    parse_revenue,
-    record_defection,
-)
+from survey.registry.account_csv import ACCOUNT_COLUMNS, parse_revenue
+from survey.registry.account_import import import_accounts_csv
+from survey.registry.accounts import get_account, list_accounts
+from survey.registry.defections import record_defection
 from survey.registry.staff import (
     MAX_PASSWORD_LENGTH,
     MIN_PASSWORD_LENGTH,

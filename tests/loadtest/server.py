@@ -16,9 +16,9 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from survey.campaigns.launch import CampaignRequest, campaign_links, launch_campaign
+from survey.campaigns import CampaignRequest, campaign_links, launch_campaign
 from survey.db import db
-from survey.registry.accounts import import_accounts_csv
+from survey.registry import import_accounts_csv
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"

@@ -1,0 +1,201 @@
+"""The sampling frame: which accounts a campaign may ask, and why the others may not.
+
+A satisfaction survey's frame is every active account we may ask (a contact, not
+opted out, not surveyed too recently); an exit survey's frame is every account lost
+recently that we may ask why. Each left-out account counts once, under the first
+reason that applies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    case,
+    exists,
+    func,
+    literal,
+    not_,
+    null,
+    or_,
+    select,
+)
+
+from survey.clock import utcnow
+from survey.db import db
+from survey.errors import InvalidInputError
+from survey.models import KIND_EXIT, Campaign, Defection, Invitation, KeyAccount
+
+#: Account attributes a sample can be stratified by.
+STRATIFY_DIMENSIONS: tuple[str, ...] = ("tier", "value_type", "relationship_stage", "region")
+
+#: Why an account is not in the frame, in the order they are checked: an account
+#: counts once, under the first reason that applies.
+EXCLUSION_REASONS: tuple[str, ...] = ("inactive", "no_contact", "opted_out", "recently_surveyed")
+
+#: Why a recently lost account is not in an exit-survey frame (first that applies).
+EXIT_EXCLUSION_REASONS: tuple[str, ...] = ("no_contact", "opted_out", "already_asked")
+DEFAULT_DEFECTED_WITHIN_DAYS = 180
+
+
+class FrameMember(NamedTuple):
+    """An account in the sampling frame. `external_id` is the sort key of the draw,
+    so the sample does not depend on database ids. (A tuple: frames hold 100,000s.)"""
+
+    account_id: int
+    external_id: str
+    stratum: str | None
+    locale: str
+
+
+@dataclass(frozen=True)
+class Frame:
+    """The accounts a campaign may sample, and how many were left out and why."""
+
+    members: list[FrameMember]
+    excluded: dict[str, int]
+    stratify_by: str | None = None
+    #: The query that selected the members (account_id, external_id, stratum), so a
+    #: launch can store the frame server-side with one INSERT ... SELECT.
+    source: Select[Any] | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.members)
+
+    def strata(self) -> dict[str, list[str]]:
+        """External ids by stratum value, strata sorted by key."""
+        grouped: dict[str, list[str]] = {}
+        for member in self.members:
+            grouped.setdefault(member.stratum or "", []).append(member.external_id)
+        return dict(sorted(grouped.items()))
+
+
+def _exclusion_reason(cutoff: datetime | None) -> ColumnElement[Any]:
+    """A SQL CASE naming the first reason an account is left out, NULL if it is in."""
+    defected = exists().where(Defection.account_id == KeyAccount.id)
+    no_email = func.coalesce(func.trim(KeyAccount.contact_email), "") == ""
+    no_phone = func.coalesce(func.trim(KeyAccount.contact_phone), "") == ""
+    whens: list[tuple[ColumnElement[bool], str]] = [
+        (or_(not_(KeyAccount.active), defected), "inactive"),
+        (and_(no_email, no_phone), "no_contact"),
+        (KeyAccount.opted_out_at.is_not(None), "opted_out"),
+    ]
+    if cutoff is not None:
+        recently_invited = exists().where(
+            Invitation.account_id == KeyAccount.id, Invitation.created_at >= cutoff
+        )
+        whens.append((recently_invited, "recently_surveyed"))
+    return case(*whens, else_=None)
+
+
+def build_frame(
+    *, exclude_days: int = 90, stratify_by: str | None = None, now: datetime | None = None
+) -> Frame:
+    """The sampling frame: active accounts (not defected) with an e-mail or phone,
+    not opted out, and not invited to any campaign in the last `exclude_days` days
+    (`exclude_days=0` excludes nobody for that reason).
+
+    Two queries: the members, and the excluded counts by reason (GROUP BY).
+    """
+    if stratify_by is not None and stratify_by not in STRATIFY_DIMENSIONS:
+        raise InvalidInputError(
+            f"Unknown stratification {stratify_by!r}: use one of {', '.join(STRATIFY_DIMENSIONS)}.",
+            field="stratify_by",
+        )
+    now = now or utcnow()
+    cutoff = now - timedelta(days=exclude_days) if exclude_days > 0 else None
+    reason = _exclusion_reason(cutoff)
+
+    stratum = getattr(KeyAccount, stratify_by) if stratify_by else null()
+    rows = db.session.execute(
+        select(KeyAccount.id, KeyAccount.external_id, stratum, KeyAccount.locale).where(
+            reason.is_(None)
+        )
+    )
+    members = list(map(FrameMember._make, rows))
+    source = select(
+        KeyAccount.id.label("account_id"),
+        KeyAccount.external_id.label("external_id"),
+        (stratum if stratify_by else literal(None, String)).label("stratum"),
+    ).where(reason.is_(None))
+
+    reasons = select(reason.label("reason")).subquery()
+    counted = db.session.execute(
+        select(reasons.c.reason, func.count())
+        .where(reasons.c.reason.is_not(None))
+        .group_by(reasons.c.reason)
+    ).all()
+    excluded = dict.fromkeys(EXCLUSION_REASONS, 0)
+    excluded.update({r: c for r, c in counted})
+    return Frame(members=members, excluded=excluded, stratify_by=stratify_by, source=source)
+
+
+def build_exit_frame(
+    *,
+    defected_within_days: int = DEFAULT_DEFECTED_WITHIN_DAYS,
+    stratify_by: str | None = None,
+    now: datetime | None = None,
+) -> Frame:
+    """The frame of an exit survey: accounts that defected in the last
+    `defected_within_days` days (today included), with an e-mail or phone, not opted
+    out and not already invited to an exit survey. Two queries, as `build_frame`.
+    """
+    if stratify_by is not None and stratify_by not in STRATIFY_DIMENSIONS:
+        raise InvalidInputError(
+            f"Unknown stratification {stratify_by!r}: use one of {', '.join(STRATIFY_DIMENSIONS)}.",
+            field="stratify_by",
+        )
+    now = now or utcnow()
+    since = now.date() - timedelta(days=defected_within_days)
+    no_email = func.coalesce(func.trim(KeyAccount.contact_email), "") == ""
+    no_phone = func.coalesce(func.trim(KeyAccount.contact_phone), "") == ""
+    asked = exists().where(
+        Invitation.account_id == KeyAccount.id,
+        Invitation.campaign_id.in_(select(Campaign.id).where(Campaign.kind == KIND_EXIT)),
+    )
+    reason = case(
+        (and_(no_email, no_phone), "no_contact"),
+        (KeyAccount.opted_out_at.is_not(None), "opted_out"),
+        (asked, "already_asked"),
+        else_=None,
+    )
+    lost = exists().where(
+        Defection.account_id == KeyAccount.id,
+        Defection.defected_on >= since,
+        Defection.defected_on <= now.date(),
+    )
+    stratum = getattr(KeyAccount, stratify_by) if stratify_by else null()
+    rows = db.session.execute(
+        select(KeyAccount.id, KeyAccount.external_id, stratum, KeyAccount.locale).where(
+            lost, reason.is_(None)
+        )
+    )
+    members = list(map(FrameMember._make, rows))
+    reasons = select(reason.label("reason")).where(lost).subquery()
+    counted = db.session.execute(
+        select(reasons.c.reason, func.count())
+        .where(reasons.c.reason.is_not(None))
+        .group_by(reasons.c.reason)
+    ).all()
+    excluded = dict.fromkeys(EXIT_EXCLUSION_REASONS, 0)
+    excluded.update({r: c for r, c in counted})
+    return Frame(members=members, excluded=excluded, stratify_by=stratify_by)
+
+
+__all__ = [
+    "DEFAULT_DEFECTED_WITHIN_DAYS",
+    "EXCLUSION_REASONS",
+    "EXIT_EXCLUSION_REASONS",
+    "STRATIFY_DIMENSIONS",
+    "Frame",
+    "FrameMember",
+    "build_exit_frame",
+    "build_frame",
+]

@@ -1,0 +1,459 @@
+"""Account CSV files: their columns, and checking every row before anything is written.
+
+Every problem of a file is reported at once, each as `line N: column: what is
+wrong` with N the line an editor shows; every valid row comes back parsed and
+normalised.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import functools
+import io
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from survey.registry.messages import join_choices, quote_input
+from survey.scale import DEFAULT_LOCALE, TIERS, RelationshipStage, ValueType, normalise_locale
+
+#: The columns of an account CSV, in the order the template and exports use.
+ACCOUNT_COLUMNS: tuple[str, ...] = (
+    "external_id",
+    "name",
+    "tier",
+    "value_type",
+    "relationship_stage",
+    "region",
+    "annual_revenue",
+    "account_manager",
+    "contact_name",
+    "contact_email",
+    "contact_phone",
+    "locale",
+)
+
+#: Limits follow the column sizes in survey/models.py (PostgreSQL enforces them).
+MAX_LENGTH: dict[str, int] = {
+    "external_id": 64,
+    "name": 200,
+    "region": 100,
+    "account_manager": 120,
+    "contact_name": 120,
+    "contact_email": 254,
+    "contact_phone": 40,
+}
+MIN_PHONE_LENGTH = 5
+MAX_REVENUE = 2**63 - 1  # BIGINT
+
+#: The fields the importer writes, besides external_id.
+IMPORTED_FIELDS: tuple[str, ...] = ACCOUNT_COLUMNS[1:]
+
+# The WHATWG HTML "valid e-mail address" grammar, with a dot required in the domain:
+# strict enough to catch typos, loose enough for every address people really use.
+_EMAIL_RE = re.compile(
+    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+"
+    r"@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+"
+)
+# Unicode category Cc except tab and line breaks, which are legitimate inside a quoted
+# cell; the rest is invisible garbage (and PostgreSQL refuses NUL outright).
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_LINE_BREAK_RE = re.compile(rb"\r\n|\r|\n")
+_PHONE_RE = re.compile(r"[0-9 +\-()]+")
+# Plain digits, or digits grouped by thousands ("1,200,000"); ".00" is tolerated
+# because spreadsheets often format money that way.
+_REVENUE_RE = re.compile(r"(?P<int>[0-9]+|[0-9]{1,3}(?:,[0-9]{3})+)(?:\.0+)?")
+_NUMBER_LIKE_RE = re.compile(r"[+-]?[0-9][0-9,]*(?:\.[0-9]*)?")
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with an input file, at the line an editor shows."""
+
+    line: int
+    column: str
+    message: str
+
+    def __str__(self) -> str:
+        if self.column:
+            return f"line {self.line}: {self.column}: {self.message}"
+        return f"line {self.line}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRow:
+    """A valid row of an account CSV, with every value parsed and normalised."""
+
+    line: int
+    external_id: str
+    name: str
+    tier: str
+    value_type: str
+    relationship_stage: str
+    region: str
+    annual_revenue: int
+    account_manager: str
+    contact_name: str
+    contact_email: str | None
+    contact_phone: str | None
+    locale: str
+
+    @property
+    def has_contact(self) -> bool:
+        return bool(self.contact_email or self.contact_phone)
+
+    def values(self) -> dict[str, Any]:
+        """The model fields this row sets (everything but external_id)."""
+        return {name: getattr(self, name) for name in IMPORTED_FIELDS}
+
+
+@dataclass(slots=True)
+class ValidationResult:
+    """What a CSV file holds: its valid rows and every problem found."""
+
+    rows: list[AccountRow] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    #: Data rows read (blank lines not counted).
+    total_rows: int = 0
+    #: Rows with at least one problem.
+    invalid_rows: int = 0
+    #: Valid rows with neither e-mail nor phone: importable, but never sampled.
+    no_contact: int = 0
+    #: The file itself (encoding, header) is unusable: no row can be imported.
+    fatal: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+# --- validation -------------------------------------------------------------------
+
+
+def validate_accounts_csv(stream: IO[bytes]) -> ValidationResult:
+    """Read an account CSV (UTF-8, with or without BOM) and check every row.
+
+    Never touches the database and never raises for bad content: every problem is
+    reported as a `Problem`, and every valid row is returned parsed.
+    """
+    result = ValidationResult()
+    data = stream.read()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        # Count line breaks the way the CSV reader does (\r\n, \n or a lone \r).
+        line = len(_LINE_BREAK_RE.findall(data, 0, exc.start)) + 1
+        result.problems.append(Problem(line, "", "file is not UTF-8 text (save it as UTF-8)"))
+        result.fatal = True
+        return result
+
+    records = _records(text)
+    header = _read_header(records, result)
+    if header is None:
+        result.fatal = True
+        return result
+
+    first_line_of: dict[str, int] = {}
+    duplicates: dict[str, list[int]] = {}
+    parsed: list[tuple[int, AccountRow | None, list[Problem]]] = []
+    for line, cells, csv_problem in records:
+        if csv_problem is None and all(not c.strip() for c in cells):
+            continue  # blank line, or a spreadsheet's row of empty cells
+        result.total_rows += 1
+        if csv_problem is not None:
+            parsed.append((line, None, [csv_problem]))
+            continue
+        if len(cells) != len(header):
+            message = f"has {len(cells)} cells but the header has {len(header)}"
+            if len(cells) > len(header):
+                message += ' (put values that contain a comma in "double quotes")'
+            parsed.append((line, None, [Problem(line, "", message)]))
+            continue
+        values = {name: cells[i].strip() for i, name in enumerate(header)}
+        external_id = values["external_id"]
+        if external_id and len(external_id) <= MAX_LENGTH["external_id"]:
+            if external_id in first_line_of:
+                duplicates.setdefault(external_id, [first_line_of[external_id]]).append(line)
+            else:
+                first_line_of[external_id] = line
+        parsed.append((line, *_parse_row(line, values)))
+
+    # Every copy of a repeated id is a problem: importing either would be a guess.
+    duplicate_problems: dict[int, Problem] = {}
+    for external_id, lines in duplicates.items():
+        for line in lines:
+            others = [str(n) for n in lines if n != line]
+            where = f"line {others[0]}" if len(others) == 1 else f"lines {', '.join(others)}"
+            duplicate_problems[line] = Problem(
+                line, "external_id", f"{quote_input(external_id)} is also on {where}"
+            )
+
+    for line, row, problems in parsed:
+        if line in duplicate_problems:
+            problems.insert(0, duplicate_problems[line])
+        if problems:
+            result.invalid_rows += 1
+            result.problems.extend(problems)
+        elif row is not None:
+            result.rows.append(row)
+            if not row.has_contact:
+                result.no_contact += 1
+    return result
+
+
+def _records(text: str) -> Iterator[tuple[int, list[str], Problem | None]]:
+    """(first line of the record, cells, problem) for each CSV record, blank ones too."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    line_after_previous = 0
+    while True:
+        start = line_after_previous + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            line_after_previous = reader.line_num
+            yield start, [], Problem(start, "", _csv_error_message(exc))
+            continue
+        line_after_previous = reader.line_num
+        yield start, cells, None
+
+
+def _csv_error_message(exc: csv.Error) -> str:
+    text = str(exc)
+    if "unexpected end of data" in text:
+        return 'a quoted value is never closed (a " is missing)'
+    if "expected after" in text:
+        return (
+            'a " inside a value: put the whole value in "double quotes" '
+            'and write each " inside it twice ("")'
+        )
+    if "field larger than field limit" in text:
+        return "a value is far too long"
+    return f"cannot be read as CSV ({text})"
+
+
+def _read_header(
+    records: Iterator[tuple[int, list[str], Problem | None]], result: ValidationResult
+) -> list[str] | None:
+    """The column names in file order, or None (with problems) if unusable."""
+    first = next((r for r in records if r[2] is not None or any(c.strip() for c in r[1])), None)
+    if first is None:
+        result.problems.append(
+            Problem(1, "", "the file is empty; the first line must name the columns: " + _COLS)
+        )
+        return None
+    line, cells, csv_problem = first
+    if csv_problem is not None:
+        result.problems.append(csv_problem)
+        return None
+
+    names = [c.strip().lower() for c in cells]
+    problems: list[Problem] = []
+    if not set(names) & set(ACCOUNT_COLUMNS):
+        message = "the first line must name the columns: " + _COLS
+        if len(cells) == 1 and (";" in cells[0] or "\t" in cells[0]):
+            separator = "semicolons" if ";" in cells[0] else "tabs"
+            message = f"columns must be separated by commas, not {separator}; " + message
+        result.problems.append(Problem(line, "", message))
+        return None
+    seen: set[str] = set()
+    for position, name in enumerate(names, start=1):
+        if not name:
+            message = f"column {position} has no name; name it or delete the empty column"
+            problems.append(Problem(line, "", message))
+        elif name in seen:
+            problems.append(Problem(line, name, "column appears twice in the header"))
+        elif name not in ACCOUNT_COLUMNS:
+            close = difflib.get_close_matches(name, ACCOUNT_COLUMNS, n=1)
+            hint = f"did you mean {close[0]}?" if close else f"the columns are {_COLS}"
+            problems.append(Problem(line, name[:40], f"unknown column; {hint}"))
+        seen.add(name)
+    for name in ACCOUNT_COLUMNS:
+        if name not in seen:
+            problems.append(Problem(line, name, "column is missing from the header"))
+    if problems:
+        result.problems.extend(problems)
+        return None
+    return names
+
+
+_COLS = ",".join(ACCOUNT_COLUMNS)
+
+
+def _parse_row(line: int, values: dict[str, str]) -> tuple[AccountRow | None, list[Problem]]:
+    problems: list[Problem] = []
+    reported: set[str] = set()
+
+    def problem(column: str, message: str) -> None:
+        # One problem per cell: the first one found is the one to fix.
+        if column not in reported:
+            reported.add(column)
+            problems.append(Problem(line, column, message))
+
+    for column, value in values.items():
+        bad = _control_character(value)
+        if bad is not None:
+            problem(column, f"contains the control character U+{ord(bad):04X}")
+
+    def text(column: str, *, required: bool) -> str:
+        value = values[column]
+        if not value:
+            if required:
+                problem(column, "is required")
+            return ""
+        limit = MAX_LENGTH[column]
+        if len(value) > limit:
+            problem(column, f"is {len(value)} characters long; at most {limit} are allowed")
+        return value
+
+    external_id = text("external_id", required=True)
+    name = text("name", required=True)
+    region = text("region", required=True)
+    account_manager = text("account_manager", required=True)
+    contact_name = text("contact_name", required=False)
+
+    tier = values["tier"].upper()
+    if tier not in TIERS:
+        got = f"{quote_input(values['tier'])} is not a tier" if values["tier"] else "is required"
+        problem("tier", f"{got}; use {join_choices(TIERS)}")
+
+    value_type = _parse_choice(values, "value_type", ValueType, "value type", problem)
+    stage = _parse_choice(
+        values, "relationship_stage", RelationshipStage, "relationship stage", problem
+    )
+
+    revenue = 0
+    try:
+        revenue = parse_revenue(values["annual_revenue"])
+    except ValueError as exc:
+        problem("annual_revenue", str(exc))
+
+    email = values["contact_email"] or None
+    if email is not None and (len(email) > MAX_LENGTH["contact_email"] or not _valid_email(email)):
+        problem("contact_email", f"{quote_input(email)} is not a valid e-mail address")
+
+    phone = values["contact_phone"] or None
+    if phone is not None:
+        if not _PHONE_RE.fullmatch(phone):
+            problem("contact_phone", f"{quote_input(phone)}: use only digits, spaces and + - ( )")
+        elif not any(c.isdigit() for c in phone):
+            problem("contact_phone", f"{quote_input(phone)} has no digits")
+        elif not MIN_PHONE_LENGTH <= len(phone) <= MAX_LENGTH["contact_phone"]:
+            problem(
+                "contact_phone",
+                f"{quote_input(phone)} is {len(phone)} characters long; "
+                f"use {MIN_PHONE_LENGTH} to {MAX_LENGTH['contact_phone']}",
+            )
+
+    locale = DEFAULT_LOCALE
+    if values["locale"]:
+        found = normalise_locale(values["locale"])
+        if found is None:
+            problem(
+                "locale",
+                f"{quote_input(values['locale'])} is not a supported language; use zh or en",
+            )
+        else:
+            locale = found
+
+    if problems:
+        # Report in the order of the columns, as a user reads the row.
+        problems.sort(key=lambda p: ACCOUNT_COLUMNS.index(p.column))
+        return None, problems
+    assert value_type is not None and stage is not None
+    return (
+        AccountRow(
+            line=line,
+            external_id=external_id,
+            name=name,
+            tier=tier,
+            value_type=value_type,
+            relationship_stage=stage,
+            region=region,
+            annual_revenue=revenue,
+            account_manager=account_manager,
+            contact_name=contact_name,
+            contact_email=email,
+            contact_phone=phone,
+            locale=locale,
+        ),
+        [],
+    )
+
+
+def _parse_choice(
+    values: dict[str, str],
+    column: str,
+    enum: type[ValueType] | type[RelationshipStage],
+    what: str,
+    problem: Callable[[str, str], None],
+) -> str | None:
+    raw = values[column]
+    code = _parse_code(enum, raw) if raw else None
+    if code is None:
+        allowed = f"use {join_choices(enum.codes())} (or the Chinese or English label)"
+        got = f"{quote_input(raw)} is not a {what}" if raw else "is required"
+        problem(column, f"{got}; {allowed}")
+    return code
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_code(enum: type[ValueType] | type[RelationshipStage], raw: str) -> str | None:
+    # A registry repeats the same few spellings thousands of times: parse each once.
+    try:
+        return str(enum.parse(raw).value)
+    except ValueError:
+        return None
+
+
+def parse_revenue(raw: str) -> int:
+    """A non-negative whole amount: "1200000", "1,200,000", " 5 "; empty means 0.
+
+    Raises ValueError with a message fit to show a user.
+    """
+    text = raw.strip()
+    if not text:
+        return 0
+    match = _REVENUE_RE.fullmatch(text)
+    if match is None:
+        if _NUMBER_LIKE_RE.fullmatch(text):
+            if text.startswith("-"):
+                raise ValueError(f"{quote_input(text)} is negative; it must be 0 or more")
+            if "." in text:
+                raise ValueError(f"{quote_input(text)} must be a whole number (no decimals)")
+        raise ValueError(
+            f"{quote_input(text)} is not a whole number (write e.g. 1200000 or 1,200,000)"
+        )
+    value = int(match.group("int").replace(",", ""))
+    if value > MAX_REVENUE:
+        raise ValueError(f"{quote_input(text)} is too large")
+    return value
+
+
+def _valid_email(address: str) -> bool:
+    if not _EMAIL_RE.fullmatch(address):
+        return False
+    local = address.split("@", 1)[0]
+    return not (local.startswith(".") or local.endswith(".") or ".." in local)
+
+
+def _control_character(value: str) -> str | None:
+    found = _CONTROL_RE.search(value)
+    return found.group() if found else None
+
+
+__all__ = [
+    "ACCOUNT_COLUMNS",
+    "IMPORTED_FIELDS",
+    "MAX_LENGTH",
+    "MAX_REVENUE",
+    "AccountRow",
+    "Problem",
+    "ValidationResult",
+    "parse_revenue",
+    "validate_accounts_csv",
+]

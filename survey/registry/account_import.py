@@ -1,0 +1,153 @@
+"""Importing key accounts from CSV: validate the whole file, then create or update.
+
+Writing is one transaction with one query per batch of rows, never one per row, so
+a registry of 50,000 accounts imports in seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import IO, Any
+
+from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from survey.db import db
+from survey.errors import ConflictError
+from survey.models import Defection, KeyAccount
+from survey.registry.account_csv import IMPORTED_FIELDS, AccountRow, Problem, validate_accounts_csv
+
+#: Rows per query when writing; well under SQLite's limit on bound parameters.
+BATCH_SIZE = 1000
+#: Read the whole registry at once when it is at most this big, or at most this many
+#: times the number of rows being imported.
+FULL_SCAN_MIN = 20_000
+FULL_SCAN_RATIO = 4
+
+
+@dataclass(slots=True)
+class ImportReport:
+    """The outcome of one import. `imported` is False when nothing was written."""
+
+    created: int
+    updated: int
+    unchanged: int
+    skipped: int
+    problems: list[Problem]
+    no_contact: int
+    imported: bool
+
+
+def import_accounts_csv(
+    stream: IO[bytes],
+    *,
+    skip_invalid: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Validate an account CSV, then create or update accounts by `external_id`.
+
+    With any problem nothing is imported, unless `skip_invalid` is set: then the
+    valid rows are imported and the others reported. An inactive account that is in
+    the file becomes active again, unless it has a recorded defection. One
+    transaction; committed here. `progress` is called with the number of rows just
+    written (an increment, as `click.progressbar.update` expects).
+    """
+    checked = validate_accounts_csv(stream)
+    problems = checked.problems
+    if checked.fatal or (problems and not skip_invalid) or (problems and not checked.rows):
+        return ImportReport(0, 0, 0, 0, problems, checked.no_contact, imported=False)
+
+    try:
+        created, updated, unchanged = _upsert(checked.rows, progress)
+        db.session.commit()
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise ConflictError(
+            "the registry changed while importing (another import at the same time?); "
+            "nothing was imported, run the import again"
+        ) from exc
+    except BaseException:
+        db.session.rollback()
+        raise
+    return ImportReport(
+        created,
+        updated,
+        unchanged,
+        skipped=checked.invalid_rows,
+        problems=problems,
+        no_contact=checked.no_contact,
+        imported=True,
+    )
+
+
+def _upsert(rows: list[AccountRow], progress: Callable[[int], None] | None) -> tuple[int, int, int]:
+    existing = _existing_accounts([row.external_id for row in rows])
+    created = updated = unchanged = 0
+    for start in range(0, len(rows), BATCH_SIZE):
+        batch = rows[start : start + BATCH_SIZE]
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        for row in batch:
+            values = row.values()
+            current = existing.get(row.external_id)
+            if current is None:
+                inserts.append({"external_id": row.external_id, "active": True, **values})
+                continue
+            # A defected account stays inactive: the file lists who we sell to, not
+            # whether they still buy from us.
+            active = current.active or current.defection_id is None
+            if active == current.active and all(
+                getattr(current, name) == value for name, value in values.items()
+            ):
+                unchanged += 1
+            else:
+                updates.append({"id": current.id, "active": active, **values})
+        # ORM bulk statements: one executemany per batch instead of a unit of work
+        # per object; column defaults (created_at) and onupdate (updated_at) still apply.
+        if inserts:
+            db.session.execute(insert(KeyAccount), inserts)
+            created += len(inserts)
+        if updates:
+            db.session.execute(update(KeyAccount), updates)
+            updated += len(updates)
+        if progress is not None:
+            progress(len(batch))
+    return created, updated, unchanged
+
+
+def _existing_accounts(external_ids: list[str]) -> dict[str, Row[Any]]:
+    """The stored fields of the accounts among `external_ids`.
+
+    Everything is read before anything is written. When the file covers a good part
+    of the registry, one scan of the table is cheapest and immune to stale planner
+    statistics (right after a bulk import PostgreSQL may still think the table is
+    empty and answer each `IN (...)` batch with a full scan). A small file against
+    a large registry is looked up by index, one query per batch.
+    """
+    statement = select(
+        KeyAccount.id,
+        KeyAccount.external_id,
+        KeyAccount.active,
+        Defection.id.label("defection_id"),
+        *(getattr(KeyAccount, name) for name in IMPORTED_FIELDS),
+    ).outerjoin(Defection, Defection.account_id == KeyAccount.id)
+    registry_size = db.session.scalar(select(func.count()).select_from(KeyAccount)) or 0
+    wanted = set(external_ids)
+    if registry_size <= max(FULL_SCAN_MIN, FULL_SCAN_RATIO * len(wanted)):
+        return {r.external_id: r for r in db.session.execute(statement) if r.external_id in wanted}
+    found: dict[str, Row[Any]] = {}
+    for start in range(0, len(external_ids), BATCH_SIZE):
+        batch = external_ids[start : start + BATCH_SIZE]
+        for row in db.session.execute(statement.where(KeyAccount.external_id.in_(batch))):
+            found[row.external_id] = row
+    return found
+
+
+__all__ = [
+    "BATCH_SIZE",
+    "FULL_SCAN_MIN",
+    "FULL_SCAN_RATIO",
+    "ImportReport",
+    "import_accounts_csv",
+]
