@@ -27,7 +27,7 @@ from survey.answers import (
     InvitationContext,
     is_open,
     load_invitation,
-    mark_opened,
+    note_opened,
     questionnaire_questions,
     record_exit_response,
     record_response,
@@ -143,7 +143,7 @@ def questionnaire(token: str) -> str | tuple[str, int] | HttpResponse:
         form = survey_form_for(questionnaire_questions(ctx.questionnaire_id), locale)
     if request.method == "GET":
         if not phone:  # staff opening the link to phone the contact is not the contact
-            _note_opened(ctx.invitation_id)
+            note_opened(ctx.invitation_id)
         return _render_form(token, ctx, form, locale, phone=phone)
 
     valid = form.validate()
@@ -184,16 +184,6 @@ def questionnaire(token: str) -> str | tuple[str, int] | HttpResponse:
                 code=303,
             )
     return _render_form(token, ctx, form, locale, phone=phone, staff_error=staff_error), 422
-
-
-def _note_opened(invitation_id: int) -> None:
-    """Record the first view, but never let a locked database keep the form away: the
-    opened-at time is a statistic, the person's answers are what matter."""
-    try:
-        mark_opened(invitation_id)
-    except OperationalError:
-        log.warning("could not record that invitation %s was opened", invitation_id)
-        db.session.rollback()
 
 
 def _render_form(

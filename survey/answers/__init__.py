@@ -14,6 +14,7 @@ from survey.answers.exit_surveys import (
     ExitAnswers,
     record_exit_response,
 )
+from survey.answers.links import note_opened
 from survey.answers.responses import (
     MAX_COMMENT_LENGTH,
     MAX_REASON_TEXT_LENGTH,
@@ -41,6 +42,7 @@ __all__ = [
     "is_open",
     "load_invitation",
     "mark_opened",
+    "note_opened",
     "questionnaire_questions",
     "record_exit_response",
     "record_response",

@@ -8,19 +8,8 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from survey.campaigns import campaign_links
-from survey.db import db
 from survey.demo.dataset import load_demo
-from survey.models import ROLE_MANAGER
-from survey.registry import ensure_staff_token, set_password
-from survey.tokens import derive_token
-
-DEMO_MANAGER = "demo-manager"
-DEMO_MANAGER_EMAIL = "demo-manager@example.com"
-DEMO_PASSWORD_LENGTH = 16
-
-
-def _demo_secret(purpose: str) -> str:
-    return derive_token(current_app.config["SECRET_KEY"], f"demo:{purpose}")
+from survey.demo.manager import ensure_demo_manager
 
 
 @click.command("demo")
@@ -37,22 +26,12 @@ def command(accounts: int) -> None:
     else:
         click.echo(f"The database already holds {report.accounts} key accounts: demo not reloaded.")
 
-    # The same token and password every run on this installation: derived from its
-    # SECRET_KEY (kept in the instance folder in development), so scripts and a
-    # browser's saved password keep working; unguessable without the key.
-    token = ensure_staff_token(
-        DEMO_MANAGER,
-        role=ROLE_MANAGER,
-        email=DEMO_MANAGER_EMAIL,
-        token=_demo_secret("manager-api-token"),
-    )
-    db.session.commit()
-    password = _demo_secret("manager-password")[:DEMO_PASSWORD_LENGTH]
-    set_password(DEMO_MANAGER, password)
-    click.echo(f"\nManager API token ({DEMO_MANAGER}): {token}")
+    # The same token and password every run on this installation (see ensure_demo_manager).
+    manager = ensure_demo_manager(secret_key=current_app.config["SECRET_KEY"])
+    click.echo(f"\nManager API token ({manager.name}): {manager.token}")
     click.echo(
         f"Manager console: {current_app.config['BASE_URL']}/manage  "
-        f"e-mail {DEMO_MANAGER_EMAIL}  password {password}"
+        f"e-mail {manager.email}  password {manager.password}"
     )
 
     if report.open_campaign_id is not None:

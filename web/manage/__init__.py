@@ -1,6 +1,8 @@
-"""The manager console: a blueprint at /manage (see routes.py)."""
+"""The manager console: a blueprint at /manage (defined in blueprint.py), one module
+per page family registering on it, and what they share in console.py."""
 
-from . import follow_ups  # noqa: F401  (registers the follow-up pages on bp)
-from .routes import bp
+# Importing each page module registers its pages on bp.
+from . import auth, campaigns, console, exports, follow_ups, results  # noqa: F401
+from .blueprint import bp
 
 __all__ = ["bp"]

@@ -1,7 +1,7 @@
 """The console's "Follow-ups" page: cases opened by very dissatisfied answers, the
 overdue ones first, and whether following up works (recovery).
 
-Registered on the console blueprint (web/manage/routes.py), so it shares its sign-in,
+Registered on the console blueprint (web/manage/blueprint.py), so it shares its sign-in,
 language and role checks: viewers read, managers and admins change (POST).
 """
 
@@ -26,7 +26,7 @@ from survey.follow_ups import (
     update_follow_up,
 )
 
-from .routes import bp
+from .blueprint import bp
 
 FOLLOW_UP_LABELS: dict[str, Any] = {
     "open": _l("Open"),
