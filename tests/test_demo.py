@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import case, func, select
 
 from survey.db import db
-from survey.demo.dataset import CLOSED_CAMPAIGN, OPEN_CAMPAIGN, load_demo
+from survey.demo import CLOSED_CAMPAIGN, OPEN_CAMPAIGN, load_demo
 from survey.models import (
     Answer,
     Aspect,

@@ -1,1 +1,11 @@
-"""Believable demo data for `flask demo` and screenshots: not business logic."""
+"""Believable demo data for `flask demo` and screenshots: not business logic.
+
+Outside this package, import from the package; inside it, from the module.
+"""
+
+from __future__ import annotations
+
+from survey.demo.dataset import CLOSED_CAMPAIGN, OPEN_CAMPAIGN, DemoReport, load_demo
+from survey.demo.manager import ensure_demo_manager
+
+__all__ = ["CLOSED_CAMPAIGN", "OPEN_CAMPAIGN", "DemoReport", "ensure_demo_manager", "load_demo"]

@@ -8,8 +8,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from survey.campaigns import campaign_links
-from survey.demo.dataset import load_demo
-from survey.demo.manager import ensure_demo_manager
+from survey.demo import ensure_demo_manager, load_demo
 
 
 @click.command("demo")
