@@ -128,3 +128,8 @@ def invitation_counts(campaign_ids: Sequence[int]) -> dict[int, int]:
 def accounts_by_id(account_ids: Sequence[int]) -> dict[int, KeyAccount]:
     rows = db.session.scalars(select(KeyAccount).where(KeyAccount.id.in_(account_ids)))
     return {row.id: row for row in rows}
+
+
+def unique_rows(rows: Iterable[T]) -> list[T]:
+    """Rows once each by id, in first-seen order (many responses share an account)."""
+    return list({r.id: r for r in rows}.values())  # type: ignore[attr-defined]

@@ -9,9 +9,12 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import strawberry
+from sqlalchemy import Select, func, select
+
+from survey.db import db
 
 from .errors import bad_input
 
@@ -91,3 +94,19 @@ def make_connection(
         page_info=PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None),
         count=count,
     )
+
+
+def query_page(
+    stmt: Select[Any], id_column: Any, first: int, after: str | None
+) -> tuple[list[Any], Callable[[], int]]:
+    """Rows of one keyset page (first + 1 of them) and a lazy total count."""
+    after_id = decode_cursor(after)
+    count_stmt = select(func.count()).select_from(stmt.order_by(None).subquery())
+
+    def count() -> int:
+        return int(db.session.scalar(count_stmt) or 0)
+
+    if after_id is not None:
+        stmt = stmt.where(id_column > after_id)
+    rows = list(db.session.scalars(stmt.order_by(id_column).limit(first + 1)).unique())
+    return rows, count

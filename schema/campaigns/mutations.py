@@ -1,6 +1,6 @@
-"""Mutation root: managers launch and close campaigns and record lost accounts.
+"""Managers launch campaigns, remind the invited, and close campaigns.
 
-Resolvers call the same services as the CLI (survey.campaigns, survey.accounts),
+Resolvers call the same services as the CLI (survey.campaigns, survey.delivery),
 which validate, write and commit in one transaction. A refused role never reaches
 the resolver (permissions), and a service error rolls back, so bad input changes
 nothing. Service field names are translated to this API's input names.
@@ -8,19 +8,13 @@ nothing. Service field names are translated to this API's input names.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 import strawberry
 from flask import current_app
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload, selectinload
 
 from survey import analysis
 from survey import models as m
-from survey.answers import AnswerInput, ExitAnswers, record_exit_response, record_response
 from survey.campaigns import (
     ALL_STRATUM,
     DEFAULT_DEFECTED_WITHIN_DAYS,
@@ -28,33 +22,14 @@ from survey.campaigns import (
     close_campaign,
     launch_campaign,
 )
-from survey.clock import utcnow
 from survey.db import db
 from survey.delivery import MailSettings, queue_reminders
-from survey.errors import DomainError, NotFoundError
-from survey.registry import record_defection
-from survey.scale import Channel
 
-from .context import Info
-from .errors import bad_input
-from .insights import FollowUpMutation
-from .permissions import IsManager
-from .types import (
-    BigInt,
-    Campaign,
-    CampaignKind,
-    Defection,
-    Dimension,
-    ReasonCode,
-    Response,
-    WouldReturn,
-    build_accounts,
-    build_campaigns,
-    build_defection,
-    build_responses,
-    domain_dimension,
-    parse_id,
-)
+from ..context import Info
+from ..errors import bad_input, service_errors
+from ..permissions import IsManager
+from ..scalars import BigInt, Dimension, domain_dimension, parse_id
+from .types import Campaign, CampaignKind, build_campaigns
 
 #: The dimensions a sample can be stratified by, and the service's names for them.
 STRATIFY_BY = {
@@ -78,40 +53,6 @@ LAUNCH_FIELDS = {
     "expected_response_rate": "expectedResponseRate",
 }
 REMIND_FIELDS = {"campaign_id": "campaignId", "after_days": "afterDays"}
-PHONE_FIELDS = {
-    "invitation_id": "invitationId",
-    "comment": "comment",
-    "main_reason": "exit.mainReason",
-    "other_reasons": "exit.otherReasons",
-    "what_would_have_kept": "exit.whatWouldHaveKept",
-    "would_return": "exit.wouldReturn",
-}
-DEFECTION_FIELDS = {
-    "account": "accountId",
-    "account_id": "accountId",
-    "external_id": "accountId",
-    "defected_on": "defectedOn",
-    "reasons": "primaryReason",
-    "lost_annual_revenue": "lostAnnualRevenue",
-}
-
-
-@contextmanager
-def _service_errors(fields: dict[str, str]) -> Iterator[None]:
-    """Roll back on any failure; name fields as the API does; an unknown id given
-    as input is the caller's mistake (BAD_USER_INPUT), as the contract says."""
-    try:
-        yield
-    except DomainError as exc:
-        db.session.rollback()
-        field = fields.get(exc.field or "", exc.field)
-        if isinstance(exc, NotFoundError):
-            raise bad_input(exc.message, field) from exc
-        exc.field = field
-        raise
-    except BaseException:
-        db.session.rollback()
-        raise
 
 
 @strawberry.input
@@ -158,36 +99,6 @@ class LaunchCampaignInput:
     )
 
 
-@strawberry.input(description="One aspect's answer given on the phone.")
-class PhoneAnswerInput:
-    aspect: str = strawberry.field(description='The aspect code, e.g. "delivery".')
-    score: int = strawberry.field(description="1 (very dissatisfied) to 5 (very satisfied).")
-    reasons: list[ReasonCode] = strawberry.field(  # type: ignore[valid-type]
-        default_factory=list, description="Why, for scores 1-2."
-    )
-    reason_text: str | None = None
-
-
-@strawberry.input(description="An exit-survey answer given on the phone.")
-class PhoneExitInput:
-    main_reason: ReasonCode  # type: ignore[valid-type]
-    other_reasons: list[ReasonCode] = strawberry.field(  # type: ignore[valid-type]
-        default_factory=list
-    )
-    what_would_have_kept: str | None = None
-    would_return: WouldReturn | None = None
-
-
-@strawberry.input(
-    description="A phone interview: `answers` for a satisfaction survey, `exit` for an exit survey."
-)
-class RecordPhoneResponseInput:
-    invitation_id: strawberry.ID
-    answers: list[PhoneAnswerInput] = strawberry.field(default_factory=list)
-    exit: PhoneExitInput | None = None
-    comment: str | None = None
-
-
 @strawberry.type
 class SampleAllocation:
     key: str
@@ -226,19 +137,6 @@ class LaunchCampaignPayload:
     )
 
 
-@strawberry.input
-class RecordDefectionInput:
-    account_id: strawberry.ID
-    defected_on: date
-    primary_reason: ReasonCode  # type: ignore[valid-type]
-    other_reasons: list[ReasonCode] = strawberry.field(  # type: ignore[valid-type]
-        default_factory=list
-    )
-    competitor: str | None = None
-    lost_annual_revenue: BigInt | None = None
-    note: str | None = None
-
-
 def _stratify(value: Dimension | None) -> str | None:  # type: ignore[valid-type]
     if value is None:
         return None
@@ -249,14 +147,8 @@ def _stratify(value: Dimension | None) -> str | None:  # type: ignore[valid-type
     return STRATIFY_BY[dimension]
 
 
-def _business_today() -> date:
-    """Today where the business is (a date "in the future" is judged there)."""
-    zone = ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE") or "UTC")
-    return utcnow().astimezone(zone).date()
-
-
 @strawberry.type
-class Mutation(FollowUpMutation):
+class CampaignMutation:
     @strawberry.mutation(
         permission_classes=[IsManager],
         description="Draw a sample and open a campaign (manager or admin).",
@@ -278,7 +170,7 @@ class Mutation(FollowUpMutation):
             target_margin=input.target_margin_of_error,
             expected_response_rate=input.expected_response_rate,
         )
-        with _service_errors(LAUNCH_FIELDS):
+        with service_errors(LAUNCH_FIELDS):
             result = launch_campaign(
                 request,
                 secret_key=current_app.config["SECRET_KEY"],
@@ -323,7 +215,7 @@ class Mutation(FollowUpMutation):
     )
     def send_reminders(self, info: Info, campaign_id: strawberry.ID, after_days: int = 5) -> int:
         parsed = parse_id(campaign_id, "campaignId")
-        with _service_errors(REMIND_FIELDS):
+        with service_errors(REMIND_FIELDS):
             return queue_reminders(
                 parsed,
                 MailSettings.from_config(current_app.config),
@@ -331,99 +223,17 @@ class Mutation(FollowUpMutation):
                 actor=info.context.staff_name,
             )
 
-    @strawberry.mutation(
-        permission_classes=[IsManager],
-        description="Store the answers an account gave on the phone (channel PHONE, entered "
-        "by you; manager or admin).",
-    )
-    def record_phone_response(self, info: Info, input: RecordPhoneResponseInput) -> Response:
-        invitation_id = parse_id(input.invitation_id, "invitationId")
-        invitation = db.session.get(m.Invitation, invitation_id)
-        if invitation is None:
-            raise bad_input(f"There is no invitation with ID {invitation_id}.", "invitationId")
-        kind = db.session.scalar(
-            select(m.Campaign.kind).where(m.Campaign.id == invitation.campaign_id)
-        )
-        with _service_errors(PHONE_FIELDS):
-            if kind == m.KIND_EXIT:
-                if input.exit is None or input.answers:
-                    raise bad_input("An exit survey takes `exit`, not `answers`.", "exit")
-                response_id = record_exit_response(
-                    invitation_id,
-                    ExitAnswers(
-                        main_reason=input.exit.main_reason.value,
-                        other_reasons=[r.value for r in input.exit.other_reasons],
-                        what_would_have_kept=input.exit.what_would_have_kept,
-                        would_return=input.exit.would_return.value
-                        if input.exit.would_return is not None
-                        else None,
-                        comment=input.comment,
-                    ),
-                    locale=invitation.locale,
-                    channel=Channel.PHONE.value,
-                    entered_by=info.context.staff_name,
-                )
-            else:
-                if input.exit is not None:
-                    raise bad_input("A satisfaction survey takes `answers`, not `exit`.", "exit")
-                codes = [a.aspect for a in input.answers]
-                if len(set(codes)) != len(codes):
-                    raise bad_input("Each aspect may be answered once.", "answers")
-                response_id = record_response(
-                    invitation_id,
-                    {
-                        a.aspect: AnswerInput(
-                            score=a.score,
-                            reasons=tuple(r.value for r in a.reasons),
-                            reason_text=a.reason_text,
-                        )
-                        for a in input.answers
-                    },
-                    comment=input.comment,
-                    locale=invitation.locale,
-                    channel=Channel.PHONE.value,
-                    entered_by=info.context.staff_name,
-                    follow_up_days=current_app.config["FOLLOW_UP_DAYS"],
-                    mail=MailSettings.from_config(current_app.config),
-                )
-        row = db.session.scalars(
-            select(m.Response)
-            .where(m.Response.id == response_id)
-            .options(joinedload(m.Response.account), joinedload(m.Response.campaign))
-        ).one()
-        return build_responses([row], info.context.locale)[0]
 
+# closeCampaign follows recordPhoneResponse in the schema (field order is part of the
+# SDL), so it has a class of its own.
+@strawberry.type
+class CampaignCloseMutation:
     @strawberry.mutation(
         permission_classes=[IsManager],
         description="Close a campaign: no more answers (manager or admin).",
     )
     def close_campaign(self, info: Info, id: strawberry.ID) -> Campaign:
         campaign_id = parse_id(id)
-        with _service_errors(LAUNCH_FIELDS):
+        with service_errors(LAUNCH_FIELDS):
             row = close_campaign(campaign_id, actor=info.context.staff_name)
         return build_campaigns([row])[0]
-
-    @strawberry.mutation(
-        permission_classes=[IsManager],
-        description="Record that a key account left, when and why (manager or admin).",
-    )
-    def record_defection(self, info: Info, input: RecordDefectionInput) -> Defection:
-        account_id = parse_id(input.account_id, "accountId")
-        reasons = [input.primary_reason.value, *(r.value for r in input.other_reasons)]
-        with _service_errors(DEFECTION_FIELDS):
-            defection = record_defection(
-                account_id=account_id,
-                defected_on=input.defected_on,
-                reasons=reasons,
-                competitor=input.competitor,
-                lost_annual_revenue=input.lost_annual_revenue,
-                note=input.note,
-                recorded_by=info.context.staff_name,
-                today=_business_today(),
-            )
-        row = db.session.scalars(
-            select(m.Defection)
-            .where(m.Defection.id == defection.id)
-            .options(selectinload(m.Defection.reasons), selectinload(m.Defection.account))
-        ).one()
-        return build_defection(row, build_accounts([row.account])[0])
