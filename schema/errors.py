@@ -17,8 +17,8 @@ from typing import Any
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 
-from survey.db import db
 from survey.errors import DomainError, NotFoundError
+from survey.transactions import rollback
 
 log = logging.getLogger("schema")
 
@@ -43,14 +43,14 @@ def service_errors(fields: dict[str, str]) -> Iterator[None]:
     try:
         yield
     except DomainError as exc:
-        db.session.rollback()
+        rollback()
         field = fields.get(exc.field or "", exc.field)
         if isinstance(exc, NotFoundError):
             raise bad_input(exc.message, field) from exc
         exc.field = field
         raise
     except BaseException:
-        db.session.rollback()
+        rollback()
         raise
 
 
@@ -60,10 +60,10 @@ def domain_errors() -> Iterator[None]:
     try:
         yield
     except NotFoundError as exc:
-        db.session.rollback()
+        rollback()
         raise bad_input(exc.message, exc.field) from exc
     except DomainError:
-        db.session.rollback()
+        rollback()
         raise
 
 

@@ -12,9 +12,8 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 import strawberry
-from sqlalchemy import Select, func, select
 
-from survey.db import db
+from survey.paging import Page
 
 from .errors import bad_input
 
@@ -82,12 +81,10 @@ class Connection(Generic[NodeType]):
 def make_connection(
     nodes: list[NodeType],
     ids: list[int],
-    first: int,
+    has_next: bool,
     count: Callable[[], int],
 ) -> Connection[NodeType]:
-    """A connection from up to `first + 1` fetched rows (the extra one says "more")."""
-    has_next = len(nodes) > first
-    nodes, ids = nodes[:first], ids[:first]
+    """A connection over one page's nodes and their rows' ids (the cursors)."""
     edges = [Edge(cursor=encode_cursor(i), node=n) for i, n in zip(ids, nodes, strict=True)]
     return Connection(
         edges=edges,
@@ -96,17 +93,6 @@ def make_connection(
     )
 
 
-def query_page(
-    stmt: Select[Any], id_column: Any, first: int, after: str | None
-) -> tuple[list[Any], Callable[[], int]]:
-    """Rows of one keyset page (first + 1 of them) and a lazy total count."""
-    after_id = decode_cursor(after)
-    count_stmt = select(func.count()).select_from(stmt.order_by(None).subquery())
-
-    def count() -> int:
-        return int(db.session.scalar(count_stmt) or 0)
-
-    if after_id is not None:
-        stmt = stmt.where(id_column > after_id)
-    rows = list(db.session.scalars(stmt.order_by(id_column).limit(first + 1)).unique())
-    return rows, count
+def page_connection(page: Page[Any], nodes: list[NodeType]) -> Connection[NodeType]:
+    """A connection over a survey/ keyset page and the nodes built from its rows."""
+    return make_connection(nodes, [r.id for r in page.rows], page.has_next, page.count)

@@ -6,11 +6,9 @@ The figures come from survey.analysis (SQL GROUP BY, fixed statement counts).
 from __future__ import annotations
 
 import strawberry
-from sqlalchemy import select
 
 from survey import analysis
-from survey import models as m
-from survey.db import db
+from survey.registry import accounts_by_ids
 
 from ..context import Info
 from ..errors import domain_errors
@@ -160,10 +158,7 @@ class InsightsQuery:
     ) -> list[Account]:
         size = check_first(first, info.context.max_page_size, default=10)
         ids = analysis.unheard_accounts(within_days=within_days, first=size)
-        rows = {
-            a.id: a
-            for a in db.session.scalars(select(m.KeyAccount).where(m.KeyAccount.id.in_(ids)))
-        }
+        rows = accounts_by_ids(ids)
         return build_accounts([rows[i] for i in ids if i in rows])
 
     @strawberry.field(

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import strawberry
-from sqlalchemy import select
 
 from survey import analysis
-from survey import models as m
 from survey.analysis import defection_reasons_by_source
-from survey.db import db
+from survey.registry import accounts_by_ids
 
 from ..context import Info
 from ..pagination import check_first
@@ -89,10 +87,8 @@ class AnalysisQuery:
     def at_risk_accounts(self, info: Info, first: int | None = 20) -> list[AtRiskAccount]:
         size = check_first(first, info.context.max_page_size, default=20)
         risky = analysis.at_risk_by_expected_loss(size)
-        rows = db.session.scalars(
-            select(m.KeyAccount).where(m.KeyAccount.id.in_([r.account_id for r in risky]))
-        ).all()
-        accounts = {a.pk: a for a in build_accounts(list(rows))}
+        rows = accounts_by_ids([r.account_id for r in risky])
+        accounts = {a.pk: a for a in build_accounts(list(rows.values()))}
         return [
             AtRiskAccount(
                 account=accounts[r.account_id],

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import strawberry
 from flask import current_app
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 
 from survey import models as m
-from survey.answers import AnswerInput, ExitAnswers, record_exit_response, record_response
-from survey.db import db
+from survey.answers import (
+    AnswerInput,
+    ExitAnswers,
+    record_exit_response,
+    record_response,
+    response_by_id,
+)
+from survey.campaigns import campaign_kind, invitation_by_id
 from survey.delivery import MailSettings
 from survey.scale import Channel
 
@@ -72,12 +76,10 @@ class PhoneResponseMutation:
     )
     def record_phone_response(self, info: Info, input: RecordPhoneResponseInput) -> Response:
         invitation_id = parse_id(input.invitation_id, "invitationId")
-        invitation = db.session.get(m.Invitation, invitation_id)
+        invitation = invitation_by_id(invitation_id)
         if invitation is None:
             raise bad_input(f"There is no invitation with ID {invitation_id}.", "invitationId")
-        kind = db.session.scalar(
-            select(m.Campaign.kind).where(m.Campaign.id == invitation.campaign_id)
-        )
+        kind = campaign_kind(invitation.campaign_id)
         with service_errors(PHONE_FIELDS):
             if kind == m.KIND_EXIT:
                 if input.exit is None or input.answers:
@@ -120,9 +122,4 @@ class PhoneResponseMutation:
                     follow_up_days=current_app.config["FOLLOW_UP_DAYS"],
                     mail=MailSettings.from_config(current_app.config),
                 )
-        row = db.session.scalars(
-            select(m.Response)
-            .where(m.Response.id == response_id)
-            .options(joinedload(m.Response.account), joinedload(m.Response.campaign))
-        ).one()
-        return build_responses([row], info.context.locale)[0]
+        return build_responses([response_by_id(response_id)], info.context.locale)[0]

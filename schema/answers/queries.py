@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import strawberry
-from sqlalchemy import select
-from sqlalchemy.orm import contains_eager, joinedload
 
-from survey import analysis
-from survey import models as m
+from survey.analysis import response_page
 
 from ..analysis.types import ResponseFilter, response_filter
 from ..context import Info
-from ..pagination import Connection, check_first, make_connection, query_page
+from ..pagination import Connection, check_first, decode_cursor, page_connection
 from .types import Response, build_responses
 
 
@@ -29,15 +26,8 @@ class ResponseQuery:
         filter: ResponseFilter | None = None,
     ) -> Connection[Response]:
         domain = response_filter(filter)
-        stmt = (
-            select(m.Response)
-            .join(m.Response.account)
-            .where(*analysis.response_conditions(domain))
-            # Account and campaign come in the page query itself; answers load for
-            # the whole page on first use (schema.loaders.Batch).
-            .options(contains_eager(m.Response.account), joinedload(m.Response.campaign))
-        )
         size = check_first(first, info.context.max_page_size, default=50)
-        rows, count = query_page(stmt, m.Response.id, size, after)
-        nodes = build_responses(rows, info.context.locale)
-        return make_connection(nodes, [r.id for r in rows], size, count)
+        # Account and campaign come in the page query itself; answers load for the
+        # whole page on first use (schema.loaders.Batch).
+        page = response_page(domain, first=size, after_id=decode_cursor(after))
+        return page_connection(page, build_responses(page.rows, info.context.locale))

@@ -8,8 +8,8 @@ from enum import Enum
 import strawberry
 
 from survey import models as m
+from survey.answers import answers_of_responses, responses_of_accounts
 
-from .. import loaders
 from ..campaigns.types import Campaign, build_campaigns
 from ..loaders import Batch, unique_rows
 from ..registry.types import Account, build_accounts
@@ -77,7 +77,7 @@ def build_responses(rows: list[m.Response], locale: str) -> list[Response]:
 
 def responses_by_account(account_ids: list[int], locale: str) -> dict[int, list[Response]]:
     """The responses of a batch of accounts (Account.responses), newest first."""
-    rows = loaders.responses_of_accounts(account_ids)
+    rows = responses_of_accounts(account_ids)
     built = build_responses([r for group in rows.values() for r in group], locale)
     by_account: dict[int, list[Response]] = {}
     for response in built:
@@ -86,7 +86,7 @@ def responses_by_account(account_ids: list[int], locale: str) -> dict[int, list[
 
 
 def _answers_by_response(response_ids: list[int], locale: str) -> dict[int, list[Answer]]:
-    rows = loaders.answers_of_responses(response_ids)
+    rows = answers_of_responses(response_ids)
     return {
         response_id: [
             Answer(

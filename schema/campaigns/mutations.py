@@ -14,15 +14,14 @@ import strawberry
 from flask import current_app
 
 from survey import analysis
-from survey import models as m
 from survey.campaigns import (
     ALL_STRATUM,
     DEFAULT_DEFECTED_WITHIN_DAYS,
     CampaignRequest,
+    campaign_by_id,
     close_campaign,
     launch_campaign,
 )
-from survey.db import db
 from survey.delivery import MailSettings, queue_reminders
 
 from ..context import Info
@@ -187,7 +186,7 @@ class CampaignMutation:
         )
         campaign = None
         if result.campaign_id is not None:
-            row = db.session.get(m.Campaign, result.campaign_id)
+            row = campaign_by_id(result.campaign_id)
             campaign = build_campaigns([row])[0] if row is not None else None
         return LaunchCampaignPayload(
             campaign=campaign,

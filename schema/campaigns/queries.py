@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import strawberry
-from sqlalchemy import select
 
-from survey import models as m
-from survey.db import db
+from survey.campaigns import campaign_by_id, campaign_page
 
 from ..context import Info
-from ..pagination import Connection, check_first, make_connection, query_page
+from ..pagination import Connection, check_first, decode_cursor, page_connection
 from ..scalars import parse_id
 from .types import Campaign, build_campaigns
 
@@ -21,10 +19,10 @@ class CampaignQuery:
         self, info: Info, first: int | None = 50, after: str | None = None
     ) -> Connection[Campaign]:
         size = check_first(first, info.context.max_page_size, default=50)
-        rows, count = query_page(select(m.Campaign), m.Campaign.id, size, after)
-        return make_connection(build_campaigns(rows), [r.id for r in rows], size, count)
+        page = campaign_page(first=size, after_id=decode_cursor(after))
+        return page_connection(page, build_campaigns(page.rows))
 
     @strawberry.field
     def campaign(self, id: strawberry.ID) -> Campaign | None:
-        row = db.session.get(m.Campaign, parse_id(id))
+        row = campaign_by_id(parse_id(id))
         return build_campaigns([row])[0] if row is not None else None

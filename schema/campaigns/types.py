@@ -9,9 +9,9 @@ import strawberry
 
 from survey import analysis, campaigns
 from survey import models as m
+from survey.campaigns import invitation_counts, invitations_of_campaigns
 from survey.delivery import invitation_status_counts
 
-from .. import loaders
 from ..analysis.types import SatisfactionGroup, build_group
 from ..context import Info
 from ..loaders import Batch, unique_rows
@@ -220,12 +220,12 @@ def build_campaigns(rows: list[m.Campaign]) -> list[Campaign]:
 def _invitation_pages(
     campaign_ids: list[int], first: int, after_id: int | None, campaigns: Batch
 ) -> dict[int, Connection[Invitation]]:
-    rows = loaders.invitations_of_campaigns(campaign_ids, first + 1, after_id)
+    rows = invitations_of_campaigns(campaign_ids, first + 1, after_id)
     all_rows = [r for group in rows.values() for r in group]
     accounts = {a.pk: a for a in build_accounts(unique_rows([r.account for r in all_rows]))}
 
     def count_for(campaign_id: int) -> int:
-        return campaigns.get("invitation_counts", loaders.invitation_counts).get(campaign_id, 0)
+        return campaigns.get("invitation_counts", invitation_counts).get(campaign_id, 0)
 
     pages: dict[int, Connection[Invitation]] = {}
     for campaign_id in campaign_ids:
@@ -246,10 +246,11 @@ def _invitation_pages(
             )
             for r in group
         ]
+        # The extra row (first + 1) only says that more follow.
         pages[campaign_id] = make_connection(
-            nodes,
-            [r.id for r in group],
-            first,
+            nodes[:first],
+            [r.id for r in group[:first]],
+            len(group) > first,
             lambda campaign_id=campaign_id: count_for(campaign_id),  # type: ignore[misc]
         )
     return pages

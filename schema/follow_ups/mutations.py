@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import strawberry
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from survey import follow_ups
-from survey import models as m
-from survey.db import db
 
 from ..context import Info
 from ..errors import domain_errors
@@ -38,9 +34,5 @@ class FollowUpMutation:
                 note=note,
                 author=info.context.staff_name,
             )
-        row = db.session.scalars(
-            select(m.FollowUp)
-            .where(m.FollowUp.id == follow_up_id)
-            .options(selectinload(m.FollowUp.notes))
-        ).one()
+        row = follow_ups.follow_up_with_notes(follow_up_id)
         return build_follow_ups([row], info.context.locale)[0]

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import strawberry
-from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
 
-from survey import analysis, follow_ups
-from survey import models as m
-from survey.db import db
+from survey import analysis
+from survey.follow_ups import follow_up_page
 
 from ..context import Info
-from ..pagination import Connection, check_first, decode_cursor, make_connection
+from ..pagination import Connection, check_first, decode_cursor, page_connection
 from .types import FollowUp, FollowUpStatus, Recovery, build_follow_ups
 
 
@@ -28,23 +25,14 @@ class FollowUpQuery:
         after: str | None = None,
     ) -> Connection[FollowUp]:
         size = check_first(first, info.context.max_page_size, default=50)
-        after_id = decode_cursor(after)
-        conditions = follow_ups.follow_up_conditions(
-            status.value if status is not None else None, owner, overdue
+        page = follow_up_page(
+            first=size,
+            after_id=decode_cursor(after),
+            status=status.value if status is not None else None,
+            owner=owner,
+            overdue=overdue,
         )
-        count_stmt = select(func.count()).select_from(m.FollowUp).where(*conditions)
-        page = select(m.FollowUp).where(*conditions)
-        if after_id is not None:
-            page = page.where(m.FollowUp.id > after_id)
-        rows = list(
-            db.session.scalars(
-                page.options(selectinload(m.FollowUp.notes)).order_by(m.FollowUp.id).limit(size + 1)
-            )
-        )
-        nodes = build_follow_ups(rows, info.context.locale)
-        return make_connection(
-            nodes, [r.id for r in rows], size, lambda: int(db.session.scalar(count_stmt) or 0)
-        )
+        return page_connection(page, build_follow_ups(page.rows, info.context.locale))
 
     @strawberry.field(description="Does following up work? The next overall score after it.")
     def recovery(self) -> Recovery:

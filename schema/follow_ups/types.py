@@ -6,13 +6,12 @@ from datetime import datetime
 from enum import Enum
 
 import strawberry
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 
 from survey import follow_ups
 from survey import models as m
+from survey.answers import responses_by_ids
 from survey.clock import utcnow
-from survey.db import db
+from survey.registry import accounts_by_ids
 
 from ..answers.types import Response, build_responses
 from ..registry.types import Account, build_accounts
@@ -65,22 +64,10 @@ def build_follow_ups(rows: list[m.FollowUp], locale: str) -> list[FollowUp]:
     and responses (with the responses' accounts and campaigns joined)."""
     if not rows:
         return []
-    accounts = {
-        a.pk: a
-        for a in build_accounts(
-            list(
-                db.session.scalars(
-                    select(m.KeyAccount).where(m.KeyAccount.id.in_({r.account_id for r in rows}))
-                )
-            )
-        )
-    }
-    response_rows = db.session.scalars(
-        select(m.Response)
-        .where(m.Response.id.in_({r.response_id for r in rows}))
-        .options(joinedload(m.Response.account), joinedload(m.Response.campaign))
-    ).all()
-    responses = {r.pk: r for r in build_responses(list(response_rows), locale)}
+    account_rows = accounts_by_ids({r.account_id for r in rows})
+    accounts = {a.pk: a for a in build_accounts(list(account_rows.values()))}
+    response_rows = responses_by_ids({r.response_id for r in rows})
+    responses = {r.pk: r for r in build_responses(response_rows, locale)}
     now = utcnow()
     return [
         FollowUp(

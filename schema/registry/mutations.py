@@ -11,13 +11,9 @@ from zoneinfo import ZoneInfo
 
 import strawberry
 from flask import current_app
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
-from survey import models as m
 from survey.clock import utcnow
-from survey.db import db
-from survey.registry import record_defection
+from survey.registry import defection_with_account, record_defection
 
 from ..context import Info
 from ..errors import service_errors
@@ -74,9 +70,5 @@ class DefectionMutation:
                 recorded_by=info.context.staff_name,
                 today=_business_today(),
             )
-        row = db.session.scalars(
-            select(m.Defection)
-            .where(m.Defection.id == defection.id)
-            .options(selectinload(m.Defection.reasons), selectinload(m.Defection.account))
-        ).one()
+        row = defection_with_account(defection.id)
         return build_defection(row, build_accounts([row.account])[0])

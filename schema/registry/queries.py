@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import strawberry
-from sqlalchemy import ColumnElement, exists, select
 
 from survey import analysis
-from survey import models as m
-from survey.db import db
-from survey.registry import list_tokens
+from survey.registry import account_by_id, account_page, list_tokens
 
 from ..context import Info
-from ..pagination import Connection, check_first, make_connection, query_page
+from ..pagination import Connection, check_first, decode_cursor, page_connection
 from ..permissions import IsAdmin
 from ..scalars import parse_id
 from .types import Account, ApiTokenInfo, Me, build_accounts
@@ -38,28 +35,22 @@ class AccountQuery:
                 tier=tier, value_type=value_type, relationship_stage=relationship_stage
             )
         )
-        conditions: list[ColumnElement[bool]] = []
-        for column, value in (
-            (m.KeyAccount.tier, tier),
-            (m.KeyAccount.region, region),
-            (m.KeyAccount.value_type, value_type),
-            (m.KeyAccount.relationship_stage, relationship_stage),
-            (m.KeyAccount.account_manager, account_manager),
-        ):
-            if value is not None:
-                conditions.append(column == value)
-        if defected is not None:
-            lost = exists().where(m.Defection.account_id == m.KeyAccount.id)
-            conditions.append(lost if defected else ~lost)
         size = check_first(first, info.context.max_page_size, default=50)
-        rows, count = query_page(
-            select(m.KeyAccount).where(*conditions), m.KeyAccount.id, size, after
+        page = account_page(
+            first=size,
+            after_id=decode_cursor(after),
+            tier=tier,
+            region=region,
+            defected=defected,
+            value_type=value_type,
+            relationship_stage=relationship_stage,
+            account_manager=account_manager,
         )
-        return make_connection(build_accounts(rows), [r.id for r in rows], size, count)
+        return page_connection(page, build_accounts(page.rows))
 
     @strawberry.field
     def account(self, id: strawberry.ID) -> Account | None:
-        row = db.session.get(m.KeyAccount, parse_id(id))
+        row = account_by_id(parse_id(id))
         return build_accounts([row])[0] if row is not None else None
 
 

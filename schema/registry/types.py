@@ -13,8 +13,8 @@ import strawberry
 
 from survey import analysis, scale
 from survey import models as m
+from survey.registry import defections_of_accounts
 
-from .. import loaders
 from ..context import Info
 from ..loaders import Batch
 from ..permissions import IsManager
@@ -125,7 +125,7 @@ class Account:
 
     @strawberry.field(description="Why and when it left; null while it is a customer.")
     def defection(self) -> Defection | None:
-        rows = self.batch.get("defections", loaders.defections_of_accounts)
+        rows = self.batch.get("defections", defections_of_accounts)
         row = rows.get(self.pk)
         return build_defection(row, self) if row is not None else None
 

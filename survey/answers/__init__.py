@@ -14,6 +14,12 @@ from survey.answers.exit_surveys import (
     ExitAnswers,
     record_exit_response,
 )
+from survey.answers.lookups import (
+    answers_of_responses,
+    response_by_id,
+    responses_by_ids,
+    responses_of_accounts,
+)
 from survey.answers.responses import (
     MAX_COMMENT_LENGTH,
     MAX_REASON_TEXT_LENGTH,
@@ -38,10 +44,14 @@ __all__ = [
     "AspectQuestion",
     "ExitAnswers",
     "InvitationContext",
+    "answers_of_responses",
     "is_open",
     "load_invitation",
     "mark_opened",
     "questionnaire_questions",
     "record_exit_response",
     "record_response",
+    "response_by_id",
+    "responses_by_ids",
+    "responses_of_accounts",
 ]

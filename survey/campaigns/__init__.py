@@ -30,6 +30,14 @@ from survey.campaigns.launch import (
     list_campaigns,
     plan_campaign,
 )
+from survey.campaigns.lookups import (
+    campaign_by_id,
+    campaign_kind,
+    campaign_page,
+    invitation_by_id,
+    invitation_counts,
+    invitations_of_campaigns,
+)
 from survey.campaigns.sample_audit import (
     sampling_records,
     verify_campaign,
@@ -51,9 +59,15 @@ __all__ = [
     "InvitationLink",
     "build_exit_frame",
     "build_frame",
+    "campaign_by_id",
+    "campaign_kind",
     "campaign_links",
+    "campaign_page",
     "close_campaign",
     "get_campaign_summary",
+    "invitation_by_id",
+    "invitation_counts",
+    "invitations_of_campaigns",
     "launch_campaign",
     "list_campaigns",
     "plan_campaign",
