@@ -12,7 +12,7 @@ from survey.answers import answers_of_responses, responses_of_accounts
 
 from ..campaigns.types import Campaign, build_campaigns
 from ..loaders import Batch, unique_rows
-from ..registry.types import Account, build_accounts
+from ..registry.types import Account, build_accounts, provide_responses
 from ..scalars import ReasonCode, Satisfaction, reason_enum
 
 
@@ -101,3 +101,6 @@ def _answers_by_response(response_ids: list[int], locale: str) -> dict[int, list
         ]
         for response_id, answers in rows.items()
     }
+
+
+provide_responses(responses_by_account)

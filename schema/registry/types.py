@@ -1,13 +1,16 @@
 """Key accounts, their defections (and what they complained of before) and staff.
 
-An account's responses are built by schema.answers.types, which builds accounts in
-turn: that one reference is lazy (strawberry.lazy and an import at call time).
+An account's responses are schema.answers' types, and that area builds accounts in
+turn: it sits above this one (a response refers to its account), so Account.responses
+names its type lazily (strawberry.lazy) and uses the builder answers provides on
+import (schema.root imports every area), keeping the areas' imports acyclic.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated, Any
 
 import strawberry
 
@@ -20,8 +23,15 @@ from ..loaders import Batch
 from ..permissions import IsManager
 from ..scalars import BigInt, ReasonCode, reason_enum
 
-if TYPE_CHECKING:
-    from ..answers.types import Response
+#: Builds the responses (schema.answers.types.Response) of a batch of accounts, by
+#: account id, in a locale: set by provide_responses.
+ResponsesBuilder = Callable[[list[int], str], dict[int, list[Any]]]
+_responses_builder: list[ResponsesBuilder] = []
+
+
+def provide_responses(build: ResponsesBuilder) -> None:
+    """How Account.responses builds a batch's responses (schema.answers calls this)."""
+    _responses_builder[:] = [build]
 
 
 @strawberry.type(description="An aspect the lost account rated 1-2 before it left.")
@@ -114,12 +124,11 @@ class Account:
     @strawberry.field(description="The account's responses, newest first.")
     def responses(
         self, info: Info
-    ) -> list[Annotated[Response, strawberry.lazy("schema.answers.types")]]:
-        from ..answers.types import responses_by_account  # builds accounts: a cycle
-
+    ) -> list[Annotated[Response, strawberry.lazy("schema.answers.types")]]:  # noqa: F821
+        build = _responses_builder[0]
         built = self.batch.get(
             ("responses", info.context.locale),
-            lambda ids: responses_by_account(ids, info.context.locale),
+            lambda ids: build(ids, info.context.locale),
         )
         return built.get(self.pk, [])
 
