@@ -1,7 +1,11 @@
 """The GraphQL API for internal tools (strawberry).
 
-types.py (object types, enums, inputs, builders), queries.py, mutations.py,
-permissions.py (roles), loaders.py (batched loading), pagination.py (keyset
-connections), errors.py (codes and masking), context.py, build.py (the schema and
-its limits), view.py (auth and the Flask view). The SDL is in schema.graphql.
+One package per area of survey/, each with types.py, queries.py and mutations.py as
+needed: registry (accounts, defections, staff), campaigns (and invitations), answers
+(responses), follow_ups, analysis (summaries, drill-downs, insights). root.py
+assembles Query and Mutation from the areas' classes. Shared: scalars.py (BigInt,
+enums, ids), context.py, permissions.py (roles), loaders.py (batched loading),
+pagination.py (keyset connections), errors.py (codes and masking), audit.py,
+build.py (the schema and its limits), view.py (auth and the Flask view). The SDL is
+in schema.graphql. Resolvers hold no SQL: they call survey/ services.
 """

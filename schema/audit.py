@@ -11,6 +11,7 @@ from survey import audit
 
 from .context import Info
 from .pagination import Connection, Edge, PageInfo, check_first, decode_cursor, encode_cursor
+from .permissions import IsAdmin
 
 
 @strawberry.type(description="Who did what, when: one audit log entry.")
@@ -55,3 +56,20 @@ def resolve_audit_log(
         ),
         count=lambda: audit.count_audit(action=action),
     )
+
+
+@strawberry.type
+class AuditQuery:
+    @strawberry.field(
+        permission_classes=[IsAdmin],
+        description="Who launched, closed or reminded a campaign, recorded a defection or "
+        "changed an API token, and when; newest first (admin only). `action` filters.",
+    )
+    def audit_log(
+        self,
+        info: Info,
+        first: int | None = 50,
+        after: str | None = None,
+        action: str | None = None,
+    ) -> Connection[AuditLogEntry]:
+        return resolve_audit_log(info, first, after, action)

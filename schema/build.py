@@ -30,9 +30,8 @@ from strawberry.extensions.query_depth_limiter import create_validator as max_de
 from strawberry.schema.config import StrawberryConfig
 
 from .errors import ApiErrors
-from .mutations import Mutation
-from .queries import Query
-from .types import BigInt
+from .root import Mutation, Query
+from .scalars import BigInt
 
 #: Ten levels is enough for every real query (a drill-down three deep is seven).
 MAX_DEPTH = 10

@@ -10,12 +10,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 
-from survey.errors import DomainError
+from survey.errors import DomainError, NotFoundError
+from survey.transactions import rollback
 
 log = logging.getLogger("schema")
 
@@ -30,6 +33,38 @@ def bad_input(message: str, field: str | None = None) -> GraphQLError:
     if field:
         extensions["field"] = field
     return GraphQLError(message, extensions=extensions)
+
+
+@contextmanager
+def service_errors(fields: dict[str, str]) -> Iterator[None]:
+    """Around a mutation's service call: roll back on any failure; name fields as the
+    API does; an unknown id given as input is the caller's mistake (BAD_USER_INPUT),
+    as the contract says."""
+    try:
+        yield
+    except DomainError as exc:
+        rollback()
+        field = fields.get(exc.field or "", exc.field)
+        if isinstance(exc, NotFoundError):
+            raise bad_input(exc.message, field) from exc
+        exc.field = field
+        raise
+    except BaseException:
+        rollback()
+        raise
+
+
+@contextmanager
+def domain_errors() -> Iterator[None]:
+    """An unknown id given as an argument is the caller's mistake (BAD_USER_INPUT)."""
+    try:
+        yield
+    except NotFoundError as exc:
+        rollback()
+        raise bad_input(exc.message, exc.field) from exc
+    except DomainError:
+        rollback()
+        raise
 
 
 def is_unexpected(error: GraphQLError) -> bool:

@@ -9,9 +9,11 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import strawberry
+
+from survey.paging import Page
 
 from .errors import bad_input
 
@@ -79,15 +81,18 @@ class Connection(Generic[NodeType]):
 def make_connection(
     nodes: list[NodeType],
     ids: list[int],
-    first: int,
+    has_next: bool,
     count: Callable[[], int],
 ) -> Connection[NodeType]:
-    """A connection from up to `first + 1` fetched rows (the extra one says "more")."""
-    has_next = len(nodes) > first
-    nodes, ids = nodes[:first], ids[:first]
+    """A connection over one page's nodes and their rows' ids (the cursors)."""
     edges = [Edge(cursor=encode_cursor(i), node=n) for i, n in zip(ids, nodes, strict=True)]
     return Connection(
         edges=edges,
         page_info=PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None),
         count=count,
     )
+
+
+def page_connection(page: Page[Any], nodes: list[NodeType]) -> Connection[NodeType]:
+    """A connection over a survey/ keyset page and the nodes built from its rows."""
+    return make_connection(nodes, [r.id for r in page.rows], page.has_next, page.count)

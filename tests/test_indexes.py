@@ -19,9 +19,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import Connection, event, text
 
-from schema import loaders
 from survey.analysis import analytics as a
 from survey.analysis.analytics import Dimension, ResponseFilter
+from survey.answers import lookups as loaders
 from survey.answers.responses import load_invitation
 from survey.campaigns.questionnaires import ensure_default_questionnaire
 from survey.db import db

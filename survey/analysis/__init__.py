@@ -48,6 +48,9 @@ from survey.analysis.insights import (
     recovery,
     unheard_accounts,
 )
+from survey.analysis.listing import (
+    response_page,
+)
 from survey.analysis.reports import (
     account_briefs,
     campaign_funnel,
@@ -88,6 +91,7 @@ __all__ = [
     "dissatisfaction_drilldown",
     "recovery",
     "response_conditions",
+    "response_page",
     "satisfaction_summaries",
     "satisfaction_summary",
     "satisfaction_trends",

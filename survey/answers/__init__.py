@@ -15,6 +15,12 @@ from survey.answers.exit_surveys import (
     record_exit_response,
 )
 from survey.answers.links import note_opened
+from survey.answers.lookups import (
+    answers_of_responses,
+    response_by_id,
+    responses_by_ids,
+    responses_of_accounts,
+)
 from survey.answers.responses import (
     MAX_COMMENT_LENGTH,
     MAX_REASON_TEXT_LENGTH,
@@ -39,6 +45,7 @@ __all__ = [
     "AspectQuestion",
     "ExitAnswers",
     "InvitationContext",
+    "answers_of_responses",
     "is_open",
     "load_invitation",
     "mark_opened",
@@ -46,4 +53,7 @@ __all__ = [
     "questionnaire_questions",
     "record_exit_response",
     "record_response",
+    "response_by_id",
+    "responses_by_ids",
+    "responses_of_accounts",
 ]

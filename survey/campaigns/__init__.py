@@ -19,6 +19,14 @@ from survey.campaigns.frames import (
 from survey.campaigns.launch import launch_campaign
 from survey.campaigns.lifecycle import close_campaign, get_campaign_summary, list_campaigns
 from survey.campaigns.links import InvitationLink, campaign_links
+from survey.campaigns.lookups import (
+    campaign_by_id,
+    campaign_kind,
+    campaign_page,
+    invitation_by_id,
+    invitation_counts,
+    invitations_of_campaigns,
+)
 from survey.campaigns.planning import (
     ALL_STRATUM,
     KINDS,
@@ -50,9 +58,15 @@ __all__ = [
     "InvitationLink",
     "build_exit_frame",
     "build_frame",
+    "campaign_by_id",
+    "campaign_kind",
     "campaign_links",
+    "campaign_page",
     "close_campaign",
     "get_campaign_summary",
+    "invitation_by_id",
+    "invitation_counts",
+    "invitations_of_campaigns",
     "launch_campaign",
     "list_campaigns",
     "plan_campaign",

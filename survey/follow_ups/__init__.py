@@ -18,12 +18,18 @@ from survey.follow_ups.cases import (
     open_follow_up,
     update_follow_up,
 )
+from survey.follow_ups.lookups import (
+    follow_up_page,
+    follow_up_with_notes,
+)
 
 __all__ = [
     "DEFAULT_FOLLOW_UP_DAYS",
     "FOLLOW_UP_STATUSES",
     "MAX_NOTE_LENGTH",
     "follow_up_conditions",
+    "follow_up_page",
+    "follow_up_with_notes",
     "is_overdue",
     "list_follow_ups",
     "needs_follow_up",

@@ -10,6 +10,13 @@ from survey.registry.account_csv import ACCOUNT_COLUMNS, parse_revenue
 from survey.registry.account_import import import_accounts_csv
 from survey.registry.accounts import get_account, list_accounts
 from survey.registry.defections import record_defection
+from survey.registry.lookups import (
+    account_by_id,
+    account_page,
+    accounts_by_ids,
+    defection_with_account,
+    defections_of_accounts,
+)
 from survey.registry.staff import (
     MAX_PASSWORD_LENGTH,
     MIN_PASSWORD_LENGTH,
@@ -30,9 +37,14 @@ __all__ = [
     "ACCOUNT_COLUMNS",
     "MAX_PASSWORD_LENGTH",
     "MIN_PASSWORD_LENGTH",
+    "account_by_id",
+    "account_page",
+    "accounts_by_ids",
     "add_staff",
     "authenticate",
     "authenticate_password",
+    "defection_with_account",
+    "defections_of_accounts",
     "ensure_staff_token",
     "get_account",
     "get_active_staff",

@@ -1,0 +1,1 @@
+"""Answers in the API: responses, their scores, and phone interviews."""

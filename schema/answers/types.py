@@ -1,0 +1,106 @@
+"""Responses and their answers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+
+from survey import models as m
+from survey.answers import answers_of_responses, responses_of_accounts
+
+from ..campaigns.types import Campaign, build_campaigns
+from ..loaders import Batch, unique_rows
+from ..registry.types import Account, build_accounts, provide_responses
+from ..scalars import ReasonCode, Satisfaction, reason_enum
+
+
+@strawberry.enum(description="Would a lost account consider working with us again?")
+class WouldReturn(Enum):
+    YES = "yes"
+    MAYBE = "maybe"
+    NO = "no"
+
+
+@strawberry.type(description="One (response, aspect) score.")
+class Answer:
+    aspect: str = strawberry.field(description="The aspect code.")
+    aspect_label: str
+    score: int
+    satisfaction: Satisfaction  # type: ignore[valid-type]
+    reasons: list[ReasonCode]  # type: ignore[valid-type]
+    reason_text: str | None
+
+
+@strawberry.type(description="A submitted questionnaire.")
+class Response:
+    id: strawberry.ID
+    submitted_at: datetime
+    channel: str
+    locale: str
+    comment: str | None
+    account: Account
+    campaign: Campaign
+    pk: strawberry.Private[int]
+    batch: strawberry.Private[Batch]
+    answer_locale: strawberry.Private[str]
+
+    @strawberry.field(description="Scores in questionnaire order.")
+    def answers(self) -> list[Answer]:
+        built = self.batch.get("answers", lambda ids: _answers_by_response(ids, self.answer_locale))
+        return built.get(self.pk, [])
+
+
+def build_responses(rows: list[m.Response], locale: str) -> list[Response]:
+    """Response types; their accounts and campaigns (joined in by the query) are built
+    once each and share batches too."""
+    accounts = {a.pk: a for a in build_accounts(unique_rows([r.account for r in rows]))}
+    campaigns = {c.pk: c for c in build_campaigns(unique_rows([r.campaign for r in rows]))}
+    batch = Batch(r.id for r in rows)
+    return [
+        Response(
+            id=strawberry.ID(str(r.id)),
+            submitted_at=r.submitted_at,
+            channel=r.channel,
+            locale=r.locale,
+            comment=r.comment,
+            account=accounts[r.account_id],
+            campaign=campaigns[r.campaign_id],
+            pk=r.id,
+            batch=batch,
+            answer_locale=locale,
+        )
+        for r in rows
+    ]
+
+
+def responses_by_account(account_ids: list[int], locale: str) -> dict[int, list[Response]]:
+    """The responses of a batch of accounts (Account.responses), newest first."""
+    rows = responses_of_accounts(account_ids)
+    built = build_responses([r for group in rows.values() for r in group], locale)
+    by_account: dict[int, list[Response]] = {}
+    for response in built:
+        by_account.setdefault(response.account.pk, []).append(response)
+    return by_account
+
+
+def _answers_by_response(response_ids: list[int], locale: str) -> dict[int, list[Answer]]:
+    rows = answers_of_responses(response_ids)
+    return {
+        response_id: [
+            Answer(
+                aspect=a.aspect.code,
+                aspect_label=a.aspect.label(locale),
+                score=a.score,
+                satisfaction=Satisfaction(a.score),
+                reasons=[reason_enum(r) for r in reasons],
+                reason_text=a.reason_text,
+            )
+            for a, reasons in answers
+        ]
+        for response_id, answers in rows.items()
+    }
+
+
+provide_responses(responses_by_account)

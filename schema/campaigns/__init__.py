@@ -1,0 +1,1 @@
+"""Campaigns in the API: samples, invitations, launching and closing."""

@@ -1,0 +1,238 @@
+"""Managers launch campaigns, remind the invited, and close campaigns.
+
+Resolvers call the same services as the CLI (survey.campaigns, survey.delivery),
+which validate, write and commit in one transaction. A refused role never reaches
+the resolver (permissions), and a service error rolls back, so bad input changes
+nothing. Service field names are translated to this API's input names.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from flask import current_app
+
+from survey import analysis
+from survey.campaigns import (
+    ALL_STRATUM,
+    DEFAULT_DEFECTED_WITHIN_DAYS,
+    CampaignRequest,
+    campaign_by_id,
+    close_campaign,
+    launch_campaign,
+)
+from survey.delivery import MailSettings, queue_reminders
+
+from ..context import Info
+from ..errors import bad_input, service_errors
+from ..permissions import IsManager
+from ..scalars import BigInt, Dimension, domain_dimension, parse_id
+from .types import Campaign, CampaignKind, build_campaigns
+
+#: The dimensions a sample can be stratified by, and the service's names for them.
+STRATIFY_BY = {
+    analysis.Dimension.TIER: "tier",
+    analysis.Dimension.VALUE_TYPE: "value_type",
+    analysis.Dimension.RELATIONSHIP_STAGE: "relationship_stage",
+    analysis.Dimension.REGION: "region",
+}
+
+LAUNCH_FIELDS = {
+    "size": "sampleSize",
+    "fraction": "sampleFraction",
+    "stratify_by": "stratifyBy",
+    "exclude_days": "excludeSurveyedWithinDays",
+    "closes_at": "closesAt",
+    "closes_in_days": "closesInDays",
+    "campaign_id": "id",
+    "kind": "kind",
+    "defected_within_days": "defectedWithinDays",
+    "target_margin": "targetMarginOfError",
+    "expected_response_rate": "expectedResponseRate",
+}
+REMIND_FIELDS = {"campaign_id": "campaignId", "after_days": "afterDays"}
+
+
+@strawberry.input
+class LaunchCampaignInput:
+    name: str
+    sample_size: int | None = strawberry.field(
+        default=None, description="How many accounts to draw; or give sampleFraction."
+    )
+    sample_fraction: float | None = strawberry.field(
+        default=None, description="Share of the frame to draw, in (0, 1]; or sampleSize."
+    )
+    stratify_by: Dimension | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="TIER, VALUE_TYPE, RELATIONSHIP_STAGE or REGION."
+    )
+    seed: BigInt | None = strawberry.field(
+        default=None, description="Fix it to draw the same sample again."
+    )
+    exclude_surveyed_within_days: int = strawberry.field(
+        default=90, description="Leave out accounts invited this many days back."
+    )
+    closes_at: datetime | None = strawberry.field(
+        default=None, description="With a time zone; default closesInDays from now."
+    )
+    closes_in_days: int = 14
+    dry_run: bool = strawberry.field(
+        default=False, description="Draw and report the sample without writing anything."
+    )
+    kind: CampaignKind = strawberry.field(
+        default=CampaignKind.SATISFACTION,
+        description="EXIT samples accounts lost within defectedWithinDays and asks why they left.",
+    )
+    defected_within_days: int = strawberry.field(
+        default=DEFAULT_DEFECTED_WITHIN_DAYS, description="EXIT campaigns: the defection window."
+    )
+    target_margin_of_error: float | None = strawberry.field(
+        default=None,
+        description="Or: draw the fewest accounts whose expected 95% margin of error reaches "
+        "this (e.g. 0.05), at most the whole frame.",
+    )
+    expected_response_rate: float | None = strawberry.field(
+        default=None,
+        description="Share of invited accounts expected to answer, (0, 1]; default: the mean "
+        "of closed campaigns, else 0.3.",
+    )
+
+
+@strawberry.type
+class SampleAllocation:
+    key: str
+    label: str
+    frame: int
+    size: int
+
+
+@strawberry.type
+class ExclusionCount:
+    reason: str
+    count: int
+
+
+@strawberry.type
+class LaunchCampaignPayload:
+    campaign: Campaign | None = strawberry.field(description="Null on a dry run.")
+    sampled: int
+    frame_size: int
+    seed: BigInt
+    method: str
+    allocation: list[SampleAllocation]
+    excluded: list[ExclusionCount] = strawberry.field(
+        description="Accounts left out of the frame, by why."
+    )
+    emails_queued: int = strawberry.field(
+        default=0, description="Invitation e-mails written to the outbox (0 on a dry run)."
+    )
+    expected_response_rate: float | None = strawberry.field(
+        default=None, description="The response rate the plan assumes."
+    )
+    expected_margin_of_error: float | None = strawberry.field(
+        default=None,
+        description="Worst-case 95% margin of error of the overall satisfied share at that "
+        "rate, finite population corrected; null when no answer is expected.",
+    )
+
+
+def _stratify(value: Dimension | None) -> str | None:  # type: ignore[valid-type]
+    if value is None:
+        return None
+    dimension = domain_dimension(value)
+    if dimension not in STRATIFY_BY:
+        allowed = ", ".join(d.name for d in STRATIFY_BY)
+        raise bad_input(f"A sample can be stratified by {allowed} only.", "stratifyBy")
+    return STRATIFY_BY[dimension]
+
+
+@strawberry.type
+class CampaignMutation:
+    @strawberry.mutation(
+        permission_classes=[IsManager],
+        description="Draw a sample and open a campaign (manager or admin).",
+    )
+    def launch_campaign(self, info: Info, input: LaunchCampaignInput) -> LaunchCampaignPayload:
+        stratify_by = _stratify(input.stratify_by)
+        request = CampaignRequest(
+            name=input.name,
+            size=input.sample_size,
+            fraction=input.sample_fraction,
+            stratify_by=stratify_by,
+            seed=input.seed,
+            exclude_days=input.exclude_surveyed_within_days,
+            closes_at=input.closes_at,
+            closes_in_days=input.closes_in_days,
+            created_by=info.context.staff_name,
+            kind=input.kind.value,
+            defected_within_days=input.defected_within_days,
+            target_margin=input.target_margin_of_error,
+            expected_response_rate=input.expected_response_rate,
+        )
+        with service_errors(LAUNCH_FIELDS):
+            result = launch_campaign(
+                request,
+                secret_key=current_app.config["SECRET_KEY"],
+                dry_run=input.dry_run,
+                mail=MailSettings.from_config(current_app.config),
+            )
+        plan = result.plan
+        dimension = next((d for d, name in STRATIFY_BY.items() if name == stratify_by), None)
+        keys = [a.key for a in plan.allocation]
+        labels = (
+            analysis.dimension_labels(dimension, keys, info.context.locale)
+            if dimension is not None
+            else {ALL_STRATUM: "All" if info.context.locale == "en" else "全部"}
+        )
+        campaign = None
+        if result.campaign_id is not None:
+            row = campaign_by_id(result.campaign_id)
+            campaign = build_campaigns([row])[0] if row is not None else None
+        return LaunchCampaignPayload(
+            campaign=campaign,
+            sampled=plan.sample_size,
+            frame_size=plan.frame_size,
+            seed=BigInt(plan.seed),
+            method=plan.method,
+            allocation=[
+                SampleAllocation(
+                    key=a.key, label=labels.get(a.key, a.key), frame=a.frame, size=a.size
+                )
+                for a in plan.allocation
+            ],
+            excluded=[ExclusionCount(reason=k, count=v) for k, v in plan.excluded.items()],
+            emails_queued=result.emails_queued,
+            expected_response_rate=plan.expected_response_rate,
+            expected_margin_of_error=plan.expected_margin,
+        )
+
+    @strawberry.mutation(
+        permission_classes=[IsManager],
+        description="Queue a reminder e-mail for invitations sent at least afterDays ago, "
+        "not answered, not bounced, reminded fewer than 2 times; returns how many "
+        "(manager or admin).",
+    )
+    def send_reminders(self, info: Info, campaign_id: strawberry.ID, after_days: int = 5) -> int:
+        parsed = parse_id(campaign_id, "campaignId")
+        with service_errors(REMIND_FIELDS):
+            return queue_reminders(
+                parsed,
+                MailSettings.from_config(current_app.config),
+                after_days=after_days,
+                actor=info.context.staff_name,
+            )
+
+
+# closeCampaign follows recordPhoneResponse in the schema (field order is part of the
+# SDL), so it has a class of its own.
+@strawberry.type
+class CampaignCloseMutation:
+    @strawberry.mutation(
+        permission_classes=[IsManager],
+        description="Close a campaign: no more answers (manager or admin).",
+    )
+    def close_campaign(self, info: Info, id: strawberry.ID) -> Campaign:
+        campaign_id = parse_id(id)
+        with service_errors(LAUNCH_FIELDS):
+            row = close_campaign(campaign_id, actor=info.context.staff_name)
+        return build_campaigns([row])[0]

@@ -1,0 +1,1 @@
+"""Follow-up cases in the API, and whether following up works."""

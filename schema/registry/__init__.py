@@ -1,0 +1,1 @@
+"""The registry in the API: key accounts, their defections, and staff."""

@@ -1,0 +1,78 @@
+"""Key accounts, who is asking, and the staff's API tokens."""
+
+from __future__ import annotations
+
+import strawberry
+
+from survey import analysis
+from survey.registry import account_by_id, account_page, list_tokens
+
+from ..context import Info
+from ..pagination import Connection, check_first, decode_cursor, page_connection
+from ..permissions import IsAdmin
+from ..scalars import parse_id
+from .types import Account, ApiTokenInfo, Me, build_accounts
+
+
+@strawberry.type
+class AccountQuery:
+    @strawberry.field(description="Key accounts in id order.")
+    def accounts(
+        self,
+        info: Info,
+        first: int | None = 50,
+        after: str | None = None,
+        tier: str | None = None,
+        region: str | None = None,
+        defected: bool | None = None,
+        value_type: str | None = None,
+        relationship_stage: str | None = None,
+        account_manager: str | None = None,
+    ) -> Connection[Account]:
+        # Same vocabulary checks as the analytics filters: an unknown tier is a typo.
+        analysis.validate_defection_filter(
+            analysis.DefectionFilter(
+                tier=tier, value_type=value_type, relationship_stage=relationship_stage
+            )
+        )
+        size = check_first(first, info.context.max_page_size, default=50)
+        page = account_page(
+            first=size,
+            after_id=decode_cursor(after),
+            tier=tier,
+            region=region,
+            defected=defected,
+            value_type=value_type,
+            relationship_stage=relationship_stage,
+            account_manager=account_manager,
+        )
+        return page_connection(page, build_accounts(page.rows))
+
+    @strawberry.field
+    def account(self, id: strawberry.ID) -> Account | None:
+        row = account_by_id(parse_id(id))
+        return build_accounts([row])[0] if row is not None else None
+
+
+@strawberry.type
+class StaffQuery:
+    @strawberry.field(description="Who is asking, with which role.")
+    def me(self, info: Info) -> Me:
+        return Me(name=info.context.staff_name, role=info.context.role, locale=info.context.locale)
+
+    @strawberry.field(
+        permission_classes=[IsAdmin], description="Every API token's metadata (admin only)."
+    )
+    def staff_tokens(self) -> list[ApiTokenInfo]:
+        return [
+            ApiTokenInfo(
+                id=strawberry.ID(str(t.id)),
+                staff_name=t.staff_name,
+                staff_role=t.staff_role,
+                staff_active=t.staff_active,
+                created_at=t.created_at,
+                revoked_at=t.revoked_at,
+                last_used_at=t.last_used_at,
+            )
+            for t in list_tokens()
+        ]

@@ -1,0 +1,47 @@
+"""The root types, assembled from each area's queries and mutations.
+
+Strawberry lists inherited fields base by base, in the order the bases are given:
+that order is the schema's field order (schema.graphql, checked by a test).
+"""
+
+from __future__ import annotations
+
+import strawberry
+
+from .analysis.insights import InsightsQuery
+from .analysis.queries import AnalysisQuery
+from .answers.mutations import PhoneResponseMutation
+from .answers.queries import ResponseQuery
+from .audit import AuditQuery
+from .campaigns.mutations import CampaignCloseMutation, CampaignMutation
+from .campaigns.queries import CampaignQuery
+from .follow_ups.mutations import FollowUpMutation
+from .follow_ups.queries import FollowUpQuery
+from .registry.mutations import DefectionMutation
+from .registry.queries import AccountQuery, StaffQuery
+
+
+@strawberry.type
+class Query(
+    InsightsQuery,
+    FollowUpQuery,
+    AccountQuery,
+    CampaignQuery,
+    ResponseQuery,
+    AnalysisQuery,
+    StaffQuery,
+    AuditQuery,
+):
+    """Lists (keyset pages), single rows and the analysis."""
+
+
+@strawberry.type
+class Mutation(
+    FollowUpMutation,
+    CampaignMutation,
+    PhoneResponseMutation,
+    CampaignCloseMutation,
+    DefectionMutation,
+):
+    """Managers launch and close campaigns, record lost accounts and phone answers,
+    and move follow-up cases along."""
