@@ -20,8 +20,8 @@ from flask import Flask
 from sqlalchemy import Connection, event, text
 
 from schema import loaders
-from survey.analysis import analytics as a
-from survey.analysis.analytics import Dimension, ResponseFilter
+from survey import analysis as a
+from survey.analysis import Dimension, ResponseFilter
 from survey.answers.responses import load_invitation
 from survey.campaigns.questionnaires import ensure_default_questionnaire
 from survey.db import db

@@ -9,7 +9,7 @@ import pytest
 from flask_sqlalchemy.record_queries import get_recorded_queries
 from sqlalchemy import func, select
 
-from survey.analysis.analytics import (
+from survey.analysis import (
     Dimension,
     ResponseFilter,
     Weight,

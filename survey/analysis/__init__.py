@@ -7,36 +7,31 @@ inside it, import from the module.
 
 from __future__ import annotations
 
-from survey.analysis.analytics import (
-    DEFAULT_MIN_GROUP_SIZE,
+from survey.analysis.defections import (
+    ReasonBreakdown,
+    SourcedBreakdown,
+    defection_reasons,
+    defection_reasons_by_source,
+)
+from survey.analysis.drilldown import (
     MAX_NODE_COMMENTS,
-    CampaignProgress,
+    DrilldownNode,
+    dissatisfaction_drilldown,
+)
+from survey.analysis.filters import (
+    ACCOUNT_DIMENSIONS,
+    DEFAULT_MIN_GROUP_SIZE,
+    DEFAULT_WINDOW_DAYS,
     DefectionFilter,
     Dimension,
-    DrilldownNode,
-    ReasonBreakdown,
-    ReasonShare,
     ResponseFilter,
-    SatisfactionGroup,
     Weight,
-    campaign_progress,
-    defection_reasons,
     dimension_labels,
-    dissatisfaction_drilldown,
     response_conditions,
-    satisfaction_summaries,
-    satisfaction_summary,
-    satisfaction_trends,
     validate_defection_filter,
     validate_response_filter,
 )
-from survey.analysis.exit_reasons import (
-    SourcedBreakdown,
-    defection_reasons_by_source,
-)
 from survey.analysis.insights import (
-    ACCOUNT_DIMENSIONS,
-    DEFAULT_WINDOW_DAYS,
     CampaignShare,
     Precursor,
     aspect_defection_risk,
@@ -48,11 +43,19 @@ from survey.analysis.insights import (
     recovery,
     unheard_accounts,
 )
+from survey.analysis.progress import CampaignProgress, campaign_progress
+from survey.analysis.reasons import ReasonShare
 from survey.analysis.reports import (
     account_briefs,
     campaign_funnel,
     campaign_responses,
     stratum_progress,
+)
+from survey.analysis.satisfaction import (
+    SatisfactionGroup,
+    satisfaction_summaries,
+    satisfaction_summary,
+    satisfaction_trends,
 )
 
 __all__ = [

@@ -33,15 +33,19 @@ from sqlalchemy import (
     select,
 )
 
-from survey.analysis.analytics import (
+from survey.analysis.filters import (
+    ACCOUNT_DIMENSIONS,
+    ALL_KEY,
     DEFAULT_MIN_GROUP_SIZE,
+    DEFAULT_WINDOW_DAYS,
     Dimension,
     Interval,
-    _answer_key,
-    _key,
-    _key_infos,
-    _locale,
-    dissatisfied_aspects_by_response,
+    check_window,
+    group_column,
+    group_key,
+    group_label,
+    key_infos,
+    resolve_locale,
 )
 from survey.clock import utcnow
 from survey.db import db
@@ -70,26 +74,6 @@ from survey.statistics import (
 
 #: A difference between two campaigns is called significant below this p-value.
 SIGNIFICANCE = 0.05
-DEFAULT_WINDOW_DAYS = 365
-MAX_WINDOW_DAYS = 3660
-#: Dimensions an account (not an answer) can be grouped by.
-ACCOUNT_DIMENSIONS: tuple[Dimension, ...] = (
-    Dimension.TIER,
-    Dimension.VALUE_TYPE,
-    Dimension.RELATIONSHIP_STAGE,
-    Dimension.REGION,
-    Dimension.ACCOUNT_MANAGER,
-)
-ALL_KEY = "all"
-_ALL_LABELS = {"zh": "全部", "en": "All"}
-
-
-def _check_window(within_days: int) -> None:
-    if not 1 <= within_days <= MAX_WINDOW_DAYS:
-        raise InvalidInputError(
-            f"`withinDays` must be between 1 and {MAX_WINDOW_DAYS}, got {within_days}.",
-            field="withinDays",
-        )
 
 
 # ---------------------------------------------------------------------------
@@ -275,11 +259,11 @@ def coverage(
     nobody asked are a blind spot. Without `group_by` one group "all". One GROUP BY
     (plus labels); groups with the lowest revenue share come first."""
     _check_account_dimension(group_by)
-    _check_window(within_days)
-    locale = _locale(locale)
+    check_window(within_days)
+    locale = resolve_locale(locale)
     since = (now or utcnow()) - timedelta(days=within_days)
     heard = _heard(since)
-    keys = [_answer_key(group_by)] if group_by is not None else []
+    keys = [group_column(group_by)] if group_by is not None else []
     revenue = func.coalesce(func.sum(KeyAccount.annual_revenue), 0)
     rows = db.session.execute(
         select(
@@ -293,13 +277,13 @@ def coverage(
         .group_by(*keys)
     ).all()
     offset = len(keys)
-    infos = _key_infos(group_by, [_key(r[0]) for r in rows], locale) if group_by else {}
+    infos = key_infos(group_by, [group_key(r[0]) for r in rows], locale) if group_by else {}
     groups = []
     for row in rows:
         if not row[offset]:
             continue  # no GROUP BY over no rows still yields one row of zeros
-        k = _key(row[0]) if group_by is not None else ALL_KEY
-        label = infos[k].label if k in infos else _ALL_LABELS[locale] if k == ALL_KEY else k
+        k = group_key(row[0]) if group_by is not None else ALL_KEY
+        label = group_label(k, infos, locale)
         groups.append(
             CoverageGroup(
                 key=k,
@@ -323,7 +307,7 @@ def unheard_accounts(
 ) -> list[int]:
     """Ids of the active accounts with the highest annual revenue that have not
     responded within `within_days`: the largest blind spots first. One query."""
-    _check_window(within_days)
+    check_window(within_days)
     if first < 0:
         raise InvalidInputError("`first` must not be negative.", field="first")
     since = (now or utcnow()) - timedelta(days=within_days)
@@ -370,6 +354,21 @@ def _latest_surveyed(account_ids: Sequence[int] | None = None) -> Any:
     if account_ids is not None:
         stmt = stmt.where(Response.account_id.in_(list(account_ids)))
     return stmt.subquery()
+
+
+def dissatisfied_aspects_by_response(response_ids: Sequence[int]) -> dict[int, list[str]]:
+    """The aspect codes each response rated 1-2, in questionnaire order (one query)."""
+    aspects: dict[int, list[str]] = defaultdict(list)
+    if not response_ids:
+        return aspects
+    for response_id, code in db.session.execute(
+        select(Answer.response_id, Aspect.code)
+        .join(Aspect, Aspect.id == Answer.aspect_id)
+        .where(Answer.response_id.in_(response_ids), Answer.score <= DISSATISFIED_MAX)
+        .order_by(Answer.response_id, Aspect.position, Aspect.code)
+    ):
+        aspects[response_id].append(code)
+    return aspects
 
 
 def _lead_days(submitted_at: datetime, defected_on: date) -> int:
@@ -423,8 +422,8 @@ def defection_risk_table(
 ) -> RiskTable:
     """`aspect_defection_risk` with the baseline it is measured against. Three queries:
     the group sizes (GROUP BY), the defected accounts' latest answers, the labels."""
-    _check_window(within_days)
-    locale = _locale(locale)
+    check_window(within_days)
+    locale = resolve_locale(locale)
     latest = _latest_surveyed()
     dissatisfied = Answer.score <= DISSATISFIED_MAX
     satisfied = Answer.score >= SATISFIED_MIN
