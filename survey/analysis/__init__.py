@@ -7,6 +7,8 @@ inside it, import from the module.
 
 from __future__ import annotations
 
+from survey.analysis.account_coverage import coverage, unheard_accounts
+from survey.analysis.comparisons import CampaignShare, campaign_margins, compare_campaigns
 from survey.analysis.defections import (
     ReasonBreakdown,
     SourcedBreakdown,
@@ -31,18 +33,7 @@ from survey.analysis.filters import (
     validate_defection_filter,
     validate_response_filter,
 )
-from survey.analysis.insights import (
-    CampaignShare,
-    Precursor,
-    aspect_defection_risk,
-    at_risk_by_expected_loss,
-    campaign_margins,
-    compare_campaigns,
-    coverage,
-    defection_precursors,
-    recovery,
-    unheard_accounts,
-)
+from survey.analysis.follow_up_recovery import recovery
 from survey.analysis.progress import CampaignProgress, campaign_progress
 from survey.analysis.reasons import ReasonShare
 from survey.analysis.reports import (
@@ -50,6 +41,12 @@ from survey.analysis.reports import (
     campaign_funnel,
     campaign_responses,
     stratum_progress,
+)
+from survey.analysis.risk import (
+    Precursor,
+    aspect_defection_risk,
+    at_risk_by_expected_loss,
+    defection_precursors,
 )
 from survey.analysis.satisfaction import (
     SatisfactionGroup,
