@@ -8,6 +8,7 @@ inside it, import from the module.
 from __future__ import annotations
 
 from survey.analysis.account_coverage import coverage, unheard_accounts
+from survey.analysis.briefs import account_briefs
 from survey.analysis.comparisons import CampaignShare, campaign_margins, compare_campaigns
 from survey.analysis.defections import (
     ReasonBreakdown,
@@ -20,6 +21,7 @@ from survey.analysis.drilldown import (
     DrilldownNode,
     dissatisfaction_drilldown,
 )
+from survey.analysis.exports import campaign_responses
 from survey.analysis.filters import (
     ACCOUNT_DIMENSIONS,
     DEFAULT_MIN_GROUP_SIZE,
@@ -34,14 +36,13 @@ from survey.analysis.filters import (
     validate_response_filter,
 )
 from survey.analysis.follow_up_recovery import recovery
-from survey.analysis.progress import CampaignProgress, campaign_progress
-from survey.analysis.reasons import ReasonShare
-from survey.analysis.reports import (
-    account_briefs,
+from survey.analysis.progress import (
+    CampaignProgress,
     campaign_funnel,
-    campaign_responses,
+    campaign_progress,
     stratum_progress,
 )
+from survey.analysis.reasons import ReasonShare
 from survey.analysis.risk import (
     Precursor,
     aspect_defection_risk,
