@@ -1,5 +1,10 @@
-"""Questions asked of the data: satisfaction, drill-downs, defections, risk,
-coverage, comparisons, recovery. SQL does the counting; plain dataclasses out.
+"""Questions asked of the data, one module per question: satisfaction (summaries,
+trends), drilldown (where dissatisfaction sits), defections (why accounts left),
+risk (which complaints come before defection), account_coverage (whom we have heard
+from), comparisons (is a change real), follow_up_recovery (does following up work),
+progress (how far campaigns have got), briefs and exports; all built on filters
+(what is counted and how it is grouped) and reasons (reason shares). SQL does the
+counting; plain dataclasses out.
 
 Outside this area, import from the package (its public API, listed here);
 inside it, import from the module.

@@ -23,20 +23,25 @@ class AccountBrief:
     annual_revenue: int | None = None
 
 
+#: The columns of an AccountBrief, in field order, but its revenue.
+BRIEF_COLUMNS = (
+    KeyAccount.id,
+    KeyAccount.external_id,
+    KeyAccount.name,
+    KeyAccount.tier,
+    KeyAccount.value_type,
+    KeyAccount.region,
+    KeyAccount.account_manager,
+)
+
+
 def account_briefs(account_ids: Sequence[int]) -> dict[int, AccountBrief]:
     """Names and kinds of the given accounts by id (one query)."""
     if not account_ids:
         return {}
     rows = db.session.execute(
-        select(
-            KeyAccount.id,
-            KeyAccount.external_id,
-            KeyAccount.name,
-            KeyAccount.tier,
-            KeyAccount.value_type,
-            KeyAccount.region,
-            KeyAccount.account_manager,
-            KeyAccount.annual_revenue,
-        ).where(KeyAccount.id.in_(list(account_ids)))
+        select(*BRIEF_COLUMNS, KeyAccount.annual_revenue).where(
+            KeyAccount.id.in_(list(account_ids))
+        )
     ).all()
     return {row[0]: AccountBrief(*row) for row in rows}

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from survey.analysis.briefs import AccountBrief
+from survey.analysis.briefs import BRIEF_COLUMNS, AccountBrief
 from survey.db import db
 from survey.errors import NotFoundError
 from survey.models import (
@@ -78,13 +78,7 @@ def campaign_responses(campaign_id: int) -> ResponsesExport:
             Response.locale,
             Response.entered_by,
             Response.comment,
-            KeyAccount.id,
-            KeyAccount.external_id,
-            KeyAccount.name,
-            KeyAccount.tier,
-            KeyAccount.value_type,
-            KeyAccount.region,
-            KeyAccount.account_manager,
+            *BRIEF_COLUMNS,
         )
         .join(KeyAccount, KeyAccount.id == Response.account_id)
         .where(Response.campaign_id == campaign_id)
