@@ -8,10 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from survey.analysis.analytics import (
+from survey.analysis import (
     DefectionFilter,
     Dimension,
-    Distribution,
     ResponseFilter,
     campaign_progress,
     defection_reasons,
@@ -20,6 +19,7 @@ from survey.analysis.analytics import (
     satisfaction_summary,
     satisfaction_trends,
 )
+from survey.analysis.satisfaction import Distribution
 from survey.db import db
 from survey.errors import InvalidInputError
 

@@ -10,8 +10,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from survey.analysis.analytics import DefectionFilter, Dimension
-from survey.analysis.exit_reasons import defection_reasons_by_source
+from survey.analysis import DefectionFilter, Dimension, defection_reasons_by_source
 from survey.answers.exit_surveys import ExitAnswers, record_exit_response
 from survey.campaigns import CampaignRequest, build_exit_frame, launch_campaign
 from survey.clock import utcnow

@@ -19,8 +19,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import Connection, event, text
 
-from survey.analysis import analytics as a
-from survey.analysis.analytics import Dimension, ResponseFilter
+from survey import analysis as a
+from survey.analysis import Dimension, ResponseFilter
 from survey.answers import lookups as loaders
 from survey.answers.responses import load_invitation
 from survey.campaigns.questionnaires import ensure_default_questionnaire

@@ -9,24 +9,22 @@ import pytest
 from flask_sqlalchemy.record_queries import get_recorded_queries
 from sqlalchemy import func, select
 
-from survey.analysis.analytics import (
+from survey.analysis import (
     Dimension,
     ResponseFilter,
     Weight,
-    dissatisfaction_drilldown,
-    satisfaction_summary,
-)
-from survey.analysis.insights import (
     aspect_defection_risk,
     at_risk_by_expected_loss,
     campaign_margins,
     compare_campaigns,
     coverage,
     defection_precursors,
-    defection_risk_table,
+    dissatisfaction_drilldown,
     recovery,
+    satisfaction_summary,
     unheard_accounts,
 )
+from survey.analysis.risk import defection_risk_table
 from survey.db import db
 from survey.errors import InvalidInputError, NotFoundError
 from survey.models import FOLLOW_UP_OPEN, FOLLOW_UP_RESOLVED, FollowUp

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from survey.analysis.reports import campaign_funnel, campaign_responses, stratum_progress
+from survey.analysis import campaign_funnel, campaign_responses, stratum_progress
 from survey.db import db
 from survey.errors import InvalidInputError, NotFoundError
 from survey.models import (

@@ -12,7 +12,8 @@ from flask_sqlalchemy.record_queries import get_recorded_queries
 from hypothesis import given
 from hypothesis import strategies as st
 
-from survey.analysis.analytics import Distribution, SatisfactionGroup
+from survey.analysis import SatisfactionGroup
+from survey.analysis.satisfaction import Distribution
 from survey.clock import utcnow
 from survey.db import db
 from survey.registry.staff import add_staff

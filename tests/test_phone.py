@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from survey.analysis.analytics import Dimension, ResponseFilter, satisfaction_summary
+from survey.analysis import Dimension, ResponseFilter, satisfaction_summary
 from survey.db import db
 from survey.errors import InvalidInputError
 from survey.models import Invitation, Response

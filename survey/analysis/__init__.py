@@ -1,5 +1,10 @@
-"""Questions asked of the data: satisfaction, drill-downs, defections, risk,
-coverage, comparisons, recovery. SQL does the counting; plain dataclasses out.
+"""Questions asked of the data, one module per question: satisfaction (summaries,
+trends), drilldown (where dissatisfaction sits), defections (why accounts left),
+risk (which complaints come before defection), account_coverage (whom we have heard
+from), comparisons (is a change real), follow_up_recovery (does following up work),
+progress (how far campaigns have got), briefs and exports; all built on filters
+(what is counted and how it is grouped) and reasons (reason shares). SQL does the
+counting; plain dataclasses out.
 
 Outside this area, import from the package (its public API, listed here);
 inside it, import from the module.
@@ -7,55 +12,54 @@ inside it, import from the module.
 
 from __future__ import annotations
 
-from survey.analysis.analytics import (
-    DEFAULT_MIN_GROUP_SIZE,
+from survey.analysis.account_coverage import coverage, unheard_accounts
+from survey.analysis.briefs import account_briefs
+from survey.analysis.comparisons import CampaignShare, campaign_margins, compare_campaigns
+from survey.analysis.defections import (
+    ReasonBreakdown,
+    SourcedBreakdown,
+    defection_reasons,
+    defection_reasons_by_source,
+)
+from survey.analysis.drilldown import (
     MAX_NODE_COMMENTS,
-    CampaignProgress,
+    DrilldownNode,
+    dissatisfaction_drilldown,
+)
+from survey.analysis.exports import campaign_responses
+from survey.analysis.filters import (
+    ACCOUNT_DIMENSIONS,
+    DEFAULT_MIN_GROUP_SIZE,
+    DEFAULT_WINDOW_DAYS,
     DefectionFilter,
     Dimension,
-    DrilldownNode,
-    ReasonBreakdown,
-    ReasonShare,
     ResponseFilter,
-    SatisfactionGroup,
     Weight,
-    campaign_progress,
-    defection_reasons,
     dimension_labels,
-    dissatisfaction_drilldown,
     response_conditions,
-    satisfaction_summaries,
-    satisfaction_summary,
-    satisfaction_trends,
     validate_defection_filter,
     validate_response_filter,
 )
-from survey.analysis.exit_reasons import (
-    SourcedBreakdown,
-    defection_reasons_by_source,
+from survey.analysis.follow_up_recovery import recovery
+from survey.analysis.listing import response_page
+from survey.analysis.progress import (
+    CampaignProgress,
+    campaign_funnel,
+    campaign_progress,
+    stratum_progress,
 )
-from survey.analysis.insights import (
-    ACCOUNT_DIMENSIONS,
-    DEFAULT_WINDOW_DAYS,
-    CampaignShare,
+from survey.analysis.reasons import ReasonShare
+from survey.analysis.risk import (
     Precursor,
     aspect_defection_risk,
     at_risk_by_expected_loss,
-    campaign_margins,
-    compare_campaigns,
-    coverage,
     defection_precursors,
-    recovery,
-    unheard_accounts,
 )
-from survey.analysis.listing import (
-    response_page,
-)
-from survey.analysis.reports import (
-    account_briefs,
-    campaign_funnel,
-    campaign_responses,
-    stratum_progress,
+from survey.analysis.satisfaction import (
+    SatisfactionGroup,
+    satisfaction_summaries,
+    satisfaction_summary,
+    satisfaction_trends,
 )
 
 __all__ = [

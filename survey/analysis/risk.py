@@ -1,14 +1,13 @@
-"""Insights a general survey tool does not give: margins, comparisons, coverage,
-complaints that predict defection, and what following up achieves.
+"""From dissatisfaction to defection: how much more often accounts that complained
+about an aspect left (risk ratios, with the baseline), the active accounts ranked by
+expected lost revenue, and what lost accounts said in their last response before
+leaving (precursors).
 
-Counting happens in SQL (GROUP BY); Python only arranges the few result rows and
-does the arithmetic of survey.stats. Where a figure needs a date difference per
-account (lead times), only the rows of defected accounts come back: defections
-are few by nature.
-
-Units. A *surveyed account* counts through its latest satisfaction response (for
-a lost account: its latest response before the defection day). "Dissatisfied with
-an aspect" is a score of 1-2 on it, "satisfied" 4-5 (survey.scale).
+A *surveyed account* counts through its latest satisfaction response (for a lost
+account: its latest response before the defection day). "Dissatisfied with an
+aspect" is a score of 1-2 on it, "satisfied" 4-5 (survey.scale). Where a figure
+needs a date difference per account (lead times), only the rows of defected
+accounts come back: defections are few by nature.
 """
 
 from __future__ import annotations
@@ -16,38 +15,21 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Float,
-    Select,
-    and_,
-    case,
-    cast,
-    exists,
-    func,
-    literal,
-    or_,
-    select,
-)
+from sqlalchemy import ColumnElement, Float, case, cast, func, literal, or_, select
 
-from survey.analysis.analytics import (
+from survey.analysis.filters import (
     DEFAULT_MIN_GROUP_SIZE,
-    Dimension,
+    DEFAULT_WINDOW_DAYS,
     Interval,
-    _answer_key,
-    _key,
-    _key_infos,
-    _locale,
-    dissatisfied_aspects_by_response,
+    check_window,
+    resolve_locale,
 )
-from survey.clock import utcnow
 from survey.db import db
-from survey.errors import InvalidInputError, NotFoundError
+from survey.errors import InvalidInputError
 from survey.models import (
-    FOLLOW_UP_RESOLVED,
     KIND_SATISFACTION,
     Answer,
     AnswerReason,
@@ -55,290 +37,11 @@ from survey.models import (
     Campaign,
     Defection,
     DefectionReason,
-    FollowUp,
     KeyAccount,
     Response,
 )
-from survey.scale import ASPECT_REASON, DISSATISFIED_MAX, OVERALL, SATISFIED_MIN
-from survey.statistics import (
-    margin_of_error,
-    median,
-    risk_ratio,
-    two_proportion_z_test,
-    wilson_interval,
-)
-
-#: A difference between two campaigns is called significant below this p-value.
-SIGNIFICANCE = 0.05
-DEFAULT_WINDOW_DAYS = 365
-MAX_WINDOW_DAYS = 3660
-#: Dimensions an account (not an answer) can be grouped by.
-ACCOUNT_DIMENSIONS: tuple[Dimension, ...] = (
-    Dimension.TIER,
-    Dimension.VALUE_TYPE,
-    Dimension.RELATIONSHIP_STAGE,
-    Dimension.REGION,
-    Dimension.ACCOUNT_MANAGER,
-)
-ALL_KEY = "all"
-_ALL_LABELS = {"zh": "全部", "en": "All"}
-
-
-def _check_window(within_days: int) -> None:
-    if not 1 <= within_days <= MAX_WINDOW_DAYS:
-        raise InvalidInputError(
-            f"`withinDays` must be between 1 and {MAX_WINDOW_DAYS}, got {within_days}.",
-            field="withinDays",
-        )
-
-
-# ---------------------------------------------------------------------------
-# Margin of error per campaign, and comparing two campaigns
-
-
-def _satisfied_counts(campaign_ids: Sequence[int], aspect: str) -> dict[int, tuple[int, int]]:
-    """(answers, satisfied answers) on `aspect` per campaign, one GROUP BY."""
-    rows = db.session.execute(
-        select(
-            Response.campaign_id,
-            func.count(Answer.id),
-            func.sum(case((Answer.score >= SATISFIED_MIN, 1), else_=0)),
-        )
-        .select_from(Answer)
-        .join(Response, Response.id == Answer.response_id)
-        .join(Aspect, Aspect.id == Answer.aspect_id)
-        .where(Aspect.code == aspect, Response.campaign_id.in_(list(campaign_ids)))
-        .group_by(Response.campaign_id)
-    )
-    return {cid: (int(n), int(sat or 0)) for cid, n, sat in rows}
-
-
-def campaign_margins(campaign_ids: Sequence[int]) -> dict[int, float | None]:
-    """The 95% margin of error of each campaign's overall satisfied share, for the
-    responses received, with the finite population correction for its sampling frame
-    (two queries for any number of campaigns). None without responses."""
-    ids = list(dict.fromkeys(campaign_ids))
-    if not ids:
-        return {}
-    frames = dict(
-        db.session.execute(
-            select(Campaign.id, Campaign.frame_size).where(Campaign.id.in_(ids))
-        ).all()
-    )
-    counts = _satisfied_counts(ids, OVERALL)
-    result: dict[int, float | None] = {}
-    for cid in ids:
-        n, satisfied = counts.get(cid, (0, 0))
-        frame = frames.get(cid)
-        # A frame smaller than the responses (a hand-made campaign) cannot correct.
-        population = frame if frame and frame >= n else None
-        result[cid] = margin_of_error(satisfied / n, n, population) if n else None
-    return result
-
-
-@dataclass(frozen=True, slots=True)
-class CampaignShare:
-    campaign_id: int
-    name: str
-    answers: int
-    satisfied: int
-    satisfied_share: float | None
-    satisfied_share_interval: Interval
-    margin_of_error: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class CampaignComparison:
-    """Campaign B against campaign A on one aspect. `difference` is B's satisfied
-    share minus A's; `p_value` is the pooled two-sided z-test's (None when a campaign
-    has no answers on the aspect); `significant` when p < 0.05."""
-
-    aspect: str
-    a: CampaignShare
-    b: CampaignShare
-    difference: float | None
-    z: float | None
-    p_value: float | None
-    significant: bool
-
-
-def compare_campaigns(a_id: int, b_id: int, aspect: str = OVERALL) -> CampaignComparison:
-    """Tell a real change in the satisfied share (scores 4-5) from noise: both shares
-    with their intervals, the difference B - A and a pooled two-proportion z-test.
-    Three queries. NotFoundError for an unknown campaign, InvalidInputError for an
-    unknown aspect."""
-    known = db.session.scalar(select(Aspect.id).where(Aspect.code == aspect))
-    if known is None:
-        raise InvalidInputError(f"Unknown aspect {aspect!r}.", field="aspect")
-    rows = dict(
-        db.session.execute(
-            select(Campaign.id, Campaign.frame_size).where(Campaign.id.in_([a_id, b_id]))
-        ).all()
-    )
-    names = dict(
-        db.session.execute(
-            select(Campaign.id, Campaign.name).where(Campaign.id.in_([a_id, b_id]))
-        ).all()
-    )
-    for field, cid in (("a", a_id), ("b", b_id)):
-        if cid not in rows:
-            raise NotFoundError(f"There is no campaign with ID {cid}.", field=field)
-    counts = _satisfied_counts([a_id, b_id], aspect)
-
-    def share(cid: int) -> CampaignShare:
-        n, satisfied = counts.get(cid, (0, 0))
-        frame = rows[cid]
-        population = frame if frame and frame >= n else None
-        return CampaignShare(
-            campaign_id=cid,
-            name=names[cid],
-            answers=n,
-            satisfied=satisfied,
-            satisfied_share=satisfied / n if n else None,
-            satisfied_share_interval=wilson_interval(satisfied, n),
-            margin_of_error=margin_of_error(satisfied / n, n, population) if n else None,
-        )
-
-    first, second = share(a_id), share(b_id)
-    test = two_proportion_z_test(second.satisfied, second.answers, first.satisfied, first.answers)
-    difference = (
-        second.satisfied_share - first.satisfied_share
-        if second.satisfied_share is not None and first.satisfied_share is not None
-        else None
-    )
-    z, p_value = test if test is not None else (None, None)
-    return CampaignComparison(
-        aspect=aspect,
-        a=first,
-        b=second,
-        difference=difference,
-        z=z,
-        p_value=p_value,
-        significant=p_value is not None and p_value < SIGNIFICANCE,
-    )
-
-
-# ---------------------------------------------------------------------------
-# Coverage: which key accounts we have heard from
-
-
-@dataclass(frozen=True, slots=True)
-class CoverageGroup:
-    """Active accounts in one group, and those that responded within the window."""
-
-    key: str
-    label: str
-    active_accounts: int
-    heard_from: int
-    active_revenue: int
-    heard_revenue: int
-
-    @property
-    def heard_share(self) -> float | None:
-        return self.heard_from / self.active_accounts if self.active_accounts else None
-
-    @property
-    def heard_share_interval(self) -> Interval:
-        # Not a sample estimate: the registry is complete. The interval is there for
-        # groups read as "how likely is an account like these to answer".
-        return wilson_interval(self.heard_from, self.active_accounts)
-
-    @property
-    def revenue_share(self) -> float | None:
-        """The share of the group's annual revenue held by accounts heard from."""
-        return self.heard_revenue / self.active_revenue if self.active_revenue else None
-
-
-def _active() -> ColumnElement[bool]:
-    return and_(KeyAccount.active.is_(True), ~exists().where(Defection.account_id == KeyAccount.id))
-
-
-def _heard(since: datetime) -> ColumnElement[bool]:
-    return exists().where(Response.account_id == KeyAccount.id, Response.submitted_at >= since)
-
-
-def _check_account_dimension(group_by: Dimension | None) -> None:
-    if group_by is not None and group_by not in ACCOUNT_DIMENSIONS:
-        allowed = ", ".join(d.name for d in ACCOUNT_DIMENSIONS)
-        raise InvalidInputError(f"Coverage can be grouped by {allowed} only.", field="groupBy")
-
-
-def coverage(
-    group_by: Dimension | None = None,
-    *,
-    within_days: int = DEFAULT_WINDOW_DAYS,
-    locale: str | None = None,
-    now: datetime | None = None,
-) -> list[CoverageGroup]:
-    """Per group: active key accounts (not defected), how many responded to any survey
-    within `within_days`, and the share of annual revenue those hold. Key accounts
-    nobody asked are a blind spot. Without `group_by` one group "all". One GROUP BY
-    (plus labels); groups with the lowest revenue share come first."""
-    _check_account_dimension(group_by)
-    _check_window(within_days)
-    locale = _locale(locale)
-    since = (now or utcnow()) - timedelta(days=within_days)
-    heard = _heard(since)
-    keys = [_answer_key(group_by)] if group_by is not None else []
-    revenue = func.coalesce(func.sum(KeyAccount.annual_revenue), 0)
-    rows = db.session.execute(
-        select(
-            *keys,
-            func.count(KeyAccount.id),
-            func.sum(case((heard, 1), else_=0)),
-            revenue,
-            func.coalesce(func.sum(case((heard, KeyAccount.annual_revenue), else_=0)), 0),
-        )
-        .where(_active())
-        .group_by(*keys)
-    ).all()
-    offset = len(keys)
-    infos = _key_infos(group_by, [_key(r[0]) for r in rows], locale) if group_by else {}
-    groups = []
-    for row in rows:
-        if not row[offset]:
-            continue  # no GROUP BY over no rows still yields one row of zeros
-        k = _key(row[0]) if group_by is not None else ALL_KEY
-        label = infos[k].label if k in infos else _ALL_LABELS[locale] if k == ALL_KEY else k
-        groups.append(
-            CoverageGroup(
-                key=k,
-                label=label,
-                active_accounts=int(row[offset]),
-                heard_from=int(row[offset + 1] or 0),
-                active_revenue=int(row[offset + 2] or 0),
-                heard_revenue=int(row[offset + 3] or 0),
-            )
-        )
-
-    def order(g: CoverageGroup) -> tuple[Any, ...]:
-        share = g.revenue_share
-        return (share if share is not None else 2.0, infos[g.key].order if g.key in infos else ())
-
-    return sorted(groups, key=order)
-
-
-def unheard_accounts(
-    *, within_days: int = DEFAULT_WINDOW_DAYS, first: int = 10, now: datetime | None = None
-) -> list[int]:
-    """Ids of the active accounts with the highest annual revenue that have not
-    responded within `within_days`: the largest blind spots first. One query."""
-    _check_window(within_days)
-    if first < 0:
-        raise InvalidInputError("`first` must not be negative.", field="first")
-    since = (now or utcnow()) - timedelta(days=within_days)
-    return list(
-        db.session.scalars(
-            select(KeyAccount.id)
-            .where(_active(), ~_heard(since))
-            .order_by(KeyAccount.annual_revenue.desc(), KeyAccount.id)
-            .limit(first)
-        )
-    )
-
-
-# ---------------------------------------------------------------------------
-# From dissatisfaction to defection
+from survey.scale import ASPECT_REASON, DISSATISFIED_MAX, SATISFIED_MIN
+from survey.statistics import median, risk_ratio
 
 
 def _before_defection() -> ColumnElement[bool]:
@@ -370,6 +73,21 @@ def _latest_surveyed(account_ids: Sequence[int] | None = None) -> Any:
     if account_ids is not None:
         stmt = stmt.where(Response.account_id.in_(list(account_ids)))
     return stmt.subquery()
+
+
+def dissatisfied_aspects_by_response(response_ids: Sequence[int]) -> dict[int, list[str]]:
+    """The aspect codes each response rated 1-2, in questionnaire order (one query)."""
+    aspects: dict[int, list[str]] = defaultdict(list)
+    if not response_ids:
+        return aspects
+    for response_id, code in db.session.execute(
+        select(Answer.response_id, Aspect.code)
+        .join(Aspect, Aspect.id == Answer.aspect_id)
+        .where(Answer.response_id.in_(response_ids), Answer.score <= DISSATISFIED_MAX)
+        .order_by(Answer.response_id, Aspect.position, Aspect.code)
+    ):
+        aspects[response_id].append(code)
+    return aspects
 
 
 def _lead_days(submitted_at: datetime, defected_on: date) -> int:
@@ -423,8 +141,8 @@ def defection_risk_table(
 ) -> RiskTable:
     """`aspect_defection_risk` with the baseline it is measured against. Three queries:
     the group sizes (GROUP BY), the defected accounts' latest answers, the labels."""
-    _check_window(within_days)
-    locale = _locale(locale)
+    check_window(within_days)
+    locale = resolve_locale(locale)
     latest = _latest_surveyed()
     dissatisfied = Answer.score <= DISSATISFIED_MAX
     satisfied = Answer.score >= SATISFIED_MIN
@@ -717,88 +435,3 @@ def defection_precursors(account_ids: Iterable[int]) -> dict[int, Precursor]:
             matching_reasons=[r for r in defection_reasons.get(h.account_id, []) if r in said],
         )
     return result
-
-
-# ---------------------------------------------------------------------------
-# Does following up work?
-
-
-@dataclass(frozen=True, slots=True)
-class Recovery:
-    """Accounts with a resolved follow-up and a later response: how their overall
-    score moved from the response that opened the case to the next one."""
-
-    accounts: int
-    improved: int
-    unchanged: int
-    worse: int
-    mean_change: float | None
-
-
-def _overall_scores() -> Select[Any]:
-    return (
-        select(Response.account_id, Response.id, Response.submitted_at, Answer.score)
-        .join(Answer, Answer.response_id == Response.id)
-        .join(Aspect, Aspect.id == Answer.aspect_id)
-        .where(Aspect.code == OVERALL)
-    )
-
-
-def recovery() -> Recovery:
-    """For each account with a resolved follow-up: its overall score at the response
-    that opened its latest resolved case against its next response's. Accounts not
-    asked again yet are left out. Two queries."""
-    cases = db.session.execute(
-        select(FollowUp.account_id, func.max(Response.submitted_at))
-        .join(Response, Response.id == FollowUp.response_id)
-        .where(FollowUp.status == FOLLOW_UP_RESOLVED)
-        .group_by(FollowUp.account_id)
-    ).all()
-    if not cases:
-        return Recovery(0, 0, 0, 0, None)
-    opened_at = {account_id: at for account_id, at in cases}
-    scores: dict[int, list[tuple[datetime, int, int]]] = defaultdict(list)
-    for account_id, response_id, at, score in db.session.execute(
-        _overall_scores()
-        .where(Response.account_id.in_(list(opened_at)))
-        .order_by(Response.account_id, Response.submitted_at, Response.id)
-    ):
-        scores[account_id].append((at, response_id, int(score)))
-    changes = []
-    for account_id, at in opened_at.items():
-        history = scores.get(account_id, [])
-        before = next((s for t, _, s in reversed(history) if t <= at), None)
-        after = next((s for t, _, s in history if t > at), None)
-        if before is not None and after is not None:
-            changes.append(after - before)
-    return Recovery(
-        accounts=len(changes),
-        improved=sum(1 for c in changes if c > 0),
-        unchanged=sum(1 for c in changes if c == 0),
-        worse=sum(1 for c in changes if c < 0),
-        mean_change=sum(changes) / len(changes) if changes else None,
-    )
-
-
-__all__ = [
-    "ACCOUNT_DIMENSIONS",
-    "AspectRisk",
-    "CampaignComparison",
-    "CampaignShare",
-    "Complaint",
-    "CoverageGroup",
-    "Precursor",
-    "Recovery",
-    "RiskTable",
-    "ScoredRiskAccount",
-    "aspect_defection_risk",
-    "aspect_risk_scores",
-    "at_risk_by_expected_loss",
-    "campaign_margins",
-    "compare_campaigns",
-    "coverage",
-    "defection_precursors",
-    "defection_risk_table",
-    "recovery",
-    "unheard_accounts",
-]

@@ -1,0 +1,248 @@
+"""Where dissatisfaction sits: the dissatisfied answers (scores 1-2) split by one
+dimension after another, each node with its top reasons and newest comments.
+
+Three GROUP BY queries over the finest cells and one for the comments, whatever the
+depth and the number of nodes (SQL counts; Python adds cells up into nodes).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, func, literal, select, union_all
+
+from survey.analysis.filters import (
+    DEFAULT_MIN_GROUP_SIZE,
+    Dimension,
+    Interval,
+    ResponseFilter,
+    group_column,
+    group_key,
+    key_infos,
+    matching_answers,
+    resolve_locale,
+    validate_response_filter,
+)
+from survey.analysis.reasons import ReasonShare, reason_shares
+from survey.db import db
+from survey.errors import InvalidInputError
+from survey.models import Answer, AnswerReason, Response
+from survey.scale import DISSATISFIED_MAX
+from survey.statistics import wilson_interval
+
+#: How many comments a drill-down node keeps at most (newest first).
+MAX_NODE_COMMENTS = 20
+
+
+@dataclass(slots=True)
+class DrilldownNode:
+    dimension: Dimension
+    key: str
+    label: str
+    answers: int
+    dissatisfied: int
+    dissatisfied_share: float
+    top_reasons: list[ReasonShare] = field(default_factory=list)
+    comments: list[str] = field(default_factory=list)
+    children: list[DrilldownNode] = field(default_factory=list)
+    #: Fewer answers than the minimum group size: still returned, but flagged.
+    low_sample: bool = False
+
+    @property
+    def dissatisfied_share_interval(self) -> Interval:
+        """95% Wilson interval of `dissatisfied_share`."""
+        return wilson_interval(self.dissatisfied, self.answers)
+
+
+def _validate_levels(by: Sequence[Dimension]) -> None:
+    if not by:
+        raise InvalidInputError("Give at least one dimension to drill down by.", field="by")
+    if len(set(by)) != len(by):
+        raise InvalidInputError("Each dimension may appear once in `by`.", field="by")
+
+
+def dissatisfaction_drilldown(
+    by: Sequence[Dimension],
+    f: ResponseFilter | None = None,
+    *,
+    locale: str | None = None,
+    comments_limit: int = MAX_NODE_COMMENTS,
+    min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
+) -> list[DrilldownNode]:
+    """Split the dissatisfied answers (scores 1-2) matching `f` by `by[0]`, each node
+    by `by[1]`, and so on; siblings sorted by `dissatisfied`, most first.
+
+    A node exists when it holds at least one dissatisfied answer. `answers` counts
+    all its answers matching `f`, so `dissatisfied_share` = dissatisfied / answers.
+    Reasons are those given for the node's dissatisfied answers (share of them);
+    comments are their reason texts and their responses' comments, newest first
+    (an answer's reason text before its response's comment).
+    Three GROUP BY queries over the finest cells, whatever the depth and the number
+    of nodes; every coarser node adds up its cells in Python.
+    """
+    f = f or ResponseFilter()
+    validate_response_filter(f)
+    _validate_levels(by)
+    locale = resolve_locale(locale)
+    dissatisfied = Answer.score <= DISSATISFIED_MAX
+    depth = len(by)
+    keys = [group_column(d).label(f"k{i}") for i, d in enumerate(by)]
+    group_columns = [group_column(d) for d in by]
+
+    # Each answer sits in exactly one finest cell, so a coarser node's counts and
+    # reasons are the sums of its cells': one pass over the answers, not one per level.
+    # No HAVING here: a cell without complaints still counts towards its parent's answers.
+    counts: list[dict[tuple[str, ...], list[int]]] = [defaultdict(lambda: [0, 0]) for _ in by]
+    for row in db.session.execute(
+        matching_answers(
+            select(*keys, func.count(Answer.id), func.sum(case((dissatisfied, 1), else_=0))), f
+        ).group_by(*group_columns)
+    ):
+        path = tuple(group_key(v) for v in row[:depth])
+        answers, unhappy = int(row[depth]), int(row[depth + 1] or 0)
+        for level in range(depth):
+            total = counts[level][path[: level + 1]]
+            total[0] += answers
+            total[1] += unhappy
+
+    reason_counts: list[dict[tuple[str, ...], dict[str, int]]] = [
+        defaultdict(lambda: defaultdict(int)) for _ in by
+    ]
+    for row in db.session.execute(
+        matching_answers(select(*keys, AnswerReason.reason, func.count()), f)
+        .join(AnswerReason, AnswerReason.answer_id == Answer.id)
+        .where(dissatisfied)
+        .group_by(*group_columns, AnswerReason.reason)
+    ):
+        path = tuple(group_key(v) for v in row[:depth])
+        for level in range(depth):
+            reason_counts[level][path[: level + 1]][row[depth]] += int(row[depth + 1])
+
+    texts = _node_comments(keys, f, comments_limit) if comments_limit > 0 else {}
+
+    levels: list[dict[tuple[str, ...], DrilldownNode]] = []
+    for level in range(depth):
+        nodes: dict[tuple[str, ...], DrilldownNode] = {}
+        present = {path: c for path, c in counts[level].items() if c[1] > 0}
+        infos = key_infos(by[level], {path[-1] for path in present}, locale)
+        comments = _merge_comments(texts, level + 1, comments_limit)
+        for path, (answers, unhappy) in present.items():
+            info = infos.get(path[-1])
+            nodes[path] = DrilldownNode(
+                dimension=by[level],
+                key=path[-1],
+                label=info.label if info else path[-1],
+                answers=answers,
+                dissatisfied=unhappy,
+                dissatisfied_share=unhappy / answers,
+                top_reasons=reason_shares(dict(reason_counts[level].get(path, {})), unhappy),
+                comments=comments.get(path, []),
+                low_sample=answers < min_group_size,
+            )
+        levels.append(nodes)
+
+    for level in range(depth - 1, 0, -1):
+        for path, node in levels[level].items():
+            parent = levels[level - 1].get(path[:-1])
+            if parent is not None:
+                parent.children.append(node)
+    for nodes in levels:
+        for node in nodes.values():
+            node.children.sort(key=lambda n: (-n.dissatisfied, n.key))
+    return sorted(levels[0].values(), key=lambda n: (-n.dissatisfied, n.key))
+
+
+@dataclass(frozen=True, slots=True)
+class _Text:
+    """A reason text (kind 0, id of its answer) or a comment (kind 1, id of its response)."""
+
+    at: datetime
+    kind: int
+    source_id: int
+    text: str
+
+    @property
+    def newest_first(self) -> tuple[Any, ...]:
+        # The SQL window's order: newest first, reason text before comment, higher id first.
+        return (-self.at.timestamp(), self.kind, -self.source_id)
+
+
+def _merge_comments(
+    texts: dict[tuple[str, ...], list[_Text]], length: int, limit: int
+) -> dict[tuple[str, ...], list[str]]:
+    """The newest `limit` texts of each node `length` levels deep, from its cells'.
+
+    A node's newest `limit` are among its cells' newest `limit` each; a response's
+    comment can sit in several cells of one node and counts once.
+    """
+    grouped: dict[tuple[str, ...], dict[tuple[int, int], _Text]] = defaultdict(dict)
+    for cell, cell_texts in texts.items():
+        unique = grouped[cell[:length]]
+        for t in cell_texts:
+            unique[(t.kind, t.source_id)] = t
+    return {
+        path: [t.text for t in sorted(unique.values(), key=lambda t: t.newest_first)[:limit]]
+        for path, unique in grouped.items()
+    }
+
+
+def _node_comments(
+    keys: list[Any], f: ResponseFilter, limit: int
+) -> dict[tuple[str, ...], list[_Text]]:
+    """The newest `limit` texts per cell: dissatisfied answers' reason texts and the
+    comments of responses with a dissatisfied answer in the cell (one query)."""
+    dissatisfied = Answer.score <= DISSATISFIED_MAX
+    reason_texts = matching_answers(
+        select(
+            *keys,
+            Answer.reason_text.label("text"),
+            Response.submitted_at.label("at"),
+            literal(0).label("kind"),
+            Answer.id.label("tiebreak"),
+        ),
+        f,
+    ).where(dissatisfied, Answer.reason_text.is_not(None), Answer.reason_text != "")
+    comments = (
+        matching_answers(
+            select(
+                *keys,
+                Response.comment.label("text"),
+                Response.submitted_at.label("at"),
+                literal(1).label("kind"),
+                Response.id.label("tiebreak"),
+            ),
+            f,
+        )
+        .where(dissatisfied, Response.comment.is_not(None), Response.comment != "")
+        .distinct()
+    )
+    texts = union_all(reason_texts, comments).subquery()
+    key_columns = [texts.c[f"k{i}"] for i in range(len(keys))]
+    ranked = select(
+        *key_columns,
+        texts.c.text,
+        texts.c.at,
+        texts.c.kind,
+        texts.c.tiebreak,
+        func.row_number()
+        .over(
+            partition_by=key_columns,
+            order_by=(texts.c.at.desc(), texts.c.kind, texts.c.tiebreak.desc()),
+        )
+        .label("rn"),
+    ).subquery()
+    rows = db.session.execute(
+        select(ranked).where(ranked.c.rn <= limit).order_by(ranked.c.rn)
+    ).all()
+    result: dict[tuple[str, ...], list[_Text]] = defaultdict(list)
+    n = len(keys)
+    for row in rows:
+        text, at, kind, tiebreak = row[n : n + 4]
+        result[tuple(group_key(v) for v in row[:n])].append(
+            _Text(at, int(kind), int(tiebreak), text)
+        )
+    return result
