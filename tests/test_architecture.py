@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -23,3 +24,33 @@ def test_import_contracts_are_kept():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 broken" in result.stdout
+
+
+PACKAGES = ("survey", "schema", "web")
+MAX_MODULE_LINES = 500
+SQL_IN_HTTP_LAYER = re.compile(r"\bselect\(|db\.session\.(?!rollback\(\))")
+
+
+def _modules(*packages: str) -> list[Path]:
+    return sorted(p for package in packages for p in (ROOT / package).rglob("*.py"))
+
+
+def test_no_module_holds_more_than_one_idea():
+    """A module over 500 lines holds two ideas: split it (docs/architecture.md)."""
+    long = {
+        str(path.relative_to(ROOT)): lines
+        for path in _modules(*PACKAGES)
+        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    }
+    assert long == {}
+
+
+def test_http_layers_hold_no_sql():
+    """web/ and schema/ call survey/ services; only a rollback on an error path."""
+    found = [
+        f"{path.relative_to(ROOT)}:{n}: {line.strip()}"
+        for path in _modules("web", "schema")
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if SQL_IN_HTTP_LAYER.search(line)
+    ]
+    assert found == []
