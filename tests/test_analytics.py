@@ -1,4 +1,4 @@
-"""survey.analytics on the fixed data set of tests/graphql_data.py (numbers worked by hand)."""
+"""survey.analysis on the fixed data set of tests/graphql_data.py (numbers worked by hand)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""survey.insights and the honest-statistics parts of survey.analytics, on small fixed
+"""survey.analysis (coverage, risk, comparisons, recovery) and its honest-statistics parts, on small fixed
 data with every number worked by hand."""
 
 from __future__ import annotations

@@ -102,7 +102,7 @@ def text(response: Any) -> str:
     return " ".join(re.sub(r"<[^>]+>", " ", html).replace("&#39;", "'").split())
 
 
-# --- passwords (survey.staff) -----------------------------------------------------------
+# --- passwords (survey.registry.staff) -----------------------------------------------------------
 
 
 def test_password_is_stored_as_scrypt_hash_and_checked_by_email(app):

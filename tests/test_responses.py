@@ -1,4 +1,4 @@
-"""survey.responses: opening a link and recording a response, without HTTP."""
+"""survey.answers: opening a link and recording a response, without HTTP."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""survey.stats: hand-worked numbers, and properties over the whole input space."""
+"""survey.statistics: hand-worked numbers, and properties over the whole input space."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The customer-facing survey pages: the home page and the personal link /s/<token>.
 
-Thin on purpose: `survey.responses` decides what a link opens and stores answers;
+Thin on purpose: `survey.answers` decides what a link opens and stores answers;
 this module picks the language, renders and maps domain errors to pages
 (unknown link 404, closed 410, answered twice 409, bad input 422, database
 unavailable 503 with what was typed kept, too many unknown links 429).

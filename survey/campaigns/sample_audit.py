@@ -5,7 +5,7 @@ sample size on the campaign, the allocation per stratum (campaign_strata), the
 frame's membership (campaign_frame_members: account ids, external ids and strata
 as they were then, so later edits to the registry change no history) and, in the
 launch's audit entry, a SHA-256 digest of the sorted frame account ids.
-`verify_campaign` draws the sample again from that record with survey.sampling and
+`verify_campaign` draws the sample again from that record with survey.campaigns.sampling and
 compares it with the invitations.
 """
 

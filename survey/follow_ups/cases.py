@@ -5,7 +5,7 @@ follow-up in the same transaction as the response (so there is never one without
 the other), due `FOLLOW_UP_DAYS` later, and writes an e-mail to the manager into
 the outbox when the manager is a staff member with an e-mail address. Managers then
 move the case OPEN -> CONTACTED -> RESOLVED, with notes; every change is a note, so
-the case keeps its own history. survey.insights.recovery says whether it works.
+the case keeps its own history. survey.analysis.recovery says whether it works.
 """
 
 from __future__ import annotations

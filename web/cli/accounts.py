@@ -1,6 +1,6 @@
 """`flask accounts ...` commands: import the registry, record defections, look around.
 
-Thin over survey.accounts: parse options, call a service, print the outcome.
+Thin over survey.registry: parse options, call a service, print the outcome.
 """
 
 from __future__ import annotations
