@@ -1,4 +1,4 @@
-"""survey.analysis (coverage, risk, comparisons, recovery) and its honest-statistics parts, on small fixed
+"""survey.analysis (coverage, risk, comparisons, recovery) and honest statistics, on small fixed
 data with every number worked by hand."""
 
 from __future__ import annotations
