@@ -27,6 +27,7 @@ from sqlalchemy import Boolean, Connection, Date, Table, func, select, text
 from sqlalchemy.types import DateTime
 
 from survey.campaigns.questionnaires import ensure_default_questionnaire
+from survey.data_version import bump
 from survey.db import UTCDateTime, db
 from survey.models import (
     CAMPAIGN_CLOSED,
@@ -471,6 +472,7 @@ class Generator:
         with db.engine.begin() as conn:
             self.profiles = create_accounts(conn, self.rng, self.account_count, now=self.now)
             _reset_sequences(conn)
+            bump(conn)  # rows written past the ORM: cached figures must not outlive them
         self.data.accounts = len(self.profiles)
         self.data.defections = self.account_count // 50
 
@@ -482,6 +484,7 @@ class Generator:
             while self.data.answers < answers:
                 self._campaign(conn, aspect_ids, answers - self.data.answers)
             _reset_sequences(conn)
+            bump(conn)
             if statistics:
                 analyze(conn)
 
@@ -628,6 +631,7 @@ class Generator:
                 )
             bulk_insert(conn, Invitation.__table__, _INVITATION_COLUMNS, rows)
             _reset_sequences(conn)
+            bump(conn)
         self.data.open_campaign_id = campaign_id
         self.data.open_tokens = tokens
         self.data.campaigns += 1

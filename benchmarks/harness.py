@@ -38,6 +38,7 @@ from .items import (
     PAGE_SIZE,
     ItemResult,
     Settings,
+    cached_summary_item,
     drilldown_item,
     install_floor_route,
     launch_item,
@@ -151,8 +152,12 @@ def scratch_database(server_url: str | None) -> Iterator[tuple[str, str]]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def make_bench_app(database_url: str, secret_key: str) -> Flask:
-    """The production app (no debug, no testing), rate limits off, plus the floor route."""
+def make_bench_app(database_url: str, secret_key: str, *, analysis_cache: bool = False) -> Flask:
+    """The production app (no debug, no testing), rate limits off, plus the floor route.
+
+    The analysis cache is off unless asked for: the summary and drill-down items
+    measure computing the figures (what the first request after a write costs);
+    the cached item measures the cache, on an app of its own over the same database."""
     from web import create_app
 
     app = create_app(
@@ -163,6 +168,8 @@ def make_bench_app(database_url: str, secret_key: str) -> Flask:
             "SQLALCHEMY_RECORD_QUERIES": False,
             "RATELIMIT_ENABLED": False,
             "BASE_URL": "https://survey.example.test",
+            "ANALYSIS_CACHE": analysis_cache,
+            "CACHE_REDIS_URL": "memory://",
         }
     )
     install_floor_route(app)
@@ -196,6 +203,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     load = _load_average()
     with scratch_database(args.database_url) as (url, database):
         app = make_bench_app(url, secret_key)
+        cached_app = make_bench_app(url, secret_key, analysis_cache=True)
         client = app.test_client()
         generator = Generator(
             seed=args.seed,
@@ -238,13 +246,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             lambda: drilldown_item(app, client, viewer, settings),
             lambda: responses_item(app, client, viewer, settings),
             lambda: launch_item(client, manager, min(args.sample, args.accounts // 2), settings),
+            lambda: cached_summary_item(cached_app, cached_app.test_client(), viewer, settings),
         ):
             item = measure()
             log(f"  {_line(item)}")
             items.append(item)
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
+        for each in (app, cached_app):
+            with each.app_context():
+                db.session.remove()
+                db.engine.dispose()
 
     exponent = growth_exponent(growth)
     return {

@@ -25,7 +25,12 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from survey.clock import utcnow
+from survey.data_version import DataVersion  # noqa: F401  (see below)
 from survey.db import UTCDateTime, db
+
+# survey.data_version comes with the models: its table, and the session events that
+# give the data a new token with every write the figures read, so no process that
+# writes runs without them.
 
 # Invitation life-cycle.
 INVITATION_PENDING = "pending"

@@ -167,21 +167,21 @@ def test_drilldown_aspect_then_tier(app, data):
         ("process", 1, pytest.approx(1 / 3)),
     ]
     # newest first: R5's comment (Jul), R2's comment (Jan 12), R1's reason text (Jan 10)
-    assert delivery.comments == ["审批太多", "客户经理很少来", "交货总是晚"]
+    assert delivery.comments == ("审批太多", "客户经理很少来", "交货总是晚")
     # reasons tied on count come in vocabulary order
     assert [(r.reason, r.count, r.share) for r in overall.top_reasons] == [
         ("price", 1, 0.5),
         ("service", 1, 0.5),
         ("communication", 1, 0.5),
     ]
-    assert overall.comments == ["客户经理很少来"]
+    assert overall.comments == ("客户经理很少来",)
     assert [(r.reason, r.count, r.share) for r in price.top_reasons] == [
         ("price", 2, 1.0),
         ("competitor_offer", 1, 0.5),
     ]
-    assert price.comments == []
+    assert price.comments == ()
     # an answer's reason text comes before its response's comment
-    assert service.comments == ["响应太慢", "客户经理很少来"]
+    assert service.comments == ("响应太慢", "客户经理很少来")
     tier_a = delivery.children[0]
     assert (tier_a.dimension, tier_a.label, tier_a.dissatisfied_share) == (
         Dimension.TIER,
@@ -190,7 +190,7 @@ def test_drilldown_aspect_then_tier(app, data):
     )
     assert [(r.reason, r.count) for r in tier_a.top_reasons] == [("delivery", 3), ("process", 1)]
     assert [c.top_reasons[0].reason for c in overall.children] == ["service", "price"]
-    assert price.children[0].comments == []
+    assert price.children[0].comments == ()
 
 
 def test_drilldown_by_manager_then_month_with_filter(app, data):
@@ -207,7 +207,7 @@ def test_drilldown_by_manager_then_month_with_filter(app, data):
         ("2026-01", 1, 1),
         ("2026-07", 2, 1),
     ]
-    assert li.comments == ["审批太多"]
+    assert li.comments == ("审批太多",)
     grandchild = li.children[1].children[0]
     assert (grandchild.key, grandchild.label) == (str(data.campaigns["C2"]), "2026 Q3")
 

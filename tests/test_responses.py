@@ -236,8 +236,9 @@ def test_record_response_uses_a_fixed_number_of_statements(app, invitation):
         statements = [q.statement for q in get_recorded_queries()[before:]]
         assert count(AnswerReason) == 40
     # invitation, aspect ids, exists, response, answers, reasons, invitation update;
-    # every score is 1, so a follow-up opens too: its account and manager, its insert.
-    assert len(statements) == 9, statements
+    # every score is 1, so a follow-up opens too: its account and manager, its insert;
+    # and the data version's new token, just before the commit.
+    assert len(statements) == 10, statements
 
 
 def test_reasons_for_a_satisfied_answer_are_dropped(app, invitation):

@@ -12,6 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from survey.db import db
 
+from .analysis_cache import init_analysis_cache
 from .config import check_config, load_config
 from .extensions import babel, csrf, limiter, migrate, select_locale
 
@@ -23,6 +24,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     init_config(app, config)
     init_extensions(app)
+    init_analysis_cache(app)
     init_blueprints(app)
     init_graphql(app)
     init_errors(app)

@@ -116,12 +116,23 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         # Temporary failures are retried with exponential back-off this many times.
         "OUTBOX_MAX_ATTEMPTS": env_int("OUTBOX_MAX_ATTEMPTS", 6),
         "MIN_GROUP_SIZE": env_int("MIN_GROUP_SIZE", 5),
+        # Summaries, drill-downs and defection reasons cached until a write changes
+        # their data (web/analysis_cache.py): per process, or in Redis when one is set.
+        "ANALYSIS_CACHE": env_flag("ANALYSIS_CACHE", True),
+        "ANALYSIS_CACHE_SIZE": env_int("ANALYSIS_CACHE_SIZE", 512),
+        "ANALYSIS_CACHE_TTL": env_int("ANALYSIS_CACHE_TTL", 600),
+        "CACHE_REDIS_URL": os.environ.get("CACHE_REDIS_URL", "").strip(),
         "FOLLOW_UP_DAYS": env_int("FOLLOW_UP_DAYS", 7),
     }
 
 
 def check_config(config: dict[str, Any]) -> None:
-    """Refuse to run in production with settings that would be unsafe."""
+    """Refuse settings that cannot work, and in production those that would be unsafe."""
+    for name in ("ANALYSIS_CACHE_SIZE", "ANALYSIS_CACHE_TTL"):
+        if int(config.get(name) or 0) < 1:
+            raise ConfigError(
+                f"{name} must be at least 1 (turn the cache off with ANALYSIS_CACHE=0)"
+            )
     if config.get("KEYPULSE_ENV") != PRODUCTION:
         return
     secret = str(config.get("SECRET_KEY") or "")

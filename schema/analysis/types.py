@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from enum import Enum
 
@@ -259,7 +260,7 @@ def build_group(g: analysis.SatisfactionGroup) -> SatisfactionGroup:
     )
 
 
-def build_reasons(shares: list[analysis.ReasonShare]) -> list[ReasonCount]:
+def build_reasons(shares: Sequence[analysis.ReasonShare]) -> list[ReasonCount]:
     return [
         ReasonCount(reason=reason_enum(s.reason), count=s.count, share=s.share, of=s.of)
         for s in shares
@@ -276,7 +277,7 @@ def build_node(node: analysis.DrilldownNode) -> DrilldownNode:
         dissatisfied_share=node.dissatisfied_share,
         top_reasons=build_reasons(node.top_reasons),
         children=[build_node(c) for c in node.children],
-        all_comments=node.comments,
+        all_comments=list(node.comments),
     )
 
 

@@ -6,26 +6,25 @@ progress (how far campaigns have got), briefs and exports; all built on filters
 (what is counted and how it is grouped) and reasons (reason shares). SQL does the
 counting; plain dataclasses out.
 
+The summaries, drill-downs and defection reasons exported here go through `cache`
+(keyed by arguments and the data version, see survey.data_version); their modules'
+own functions are the uncached originals.
+
 Outside this area, import from the package (its public API, listed here);
 inside it, import from the module.
 """
 
 from __future__ import annotations
 
+from survey.analysis import defections as _defections
+from survey.analysis import drilldown as _drilldown
+from survey.analysis import satisfaction as _satisfaction
 from survey.analysis.account_coverage import coverage, unheard_accounts
 from survey.analysis.briefs import account_briefs
+from survey.analysis.cache import AnalysisCache, LRUStorage, Storage, cached, install_cache
 from survey.analysis.comparisons import CampaignShare, campaign_margins, compare_campaigns
-from survey.analysis.defections import (
-    ReasonBreakdown,
-    SourcedBreakdown,
-    defection_reasons,
-    defection_reasons_by_source,
-)
-from survey.analysis.drilldown import (
-    MAX_NODE_COMMENTS,
-    DrilldownNode,
-    dissatisfaction_drilldown,
-)
+from survey.analysis.defections import ReasonBreakdown, SourcedBreakdown
+from survey.analysis.drilldown import MAX_NODE_COMMENTS, DrilldownNode
 from survey.analysis.exports import campaign_responses
 from survey.analysis.filters import (
     ACCOUNT_DIMENSIONS,
@@ -55,29 +54,35 @@ from survey.analysis.risk import (
     at_risk_by_expected_loss,
     defection_precursors,
 )
-from survey.analysis.satisfaction import (
-    SatisfactionGroup,
-    satisfaction_summaries,
-    satisfaction_summary,
-    satisfaction_trends,
-)
+from survey.analysis.satisfaction import SatisfactionGroup, satisfaction_trends
+
+# Repeated analytics are cheap: the figures the API and the console ask for again
+# and again, cached until a write changes what they count.
+satisfaction_summary = cached(_satisfaction.satisfaction_summary)
+satisfaction_summaries = cached(_satisfaction.satisfaction_summaries)
+dissatisfaction_drilldown = cached(_drilldown.dissatisfaction_drilldown)
+defection_reasons = cached(_defections.defection_reasons)
+defection_reasons_by_source = cached(_defections.defection_reasons_by_source)
 
 __all__ = [
     "ACCOUNT_DIMENSIONS",
     "DEFAULT_MIN_GROUP_SIZE",
     "DEFAULT_WINDOW_DAYS",
     "MAX_NODE_COMMENTS",
+    "AnalysisCache",
     "CampaignProgress",
     "CampaignShare",
     "DefectionFilter",
     "Dimension",
     "DrilldownNode",
+    "LRUStorage",
     "Precursor",
     "ReasonBreakdown",
     "ReasonShare",
     "ResponseFilter",
     "SatisfactionGroup",
     "SourcedBreakdown",
+    "Storage",
     "Weight",
     "account_briefs",
     "aspect_defection_risk",
@@ -93,6 +98,7 @@ __all__ = [
     "defection_reasons_by_source",
     "dimension_labels",
     "dissatisfaction_drilldown",
+    "install_cache",
     "recovery",
     "response_conditions",
     "response_page",

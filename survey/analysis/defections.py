@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
@@ -50,7 +50,7 @@ class ReasonBreakdown:
     label: str
     defections: int
     lost_revenue: int
-    reasons: list[ReasonShare]
+    reasons: tuple[ReasonShare, ...]
     #: Fewer defections than the minimum group size.
     low_sample: bool = False
 
@@ -116,7 +116,7 @@ def defection_reasons(
                 label=label,
                 defections=count,
                 lost_revenue=int(row[offset + 1]),
-                reasons=reason_shares(reasons.get(k, {}), count),
+                reasons=tuple(reason_shares(reasons.get(k, {}), count)),
                 low_sample=count < min_group_size,
             )
         )
@@ -142,14 +142,14 @@ class SourcedReason:
     source: str
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class SourcedBreakdown:
     key: str
     label: str
     defections: int
     lost_revenue: int
     exit_responses: int
-    reasons: list[SourcedReason] = field(default_factory=list)
+    reasons: tuple[SourcedReason, ...] = ()
     low_sample: bool = False
 
 
@@ -224,7 +224,7 @@ def defection_reasons_by_source(
                 defections=group.defections,
                 lost_revenue=group.lost_revenue,
                 exit_responses=answered,
-                reasons=reasons,
+                reasons=tuple(reasons),
                 low_sample=group.low_sample,
             )
         )

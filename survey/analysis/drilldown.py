@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -38,17 +38,19 @@ from survey.statistics import wilson_interval
 MAX_NODE_COMMENTS = 20
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class DrilldownNode:
+    """One node; immutable (tuples), so a cached drill-down is safe to share."""
+
     dimension: Dimension
     key: str
     label: str
     answers: int
     dissatisfied: int
     dissatisfied_share: float
-    top_reasons: list[ReasonShare] = field(default_factory=list)
-    comments: list[str] = field(default_factory=list)
-    children: list[DrilldownNode] = field(default_factory=list)
+    top_reasons: tuple[ReasonShare, ...] = ()
+    comments: tuple[str, ...] = ()
+    children: tuple[DrilldownNode, ...] = ()
     #: Fewer answers than the minimum group size: still returned, but flagged.
     low_sample: bool = False
 
@@ -124,36 +126,37 @@ def dissatisfaction_drilldown(
 
     texts = _node_comments(keys, f, comments_limit) if comments_limit > 0 else {}
 
-    levels: list[dict[tuple[str, ...], DrilldownNode]] = []
-    for level in range(depth):
-        nodes: dict[tuple[str, ...], DrilldownNode] = {}
+    # The deepest level first: a node is made with its children, and never changes.
+    children: dict[tuple[str, ...], list[DrilldownNode]] = defaultdict(list)
+    for level in range(depth - 1, -1, -1):
         present = {path: c for path, c in counts[level].items() if c[1] > 0}
         infos = key_infos(by[level], {path[-1] for path in present}, locale)
         comments = _merge_comments(texts, level + 1, comments_limit)
+        parents: dict[tuple[str, ...], list[DrilldownNode]] = defaultdict(list)
         for path, (answers, unhappy) in present.items():
             info = infos.get(path[-1])
-            nodes[path] = DrilldownNode(
-                dimension=by[level],
-                key=path[-1],
-                label=info.label if info else path[-1],
-                answers=answers,
-                dissatisfied=unhappy,
-                dissatisfied_share=unhappy / answers,
-                top_reasons=reason_shares(dict(reason_counts[level].get(path, {})), unhappy),
-                comments=comments.get(path, []),
-                low_sample=answers < min_group_size,
+            parents[path[:-1]].append(
+                DrilldownNode(
+                    dimension=by[level],
+                    key=path[-1],
+                    label=info.label if info else path[-1],
+                    answers=answers,
+                    dissatisfied=unhappy,
+                    dissatisfied_share=unhappy / answers,
+                    top_reasons=tuple(
+                        reason_shares(dict(reason_counts[level].get(path, {})), unhappy)
+                    ),
+                    comments=tuple(comments.get(path, [])),
+                    children=tuple(sorted(children.get(path, []), key=_most_dissatisfied)),
+                    low_sample=answers < min_group_size,
+                )
             )
-        levels.append(nodes)
+        children = parents
+    return sorted(children.get((), []), key=_most_dissatisfied)
 
-    for level in range(depth - 1, 0, -1):
-        for path, node in levels[level].items():
-            parent = levels[level - 1].get(path[:-1])
-            if parent is not None:
-                parent.children.append(node)
-    for nodes in levels:
-        for node in nodes.values():
-            node.children.sort(key=lambda n: (-n.dissatisfied, n.key))
-    return sorted(levels[0].values(), key=lambda n: (-n.dissatisfied, n.key))
+
+def _most_dissatisfied(node: DrilldownNode) -> tuple[int, str]:
+    return (-node.dissatisfied, node.key)
 
 
 @dataclass(frozen=True, slots=True)
