@@ -135,11 +135,6 @@ def current_token(session: Session) -> str | None:
     return token or None
 
 
-def has_uncommitted_changes(session: Session) -> bool:
-    """Whether `session` wrote, in its open transaction, rows the figures read."""
-    return bool(session.info.get(_CHANGED))
-
-
 # ---------------------------------------------------------------------------
 # Noticing the writes
 
