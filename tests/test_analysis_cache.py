@@ -339,6 +339,25 @@ def test_closing_or_renaming_a_campaign_is_a_new_version(app, setup):
     assert after[0].label == "2026 Q1 (renamed)"
 
 
+def test_a_launch_is_a_new_version_and_lists_the_campaign(app, setup):
+    from survey.campaigns import CampaignRequest, launch_campaign
+
+    with app.app_context():
+        before = satisfaction_summary(Dimension.CAMPAIGN, ResponseFilter())
+        old = current_token(db.session)
+    with app.app_context():
+        result = launch_campaign(
+            CampaignRequest(name="2026 Q4", size=2, seed=7, exclude_days=0),
+            secret_key=TEST_SECRET,
+        )
+        assert result.campaign_id is not None
+        assert current_token(db.session) != old
+    with app.app_context():
+        after = satisfaction_summary(Dimension.CAMPAIGN, ResponseFilter())
+    assert after == before  # nobody has answered it yet: computed again, the same
+    assert stats(app) == (0, 2)
+
+
 def test_an_opt_out_changes_no_figure_and_keeps_the_cache(app, setup):
     data, _ = setup
     with app.app_context():
