@@ -23,15 +23,18 @@ from strawberry.extensions import (
     DisableIntrospection,
     MaxTokensLimiter,
     ParserCache,
-    ValidationCache,
 )
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
+from strawberry.utils.logging import StrawberryLogger
 
-from .errors import ApiErrors
+from . import input_scalars
+from .errors import ApiErrors, InputError, cap_echoes, is_unexpected, shown
 from .root import Mutation, Query
 from .scalars import BigInt
+from .suggestions import CachedValidation, QuietExecutor
 
 #: Ten levels is enough for every real query (a drill-down three deep is seven).
 MAX_DEPTH = 10
@@ -80,7 +83,6 @@ ALIASES_RULE = max_aliases_rule(MAX_ALIASES)
 #: BigInt holds a signed 64-bit whole number (what PostgreSQL's BIGINT stores).
 BIG_INT_MIN, BIG_INT_MAX = -(2**63), 2**63 - 1
 _WHOLE_NUMBER_TEXT = re.compile(r"-?[0-9]{1,19}", re.ASCII)
-_SHOWN_CHARACTERS = 40
 
 
 def _whole_number(value: Any) -> int | None:
@@ -101,15 +103,22 @@ def parse_big_int(value: Any) -> int:
     (as JavaScript sends numbers beyond 2**53). Refuses fractions, booleans, other
     text and values outside 64 bits, with the value shown briefly."""
     number = _whole_number(value)
-    shown = repr(value)
-    if len(shown) > _SHOWN_CHARACTERS:
-        shown = shown[: _SHOWN_CHARACTERS - 1] + "…"
+    echo = shown(value)
     if number is None:
-        raise GraphQLError(f"BigInt cannot represent {shown}: give a whole number.")
+        raise InputError(
+            {
+                "en": f"BigInt cannot represent {echo}: give a whole number.",
+                "zh": f"BigInt 无法表示 {echo}：请给出整数。",
+            }
+        )
     if not BIG_INT_MIN <= number <= BIG_INT_MAX:
-        raise GraphQLError(
-            f"BigInt cannot represent {shown}: it is outside the 64-bit range "
-            f"({BIG_INT_MIN} to {BIG_INT_MAX})."
+        raise InputError(
+            {
+                "en": f"BigInt cannot represent {echo}: it is outside the 64-bit range "
+                f"({BIG_INT_MIN} to {BIG_INT_MAX}).",
+                "zh": f"BigInt 无法表示 {echo}：超出了 64 位整数的范围"
+                f"（{BIG_INT_MIN} 至 {BIG_INT_MAX}）。",
+            }
         )
     return number
 
@@ -121,7 +130,7 @@ def _parse_big_int_literal(node: ValueNode, _variables: Any = None) -> int:
         return parse_big_int(float(node.value))
     if isinstance(node, StringValueNode):
         return parse_big_int(node.value)
-    raise GraphQLError("BigInt must be a whole number.")
+    raise InputError({"en": "BigInt must be a whole number.", "zh": "BigInt 必须是整数。"}, node)
 
 
 SCALARS = {
@@ -131,12 +140,29 @@ SCALARS = {
         serialize=int,
         parse_value=parse_big_int,
         parse_literal=_parse_big_int_literal,
-    )
+    ),
+    **input_scalars.SCALARS,
 }
 
 
+class ApiSchema(strawberry.Schema):
+    """strawberry's Schema, logging errors with long echoed input cut as it is answered,
+    and the caller's mistakes without a traceback (it would quote their input whole)."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        for error in errors:
+            error.message = cap_echoes(error.message)  # idempotent: cached errors may repeat
+            if is_unexpected(error):
+                StrawberryLogger.error(error, execution_context)
+            else:
+                StrawberryLogger.logger.error(error)
+
+
 def build_schema(*, introspection: bool = False) -> strawberry.Schema:
-    """The API schema. Introspection is refused unless asked for (development)."""
+    """The API schema. Introspection is refused unless asked for (development), and
+    without it errors suggest no names ("Did you mean ...?": schema.suggestions)."""
     # Factories, not instances: each operation gets its own extension objects.
     extensions: list[Any] = [
         partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
@@ -144,16 +170,17 @@ def build_schema(*, introspection: bool = False) -> strawberry.Schema:
         # Keyed by the text and the parse options (the token limit), then by the parsed
         # document and the rules: a document that failed is refused again the same way.
         partial(ParserCache, maxsize=CACHED_DOCUMENTS),
-        partial(ValidationCache, maxsize=CACHED_DOCUMENTS),
+        partial(CachedValidation, hide_suggestions=not introspection),
         ApiErrors,
     ]
     if not introspection:
         extensions.append(DisableIntrospection)
     # Batching stays off: StrawberryConfig's batching_config is None by default.
-    return strawberry.Schema(
+    return ApiSchema(
         query=Query,
         mutation=Mutation,
         extensions=extensions,
+        execution_context_class=None if introspection else QuietExecutor,
         config=StrawberryConfig(scalar_map=SCALARS),
     )
 

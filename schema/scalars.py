@@ -14,7 +14,7 @@ import strawberry
 from survey import analysis, scale
 from survey import models as m
 
-from .errors import bad_input
+from .errors import bad_input, shown
 
 #: Revenue in the company's currency units: GraphQL's Int stops at 2^31 - 1.
 BigInt = NewType("BigInt", int)
@@ -61,7 +61,7 @@ def parse_id(value: strawberry.ID | str, field: str = "id") -> int:
     try:
         parsed = int(str(value))
     except ValueError:
-        raise bad_input(f"{value!r} is not an id.", field) from None
+        raise bad_input(f"{shown(value)} is not an id.", field) from None
     if parsed <= 0:
-        raise bad_input(f"{value!r} is not an id.", field)
+        raise bad_input(f"{shown(value)} is not an id.", field)
     return parsed

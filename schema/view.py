@@ -6,6 +6,12 @@ extensions.code UNAUTHENTICATED. GraphiQL (GET, development only) needs no token
 the page itself holds no data; its queries carry the token like any client. The page
 is the app's own (`web.graphiql`), passed in as `ide_page`: strawberry's loads
 React and GraphiQL from a CDN with inline script.
+
+Each request's database work runs under GRAPHQL_STATEMENT_TIMEOUT_MS
+(`survey.db.statement_time_limit`): a field whose statement is cut off answers
+extensions.code TIMEOUT, still with HTTP 200 like every other field error (the rest of
+the answer, and a mutation committed before the cut, stand), and the session is rolled
+back before the response leaves (as after every request: mutations commit themselves).
 """
 
 from __future__ import annotations
@@ -19,11 +25,13 @@ from flask import Flask, Request, current_app, g, request
 from flask import Response as FlaskResponse
 from strawberry.flask.views import GraphQLView
 
+from survey.db import TimeLimit, is_statement_timeout, statement_time_limit
 from survey.registry import authenticate
+from survey.transactions import rollback
 
 from .build import build_schema
 from .context import Context, locale_from
-from .errors import UNAUTHENTICATED
+from .errors import TIMEOUT, UNAUTHENTICATED, timeout_message
 
 
 def _encode(data: object) -> str:
@@ -44,6 +52,13 @@ def _unauthenticated(message: str) -> FlaskResponse:
 def _bad_request(message: str) -> FlaskResponse:
     body = {"errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]}
     return FlaskResponse(_encode(body), status=400, content_type="application/json")
+
+
+def _timed_out(limit: TimeLimit) -> FlaskResponse:
+    """The answer when the limit cut off work outside any field (authentication)."""
+    message = timeout_message(locale_from(request), limit.seconds)
+    body = {"data": None, "errors": [{"message": message, "extensions": {"code": TIMEOUT}}]}
+    return FlaskResponse(_encode(body), status=200, content_type="application/json")
 
 
 def bearer_token(req: Request) -> str | None:
@@ -71,6 +86,23 @@ class KeyPulseGraphQLView(GraphQLView[Context, None]):
         adapter = self.request_adapter_class(request)
         if self.should_render_graphql_ide(adapter):
             return super().dispatch_request()  # the IDE page, or 404 when it is off
+        milliseconds = int(current_app.config.get("GRAPHQL_STATEMENT_TIMEOUT_MS") or 0)
+        if milliseconds <= 0:
+            return self._answer()
+        with statement_time_limit(milliseconds / 1000) as limit:
+            try:
+                response = self._answer()
+            except Exception as exc:
+                if not is_statement_timeout(exc):
+                    raise
+                rollback()
+                return _timed_out(limit)
+            # Whatever is still open ends here (mutations commit what they did), also a
+            # transaction a statement cut off left aborted.
+            rollback()
+            return response
+
+    def _answer(self) -> Any:
         token = bearer_token(request)
         if token is None:
             return _unauthenticated("Send an API token: Authorization: Bearer <token>.")

@@ -1,14 +1,21 @@
-"""The Flask-SQLAlchemy `db` object, the declarative base and engine settings."""
+"""The Flask-SQLAlchemy `db` object, the declarative base, engine settings, and the
+time limit a caller (the API) can put on its statements."""
 
 from __future__ import annotations
 
+import math
 import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, MetaData, event
-from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
@@ -70,3 +77,123 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
     finally:
         cursor.close()
+
+
+# --- a time limit on statements -----------------------------------------------------
+#
+# Inside `statement_time_limit(seconds)`, every transaction that starts is limited to
+# what is left of the time: PostgreSQL by `SET LOCAL statement_timeout` at its start
+# (SET LOCAL ends with the transaction, so each new one sets it again), SQLite by a
+# progress handler that interrupts the running statement once the deadline has passed.
+# After the deadline no further statement starts: each raises StatementTimeoutError.
+# On PostgreSQL a statement begun late in a transaction may still run for the time
+# that was left when the transaction began: the work ends within twice the limit.
+
+#: SQLite calls the progress handler every this many virtual-machine instructions
+#: (well under a millisecond of work), so a statement stops soon after the deadline.
+SQLITE_PROGRESS_STEPS = 10_000
+#: PostgreSQL's SQLSTATE for a statement cancelled by statement_timeout.
+QUERY_CANCELED = "57014"
+
+
+class StatementTimeoutError(Exception):
+    """A statement was refused because the time limit had already passed."""
+
+
+@dataclass
+class TimeLimit:
+    seconds: float
+    #: time.monotonic() at which the limit runs out (a duration, not a date).
+    deadline: float
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    @property
+    def expired(self) -> bool:
+        return self.remaining() <= 0
+
+
+_current_limit: ContextVar[TimeLimit | None] = ContextVar("statement_time_limit", default=None)
+
+
+def current_time_limit() -> TimeLimit | None:
+    """The limit the current request (thread or task) runs under, if any."""
+    return _current_limit.get()
+
+
+@contextmanager
+def statement_time_limit(seconds: float) -> Iterator[TimeLimit]:
+    """Limit the statements run inside the block to `seconds` in all.
+
+    A statement still running at the deadline is cancelled by the database (an
+    OperationalError that `is_statement_timeout` recognises); one that would start
+    after it raises StatementTimeoutError. End the transaction inside the block (commit
+    or roll back): on PostgreSQL a transaction begun in it keeps its statement_timeout
+    to its end.
+    """
+    limit = TimeLimit(seconds=seconds, deadline=time.monotonic() + seconds)
+    token = _current_limit.set(limit)
+    try:
+        session = db.session()
+        if session.in_transaction():  # begun before the block: limit it too
+            _limit_transaction(session.connection(), limit)
+        yield limit
+    finally:
+        _current_limit.reset(token)
+
+
+def is_statement_timeout(error: BaseException | None) -> bool:
+    """Whether `error` (or the DBAPI error it wraps) is a statement cut off by the limit."""
+    if error is None:
+        return False
+    if isinstance(error, StatementTimeoutError):
+        return True
+    original = getattr(error, "orig", error)
+    if isinstance(original, sqlite3.OperationalError):
+        return str(original) == "interrupted"
+    return getattr(original, "sqlstate", None) == QUERY_CANCELED
+
+
+def _limit_transaction(connection: Connection, limit: TimeLimit) -> None:
+    dbapi_connection = connection.connection.dbapi_connection
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        dbapi_connection.set_progress_handler(_sqlite_past_deadline, SQLITE_PROGRESS_STEPS)
+        connection.connection.info["progress_handler"] = True  # removed at check-in
+    elif connection.dialect.name == "postgresql" and dbapi_connection is not None:
+        milliseconds = max(1, math.ceil(limit.remaining() * 1000))
+        cursor = dbapi_connection.cursor()
+        try:
+            # On the DBAPI cursor: SQLAlchemy is inside its own begin here.
+            cursor.execute(f"SET LOCAL statement_timeout = {int(milliseconds)}")
+        finally:
+            cursor.close()
+
+
+def _sqlite_past_deadline() -> int:
+    """SQLite's progress handler: non-zero interrupts the running statement."""
+    limit = _current_limit.get()
+    return int(limit is not None and limit.expired)
+
+
+@event.listens_for(Engine, "begin")
+def _limit_new_transaction(connection: Connection) -> None:
+    limit = _current_limit.get()
+    if limit is not None:
+        _limit_transaction(connection, limit)
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _refuse_after_deadline(
+    _connection: Any, _cursor: Any, _statement: Any, _parameters: Any, _context: Any, _many: Any
+) -> None:
+    limit = _current_limit.get()
+    if limit is not None and limit.expired:
+        raise StatementTimeoutError(f"the time limit of {limit.seconds:g} s has passed")
+
+
+@event.listens_for(Engine, "checkin")
+def _drop_progress_handler(dbapi_connection: Any, record: Any) -> None:
+    """A pooled SQLite connection goes back without the request's progress handler."""
+    if record.info.pop("progress_handler", False) and dbapi_connection is not None:
+        dbapi_connection.set_progress_handler(None, 0)

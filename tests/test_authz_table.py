@@ -157,8 +157,15 @@ RULES: dict[tuple[str, str], tuple[str, Variables, str]] = {
     ),
 }
 
-#: Fields inside types that need more than the viewer role.
+#: Fields inside types that need more than the viewer role. The contact person is a
+#: contact detail as much as their e-mail and phone (README: viewers read everything
+#: but contact details).
 FIELD_RULES: dict[str, tuple[str, Variables, str]] = {
+    "Account.contactName": (
+        "query($id: ID!) { account(id: $id) { contactName } }",
+        _account,
+        MANAGER,
+    ),
     "Account.contactEmail": (
         "query($id: ID!) { account(id: $id) { contactEmail } }",
         _account,

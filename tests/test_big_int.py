@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from schema.build import BIG_INT_MAX, BIG_INT_MIN, parse_big_int
+from schema.errors import MAX_ECHO
 
 from .graphql_helpers import gql
 from .test_graphql_mutations import RECORD, _defection_input, setup  # noqa: F401
@@ -77,7 +78,8 @@ def test_boundaries_exactly():
 def test_a_long_bad_value_is_not_echoed_whole():
     with pytest.raises(GraphQLError) as caught:
         parse_big_int("x" * 250_000)
-    assert len(caught.value.message) < 120
+    assert "'" + "x" * MAX_ECHO + "…'" in caught.value.message
+    assert len(caught.value.message) < MAX_ECHO + 60
 
 
 def test_record_defection_takes_an_integral_float(app, client, setup):  # noqa: F811
@@ -95,8 +97,12 @@ def test_record_defection_takes_an_integral_float(app, client, setup):  # noqa: 
 @pytest.mark.parametrize("bad", [250000.5, True, "abc"])
 def test_record_defection_refuses_what_is_not_a_whole_number(app, client, setup, bad):  # noqa: F811
     data, tokens = setup
-    body = gql(
-        client, RECORD, _defection_input(data, lostAnnualRevenue=bad), token=tokens["manager"]
-    )
+    variables = _defection_input(data, lostAnnualRevenue=bad)
+    body = gql(client, RECORD, variables, token=tokens["manager"], lang="en")
     assert body["data"] is None
-    assert "give a whole number" in body["errors"][0]["message"]
+    (error,) = body["errors"]
+    assert error["message"].startswith("$input.lostAnnualRevenue: BigInt cannot represent")
+    assert "give a whole number" in error["message"]
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "lostAnnualRevenue"}
+    body = gql(client, RECORD, variables, token=tokens["manager"], lang="zh")
+    assert "请给出整数" in body["errors"][0]["message"]

@@ -218,7 +218,7 @@ ACCOUNT = """
 query($id: ID!) {
   account(id: $id) {
     id externalId name tier tierLabel valueType valueTypeLabel relationshipStage
-    relationshipStageLabel region annualRevenue accountManager contactName locale active
+    relationshipStageLabel region annualRevenue accountManager locale active
     responses { id campaign { name } answers { aspect score } }
     defection { defectedOn primaryReason otherReasons competitor lostAnnualRevenue
                 account { externalId } }

@@ -59,6 +59,13 @@ def _development_secret(instance_path: Path) -> str:
     return key
 
 
+def env_milliseconds(name: str, default: int) -> int:
+    value = env_int(name, default)
+    if value < 0:
+        raise ConfigError(f"{name}={value} is negative (0 turns the limit off)")
+    return value
+
+
 def database_url(instance_path: Path) -> str:
     url = os.environ.get("DATABASE_URL", "").strip()
     if not url:
@@ -106,6 +113,9 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "RATELIMIT_ENABLED": env_flag("RATELIMIT_ENABLED", True),
         "GRAPHQL_INTROSPECTION": env_flag("GRAPHQL_INTROSPECTION", profile == DEVELOPMENT),
         "GRAPHQL_MAX_PAGE_SIZE": 200,
+        # The database work of one API request stops after this long (0: no limit).
+        # Keep gunicorn's --timeout above twice it, or gunicorn kills the worker first.
+        "GRAPHQL_STATEMENT_TIMEOUT_MS": env_milliseconds("GRAPHQL_STATEMENT_TIMEOUT_MS", 10_000),
         "SMTP_HOST": os.environ.get("SMTP_HOST", ""),
         "SMTP_PORT": env_int("SMTP_PORT", 25),
         "SMTP_USER": os.environ.get("SMTP_USER", ""),

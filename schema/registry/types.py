@@ -90,15 +90,20 @@ class Account:
     region: str
     annual_revenue: BigInt
     account_manager: str
-    contact_name: str
     locale: str
     active: bool
     opted_out_at: datetime | None
     created_at: datetime
     pk: strawberry.Private[int]
+    contact: strawberry.Private[str]
     email: strawberry.Private[str | None]
     phone: strawberry.Private[str | None]
     batch: strawberry.Private[Batch]
+
+    # The contact person is a contact detail, like their e-mail and phone.
+    @strawberry.field(permission_classes=[IsManager], description="Manager and admin only.")
+    def contact_name(self) -> str | None:
+        return self.contact
 
     @strawberry.field(permission_classes=[IsManager], description="Manager and admin only.")
     def contact_email(self) -> str | None:
@@ -227,12 +232,12 @@ def build_accounts(rows: list[m.KeyAccount]) -> list[Account]:
             region=r.region,
             annual_revenue=BigInt(r.annual_revenue),
             account_manager=r.account_manager,
-            contact_name=r.contact_name,
             locale=r.locale,
             active=r.active,
             opted_out_at=r.opted_out_at,
             created_at=r.created_at,
             pk=r.id,
+            contact=r.contact_name,
             email=r.contact_email,
             phone=r.contact_phone,
             batch=batch,

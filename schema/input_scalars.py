@@ -1,0 +1,106 @@
+"""Date and DateTime as the API reads them, refusing bad input in its own words.
+
+strawberry's own scalars answer a bad date with Python's ("Invalid isoformat string",
+"month must be in 1..12") and echo the whole value. These keep the names, the
+descriptions and what is accepted for a date and time, and say what is wrong in the
+caller's language (`InputError`, answered by `schema.errors.ApiErrors`).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Any
+
+import strawberry
+from graphql import StringValueNode, ValueNode, print_ast
+
+from .errors import InputError, shown
+
+#: A date is written YYYY-MM-DD (ASCII digits), as the API documents.
+_DATE_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+DATE_TIME_EXAMPLE = "2026-12-31T18:00:00+08:00"
+
+
+def not_a_date(value: object, node: ValueNode | None = None) -> InputError:
+    echo = shown(value)
+    return InputError(
+        {
+            "en": f"{echo} is not a date; use YYYY-MM-DD.",
+            "zh": f"{echo} 不是日期，请使用 YYYY-MM-DD 格式。",
+        },
+        node,
+    )
+
+
+def no_such_day(value: str, node: ValueNode | None = None) -> InputError:
+    echo = shown(value)
+    return InputError(
+        {
+            "en": f"{echo} is not a date: there is no such day.",
+            "zh": f"{echo} 不是有效日期：日历上没有这一天。",
+        },
+        node,
+    )
+
+
+def not_a_date_time(value: object, node: ValueNode | None = None) -> InputError:
+    echo = shown(value)
+    return InputError(
+        {
+            "en": f"{echo} is not a date and time; use ISO 8601, e.g. {DATE_TIME_EXAMPLE}.",
+            "zh": f"{echo} 不是日期时间，请使用 ISO 8601 格式，例如 {DATE_TIME_EXAMPLE}。",
+        },
+        node,
+    )
+
+
+def parse_date(value: Any, node: ValueNode | None = None) -> date:
+    """A date from YYYY-MM-DD text."""
+    if not isinstance(value, str) or not _DATE_TEXT.fullmatch(value):
+        raise not_a_date(value, node)
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise no_such_day(value, node) from None
+
+
+def parse_date_time(value: Any, node: ValueNode | None = None) -> datetime:
+    """A date and time in ISO 8601 (Python's fromisoformat, as of 3.11)."""
+    if not isinstance(value, str):
+        raise not_a_date_time(value, node)
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise not_a_date_time(value, node) from None
+
+
+def _literal(parse: Any, refuse: Any) -> Any:
+    def parse_literal(node: ValueNode, _variables: Any = None) -> Any:
+        if isinstance(node, StringValueNode):
+            return parse(node.value, node)
+        raise refuse(print_ast(node), node)
+
+    return parse_literal
+
+
+def _isoformat(value: date) -> str:
+    return value.isoformat()
+
+
+SCALARS = {
+    date: strawberry.scalar(
+        name="Date",
+        description="Date (isoformat)",
+        serialize=_isoformat,
+        parse_value=parse_date,
+        parse_literal=_literal(parse_date, not_a_date),
+    ),
+    datetime: strawberry.scalar(
+        name="DateTime",
+        description="Date with time (isoformat)",
+        serialize=_isoformat,
+        parse_value=parse_date_time,
+        parse_literal=_literal(parse_date_time, not_a_date_time),
+    ),
+}
