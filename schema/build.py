@@ -29,6 +29,7 @@ from strawberry.extensions.max_aliases import create_validator as max_aliases_ru
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 from strawberry.schema.config import StrawberryConfig
 
+from .cost import CostLimit
 from .errors import ApiErrors
 from .root import Mutation, Query
 from .scalars import BigInt
@@ -145,6 +146,8 @@ def build_schema(*, introspection: bool = False) -> strawberry.Schema:
         # document and the rules: a document that failed is refused again the same way.
         partial(ParserCache, maxsize=CACHED_DOCUMENTS),
         partial(ValidationCache, maxsize=CACHED_DOCUMENTS),
+        # Prices the operation, variables resolved, before any resolver runs.
+        CostLimit,
         ApiErrors,
     ]
     if not introspection:

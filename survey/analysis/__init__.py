@@ -22,6 +22,7 @@ from survey.analysis.defections import (
     defection_reasons_by_source,
 )
 from survey.analysis.drilldown import (
+    MAX_DRILLDOWN_LEVELS,
     MAX_NODE_COMMENTS,
     DrilldownNode,
     dissatisfaction_drilldown,
@@ -66,6 +67,7 @@ __all__ = [
     "ACCOUNT_DIMENSIONS",
     "DEFAULT_MIN_GROUP_SIZE",
     "DEFAULT_WINDOW_DAYS",
+    "MAX_DRILLDOWN_LEVELS",
     "MAX_NODE_COMMENTS",
     "CampaignProgress",
     "CampaignShare",
