@@ -31,6 +31,7 @@ from strawberry.types import ExecutionContext
 from strawberry.utils.logging import StrawberryLogger
 
 from . import input_scalars
+from .cost import CostLimit
 from .errors import ApiErrors, InputError, cap_echoes, is_unexpected, shown
 from .root import Mutation, Query
 from .scalars import BigInt
@@ -171,6 +172,8 @@ def build_schema(*, introspection: bool = False) -> strawberry.Schema:
         # document and the rules: a document that failed is refused again the same way.
         partial(ParserCache, maxsize=CACHED_DOCUMENTS),
         partial(CachedValidation, hide_suggestions=not introspection),
+        # Prices the operation, variables resolved, before any resolver runs.
+        CostLimit,
         ApiErrors,
     ]
     if not introspection:

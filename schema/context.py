@@ -9,6 +9,8 @@ from strawberry.types import Info as _Info
 
 from survey.scale import DEFAULT_LOCALE, normalise_locale
 
+from .budget import Budget, BudgetState
+
 
 @dataclass
 class Context:
@@ -23,6 +25,16 @@ class Context:
     max_page_size: int
     request: Request
     response: Response
+    #: The API token that authenticated the request: its budget is charged.
+    token_id: int | None = None
+    #: The most one operation may cost (schema.cost); dearer ones are refused unrun.
+    max_cost: int | None = None
+    #: Charges each accepted operation's cost to the token (web supplies it).
+    budget: Budget | None = None
+    #: This operation's cost, set before it runs.
+    cost: int = 0
+    #: The token's budget after this operation was charged (Query.rateLimit).
+    rate_limit: BudgetState | None = None
 
 
 Info = _Info[Context, None]

@@ -15,6 +15,7 @@ from .answers.queries import ResponseQuery
 from .audit import AuditQuery
 from .campaigns.mutations import CampaignCloseMutation, CampaignMutation
 from .campaigns.queries import CampaignQuery
+from .cost.types import RateLimitQuery
 from .follow_ups.mutations import FollowUpMutation
 from .follow_ups.queries import FollowUpQuery
 from .registry.mutations import DefectionMutation
@@ -31,6 +32,7 @@ class Query(
     AnalysisQuery,
     StaffQuery,
     AuditQuery,
+    RateLimitQuery,
 ):
     """Lists (keyset pages), single rows and the analysis."""
 

@@ -2,10 +2,15 @@
 
 Authentication happens here, before anything is parsed or executed: a request
 without a live bearer token gets HTTP 401 and a GraphQL-shaped error with
-extensions.code UNAUTHENTICATED. GraphiQL (GET, development only) needs no token:
-the page itself holds no data; its queries carry the token like any client. The page
-is the app's own (`web.graphiql`), passed in as `ide_page`: strawberry's loads
-React and GraphiQL from a CDN with inline script.
+extensions.code UNAUTHENTICATED; a client that has sent too many unknown tokens
+gets 429 (RATE_LIMITED, Retry-After) instead, counted by the `failed_lookup`
+callable the web layer passes in. Each accepted operation's cost is charged to its
+token through the `budget` passed in (schema.budget, schema.cost).
+
+GraphiQL (GET, development only) needs no token: the page itself holds no data; its
+queries carry the token like any client. The page is the app's own (`web.graphiql`),
+passed in as `ide_page`: strawberry's loads React and GraphiQL from a CDN with
+inline script.
 
 Each request's database work runs under GRAPHQL_STATEMENT_TIMEOUT_MS
 (`survey.db.statement_time_limit`): a field whose statement is cut off answers
@@ -26,12 +31,18 @@ from flask import Response as FlaskResponse
 from strawberry.flask.views import GraphQLView
 
 from survey.db import TimeLimit, is_statement_timeout, statement_time_limit
-from survey.registry import authenticate
+from survey.registry import authenticate_token
 from survey.transactions import rollback
 
+from .budget import Budget
 from .build import build_schema
 from .context import Context, locale_from
+from .cost import DEFAULT_MAX_COST, RATE_LIMITED
 from .errors import TIMEOUT, UNAUTHENTICATED, timeout_message
+
+#: Counts one failed token look-up for the client; the whole seconds it must wait
+#: when it has made too many, else None.
+FailedLookup = Callable[[], int | None]
 
 
 def _encode(data: object) -> str:
@@ -46,6 +57,17 @@ def _unauthenticated(message: str) -> FlaskResponse:
         status=401,
         content_type="application/json",
         headers={"WWW-Authenticate": 'Bearer realm="keypulse"'},
+    )
+
+
+def _too_many_failed_lookups(retry_after: int) -> FlaskResponse:
+    message = "Too many unknown or revoked tokens from this address; try again later."
+    body = {"errors": [{"message": message, "extensions": {"code": RATE_LIMITED}}]}
+    return FlaskResponse(
+        _encode(body),
+        status=429,
+        content_type="application/json",
+        headers={"Retry-After": str(retry_after)},
     )
 
 
@@ -73,10 +95,17 @@ class KeyPulseGraphQLView(GraphQLView[Context, None]):
     """Sync strawberry view with bearer-token auth and a typed context."""
 
     def __init__(
-        self, *args: Any, ide_page: Callable[[], FlaskResponse] | None = None, **kwargs: Any
+        self,
+        *args: Any,
+        ide_page: Callable[[], FlaskResponse] | None = None,
+        budget: Budget | None = None,
+        failed_lookup: FailedLookup | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.ide_page = ide_page
+        self.budget = budget
+        self.failed_lookup = failed_lookup
 
     def render_graphql_ide(self, request: Request) -> FlaskResponse:
         assert self.ide_page is not None  # strawberry answers 404 when graphql_ide is None
@@ -106,11 +135,15 @@ class KeyPulseGraphQLView(GraphQLView[Context, None]):
         token = bearer_token(request)
         if token is None:
             return _unauthenticated("Send an API token: Authorization: Bearer <token>.")
-        member = authenticate(token)
-        if member is None:
+        found = authenticate_token(token)
+        if found is None:
+            retry_after = self.failed_lookup() if self.failed_lookup is not None else None
+            if retry_after is not None:
+                return _too_many_failed_lookups(retry_after)
             return _unauthenticated("This API token is unknown or has been revoked.")
+        member = found.member
         # Read once: authenticate may have committed, which expires the row.
-        g.graphql_staff = (member.id, member.name, member.role)
+        g.graphql_staff = (member.id, member.name, member.role, found.token_id)
         # strawberry expects an object; a JSON string, number or list (batching is off)
         # would otherwise fail inside it as a 500.
         payload = request.get_json(silent=True) if request.is_json else {}
@@ -122,23 +155,34 @@ class KeyPulseGraphQLView(GraphQLView[Context, None]):
         return _encode(data)
 
     def get_context(self, request: Request, response: FlaskResponse) -> Context:
-        staff_id, staff_name, role = g.graphql_staff
+        staff_id, staff_name, role, token_id = g.graphql_staff
+        config = current_app.config
         return Context(
             staff_id=staff_id,
             staff_name=staff_name,
             role=role,
             locale=locale_from(request),
             request_id=uuid.uuid4().hex[:12],
-            max_page_size=int(current_app.config["GRAPHQL_MAX_PAGE_SIZE"]),
+            max_page_size=int(config["GRAPHQL_MAX_PAGE_SIZE"]),
             request=request,
             response=response,
+            token_id=token_id,
+            max_cost=int(config.get("GRAPHQL_MAX_COST") or DEFAULT_MAX_COST),
+            budget=self.budget,
         )
 
 
-def make_graphql_view(app: Flask, ide_page: Callable[[], FlaskResponse] | None = None) -> Any:
+def make_graphql_view(
+    app: Flask,
+    ide_page: Callable[[], FlaskResponse] | None = None,
+    *,
+    budget: Budget | None = None,
+    failed_lookup: FailedLookup | None = None,
+) -> Any:
     """The /graphql view for `app`: introspection per GRAPHQL_INTROSPECTION, `ide_page`
     (if any) on GET from a browser, queries only by POST (a GET query would land in
-    logs)."""
+    logs). `budget` charges each accepted operation to its token (none: no hourly
+    budget); `failed_lookup` counts unknown tokens per client (none: never 429)."""
     schema = build_schema(introspection=bool(app.config.get("GRAPHQL_INTROSPECTION")))
     return KeyPulseGraphQLView.as_view(
         "graphql",
@@ -146,5 +190,7 @@ def make_graphql_view(app: Flask, ide_page: Callable[[], FlaskResponse] | None =
         # strawberry renders an IDE only when this is set; which one is ours to say.
         graphql_ide="graphiql" if ide_page is not None else None,
         ide_page=ide_page,
+        budget=budget,
+        failed_lookup=failed_lookup,
         allow_queries_via_get=False,
     )

@@ -8,6 +8,7 @@ agree on what today is, whatever day the suite runs.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta, tzinfo
@@ -24,6 +25,16 @@ def utcnow() -> datetime:
 def today(tz: tzinfo | None = None) -> date:
     """Today's date in `tz` (UTC when omitted)."""
     return utcnow().astimezone(tz or UTC).date()
+
+
+def seconds_until(epoch: float) -> float:
+    """Seconds from now until `epoch`, a moment in real (unmoved) Unix time.
+
+    Libraries keep their own real time (Flask-Limiter's windows end at such moments):
+    this turns one into a duration, which then adds to `utcnow()`, so the moments
+    KeyPulse shows follow this clock whatever the tests have moved it to.
+    """
+    return epoch - time.time()
 
 
 @contextmanager

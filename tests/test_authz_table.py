@@ -113,6 +113,7 @@ RULES: dict[tuple[str, str], tuple[str, Variables, str]] = {
     ("Query", "defectionReasons"): ("{ defectionReasons { key } }", _none, VIEWER),
     ("Query", "atRiskAccounts"): ("{ atRiskAccounts { dissatisfiedAspects } }", _none, VIEWER),
     ("Query", "me"): ("{ me { name role } }", _none, VIEWER),
+    ("Query", "rateLimit"): ("{ rateLimit { cost remaining } }", _none, VIEWER),
     ("Query", "compareCampaigns"): (
         "query($a: ID!, $b: ID!) { compareCampaigns(a: $a, b: $b) { significant } }",
         _two_campaigns,

@@ -115,7 +115,7 @@ def test_a_timeout_before_execution_is_graphql_shaped_too(client, setup, monkeyp
     def slow_authenticate(_token):
         db.session.execute(text(SLOW_SQL)).scalar()
 
-    monkeypatch.setattr(schema.view, "authenticate", slow_authenticate)
+    monkeypatch.setattr(schema.view, "authenticate_token", slow_authenticate)
     resp = client.post(
         "/graphql",
         json={"query": "{ me { name } }"},

@@ -85,7 +85,13 @@ def init_graphql(app: Flask) -> None:
 
         app.register_blueprint(api_docs_bp)
         ide_page = graphiql_page
-    view = make_graphql_view(app, ide_page=ide_page)
+    from .limits import TokenBudget, count_failed_lookup
+
+    # schema/ imports nothing from web/: the budget and the failed look-up count, kept
+    # in Flask-Limiter's storage, are handed to it.
+    view = make_graphql_view(
+        app, ide_page=ide_page, budget=TokenBudget(), failed_lookup=count_failed_lookup
+    )
     # The API authenticates with a bearer token, not a cookie: no CSRF token needed.
     csrf.exempt(view)
     app.add_url_rule("/graphql", view_func=view, methods=["GET", "POST"])

@@ -12,6 +12,8 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from schema.cost import DEFAULT_MAX_COST
+
 PRODUCTION = "production"
 DEVELOPMENT = "development"
 TESTING = "testing"
@@ -45,6 +47,40 @@ def env_int(name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise ConfigError(f"{name}={raw!r} is not a whole number") from exc
+
+
+#: A token's GraphQL budget per hour, in cost units (schema.cost), by role. Viewer
+#: tokens go to read-only integrations (dashboards, BI tools), the likeliest to poll
+#: in a loop; managers also write. GRAPHQL_HOURLY_BUDGET overrides it.
+DEFAULT_HOURLY_BUDGET = {"viewer": 100_000, "manager": 200_000, "admin": 200_000}
+
+
+def env_hourly_budget(name: str) -> dict[str, int]:
+    """Budgets per role: one number for every role (`100000`) or some roles' own
+    (`viewer=50000,manager=200000`); roles not named keep their defaults."""
+    budgets = dict(DEFAULT_HOURLY_BUDGET)
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return budgets
+    if "=" not in raw:
+        return dict.fromkeys(budgets, _positive(name, raw))
+    for part in raw.split(","):
+        role, _, value = part.partition("=")
+        role = role.strip().lower()
+        if role not in budgets:
+            raise ConfigError(f"{name}: {role!r} is not a role (viewer, manager, admin)")
+        budgets[role] = _positive(name, value)
+    return budgets
+
+
+def _positive(name: str, raw: str) -> int:
+    try:
+        value = int(raw.strip().replace("_", ""))
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {raw!r} is not a whole number") from exc
+    if value < 1:
+        raise ConfigError(f"{name}: {raw!r} must be at least 1")
+    return value
 
 
 def _development_secret(instance_path: Path) -> str:
@@ -116,6 +152,10 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         # The database work of one API request stops after this long (0: no limit).
         # Keep gunicorn's --timeout above twice it, or gunicorn kills the worker first.
         "GRAPHQL_STATEMENT_TIMEOUT_MS": env_milliseconds("GRAPHQL_STATEMENT_TIMEOUT_MS", 10_000),
+        "GRAPHQL_MAX_COST": _positive(
+            "GRAPHQL_MAX_COST", os.environ.get("GRAPHQL_MAX_COST") or str(DEFAULT_MAX_COST)
+        ),
+        "GRAPHQL_HOURLY_BUDGET": env_hourly_budget("GRAPHQL_HOURLY_BUDGET"),
         "SMTP_HOST": os.environ.get("SMTP_HOST", ""),
         "SMTP_PORT": env_int("SMTP_PORT", 25),
         "SMTP_USER": os.environ.get("SMTP_USER", ""),

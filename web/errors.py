@@ -21,9 +21,11 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
         code = exc.code or 500
+        # A 429's Retry-After travels with the page.
+        headers = [(k, v) for k, v in exc.get_headers() if k == "Retry-After"]
         if request.path.startswith("/graphql"):
-            return jsonify(errors=[{"message": exc.description or exc.name}]), code
-        return render_error(code)
+            return jsonify(errors=[{"message": exc.description or exc.name}]), code, headers
+        return (*render_error(code), headers)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):  # type: ignore[no-untyped-def]

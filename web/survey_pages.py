@@ -14,10 +14,9 @@ from typing import NoReturn
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 from flask_babel import format_date, format_time
 from flask_babel import gettext as _
-from flask_limiter.util import get_remote_address
-from limits import parse as parse_limit
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from werkzeug.exceptions import TooManyRequests
 from werkzeug.wrappers import Response as HttpResponse
 
 from survey.answers import (
@@ -39,16 +38,11 @@ from survey.models import KIND_EXIT, ROLE_MANAGER
 from survey.registry import authenticate, role_at_least
 from survey.scale import DEFAULT_LOCALE, DISSATISFIED_MAX, LOCALES, Channel, normalise_locale
 
-from .extensions import limiter
 from .forms import ErrorLink, ExitSurveyForm, SurveyForm, exit_form_for, survey_form_for
+from .limits import count_failed_lookup
 
 bp = Blueprint("survey", __name__)
 log = logging.getLogger(__name__)
-
-#: Unknown or malformed links one client (IP address) may open before getting 429.
-#: Only failed look-ups count: many contacts of one key account share an office IP
-#: and must never be locked out of their own links. RATELIMIT_FAILED_LOOKUPS overrides.
-FAILED_LOOKUP_LIMIT = "30 per 10 minutes"
 
 
 @bp.get("/")
@@ -87,25 +81,16 @@ def _open_link(token: str) -> tuple[InvitationContext, str]:
 def _unknown_link() -> NoReturn:
     """404 for an unknown link, the same for every one, until this client has tried
     too many; then 429. Valid links never reach here, so they are never refused."""
-    _count_failed_lookup("survey-link")
+    _count_failed_lookup()
     abort(404)
 
 
-def _count_failed_lookup(scope: str) -> None:
+def _count_failed_lookup() -> None:
     """Count one failed look-up (an unknown link, a wrong staff token on a phone page)
-    for this client in `scope`; 429 once it has made too many."""
-    if current_app.config.get("RATELIMIT_ENABLED", True) and limiter.enabled:
-        rule = current_app.config.get("RATELIMIT_FAILED_LOOKUPS") or FAILED_LOOKUP_LIMIT
-        # The prefix keeps apps that share one Redis apart, as Flask-Limiter's own keys.
-        prefix = current_app.config.get("RATELIMIT_KEY_PREFIX") or ""
-        key = [p for p in (prefix, scope, get_remote_address()) if p]
-        try:
-            allowed = limiter.limiter.hit(parse_limit(rule), *key)
-        except Exception:  # the limiter's storage (Redis) is down: answer as usual
-            log.exception("rate limit storage unavailable; not counting this failed look-up")
-            allowed = True
-        if not allowed:
-            abort(429)
+    for this client (web.limits); 429 with Retry-After once it has made too many."""
+    retry_after = count_failed_lookup()
+    if retry_after is not None:
+        raise TooManyRequests(retry_after=retry_after)
 
 
 def _phone_interviewer(phone: bool) -> tuple[str | None, str | None]:
@@ -118,7 +103,7 @@ def _phone_interviewer(phone: bool) -> tuple[str | None, str | None]:
     member = authenticate(token) if token.strip() else None
     if member is None:
         if token.strip():
-            _count_failed_lookup("staff-token")
+            _count_failed_lookup()
         return None, str(_("Please enter a valid staff access token."))
     if not role_at_least(member.role, ROLE_MANAGER):
         return None, str(_("Only managers can enter phone interviews."))

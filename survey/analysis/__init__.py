@@ -24,7 +24,7 @@ from survey.analysis.briefs import account_briefs
 from survey.analysis.cache import AnalysisCache, LRUStorage, Storage, cached, install_cache
 from survey.analysis.comparisons import CampaignShare, campaign_margins, compare_campaigns
 from survey.analysis.defections import ReasonBreakdown, SourcedBreakdown
-from survey.analysis.drilldown import MAX_NODE_COMMENTS, DrilldownNode
+from survey.analysis.drilldown import MAX_DRILLDOWN_LEVELS, MAX_NODE_COMMENTS, DrilldownNode
 from survey.analysis.exports import campaign_responses
 from survey.analysis.filters import (
     ACCOUNT_DIMENSIONS,
@@ -68,6 +68,7 @@ __all__ = [
     "ACCOUNT_DIMENSIONS",
     "DEFAULT_MIN_GROUP_SIZE",
     "DEFAULT_WINDOW_DAYS",
+    "MAX_DRILLDOWN_LEVELS",
     "MAX_NODE_COMMENTS",
     "AnalysisCache",
     "CampaignProgress",

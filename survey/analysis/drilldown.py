@@ -36,6 +36,9 @@ from survey.statistics import wilson_interval
 
 #: How many comments a drill-down node keeps at most (newest first).
 MAX_NODE_COMMENTS = 20
+#: How many dimensions one drill-down splits by at most: each level multiplies the
+#: cells (three levels of the largest dimensions are already thousands of them).
+MAX_DRILLDOWN_LEVELS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +68,12 @@ def _validate_levels(by: Sequence[Dimension]) -> None:
         raise InvalidInputError("Give at least one dimension to drill down by.", field="by")
     if len(set(by)) != len(by):
         raise InvalidInputError("Each dimension may appear once in `by`.", field="by")
+    if len(by) > MAX_DRILLDOWN_LEVELS:
+        raise InvalidInputError(
+            f"Drill down by at most {MAX_DRILLDOWN_LEVELS} dimensions at once; "
+            "filter by the others instead.",
+            field="by",
+        )
 
 
 def dissatisfaction_drilldown(
@@ -86,9 +95,9 @@ def dissatisfaction_drilldown(
     Three GROUP BY queries over the finest cells, whatever the depth and the number
     of nodes; every coarser node adds up its cells in Python.
     """
+    _validate_levels(by)
     f = f or ResponseFilter()
     validate_response_filter(f)
-    _validate_levels(by)
     locale = resolve_locale(locale)
     dissatisfied = Answer.score <= DISSATISFIED_MAX
     depth = len(by)

@@ -289,6 +289,20 @@ def authenticate(token: str, *, now: datetime | None = None) -> StaffMember | No
     Refreshes the token's `last_used_at` at most once a minute (and then commits),
     so a busy client does not turn every read into a write.
     """
+    found = authenticate_token(token, now=now)
+    return found.member if found is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class AuthenticatedToken:
+    """A live token's id (what per-token budgets are kept under) and its staff member."""
+
+    token_id: int
+    member: StaffMember
+
+
+def authenticate_token(token: str, *, now: datetime | None = None) -> AuthenticatedToken | None:
+    """As `authenticate`, with the id of the token that matched."""
     token = token.strip()
     if not token or len(token) > 200:
         return None
@@ -304,11 +318,12 @@ def authenticate(token: str, *, now: datetime | None = None) -> StaffMember | No
     if row is None:
         return None
     api_token, member = row
+    token_id = api_token.id  # read before a commit expires the row
     now = now or utcnow()
     if api_token.last_used_at is None or now - api_token.last_used_at >= LAST_USED_RESOLUTION:
         api_token.last_used_at = now
         db.session.commit()
-    return member
+    return AuthenticatedToken(token_id, member)
 
 
 @dataclass(frozen=True, slots=True)

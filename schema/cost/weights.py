@@ -1,0 +1,355 @@
+"""What every field of the API costs: one table, one entry per field of every type.
+
+The unit is one object the API builds and resolves (a row: an account, a response,
+an answer; a group; a drill-down node). Scalars and value objects computed with
+their parent (intervals, distributions, page info) cost 0. A statement that
+aggregates over the answers (or accounts) costs SCAN: at the benchmark's 100,000
+answers one takes 20-40 ms, about what 200-400 objects take to resolve.
+
+A field's weight prices one occurrence of it under one parent item (`Price`):
+`own` once, then `items` results of `each` apiece, and its selection runs
+`items` times. A field under a list is paid once per item of the list, so
+nesting multiplies: responses(first: 50) { answers } pays 50 times 8 answers.
+
+Sizes the schema cannot know from the query are realistic upper figures for one
+installation, fixed here: a dimension's cardinality (CARDINALITY), the aspects of
+the questionnaire, the reasons of the vocabulary, the campaigns an account answers.
+
+`tests/test_graphql_cost.py` fails when a field of the schema has no entry here, or
+an entry names a field the schema does not have.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from enum import Enum
+from typing import Any
+
+from survey import analysis, scale
+
+Args = Mapping[str, Any]
+
+#: One aggregate statement over the answers or accounts matching a filter.
+SCAN = 200
+#: A page of rows fetched by keyset (LIMIT first + 1 on an index), or one COUNT.
+STATEMENT = 1
+#: Page sizes the API accepts at most (GRAPHQL_MAX_PAGE_SIZE); a larger `first` is
+#: refused by the resolver before any SQL, so it is priced at this size.
+MAX_PAGE = 200
+
+#: How many groups a dimension realistically has in one installation: closed
+#: vocabularies by their size, open ones by a generous estimate (seven regions of
+#: China plus one; 50 account managers; three years of quarterly campaigns and of months).
+CARDINALITY: dict[str, int] = {
+    analysis.Dimension.ASPECT.name: len(scale.DEFAULT_ASPECTS),
+    analysis.Dimension.TIER.name: len(scale.TIER_LABELS),
+    analysis.Dimension.VALUE_TYPE.name: len(scale.ValueType),
+    analysis.Dimension.RELATIONSHIP_STAGE.name: len(scale.RelationshipStage),
+    analysis.Dimension.REGION.name: 8,
+    analysis.Dimension.ACCOUNT_MANAGER.name: 50,
+    analysis.Dimension.CAMPAIGN.name: 12,
+    analysis.Dimension.MONTH.name: 36,
+}
+ASPECTS = len(scale.DEFAULT_ASPECTS)
+REASONS = len(scale.ReasonCode)
+#: Responses per account: at most one per campaign, CAMPAIGN's cardinality.
+ACCOUNT_RESPONSES = CARDINALITY[analysis.Dimension.CAMPAIGN.name]
+#: API tokens listed for an admin (a few per staff member).
+TOKENS = 50
+
+#: Launching draws a sample from the whole registry and writes its invitations and
+#: e-mails; reminders write an e-mail per unanswered invitation; the other mutations
+#: write a row or two and an audit entry.
+LAUNCH = 1_000
+REMIND = 100
+WRITE = 10
+#: __schema / __type (development only): a fixed price, whatever is selected.
+INTROSPECTION = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What a field's children need to know about the fields above them."""
+
+    #: The page size of the connection whose edges are below.
+    page: int = 0
+    #: Node counts per drill-down level below the current one.
+    levels: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """One occurrence of a field under one parent item: `own + items × each`, and its
+    selection is priced `items` times (with `scope`, or the parent's when None)."""
+
+    own: int = 0
+    items: int = 1
+    each: int = 0
+    scope: Scope | None = None
+
+
+Weight = Callable[[Args, Scope], Price]
+
+
+def fixed(own: int = 0, *, items: int = 1, each: int = 0) -> Weight:
+    price = Price(own, items, each)
+    return lambda _args, _scope: price
+
+
+#: A scalar, or a value object computed with its parent.
+FREE = fixed()
+#: An object: a row or group, looked up by key or batched with its siblings.
+ONE = fixed(each=1)
+
+
+def listed(n: int) -> Weight:
+    """A list of `n` objects (the realistic most), loaded for the whole page at once."""
+    return fixed(items=n, each=1)
+
+
+def first_of(args: Args, default: int, maximum: int = MAX_PAGE) -> int:
+    """The `first` argument as the resolver reads it: null is the default, and sizes
+    outside 0..maximum are refused before any SQL (priced at the nearest bound)."""
+    first = args.get("first")
+    if first is None:
+        return default
+    return min(max(int(first), 0), maximum)
+
+
+def connection(default: int) -> Weight:
+    """A keyset page: one statement; its `edges` hold `first` nodes."""
+
+    def weight(args: Args, scope: Scope) -> Price:
+        return Price(own=STATEMENT, scope=replace(scope, page=first_of(args, default)))
+
+    return weight
+
+
+def _edges(_args: Args, scope: Scope) -> Price:
+    return Price(items=scope.page)
+
+
+def first_list(default: int, own: int) -> Weight:
+    """A list of objects sized by `first`, after `own` work (an aggregate, say)."""
+    return lambda args, _scope: Price(own=own, items=first_of(args, default), each=1)
+
+
+def cardinality(dimension: Any) -> int:
+    name = dimension.name if isinstance(dimension, Enum) else str(dimension)
+    return CARDINALITY[name]
+
+
+def groups(own: int, *, arg: str = "groupBy", ungrouped: int = 1) -> Weight:
+    """One group per key of the `groupBy` dimension (`ungrouped` without one)."""
+
+    def weight(args: Args, _scope: Scope) -> Price:
+        dimension = args.get(arg)
+        return Price(
+            own=own,
+            items=cardinality(dimension) if dimension is not None else ungrouped,
+            each=1,
+        )
+
+    return weight
+
+
+def _summary(args: Args, scope: Scope) -> Price:
+    # ACCOUNTS and REVENUE first find each account's latest response: a second pass.
+    weight = args.get("weight")
+    passes = 1 if weight is None or getattr(weight, "name", weight) == "ANSWERS" else 2
+    return groups(passes * SCAN)(args, scope)
+
+
+def _drilldown(args: Args, scope: Scope) -> Price:
+    """Three statements over the finest cells (counts, reasons, newest texts), Python
+    adding up every cell the `by` list can produce, then one node per group per level."""
+    sizes = [cardinality(d) for d in args.get("by") or ()]
+    cells = math.prod(sizes) if sizes else 0
+    return Price(
+        own=3 * SCAN + cells,
+        items=sizes[0] if sizes else 0,
+        each=1,
+        scope=replace(scope, levels=tuple(sizes[1:])),
+    )
+
+
+def _children(_args: Args, scope: Scope) -> Price:
+    # Below the last level of `by` there are no children.
+    if not scope.levels:
+        return Price(items=0)
+    return Price(items=scope.levels[0], each=1, scope=replace(scope, levels=scope.levels[1:]))
+
+
+def free(names: str) -> dict[str, Weight]:
+    """Entries for fields that cost nothing: scalars and value objects."""
+    return dict.fromkeys(names.split(), FREE)
+
+
+CONNECTION: dict[str, Weight] = {"edges": _edges, "pageInfo": FREE, "totalCount": fixed(STATEMENT)}
+EDGE: dict[str, Weight] = {"cursor": FREE, "node": ONE}
+
+WEIGHTS: dict[str, dict[str, Weight]] = {
+    "Query": {
+        "compareCampaigns": fixed(SCAN, each=1),
+        "coverage": groups(SCAN),
+        "unheardAccounts": first_list(10, SCAN),
+        "aspectDefectionRisk": fixed(2 * SCAN, items=ASPECTS, each=1),
+        "followUps": connection(50),
+        "recovery": fixed(SCAN, each=1),
+        "accounts": connection(50),
+        "account": ONE,
+        "campaigns": connection(50),
+        "campaign": ONE,
+        "responses": connection(50),
+        "satisfactionSummary": _summary,
+        "dissatisfactionDrilldown": _drilldown,
+        # Staff-recorded reasons and exit-survey answers: two aggregates.
+        "defectionReasons": groups(2 * SCAN),
+        "atRiskAccounts": first_list(20, 2 * SCAN),
+        "me": ONE,
+        "staffTokens": listed(TOKENS),
+        "auditLog": connection(50),
+        # Reading the budget never costs any of it.
+        "rateLimit": FREE,
+    },
+    "Mutation": {
+        "updateFollowUp": fixed(WRITE, each=1),
+        "launchCampaign": fixed(LAUNCH, each=1),
+        "sendReminders": fixed(REMIND),
+        "recordPhoneResponse": fixed(WRITE, each=1),
+        "closeCampaign": fixed(WRITE, each=1),
+        "recordDefection": fixed(WRITE, each=1),
+    },
+    "Account": {
+        **free(
+            "id externalId name tier valueType relationshipStage region annualRevenue "
+            "accountManager contactName locale active optedOutAt createdAt contactEmail "
+            "contactPhone tierLabel valueTypeLabel relationshipStageLabel"
+        ),
+        "responses": listed(ACCOUNT_RESPONSES),
+        "defection": ONE,
+        "satisfactionTrend": listed(ACCOUNT_RESPONSES),
+    },
+    "AccountConnection": CONNECTION,
+    "AccountEdge": EDGE,
+    "Answer": free("aspect aspectLabel score satisfaction reasons reasonText"),
+    "ApiTokenInfo": free("id staffName staffRole staffActive createdAt revokedAt lastUsedAt"),
+    "AspectDefectionRisk": free(
+        "aspect label dissatisfiedAccounts dissatisfiedDefected satisfiedAccounts "
+        "satisfiedDefected dissatisfiedDefectionRate satisfiedDefectionRate riskRatio "
+        "riskRatioInterval medianLeadDays lowSample"
+    ),
+    "AtRiskAccount": {
+        **free("lastResponseAt dissatisfiedAspects annualRevenue riskScore expectedLostRevenue"),
+        "account": ONE,
+    },
+    "AuditLogEntry": free("id at actor action targetType targetId details"),
+    "AuditLogEntryConnection": CONNECTION,
+    "AuditLogEntryEdge": EDGE,
+    "Campaign": {
+        **free(
+            "id name kind status opensAt closesAt closedAt createdAt createdBy method "
+            "stratifyBy seed frameSize sampleSize excludeDays"
+        ),
+        # Counted for the whole page in one statement each; 1 per campaign.
+        "sampled": fixed(1),
+        "responded": fixed(1),
+        "invitationCounts": ONE,
+        "responseRate": fixed(1),
+        "invitations": connection(50),
+        "marginOfError": fixed(1),
+        "sampling": ONE,
+        # One aggregate for the page's campaigns: each pays its share and its groups.
+        "summary": groups(SCAN // 20),
+    },
+    "CampaignComparison": free("aspect a b difference z pValue significant"),
+    "CampaignConnection": CONNECTION,
+    "CampaignEdge": EDGE,
+    "CampaignSampling": free("method stratifyBy seed frameSize sampleSize frameDigest allocation"),
+    "CampaignShare": free(
+        "campaignId name answers satisfied satisfiedShare satisfiedShareInterval marginOfError"
+    ),
+    "Complaint": free("aspect aspectLabel score reasons reasonText"),
+    "CoverageGroup": free(
+        "key label activeAccounts heardFrom heardShare heardShareInterval activeRevenue "
+        "heardRevenue revenueShare"
+    ),
+    "Defection": {
+        **free(
+            "id defectedOn primaryReason otherReasons competitor lostAnnualRevenue note "
+            "source recordedAt recordedBy"
+        ),
+        "account": ONE,
+        "precursors": ONE,
+    },
+    "DefectionPrecursor": free(
+        "responseId submittedAt leadDays complaints comment matchingReasons reasonsMatch"
+    ),
+    "DrilldownNode": {
+        **free(
+            "dimension key label answers dissatisfied dissatisfiedShare "
+            "dissatisfiedShareInterval lowSample"
+        ),
+        "topReasons": listed(REASONS),
+        "children": _children,
+        # Strings cut from the texts the drill-down already ranked.
+        "comments": FREE,
+    },
+    "ExclusionCount": free("reason count"),
+    "FollowUp": {
+        **free("id owner status openedAt dueAt contactedAt resolvedAt overdue notes"),
+        "account": ONE,
+        "response": ONE,
+    },
+    "FollowUpConnection": CONNECTION,
+    "FollowUpEdge": EDGE,
+    "FollowUpNote": free("at author status text"),
+    "Invitation": {
+        **free(
+            "id status locale stratum createdAt sentAt openedAt respondedAt remindersSent "
+            "bounceReason"
+        ),
+        "account": ONE,
+    },
+    "InvitationConnection": CONNECTION,
+    "InvitationCounts": free("pending sent opened responded bounced expired"),
+    "InvitationEdge": EDGE,
+    "LaunchCampaignPayload": {
+        **free(
+            "sampled frameSize seed method allocation excluded emailsQueued "
+            "expectedResponseRate expectedMarginOfError"
+        ),
+        "campaign": ONE,
+    },
+    "Me": free("name role locale"),
+    "PageInfo": free("hasNextPage endCursor"),
+    "RateLimit": free("cost limit remaining resetAt"),
+    "ReasonBreakdown": {
+        **free("key label defections lostRevenue exitSurveyResponses lowSample"),
+        # Each reason once per source (staff records, exit surveys).
+        "reasons": listed(2 * REASONS),
+    },
+    "ReasonCount": free("reason count share source shareInterval"),
+    "Recovery": free("accounts improved unchanged worse meanChange"),
+    "Response": {
+        **free("id submittedAt channel locale comment"),
+        "account": ONE,
+        "campaign": ONE,
+        "answers": listed(ASPECTS),
+    },
+    "ResponseConnection": CONNECTION,
+    "ResponseEdge": EDGE,
+    "SampleAllocation": free("key label frame size"),
+    "SamplingStratum": free("key label frame size"),
+    "SatisfactionGroup": free(
+        "key label answers distribution mean satisfiedShare dissatisfiedShare "
+        "satisfiedShareInterval dissatisfiedShareInterval accounts lowSample"
+    ),
+    "ScoreDistribution": free(
+        "veryDissatisfied somewhatDissatisfied noOpinion satisfied verySatisfied"
+    ),
+    "ShareInterval": free("low high"),
+    "TrendPoint": free("campaignId campaignName opensAt mean answers"),
+}
