@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from benchmarks import harness
+from benchmarks import costliest, harness
 from benchmarks.data import Generator
 from benchmarks.harness import GrowthPoint, growth_exponent, markdown, parse_args
 from benchmarks.items import survey_form_data
@@ -101,6 +101,15 @@ def test_tiny_run_measures_every_item_and_writes_results(
     assert "| survey page GET |" in table
     assert "1,600 answers" in table
     assert table in capsys.readouterr().out
+
+
+def test_tiny_run_of_the_costliest_requests(capsys: pytest.CaptureFixture[str]) -> None:
+    """`python -m benchmarks.costliest`: every candidate fits the cap and runs."""
+    argv = ["--answers", "1600", "--accounts", "600", "--campaign-size", "300", "--rounds", "1"]
+    assert costliest.main(argv) == 0
+    table = capsys.readouterr().out
+    for name in costliest.CANDIDATES:
+        assert f"| {name} |" in table
 
 
 def test_default_and_large_sizes() -> None:

@@ -18,15 +18,15 @@ from web.config import DEFAULT_HOURLY_BUDGET, ConfigError, env_hourly_budget, lo
 from .graphql_data import build
 from .graphql_helpers import codes, gql, make_tokens
 
-SUMMARY = "{ satisfactionSummary(groupBy: TIER) { key answers } }"  # costs 203
-RATE = "{ rateLimit { cost limit remaining resetAt } }"  # costs 1
+SUMMARY = "{ satisfactionSummary(groupBy: TIER) { key answers } }"  # costs 1013
+RATE = "{ rateLimit { cost limit remaining resetAt } }"  # costs 10 (the request)
 
 
 @pytest.fixture
 def app_config() -> dict[str, Any]:
     return {
         "RATELIMIT_ENABLED": True,
-        "GRAPHQL_HOURLY_BUDGET": 500,
+        "GRAPHQL_HOURLY_BUDGET": 2500,
         "RATELIMIT_FAILED_LOOKUPS": "3 per minute",
     }
 
@@ -45,9 +45,9 @@ def reset_at(body: dict[str, Any]) -> datetime:
 def test_rate_limit_numbers_are_exact(client, tokens, now):
     first = gql(client, RATE, token=tokens["viewer"])
     assert {k: v for k, v in first["data"]["rateLimit"].items() if k != "resetAt"} == {
-        "cost": 1,
-        "limit": 500,
-        "remaining": 499,
+        "cost": 10,
+        "limit": 2500,
+        "remaining": 2490,
     }
     # An hour from the first charged operation, on the app's clock (TEST_NOW), whatever
     # day the suite runs.
@@ -59,16 +59,16 @@ def test_rate_limit_numbers_are_exact(client, tokens, now):
         headers={"Authorization": f"Bearer {tokens['viewer']}"},
     )
     second = resp.get_json()
-    assert second["data"]["rateLimit"]["remaining"] == 499 - 203 - 1
-    assert second["data"]["rateLimit"]["cost"] == 1
+    assert second["data"]["rateLimit"]["remaining"] == 2490 - 1013 - 10
+    assert second["data"]["rateLimit"]["cost"] == 10
     # The window does not move with later operations.
     assert reset_at(second) == reset_at(first)
-    assert resp.headers["X-RateLimit-Limit"] == "500"
-    assert resp.headers["X-RateLimit-Remaining"] == str(499 - 203 - 1)
+    assert resp.headers["X-RateLimit-Limit"] == "2500"
+    assert resp.headers["X-RateLimit-Remaining"] == str(2490 - 1013 - 10)
     assert resp.headers["X-RateLimit-Reset"] == str(int(reset_at(first).timestamp()))
     # rateLimit.cost is the whole operation's cost.
     both = gql(client, "{ me { name } rateLimit { cost remaining } }", token=tokens["viewer"])
-    assert both["data"]["rateLimit"] == {"cost": 1, "remaining": 295 - 1}
+    assert both["data"]["rateLimit"] == {"cost": 11, "remaining": 1467 - 11}
 
 
 def test_over_the_hourly_budget_is_429_with_retry_after(client, tokens, now):
@@ -87,9 +87,9 @@ def test_over_the_hourly_budget_is_429_with_retry_after(client, tokens, now):
     extensions = body["errors"][0]["extensions"]
     assert {k: v for k, v in extensions.items() if k != "resetAt"} == {
         "code": "RATE_LIMITED",
-        "cost": 203,
-        "limit": 500,
-        "remaining": 500 - 2 * 203,
+        "cost": 1013,
+        "limit": 2500,
+        "remaining": 2500 - 2 * 1013,
     }
     reset = datetime.fromisoformat(extensions["resetAt"])
     assert now + timedelta(hours=1) <= reset <= now + timedelta(hours=1, minutes=1)
@@ -97,21 +97,21 @@ def test_over_the_hourly_budget_is_429_with_retry_after(client, tokens, now):
     assert len(statements) == 1 and "api_tokens" in statements[0], statements
     # A refused operation costs nothing: a cheaper one still fits.
     rate = gql(client, RATE, token=viewer)["data"]["rateLimit"]
-    assert rate["remaining"] == 500 - 2 * 203 - 1
+    assert rate["remaining"] == 2500 - 2 * 1013 - 10
     # Each token has its own budget.
     assert "errors" not in gql(client, SUMMARY, token=tokens["manager"])
 
 
 @pytest.mark.parametrize(
     "app_config",
-    [{"RATELIMIT_ENABLED": True, "GRAPHQL_HOURLY_BUDGET": {"viewer": 300, "manager": 900}}],
+    [{"RATELIMIT_ENABLED": True, "GRAPHQL_HOURLY_BUDGET": {"viewer": 3000, "manager": 9000}}],
 )
 def test_budgets_per_role(client, tokens, app_config):
     limits = {
         role: gql(client, RATE, token=tokens[role])["data"]["rateLimit"]["limit"]
         for role in ("viewer", "manager", "admin")
     }
-    assert limits == {"viewer": 300, "manager": 900, "admin": DEFAULT_HOURLY_BUDGET["admin"]}
+    assert limits == {"viewer": 3000, "manager": 9000, "admin": DEFAULT_HOURLY_BUDGET["admin"]}
 
 
 @pytest.mark.parametrize("app_config", [{"RATELIMIT_ENABLED": False}])
@@ -119,7 +119,7 @@ def test_nothing_is_charged_with_rate_limits_off(client, tokens, app_config):
     for _ in range(3):
         assert "errors" not in gql(client, SUMMARY, token=tokens["viewer"])
     rate = gql(client, RATE, token=tokens["viewer"])["data"]["rateLimit"]
-    assert rate["cost"] == 1
+    assert rate["cost"] == 10
     assert rate["limit"] == rate["remaining"] == DEFAULT_HOURLY_BUDGET["viewer"]
 
 

@@ -74,29 +74,29 @@ EIGHT_DIMENSIONS = (
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
-        # An object and its scalars.
-        ("{ me { name } }", 1),
-        # Nothing but the budget, or nothing at all: every operation costs at least 1.
-        ("{ rateLimit { cost remaining } }", 1),
-        ("{ __typename }", 1),
-        # One aggregate over the answers, one group per tier (3); values are free.
-        ("{ satisfactionSummary(groupBy: TIER) { key mean distribution { satisfied } } }", 203),
-        # Weighted by accounts: a second pass for each account's latest response; 8 regions.
-        ("{ satisfactionSummary(groupBy: REGION, weight: REVENUE) { key } }", 408),
-        # 3 aggregates + 8 x 3 cells; 8 aspect nodes with 10 reasons each (88); 24 tier
-        # nodes below them; nothing below the last level.
-        (DRILL_2, 600 + 24 + 88 + 24),
-        # The page and its COUNT, then 50 x (response + account + its 12 responses +
-        # campaign + 8 answers).
-        (PAGE_50, 2 + 50 * 23),
-        # Fragments count where they are spread: 2 campaigns x (1 + summary 10 + 3 groups
-        # + invitations 1 + 3 x (invitation + account)).
-        (FRAGMENTS, 1 + 2 * (1 + 13 + 1 + 6)),
-        # Defection reasons: two aggregates, 36 months x (group + 20 reasons).
-        ("{ defectionReasons(groupBy: MONTH) { key reasons { reason } } }", 400 + 36 * 21),
+        # The request (10) and an object with its scalars (1).
+        ("{ me { name } }", 11),
+        # Nothing but the budget, or nothing at all: the request itself.
+        ("{ rateLimit { cost remaining } }", 10),
+        ("{ __typename }", 10),
+        # One aggregate over the answers (1,000), one group per tier (3); values are free.
+        ("{ satisfactionSummary(groupBy: TIER) { key mean distribution { satisfied } } }", 1013),
+        # Weighted: each account's latest response first (8,000); 8 regions.
+        ("{ satisfactionSummary(groupBy: REGION, weight: REVENUE) { key } }", 9018),
+        # 3 aggregates + 4 x (8 x 3 cells); 8 aspect nodes with 10 reasons each (88); 24
+        # tier nodes below them; nothing below the last level.
+        (DRILL_2, 10 + 3000 + 4 * 24 + 88 + 24),
+        # The page (1) and its COUNT (50), then 50 x (response + account + its 12
+        # responses + campaign + 8 answers).
+        (PAGE_50, 10 + 1 + 50 + 50 * 23),
+        # Fragments count where they are spread: 2 campaigns x (1 + summary 20 + 3
+        # groups + invitations 1 + 3 x (invitation + account)).
+        (FRAGMENTS, 10 + 1 + 2 * (1 + 23 + 1 + 6)),
+        # Defection reasons: 100 over the few defections, 36 months x (group + 20 reasons).
+        ("{ defectionReasons(groupBy: MONTH) { key reasons { reason } } }", 10 + 100 + 36 * 21),
         # Every cell eight dimensions can produce, three aggregates and 8 aspect nodes.
-        (EIGHT_DIMENSIONS, 3 * SCAN + 49_766_400 + 8),
-        ('mutation { closeCampaign(id: "1") { id } }', 11),
+        (EIGHT_DIMENSIONS, 10 + 3 * SCAN + 4 * 49_766_400 + 8),
+        ('mutation { closeCampaign(id: "1") { id } }', 10 + 100 + 1),
     ],
 )
 def test_exact_costs(query, expected):
@@ -105,22 +105,22 @@ def test_exact_costs(query, expected):
 
 def test_variables_are_resolved_before_pricing():
     query = "query($n: Int) { responses(first: $n) { edges { node { id } } } }"
-    assert cost(query, {"n": 7}) == 1 + 7
-    assert cost(query, {}) == 1 + 50  # the argument's default
+    assert cost(query, {"n": 7}) == 10 + 1 + 7
+    assert cost(query, {}) == 10 + 1 + 50  # the argument's default
     # A page over the maximum is refused by the resolver before any SQL: priced at it.
-    assert cost(query, {"n": 5000}) == 1 + 200
+    assert cost(query, {"n": 5000}) == 10 + 1 + 200
     # Variables that do not fit their types: execution refuses them, nothing to price.
     assert cost(query, {"n": "many"}) is None
     by = "query($by: [Dimension!]!) { dissatisfactionDrilldown(by: $by) { key } }"
-    assert cost(by, {"by": ["REGION", "ACCOUNT_MANAGER"]}) == 600 + 400 + 8
+    assert cost(by, {"by": ["REGION", "ACCOUNT_MANAGER"]}) == 10 + 3000 + 4 * 400 + 8
 
 
 def test_only_the_chosen_operation_is_priced():
     document = parse(
         "query A { me { name } } query B { satisfactionSummary(groupBy: TIER) { key } }"
     )
-    assert operation_cost(schema._schema, document, "A", {}) == 1
-    assert operation_cost(schema._schema, document, "B", {}) == 203
+    assert operation_cost(schema._schema, document, "A", {}) == 11
+    assert operation_cost(schema._schema, document, "B", {}) == 1013
 
 
 def _readme_requests() -> Iterator[tuple[str, dict[str, Any]]]:
@@ -167,7 +167,7 @@ def test_too_costly_is_refused_before_any_sql(client, token):
     assert body["data"] is None
     assert body["errors"][0]["extensions"] == {
         "code": "QUERY_TOO_COSTLY",
-        "cost": 3 * SCAN + 49_766_400 + 8,
+        "cost": 10 + 3 * SCAN + 4 * 49_766_400 + 8,
         "budget": DEFAULT_MAX_COST,
     }
     assert only_the_token_lookup(statements), statements
@@ -183,7 +183,7 @@ def test_thirty_aliases_of_the_costliest_documented_field_are_refused(client, to
     body, statements = statements_of(client, thirty, token)
     assert body["errors"][0]["extensions"] == {
         "code": "QUERY_TOO_COSTLY",
-        "cost": 30 * one,
+        "cost": 10 + 30 * (one - 10),
         "budget": DEFAULT_MAX_COST,
     }
     assert only_the_token_lookup(statements), statements
@@ -210,7 +210,7 @@ def test_the_cap_is_a_setting(client, token, app_config):
     body = gql(client, "{ satisfactionSummary(groupBy: TIER) { key } }", token=token)
     assert body["errors"][0]["extensions"] == {
         "code": "QUERY_TOO_COSTLY",
-        "cost": 203,
+        "cost": 1013,
         "budget": 100,
     }
     assert gql(client, "{ me { name } }", token=token)["data"]["me"]["name"] == "viewer-user"

@@ -49,10 +49,11 @@ def env_int(name: str, default: int) -> int:
         raise ConfigError(f"{name}={raw!r} is not a whole number") from exc
 
 
-#: A token's GraphQL budget per hour, in cost units (schema.cost), by role. Viewer
+#: A token's GraphQL budget per hour, in cost units (schema.cost: about 0.1 ms of
+#: work each, so 500,000 is about 50 s of server time an hour), by role. Viewer
 #: tokens go to read-only integrations (dashboards, BI tools), the likeliest to poll
-#: in a loop; managers also write. GRAPHQL_HOURLY_BUDGET overrides it.
-DEFAULT_HOURLY_BUDGET = {"viewer": 100_000, "manager": 200_000, "admin": 200_000}
+#: in a loop; managers also launch and write. GRAPHQL_HOURLY_BUDGET overrides it.
+DEFAULT_HOURLY_BUDGET = {"viewer": 500_000, "manager": 1_000_000, "admin": 1_000_000}
 
 
 def env_hourly_budget(name: str) -> dict[str, int]:

@@ -4,7 +4,7 @@ field by field from the weights table before anything runs.
 cost(selection, n) = sum over its fields f of
     n × (own_f + items_f × each_f) + cost(f's selection, n × items_f)
 
-starting from n = 1 at the root; an operation costs at least 1. Fragments count
+starting from n = 1 at the root, plus REQUEST for the request itself. Fragments count
 where they are spread; a field selected twice counts twice (an upper bound, like
 @skip and @include, which are not looked at).
 """
@@ -31,7 +31,7 @@ from graphql import (
 )
 from graphql.execution.values import get_argument_values, get_variable_values
 
-from .weights import INTROSPECTION, WEIGHTS, Scope
+from .weights import INTROSPECTION, REQUEST, WEIGHTS, Scope
 
 _INTROSPECTION_FIELDS = frozenset({"__schema", "__type"})
 
@@ -59,7 +59,7 @@ def operation_cost(
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
     pricer = _Pricer(schema, fragments, coerced)
-    return max(1, pricer.selection(root, operation.selection_set, 1, Scope()))
+    return REQUEST + pricer.selection(root, operation.selection_set, 1, Scope())
 
 
 class _Pricer:

@@ -1,10 +1,12 @@
 """What every field of the API costs: one table, one entry per field of every type.
 
-The unit is one object the API builds and resolves (a row: an account, a response,
-an answer; a group; a drill-down node). Scalars and value objects computed with
-their parent (intervals, distributions, page info) cost 0. A statement that
-aggregates over the answers (or accounts) costs SCAN: at the benchmark's 100,000
-answers one takes 20-40 ms, about what 200-400 objects take to resolve.
+The unit is about 0.1 ms of server time on the benchmark's data set (100,000
+answers, 100,000 accounts, SQLite, benchmarks/): one object the API builds and
+resolves (a row: an account, a response, an answer; a group; a drill-down node)
+costs 1; scalars and value objects computed with their parent (intervals,
+distributions, page info) cost 0; an aggregate over the answers matching a filter
+costs SCAN. The figures below were measured there (`python -m benchmarks.costliest`
+times the dearest requests the default cap lets through).
 
 A field's weight prices one occurrence of it under one parent item (`Price`):
 `own` once, then `items` results of `each` apiece, and its selection runs
@@ -31,10 +33,23 @@ from survey import analysis, scale
 
 Args = Mapping[str, Any]
 
-#: One aggregate statement over the answers or accounts matching a filter.
-SCAN = 200
-#: A page of rows fetched by keyset (LIMIT first + 1 on an index), or one COUNT.
+#: Every operation, before its fields: authentication, parsing, the JSON answer
+#: (about 3 ms measured; a flood of tiny requests is still paid for).
+REQUEST = 10
+#: One aggregate statement over the answers (or accounts) matching a filter:
+#: 45-150 ms on the benchmark's 100,000 answers.
+SCAN = 1_000
+#: Weighting by ACCOUNTS or REVENUE first finds each account's latest response:
+#: 750-1,000 ms there with the aggregate.
+LATEST_PER_ACCOUNT = 8_000
+#: A drill-down adds up every finest cell in Python (counts, reasons, texts).
+CELL = 4
+#: Defections are few (2% of the accounts): aggregating them is cheap.
+DEFECTION_SCAN = 100
+#: A page of rows fetched by keyset (LIMIT first + 1 on an index).
 STATEMENT = 1
+#: A COUNT of every row matching a connection's filter (totalCount).
+COUNT = 50
 #: Page sizes the API accepts at most (GRAPHQL_MAX_PAGE_SIZE); a larger `first` is
 #: refused by the resolver before any SQL, so it is priced at this size.
 MAX_PAGE = 200
@@ -60,11 +75,12 @@ ACCOUNT_RESPONSES = CARDINALITY[analysis.Dimension.CAMPAIGN.name]
 TOKENS = 50
 
 #: Launching draws a sample from the whole registry and writes its invitations and
-#: e-mails; reminders write an e-mail per unanswered invitation; the other mutations
-#: write a row or two and an audit entry.
-LAUNCH = 1_000
-REMIND = 100
-WRITE = 10
+#: e-mails (1.9 s for 5,000 of 100,000 accounts): priced under the cap, as a
+#: manager's deliberate act must go through, but dear. Reminders write an e-mail per
+#: unanswered invitation; the other mutations write a row or two and an audit entry.
+LAUNCH = 5_000
+REMIND = 2_000
+WRITE = 100
 #: __schema / __type (development only): a fixed price, whatever is selected.
 INTROSPECTION = 10
 
@@ -156,10 +172,9 @@ def groups(own: int, *, arg: str = "groupBy", ungrouped: int = 1) -> Weight:
 
 
 def _summary(args: Args, scope: Scope) -> Price:
-    # ACCOUNTS and REVENUE first find each account's latest response: a second pass.
     weight = args.get("weight")
-    passes = 1 if weight is None or getattr(weight, "name", weight) == "ANSWERS" else 2
-    return groups(passes * SCAN)(args, scope)
+    by_answers = weight is None or getattr(weight, "name", weight) == "ANSWERS"
+    return groups(SCAN if by_answers else SCAN + LATEST_PER_ACCOUNT)(args, scope)
 
 
 def _drilldown(args: Args, scope: Scope) -> Price:
@@ -168,7 +183,7 @@ def _drilldown(args: Args, scope: Scope) -> Price:
     sizes = [cardinality(d) for d in args.get("by") or ()]
     cells = math.prod(sizes) if sizes else 0
     return Price(
-        own=3 * SCAN + cells,
+        own=3 * SCAN + CELL * cells,
         items=sizes[0] if sizes else 0,
         each=1,
         scope=replace(scope, levels=tuple(sizes[1:])),
@@ -187,17 +202,21 @@ def free(names: str) -> dict[str, Weight]:
     return dict.fromkeys(names.split(), FREE)
 
 
-CONNECTION: dict[str, Weight] = {"edges": _edges, "pageInfo": FREE, "totalCount": fixed(STATEMENT)}
+CONNECTION: dict[str, Weight] = {"edges": _edges, "pageInfo": FREE, "totalCount": fixed(COUNT)}
 EDGE: dict[str, Weight] = {"cursor": FREE, "node": ONE}
 
 WEIGHTS: dict[str, dict[str, Weight]] = {
     "Query": {
-        "compareCampaigns": fixed(SCAN, each=1),
-        "coverage": groups(SCAN),
-        "unheardAccounts": first_list(10, SCAN),
-        "aspectDefectionRisk": fixed(2 * SCAN, items=ASPECTS, each=1),
+        # Two campaigns' answers, through the campaign index: 13 ms measured.
+        "compareCampaigns": fixed(SCAN // 5, each=1),
+        # Active accounts, and those heard from: 160-430 ms.
+        "coverage": groups(3 * SCAN),
+        "unheardAccounts": first_list(10, 3 * SCAN // 2),
+        # Latest responses per account against defections: 290 ms.
+        "aspectDefectionRisk": fixed(3 * SCAN, items=ASPECTS, each=1),
         "followUps": connection(50),
-        "recovery": fixed(SCAN, each=1),
+        # Resolved follow-up cases and the next response: few rows.
+        "recovery": fixed(DEFECTION_SCAN, each=1),
         "accounts": connection(50),
         "account": ONE,
         "campaigns": connection(50),
@@ -205,13 +224,14 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
         "responses": connection(50),
         "satisfactionSummary": _summary,
         "dissatisfactionDrilldown": _drilldown,
-        # Staff-recorded reasons and exit-survey answers: two aggregates.
-        "defectionReasons": groups(2 * SCAN),
-        "atRiskAccounts": first_list(20, 2 * SCAN),
+        # Staff-recorded reasons and exit-survey answers, over the few defections.
+        "defectionReasons": groups(DEFECTION_SCAN),
+        # Every account's latest response, its complaints' defection rates: 560-690 ms.
+        "atRiskAccounts": first_list(20, 6 * SCAN),
         "me": ONE,
         "staffTokens": listed(TOKENS),
         "auditLog": connection(50),
-        # Reading the budget never costs any of it.
+        # Read from what admission already knows.
         "rateLimit": FREE,
     },
     "Mutation": {
@@ -261,8 +281,9 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
         "invitations": connection(50),
         "marginOfError": fixed(1),
         "sampling": ONE,
-        # One aggregate for the page's campaigns: each pays its share and its groups.
-        "summary": groups(SCAN // 20),
+        # One aggregate over the answers of the page's campaigns (at most 50 of them,
+        # together about one SCAN): each pays its share and its groups.
+        "summary": groups(SCAN // 50),
     },
     "CampaignComparison": free("aspect a b difference z pValue significant"),
     "CampaignConnection": CONNECTION,
@@ -313,7 +334,8 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
         ),
         "account": ONE,
     },
-    "InvitationConnection": CONNECTION,
+    # Only ever below a campaign: its count comes from one GROUP BY for the page.
+    "InvitationConnection": {**CONNECTION, "totalCount": fixed(1)},
     "InvitationCounts": free("pending sent opened responded bounced expired"),
     "InvitationEdge": EDGE,
     "LaunchCampaignPayload": {
