@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-import re
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -12,11 +10,8 @@ import strawberry
 from graphql import (
     ASTValidationRule,
     DocumentNode,
-    FloatValueNode,
     GraphQLError,
-    IntValueNode,
     StringValueNode,
-    ValueNode,
 )
 from strawberry.extensions import (
     AddValidationRules,
@@ -32,9 +27,8 @@ from strawberry.utils.logging import StrawberryLogger
 
 from . import input_scalars
 from .cost import CostLimit
-from .errors import ApiErrors, InputError, cap_echoes, is_unexpected, shown
+from .errors import ApiErrors, cap_echoes, is_unexpected
 from .root import Mutation, Query
-from .scalars import BigInt
 from .suggestions import CachedValidation, QuietExecutor
 
 #: Ten levels is enough for every real query (a drill-down three deep is seven).
@@ -81,71 +75,6 @@ DEPTH_RULE = max_depth_rule(MAX_DEPTH, None, None)
 ALIASES_RULE = max_aliases_rule(MAX_ALIASES)
 
 
-#: BigInt holds a signed 64-bit whole number (what PostgreSQL's BIGINT stores).
-BIG_INT_MIN, BIG_INT_MAX = -(2**63), 2**63 - 1
-_WHOLE_NUMBER_TEXT = re.compile(r"-?[0-9]{1,19}", re.ASCII)
-
-
-def _whole_number(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return int(value) if math.isfinite(value) and value.is_integer() else None
-    if isinstance(value, str):
-        return int(value) if _WHOLE_NUMBER_TEXT.fullmatch(value) else None
-    return None
-
-
-def parse_big_int(value: Any) -> int:
-    """A BigInt from a JSON variable: a whole number, also written as an integral
-    float (250000.0, as Python and spreadsheets send it) or as digits in a string
-    (as JavaScript sends numbers beyond 2**53). Refuses fractions, booleans, other
-    text and values outside 64 bits, with the value shown briefly."""
-    number = _whole_number(value)
-    echo = shown(value)
-    if number is None:
-        raise InputError(
-            {
-                "en": f"BigInt cannot represent {echo}: give a whole number.",
-                "zh": f"BigInt 无法表示 {echo}：请给出整数。",
-            }
-        )
-    if not BIG_INT_MIN <= number <= BIG_INT_MAX:
-        raise InputError(
-            {
-                "en": f"BigInt cannot represent {echo}: it is outside the 64-bit range "
-                f"({BIG_INT_MIN} to {BIG_INT_MAX}).",
-                "zh": f"BigInt 无法表示 {echo}：超出了 64 位整数的范围"
-                f"（{BIG_INT_MIN} 至 {BIG_INT_MAX}）。",
-            }
-        )
-    return number
-
-
-def _parse_big_int_literal(node: ValueNode, _variables: Any = None) -> int:
-    if isinstance(node, IntValueNode):
-        return parse_big_int(int(node.value))
-    if isinstance(node, FloatValueNode):
-        return parse_big_int(float(node.value))
-    if isinstance(node, StringValueNode):
-        return parse_big_int(node.value)
-    raise InputError({"en": "BigInt must be a whole number.", "zh": "BigInt 必须是整数。"}, node)
-
-
-SCALARS = {
-    BigInt: strawberry.scalar(
-        name="BigInt",
-        description="A whole number beyond GraphQL's 32-bit Int (revenue).",
-        serialize=int,
-        parse_value=parse_big_int,
-        parse_literal=_parse_big_int_literal,
-    ),
-    **input_scalars.SCALARS,
-}
-
-
 class ApiSchema(strawberry.Schema):
     """strawberry's Schema, logging errors with long echoed input cut as it is answered,
     and the caller's mistakes without a traceback (it would quote their input whole)."""
@@ -184,7 +113,7 @@ def build_schema(*, introspection: bool = False) -> strawberry.Schema:
         mutation=Mutation,
         extensions=extensions,
         execution_context_class=None if introspection else QuietExecutor,
-        config=StrawberryConfig(scalar_map=SCALARS),
+        config=StrawberryConfig(scalar_map=input_scalars.SCALARS),
     )
 
 

@@ -9,8 +9,8 @@ from graphql import GraphQLError
 from hypothesis import given
 from hypothesis import strategies as st
 
-from schema.build import BIG_INT_MAX, BIG_INT_MIN, parse_big_int
 from schema.errors import MAX_ECHO
+from schema.input_scalars import BIG_INT_MAX, BIG_INT_MIN, parse_big_int
 
 from .graphql_helpers import gql
 from .test_graphql_mutations import RECORD, _defection_input, setup  # noqa: F401
