@@ -131,6 +131,26 @@ class RelationshipStage(_LabelledStrEnum):
     STRATEGIC_ALLIANCE = ("strategic_alliance", "战略联盟关系", "Strategic alliance")
 
 
+class ContactRole(_LabelledStrEnum):
+    """A contact's part in the account's buying centre."""
+
+    DECISION_MAKER = ("decision_maker", "决策者", "Decision maker")
+    PURCHASER = ("purchaser", "采购", "Purchaser")
+    USER = ("user", "使用者", "User")
+    TECHNICAL = ("technical", "技术", "Technical")
+    FINANCE = ("finance", "财务", "Finance")
+    OTHER = ("other", "其他", "Other")
+
+
+class TeamRole(_LabelledStrEnum):
+    """A role in our team around an account (the account manager owns it)."""
+
+    EXECUTIVE_SPONSOR = ("executive_sponsor", "高层支持者", "Executive sponsor")
+    SERVICE_LEAD = ("service_lead", "服务负责人", "Service lead")
+    SALES_SUPPORT = ("sales_support", "销售支持", "Sales support")
+    OTHER = ("other", "其他", "Other")
+
+
 class Channel(_LabelledStrEnum):
     WEB = ("web", "网页", "Web")
     PHONE = ("phone", "电话访谈", "Phone interview")

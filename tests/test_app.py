@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -13,8 +15,8 @@ from survey.models import CampaignFrameMember
 from web import create_app
 from web.config import ConfigError
 
+from . import old_schema
 from .conftest import make_test_app
-from .factories import make_account, make_campaign
 
 
 def test_production_refuses_to_start_without_a_real_secret(monkeypatch, tmp_path):
@@ -101,6 +103,21 @@ def test_migrations_build_the_schema_the_models_describe(database_url):
             db.engine.dispose()
 
 
+def _insert_accounts_and_a_campaign(conn, accounts: list[dict]) -> None:
+    old_schema.insert(conn, "key_accounts", accounts)
+    questionnaire = {"id": 1, "name": "q", "kind": "satisfaction", "created_at": old_schema.AT}
+    old_schema.insert(conn, "questionnaires", [questionnaire])
+    old_schema.insert(conn, "campaigns", [old_schema.campaign(1)])
+
+
+def _drop_everything() -> None:
+    db.session.close()
+    db.drop_all()
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+    db.engine.dispose()
+
+
 def test_migration_0003_back_fills_the_frame_members_external_ids(database_url):
     """Frames stored before 0003 get their accounts' external ids, then NOT NULL."""
     app = make_test_app(database_url)
@@ -108,18 +125,13 @@ def test_migration_0003_back_fills_the_frame_members_external_ids(database_url):
         db.drop_all()
         try:
             upgrade(revision="0002")
-            accounts = [make_account(f"KA{i:03d}") for i in range(3)]
-            campaign, _ = make_campaign(accounts=accounts[:1])
-            db.session.execute(
-                text(
-                    "INSERT INTO campaign_frame_members (campaign_id, account_id, stratum) "
-                    "VALUES (:campaign, :account, NULL)"
-                ),
-                [{"campaign": campaign.id, "account": a.id} for a in accounts[1:]],
-            )
-            db.session.commit()
-            expected = {(campaign.id, a.id, a.external_id) for a in accounts[1:]}
-            db.session.close()
+            with db.engine.begin() as conn:
+                _insert_accounts_and_a_campaign(conn, [old_schema.account(n) for n in (1, 2, 3)])
+                old_schema.insert(
+                    conn,
+                    "campaign_frame_members",
+                    [{"campaign_id": 1, "account_id": n, "stratum": None} for n in (2, 3)],
+                )
             upgrade()
             stored = db.session.execute(
                 select(
@@ -128,15 +140,95 @@ def test_migration_0003_back_fills_the_frame_members_external_ids(database_url):
                     CampaignFrameMember.external_id,
                 )
             ).all()
-            assert set(stored) == expected
+            assert set(stored) == {(1, 2, "KA002"), (1, 3, "KA003")}
             columns = inspect(db.engine).get_columns("campaign_frame_members")
             assert [c["nullable"] for c in columns if c["name"] == "external_id"] == [False]
         finally:
-            db.session.close()
-            db.drop_all()
+            _drop_everything()
+
+
+def test_migration_0005_turns_each_accounts_contact_into_its_primary_contact(database_url):
+    """Contact columns become a primary contact; invitations and responses point at it."""
+    app = make_test_app(database_url)
+    with app.app_context():
+        db.drop_all()
+        try:
+            upgrade(revision="0004")
+            at = old_schema.AT
+            accounts = [
+                old_schema.account(1, opted_out_at=datetime(2026, 10, 1, 8)),
+                old_schema.account(2, contact_email=None, contact_phone="+86 21 5555 0101"),
+                old_schema.account(3, contact_name="", contact_email=None),
+            ]
             with db.engine.begin() as conn:
-                conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
-            db.engine.dispose()
+                _insert_accounts_and_a_campaign(conn, accounts)
+                old_schema.insert(
+                    conn,
+                    "invitations",
+                    [
+                        {
+                            "id": i,
+                            "campaign_id": 1,
+                            "account_id": i,
+                            "token_hash": f"h{i}",
+                            "token_nonce": "n",
+                            "locale": "zh",
+                            "status": "responded",
+                            "created_at": at,
+                            "reminders_sent": 0,
+                        }
+                        for i in (1, 2)
+                    ],
+                )
+                old_schema.insert(
+                    conn,
+                    "responses",
+                    [
+                        {
+                            "id": i,
+                            "invitation_id": i,
+                            "campaign_id": 1,
+                            "account_id": i,
+                            "submitted_at": at,
+                            "channel": "web",
+                            "locale": "zh",
+                        }
+                        for i in (1, 2)
+                    ],
+                )
+            upgrade()
+            with db.engine.connect() as conn:
+                contacts = conn.execute(
+                    text(
+                        "SELECT id, account_id, name, email, phone, role, is_primary,"
+                        " opted_out_at IS NOT NULL FROM contacts ORDER BY account_id"
+                    )
+                ).all()
+                links = conn.execute(
+                    text(
+                        "SELECT 'i', account_id, contact_id FROM invitations UNION ALL"
+                        " SELECT 'r', account_id, contact_id FROM responses ORDER BY 1, 2"
+                    )
+                ).all()
+                staff_locale = [
+                    c["default"]
+                    for c in inspect(conn).get_columns("staff")
+                    if c["name"] == "locale"
+                ]
+            assert [tuple(c[1:]) for c in contacts] == [
+                (1, "李娜", "ka001@example.com", None, "other", True, True),
+                (2, "李娜", None, "+86 21 5555 0101", "other", True, False),
+            ]
+            by_account = {c[1]: c[0] for c in contacts}
+            assert links == [
+                ("i", 1, by_account[1]),
+                ("i", 2, by_account[2]),
+                ("r", 1, by_account[1]),
+                ("r", 2, by_account[2]),
+            ]
+            assert staff_locale and "zh" in staff_locale[0]
+        finally:
+            _drop_everything()
 
 
 def test_trusted_proxy_headers_only_when_configured(database_url):

@@ -10,7 +10,6 @@ import re
 import secrets
 import sqlite3
 from collections.abc import Iterator
-from datetime import date
 from html import unescape
 from pathlib import Path
 from typing import Any
@@ -26,8 +25,9 @@ from survey.db import db
 from survey.models import Answer, Invitation, Response
 from survey.scale import DEFAULT_ASPECTS
 
+from . import old_schema
 from .conftest import csrf_token_from, make_test_app
-from .factories import make_account, make_campaign, make_defection, make_response
+from .factories import make_account, make_campaign
 
 CODES = [a.code for a in DEFAULT_ASPECTS]
 COMMENT = "交货太慢 <b>请改进</b> & thanks"
@@ -256,19 +256,8 @@ def test_migrations_over_data_and_twice_lose_nothing(database_url, keep_loggers)
                     for t in sa.inspect(conn).get_table_names()
                     if t != "alembic_version"
                 }
-            # Rows in every table of the first schema: accounts, a campaign with its
-            # invitations, a response with answers and reasons, a defection.
-            accounts = [make_account(f"KA{n}", name=f"客户 {n}") for n in range(1, 4)]
-            campaign, _ = make_campaign(accounts=accounts)
-            make_response(
-                campaign,
-                accounts[0],
-                {code: 2 for code in CODES},
-                reasons={CODES[0]: ["price"]},
-                comment="=cmd|' /C calc'!A0",
-            )
-            make_defection(accounts[2], date(2026, 1, 5), ["price"])
-            db.session.commit()
+            with db.engine.begin() as conn:
+                old_schema.seed_first_schema(conn)
             with db.engine.connect() as conn:
                 before = _snapshot(conn, tables)
             assert all(before[t] for t in ("key_accounts", "invitations", "answers"))
