@@ -71,6 +71,9 @@ ASPECTS = len(scale.DEFAULT_ASPECTS)
 REASONS = len(scale.ReasonCode)
 #: Responses per account: at most one per campaign, CAMPAIGN's cardinality.
 ACCOUNT_RESPONSES = CARDINALITY[analysis.Dimension.CAMPAIGN.name]
+#: Contacts per account: a buying centre of a few people (decision maker, purchaser,
+#: users); loaded for the whole page at once.
+ACCOUNT_CONTACTS = 5
 #: API tokens listed for an admin (a few per staff member).
 TOKENS = 50
 
@@ -251,6 +254,7 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
         "responses": listed(ACCOUNT_RESPONSES),
         "defection": ONE,
         "satisfactionTrend": listed(ACCOUNT_RESPONSES),
+        "contacts": listed(ACCOUNT_CONTACTS),
     },
     "AccountConnection": CONNECTION,
     "AccountEdge": EDGE,
@@ -293,6 +297,7 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
         "campaignId name answers satisfied satisfiedShare satisfiedShareInterval marginOfError"
     ),
     "Complaint": free("aspect aspectLabel score reasons reasonText"),
+    "Contact": free("id name role roleLabel locale isPrimary optedOut email phone"),
     "CoverageGroup": free(
         "key label activeAccounts heardFrom heardShare heardShareInterval activeRevenue "
         "heardRevenue revenueShare"

@@ -1,5 +1,6 @@
-"""Opting out: whom an opt-out link speaks for, and taking that account out of
-every future survey (the link itself is made in survey.delivery.mail).
+"""Opting out: whom an opt-out link speaks for, and taking that contact out of
+every future survey (the link itself is made in survey.delivery.mail). Each contact
+opts out for themselves: the other people of the account are still asked.
 """
 
 from __future__ import annotations
@@ -12,7 +13,14 @@ from sqlalchemy import select, update
 from survey.clock import utcnow
 from survey.db import db
 from survey.delivery.mail import check_optout_mac, parse_optout_token
-from survey.models import OUTBOX_FAILED, OUTBOX_QUEUED, Invitation, KeyAccount, OutboxMessage
+from survey.models import (
+    OUTBOX_FAILED,
+    OUTBOX_QUEUED,
+    Contact,
+    Invitation,
+    KeyAccount,
+    OutboxMessage,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,10 +32,13 @@ class OptOutTarget:
     account_name: str
     locale: str
     opted_out_at: datetime | None
+    #: The contact the invitation was for (None only for invitations older than contacts).
+    contact_id: int | None = None
+    contact_name: str = ""
 
 
 def load_optout(token: str, secret_key: str) -> OptOutTarget | None:
-    """The account an opt-out link belongs to, or None for any bad link (one query)."""
+    """The contact an opt-out link belongs to, or None for any bad link (one query)."""
     parsed = parse_optout_token(token)
     if parsed is None:
         return None
@@ -38,28 +49,40 @@ def load_optout(token: str, secret_key: str) -> OptOutTarget | None:
             Invitation.locale,
             KeyAccount.id,
             KeyAccount.name,
-            KeyAccount.opted_out_at,
+            Contact.opted_out_at,
+            Invitation.contact_id,
+            Contact.name.label("contact_name"),
         )
         .join(KeyAccount, KeyAccount.id == Invitation.account_id)
+        .outerjoin(Contact, Contact.id == Invitation.contact_id)
         .where(Invitation.id == invitation_id)
     ).one_or_none()
     if row is None or not check_optout_mac(secret_key, row.token_nonce, mac):
         return None
-    return OptOutTarget(invitation_id, row.id, row.name, row.locale, row.opted_out_at)
+    return OptOutTarget(
+        invitation_id,
+        row.id,
+        row.name,
+        row.locale,
+        row.opted_out_at,
+        row.contact_id,
+        row.contact_name or "",
+    )
 
 
 def opt_out(token: str, secret_key: str, *, now: datetime | None = None) -> OptOutTarget | None:
-    """Opt the link's account out of every future survey: it leaves the sampling
-    frame, and e-mails still queued for it are not sent. Idempotent (the first
-    time is kept). Commits; None for a bad link."""
+    """Opt the link's contact out of every future survey: they are never invited
+    again, and e-mails still queued for them are not sent. The account's other
+    contacts are not touched. Idempotent (the first time is kept). Commits; None for
+    a bad link."""
     target = load_optout(token, secret_key)
-    if target is None:
-        return None
+    if target is None or target.contact_id is None:
+        return target
     now = now or utcnow()
     try:
         db.session.execute(
-            update(KeyAccount)
-            .where(KeyAccount.id == target.account_id, KeyAccount.opted_out_at.is_(None))
+            update(Contact)
+            .where(Contact.id == target.contact_id, Contact.opted_out_at.is_(None))
             .values(opted_out_at=now)
             .execution_options(synchronize_session=False)
         )
@@ -68,7 +91,7 @@ def opt_out(token: str, secret_key: str, *, now: datetime | None = None) -> OptO
             .where(
                 OutboxMessage.status == OUTBOX_QUEUED,
                 OutboxMessage.invitation_id.in_(
-                    select(Invitation.id).where(Invitation.account_id == target.account_id)
+                    select(Invitation.id).where(Invitation.contact_id == target.contact_id)
                 ),
             )
             .values(status=OUTBOX_FAILED, last_error="not sent: the contact opted out")

@@ -14,6 +14,8 @@ from survey.registry.lookups import (
     account_by_id,
     account_page,
     accounts_by_ids,
+    contacts_by_ids,
+    contacts_of_accounts,
     defection_with_account,
     defections_of_accounts,
 )
@@ -47,6 +49,8 @@ __all__ = [
     "authenticate",
     "authenticate_password",
     "authenticate_token",
+    "contacts_by_ids",
+    "contacts_of_accounts",
     "defection_with_account",
     "defections_of_accounts",
     "ensure_staff_token",

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 
 from survey.db import db
 from survey.errors import InvalidInputError, NotFoundError
@@ -39,12 +39,14 @@ class AccountList:
 
 
 def get_account(*, account_id: int | None = None, external_id: str | None = None) -> KeyAccount:
-    """One account by id or external id, with its defection and reasons loaded.
+    """One account by id or external id, with its defection and reasons and its
+    contacts (primary first) loaded.
 
     Raises NotFoundError if there is no such account.
     """
     statement = select(KeyAccount).options(
-        joinedload(KeyAccount.defection).selectinload(Defection.reasons)
+        joinedload(KeyAccount.defection).selectinload(Defection.reasons),
+        selectinload(KeyAccount.contacts),
     )
     return find_account(statement, account_id=account_id, external_id=external_id)
 
