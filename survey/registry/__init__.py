@@ -9,6 +9,8 @@ from __future__ import annotations
 from survey.registry.account_csv import ACCOUNT_COLUMNS, parse_revenue
 from survey.registry.account_import import import_accounts_csv
 from survey.registry.accounts import get_account, list_accounts
+from survey.registry.contact_csv import CONTACT_CSV_COLUMNS
+from survey.registry.contact_import import ContactImportReport, import_contacts_csv
 from survey.registry.defections import record_defection
 from survey.registry.lookups import (
     account_by_id,
@@ -39,9 +41,11 @@ from survey.registry.staff import (
 
 __all__ = [
     "ACCOUNT_COLUMNS",
+    "CONTACT_CSV_COLUMNS",
     "MAX_PASSWORD_LENGTH",
     "MIN_PASSWORD_LENGTH",
     "AuthenticatedToken",
+    "ContactImportReport",
     "account_by_id",
     "account_page",
     "accounts_by_ids",
@@ -57,6 +61,7 @@ __all__ = [
     "get_account",
     "get_active_staff",
     "import_accounts_csv",
+    "import_contacts_csv",
     "issue_token",
     "list_accounts",
     "list_staff",

@@ -23,7 +23,7 @@ from survey.scale import ContactRole
 BATCH_SIZE = 1000
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class StoredContact:
     """A contact as read before a write, changed in place while planning it."""
 
