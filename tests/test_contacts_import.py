@@ -17,6 +17,9 @@ from .factories import make_account, make_contact
 
 DATA = Path(__file__).parent / "data"
 HEADER = ",".join(CONTACT_CSV_COLUMNS)
+#: (locale, primary, opted out) of a Chinese-speaking contact, primary or not.
+ZH_PRIMARY = ("zh", True, False)
+ZH_OTHER = ("zh", False, False)
 
 
 def csv_bytes(*rows: str, bom: bool = False) -> io.BytesIO:
@@ -122,10 +125,8 @@ def test_the_sample_file_with_its_bom_imports_and_again_changes_nothing(
     assert again.output == "created 0, updated 0, unchanged 7, skipped 0\n"
     with app.app_context():
         assert contacts_of("KA-1001") == [
-            ("李娜", "decision_maker", "lina@hualian.example.cn", "+86 21 5555 0101", "zh")
-            + (True, False),
-            ("周强", "purchaser", "zhouqiang@hualian.example.cn", "+86 21 5555 0111", "zh")
-            + (False, False),
+            ("李娜", "decision_maker", "lina@hualian.example.cn", "+86 21 5555 0101", *ZH_PRIMARY),
+            ("周强", "purchaser", "zhouqiang@hualian.example.cn", "+86 21 5555 0111", *ZH_OTHER),
             ("Emma Chen", "user", "emma.chen@hualian.example.cn", None, "en", False, False),
         ]
         # No locale: the account's language.
@@ -152,8 +153,7 @@ def test_upsert_by_email_case_insensitive_and_by_phone_without_email(app: Flask)
         )
         assert (report.created, report.updated, report.unchanged) == (1, 2, 0)
         assert contacts_of("KA1") == [
-            ("李娜 (Lina)", "decision_maker", "LINA@example.com", "021 5555 0101", "zh")
-            + (True, False)
+            ("李娜 (Lina)", "decision_maker", "LINA@example.com", "021 5555 0101", *ZH_PRIMARY)
         ]
         assert contacts_of("KA2") == [
             ("Ann Lee", "purchaser", None, "020 5555 0102", "en", True, False),
