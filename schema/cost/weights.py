@@ -338,6 +338,7 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
             "bounceReason"
         ),
         "account": ONE,
+        "contact": ONE,
     },
     # Only ever below a campaign: its count comes from one GROUP BY for the page.
     "InvitationConnection": {**CONNECTION, "totalCount": fixed(1)},
@@ -345,7 +346,7 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
     "InvitationEdge": EDGE,
     "LaunchCampaignPayload": {
         **free(
-            "sampled frameSize seed method allocation excluded emailsQueued "
+            "sampled invited frameSize seed method allocation excluded emailsQueued "
             "expectedResponseRate expectedMarginOfError"
         ),
         "campaign": ONE,
@@ -365,10 +366,11 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
         "account": ONE,
         "campaign": ONE,
         "answers": listed(ASPECTS),
+        "contact": ONE,
     },
     "ResponseConnection": CONNECTION,
     "ResponseEdge": EDGE,
-    "SampleAllocation": free("key label frame size"),
+    "SampleAllocation": free("key label frame size contacts"),
     "SamplingStratum": free("key label frame size"),
     "SatisfactionGroup": free(
         "key label answers distribution mean satisfiedShare dissatisfiedShare "

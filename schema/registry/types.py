@@ -16,7 +16,7 @@ import strawberry
 
 from survey import analysis, scale
 from survey import models as m
-from survey.registry import contacts_of_accounts, defections_of_accounts
+from survey.registry import contacts_by_ids, contacts_of_accounts, defections_of_accounts
 
 from ..context import Info
 from ..loaders import Batch
@@ -104,6 +104,14 @@ class Contact:
     @strawberry.field(permission_classes=[IsManager], description="Manager and admin only.")
     def phone(self) -> str | None:
         return self.telephone
+
+
+def contact_of(batch: Batch, contact_id: int | None) -> Contact | None:
+    """The contact `contact_id`, loaded with every contact of `batch` (one IN query)."""
+    if contact_id is None:
+        return None
+    row = batch.get("contacts", contacts_by_ids).get(contact_id)
+    return build_contact(row) if row is not None else None
 
 
 def build_contact(row: m.Contact) -> Contact:
