@@ -339,3 +339,30 @@ def test_graphql_launch_with_roles_and_responses_know_their_contact(
         error = bad["errors"][0]
         assert error["message"].startswith(message), error
         assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "contactRoles"}
+
+
+def test_console_preview_and_launch_with_all_contacts_in_some_roles(
+    app: Flask, client: Any
+) -> None:
+    from .test_manage import add_member, launch_data, post_form, sign_in, text
+
+    _registry(app)
+    sign_in(client, add_member(app, "Zhang", "manager"))
+    data = launch_data(size="3", stratify_by="tier", contacts="all")
+    data["contact_roles"] = ["purchaser", "user"]
+    preview = post_form(
+        client, "/manage/campaigns/new?lang=en", {**data, "preview": "Preview sample"}
+    )
+    assert preview.status_code == 200, text(preview)
+    page = text(preview)
+    # A: KA1 (周强, Emma) and KA2 (王芳); B: KA3 (Tom) or KA4 (Ann), one of the two drawn.
+    assert "Tier A 2 2 3 Tier B 2 1 1 Total 4 3 4" in page
+    assert "4 contacts of these accounts would be invited" in page
+    launched = post_form(client, "/manage/campaigns/new?lang=en", {**data, "launch": "Launch"})
+    assert launched.status_code == 303
+    with app.app_context():
+        campaign = db.session.scalars(
+            select(Campaign).where(Campaign.name == "2026 Q4 key accounts")
+        ).one()
+        assert (campaign.contacts, campaign.contact_roles) == ("all", "purchaser,user")
+        assert db.session.query(Invitation).filter_by(campaign_id=campaign.id).count() == 4

@@ -381,7 +381,8 @@ def test_preview_shows_the_allocation_and_writes_nothing(app, manager):
     page = text(response)
     assert "5 of 10 eligible accounts would be invited (seed 7)." in page
     assert "Nothing has been created yet." in page
-    assert "Tier A 2 1 Tier B 3 1 Tier C 5 3 Total 10 5" in page
+    assert "Tier A 2 1 1 Tier B 3 1 1 Tier C 5 3 3 Total 10 5 5" in page
+    assert "5 contacts of these accounts would be invited" in page
     assert "Inactive or lost 1 No e-mail or phone 0 Opted out 1 Surveyed recently 0" in page
     assert count(app, Campaign) == 0
     assert count(app, Invitation) == 0
