@@ -23,6 +23,7 @@ from survey.answers import AnswerInput, record_response
 from survey.campaigns import CampaignRequest, close_campaign, launch_campaign
 from survey.clock import utcnow
 from survey.db import db
+from survey.demo.contacts import add_buying_centres
 from survey.follow_ups import update_follow_up
 from survey.models import (
     FOLLOW_UP_CONTACTED,
@@ -244,7 +245,15 @@ def load_demo(*, secret_key: str, today: date | None = None, accounts: int = 200
     responses += _answer_campaign(rng, second.campaign_id or 0, launched2, share=0.25, days=6)
     # Closing the loop: follow-ups worked, and what the next answers say about it.
     responses += _close_the_loop(rng, first.campaign_id or 0, second.campaign_id or 0, now)
-    return DemoReport(True, accounts, responses, defections, second.campaign_id)
+    # Buying centres at the strategic accounts, and a campaign that asked all of them.
+    answer_rng = random.Random(DEMO_SEED + 2)
+    added, _ = add_buying_centres(
+        secret_key=secret_key,
+        now=now,
+        seed=DEMO_SEED,
+        answers=lambda account, en: _answers(answer_rng, account, en),
+    )
+    return DemoReport(True, accounts, responses + added, defections, second.campaign_id)
 
 
 def _answer_campaign(
