@@ -358,6 +358,7 @@ def test_console_preview_and_launch_with_all_contacts_in_some_roles(
     # A: KA1 (周强, Emma) and KA2 (王芳); B: KA3 (Tom) or KA4 (Ann), one of the two drawn.
     assert "Tier A 2 2 3 Tier B 2 1 1 Total 4 3 4" in page
     assert "4 contacts of these accounts would be invited" in page
+    assert "No contact in the chosen roles with an e-mail or phone 0" in page
     launched = post_form(client, "/manage/campaigns/new?lang=en", {**data, "launch": "Launch"})
     assert launched.status_code == 303
     with app.app_context():

@@ -65,7 +65,6 @@ SUGGESTED_SEED_BELOW = 1_000_000
 EXCLUSION_LABELS: dict[str, Any] = {
     "inactive": _l("Inactive or lost"),
     "no_contact": _l("No e-mail or phone"),
-    # When only some contacts are invited, the reasons are about those contacts.
     "opted_out": _l("Opted out"),
     "recently_surveyed": _l("Surveyed recently"),
     "already_asked": _l("Asked in an earlier exit survey"),
@@ -356,7 +355,12 @@ def new_campaign() -> str | tuple[str, int] | HttpResponse:
         "plan": None,
         "frame": None,
         "allocation": [],
-        "exclusion_labels": EXCLUSION_LABELS,
+        "exclusion_labels": EXCLUSION_LABELS
+        if not form.contact_roles.data
+        else {
+            **EXCLUSION_LABELS,
+            "no_contact": _l("No contact in the chosen roles with an e-mail or phone"),
+        },
         "exclusion_reasons": EXIT_EXCLUSION_REASONS
         if form.kind.data == KIND_EXIT
         else EXCLUSION_REASONS,
