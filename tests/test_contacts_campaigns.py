@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskCliRunner
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 
 from survey.answers.responses import AnswerInput, record_response
 from survey.audit import CAMPAIGN_LAUNCH
 from survey.campaigns import CampaignRequest, launch_campaign, verify_campaign
 from survey.clock import utcnow
 from survey.db import db
-from survey.delivery import MailSettings
+from survey.delivery import MailSettings, queue_reminders
 from survey.delivery.mail import optout_token
 from survey.errors import InvalidInputError
 from survey.models import (
@@ -286,7 +286,8 @@ def test_graphql_contacts_hide_email_and_phone_from_a_viewer(app: Flask, client:
 
 LAUNCH = """mutation($input: LaunchCampaignInput!) { launchCampaign(input: $input) {
   sampled invited allocation { key frame size contacts }
-  campaign { invitations(first: 10) { edges { node { contact { name } account { externalId } } } } }
+  campaign { invitedContacts contactRoles
+    invitations(first: 10) { edges { node { contact { name } account { externalId } } } } }
 } }"""
 RESPONSES = (
     """{ responses(first: 10) { edges { node { account { externalId } contact { name } } } } }"""
@@ -309,6 +310,8 @@ def test_graphql_launch_with_roles_and_responses_know_their_contact(
     launched = body["data"]["launchCampaign"]
     assert (launched["sampled"], launched["invited"]) == (3, 3)
     assert launched["allocation"] == [{"key": "all", "frame": 3, "size": 3, "contacts": 3}]
+    assert launched["campaign"]["invitedContacts"] == "ALL"
+    assert launched["campaign"]["contactRoles"] == ["purchaser"]
     nodes = [e["node"] for e in launched["campaign"]["invitations"]["edges"]]
     assert sorted((n["account"]["externalId"], n["contact"]["name"]) for n in nodes) == [
         ("KA1", "周强"),
@@ -367,3 +370,36 @@ def test_console_preview_and_launch_with_all_contacts_in_some_roles(
         ).one()
         assert (campaign.contacts, campaign.contact_roles) == ("all", "purchaser,user")
         assert db.session.query(Invitation).filter_by(campaign_id=campaign.id).count() == 4
+
+
+def test_reminders_go_per_invitation_to_each_contact_still_reachable(app: Flask) -> None:
+    _registry(app)
+    campaign_id = _launch(app, size=4, contacts="all")
+    with app.app_context():
+        sent = utcnow() - timedelta(days=6)
+        db.session.execute(
+            update(Invitation)
+            .where(Invitation.campaign_id == campaign_id)
+            .values(status="sent", sent_at=sent)
+        )
+        db.session.execute(delete(OutboxMessage))
+        # 周强 opts out after the invitation went out.
+        db.session.execute(
+            update(Contact).where(Contact.name == "周强").values(opted_out_at=utcnow())
+        )
+        db.session.commit()
+        queued = queue_reminders(campaign_id, SETTINGS, after_days=5)
+        reminded = db.session.execute(
+            select(OutboxMessage.kind, OutboxMessage.to_address, OutboxMessage.locale).order_by(
+                OutboxMessage.id
+            )
+        ).all()
+    # Not 周强 (opted out), not 王芳 (a phone only): one reminder per other invitation.
+    assert queued == 5
+    assert [tuple(r) for r in reminded] == [
+        ("reminder", "ka1@example.com", "zh"),
+        ("reminder", "emma@ka1.example", "en"),
+        ("reminder", "ka2@example.com", "zh"),
+        ("reminder", "tom@ka3.example", "en"),
+        ("reminder", "ann@ka4.example", "en"),
+    ]

@@ -9,7 +9,6 @@ nothing. Service field names are translated to this API's input names.
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 
 import strawberry
 from flask import current_app
@@ -24,14 +23,13 @@ from survey.campaigns import (
     launch_campaign,
 )
 from survey.delivery import MailSettings, queue_reminders
-from survey.models import CONTACTS_ALL, CONTACTS_PRIMARY
 from survey.scale import ContactRole
 
 from ..context import Info
 from ..errors import InputError, bad_input, service_errors, shown
 from ..permissions import IsManager
 from ..scalars import BigInt, Dimension, domain_dimension, parse_id
-from .types import Campaign, CampaignKind, build_campaigns
+from .types import Campaign, CampaignKind, InvitedContacts, build_campaigns
 
 #: The dimensions a sample can be stratified by, and the service's names for them.
 STRATIFY_BY = {
@@ -57,12 +55,6 @@ LAUNCH_FIELDS = {
     "contact_roles": "contactRoles",
 }
 REMIND_FIELDS = {"campaign_id": "campaignId", "after_days": "afterDays"}
-
-
-@strawberry.enum(description="Whom of each sampled account a campaign invites.")
-class InvitedContacts(Enum):
-    PRIMARY = CONTACTS_PRIMARY
-    ALL = CONTACTS_ALL
 
 
 @strawberry.input

@@ -104,6 +104,12 @@ class Invitation:
         return contact_of(self.contacts, self.contact_id)
 
 
+@strawberry.enum(description="Whom of each sampled account a campaign invites.")
+class InvitedContacts(Enum):
+    PRIMARY = m.CONTACTS_PRIMARY
+    ALL = m.CONTACTS_ALL
+
+
 @strawberry.type(description="A sample survey campaign.")
 class Campaign:
     id: strawberry.ID
@@ -121,6 +127,12 @@ class Campaign:
     frame_size: int
     sample_size: int
     exclude_days: int
+    invited_contacts: InvitedContacts = strawberry.field(
+        description="Whom of each sampled account it invited: the primary contact or all."
+    )
+    contact_roles: list[str] = strawberry.field(
+        description="Only contacts in these roles (codes) were invited; empty: every role."
+    )
     pk: strawberry.Private[int]
     batch: strawberry.Private[Batch]
 
@@ -216,6 +228,8 @@ def build_campaigns(rows: list[m.Campaign]) -> list[Campaign]:
             frame_size=r.frame_size,
             sample_size=r.sample_size,
             exclude_days=r.exclude_days,
+            invited_contacts=InvitedContacts(r.contacts),
+            contact_roles=r.contact_roles.split(",") if r.contact_roles else [],
             pk=r.id,
             batch=batch,
         )

@@ -275,7 +275,7 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
     "Campaign": {
         **free(
             "id name kind status opensAt closesAt closedAt createdAt createdBy method "
-            "stratifyBy seed frameSize sampleSize excludeDays"
+            "stratifyBy seed frameSize sampleSize excludeDays invitedContacts contactRoles"
         ),
         # Counted for the whole page in one statement each; 1 per campaign.
         "sampled": fixed(1),
