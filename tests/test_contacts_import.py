@@ -234,3 +234,19 @@ def test_the_accounts_csv_keeps_the_primary_contact(app: Flask) -> None:
         ]
         assert contacts_of("KA2") == [("Ann", "other", "ann@example.com", None, "en", True, False)]
         assert [c[0] for c in contacts_of("KA3")] == ["李娜"]
+
+
+def test_accounts_show_lists_every_contact(app: Flask, runner: FlaskCliRunner) -> None:
+    with app.app_context():
+        account = make_account("KA1", contact_name="李娜", contact_email="lina@example.com")
+        make_contact(account, name="Emma", role="user", email="emma@example.com", locale="en")
+        db.session.commit()
+    result = runner.invoke(args=["accounts", "show", "KA1"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "contact_name        李娜" in lines
+    assert "contact_email       lina@example.com" in lines
+    assert [line for line in lines if line.startswith("contact ")] == [
+        "contact             李娜; other (其他 / Other); lina@example.com; -; zh; primary",
+        "contact             Emma; user (使用者 / User); emma@example.com; -; en",
+    ]
