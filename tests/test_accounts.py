@@ -746,8 +746,8 @@ def test_cli_defect_then_show_and_list(app, runner):
     listed = runner.invoke(args=["accounts", "list", "--defected"])
     assert listed.exit_code == 0
     assert listed.stdout.splitlines() == [
-        "ID     NAME          TIER  REGION  MANAGER  STATUS",
-        "KA001  上海华联超市  A     华东    王伟     defected 2026-10-01",
+        "ID     NAME          TIER  REGION  MANAGER  CONTACTS  STATUS",
+        "KA001  上海华联超市  A     华东    王伟     1         defected 2026-10-01",
     ]
     active = runner.invoke(args=["accounts", "list", "--active", "--tier", "b"])
     assert [line.split()[0] for line in active.stdout.splitlines()] == ["ID", "KA002"]

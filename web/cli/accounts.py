@@ -162,7 +162,7 @@ def list_command(tier: str | None, region: str | None, defected: bool | None, li
     if not found.accounts:
         click.echo("No accounts match.")
         return
-    table = [("ID", "NAME", "TIER", "REGION", "MANAGER", "STATUS")]
+    table = [("ID", "NAME", "TIER", "REGION", "MANAGER", "CONTACTS", "STATUS")]
     for a in found.accounts:
         table.append(
             (
@@ -171,6 +171,7 @@ def list_command(tier: str | None, region: str | None, defected: bool | None, li
                 a.tier,
                 a.region,
                 a.account_manager,
+                str(a.contacts),
                 _status(a.active, a.defected_on),
             )
         )
