@@ -403,3 +403,16 @@ def test_reminders_go_per_invitation_to_each_contact_still_reachable(app: Flask)
         ("reminder", "tom@ka3.example", "en"),
         ("reminder", "ann@ka4.example", "en"),
     ]
+
+
+def test_a_link_older_than_contacts_opts_out_the_primary_contact(app: Flask, client: Any) -> None:
+    with app.app_context():
+        account = make_account("KA1")
+        _, _tokens = make_campaign("Old", accounts=[account])
+        invitation = db.session.scalars(select(Invitation)).one()
+        invitation.contact_id = None  # as migration 0005 left an invitation without one
+        db.session.commit()
+        path = f"/u/{optout_token(TEST_SECRET, invitation.id, invitation.token_nonce)}"
+    assert client.post(path).status_code == 200
+    with app.app_context():
+        assert db.session.scalar(select(Contact.opted_out_at).where(Contact.is_primary)) is not None

@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import aliased
 
 from survey.clock import utcnow
 from survey.db import db
@@ -38,11 +39,19 @@ class OptOutTarget:
 
 
 def load_optout(token: str, secret_key: str) -> OptOutTarget | None:
-    """The contact an opt-out link belongs to, or None for any bad link (one query)."""
+    """The contact an opt-out link belongs to, or None for any bad link (one query).
+    An invitation older than contacts speaks for its account's primary contact."""
     parsed = parse_optout_token(token)
     if parsed is None:
         return None
     invitation_id, mac = parsed
+    other = aliased(Contact)
+    primary = (
+        select(other.id)
+        .where(other.account_id == Invitation.account_id, other.is_primary.is_(True))
+        .correlate(Invitation)
+        .scalar_subquery()
+    )
     row = db.session.execute(
         select(
             Invitation.token_nonce,
@@ -50,11 +59,11 @@ def load_optout(token: str, secret_key: str) -> OptOutTarget | None:
             KeyAccount.id,
             KeyAccount.name,
             Contact.opted_out_at,
-            Invitation.contact_id,
+            Contact.id.label("contact_id"),
             Contact.name.label("contact_name"),
         )
         .join(KeyAccount, KeyAccount.id == Invitation.account_id)
-        .outerjoin(Contact, Contact.id == Invitation.contact_id)
+        .outerjoin(Contact, Contact.id == func.coalesce(Invitation.contact_id, primary))
         .where(Invitation.id == invitation_id)
     ).one_or_none()
     if row is None or not check_optout_mac(secret_key, row.token_nonce, mac):
@@ -91,7 +100,12 @@ def opt_out(token: str, secret_key: str, *, now: datetime | None = None) -> OptO
             .where(
                 OutboxMessage.status == OUTBOX_QUEUED,
                 OutboxMessage.invitation_id.in_(
-                    select(Invitation.id).where(Invitation.contact_id == target.contact_id)
+                    select(Invitation.id).where(
+                        or_(
+                            Invitation.contact_id == target.contact_id,
+                            Invitation.id == target.invitation_id,
+                        )
+                    )
                 ),
             )
             .values(status=OUTBOX_FAILED, last_error="not sent: the contact opted out")
