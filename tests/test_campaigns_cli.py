@@ -15,7 +15,9 @@ from survey.tokens import hash_token
 from .conftest import BASE_URL
 from .factories import make_account, make_campaign, make_response
 
-HEADER = "external_id,account,contact_name,contact_email,contact_phone,language,url,status"
+HEADER = (
+    "external_id,account,contact_name,contact_email,contact_phone,language,url,status,contact_role"
+)
 
 
 def registry(app) -> None:
@@ -108,7 +110,7 @@ def test_launch_then_links_then_close(app, runner, tmp_path):
             ).one()
             account = db.session.get(KeyAccount, invitation.account_id)
             assert account is not None and account.external_id == row[0]
-            assert row[5:] == ["zh", row[6], "pending"]
+            assert row[5:] == ["zh", row[6], "pending", "other"]
 
     closed = runner.invoke(args=["campaign", "close", "1"])
     assert closed.exit_code == 0, closed.output
@@ -141,8 +143,8 @@ def test_links_csv_is_exact_and_formula_safe(app, runner, tmp_path):
     assert result.output == (
         HEADER + "\n"
         f'KA1,"\'=HYPERLINK(""http://evil"")",\'@Ann,,\'+44 20 7946 0000,en,'
-        f"{BASE_URL}/s/{token_a},sent\n"
-        f'KA2,"上海华联, 总部",李娜,ka2@example.com,\'-,zh,{BASE_URL}/s/{token_b},sent\n'
+        f"{BASE_URL}/s/{token_a},sent,other\n"
+        f'KA2,"上海华联, 总部",李娜,ka2@example.com,\'-,zh,{BASE_URL}/s/{token_b},sent,other\n'
     )
 
     path = tmp_path / "links.csv"

@@ -656,6 +656,7 @@ def test_links_csv_has_bom_and_safe_cells(app, manager, answered):
         "Account ID",
         "Account",
         "Contact",
+        "Role",
         "E-mail",
         "Phone",
         "Language",
@@ -665,7 +666,8 @@ def test_links_csv_has_bom_and_safe_cells(app, manager, answered):
     assert [r[0] for r in rows[1:]] == ["KA01", "KA02", "KA03", "KA04"]
     assert rows[1][1] == '\'=HYPERLINK("http://evil")'
     assert rows[2][1] == "华北机电"
-    assert rows[1][7].startswith(f"{BASE_URL}/s/")
+    assert rows[1][3] == "Other"
+    assert rows[1][8].startswith(f"{BASE_URL}/s/")
 
 
 def test_responses_csv_one_row_per_response(app, manager, answered):

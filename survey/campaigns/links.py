@@ -27,6 +27,8 @@ class InvitationLink:
     locale: str
     url: str
     status: str
+    #: The contact's role code (survey.scale.ContactRole), None without a contact.
+    contact_role: str | None = None
 
 
 def campaign_links(campaign_id: int, *, secret_key: str, base_url: str) -> list[InvitationLink]:
@@ -43,6 +45,7 @@ def campaign_links(campaign_id: int, *, secret_key: str, base_url: str) -> list[
             Contact.name.label("contact_name"),
             Contact.email.label("contact_email"),
             Contact.phone.label("contact_phone"),
+            Contact.role.label("contact_role"),
         )
         .join(KeyAccount, KeyAccount.id == Invitation.account_id)
         .outerjoin(Contact, Contact.id == Invitation.contact_id)
@@ -61,6 +64,7 @@ def campaign_links(campaign_id: int, *, secret_key: str, base_url: str) -> list[
             locale=row.locale,
             url=survey_url(base_url, derive_token(secret_key, row.token_nonce)),
             status=row.status,
+            contact_role=row.contact_role,
         )
         for row in rows
     ]

@@ -58,6 +58,7 @@ LINKS_HEADER = (
     "language",
     "url",
     "status",
+    "contact_role",
 )
 # A cell starting with one of these is a formula to Excel/LibreOffice (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -257,6 +258,7 @@ def links_csv(links: Iterable[InvitationLink]) -> str:
                     link.locale,
                     link.url,
                     link.status,
+                    link.contact_role,
                 )
             ]
         )

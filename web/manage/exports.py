@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response as HttpResponse
 from survey.analysis import campaign_responses
 from survey.campaigns import campaign_links
 from survey.errors import NotFoundError
+from survey.scale import ContactRole
 
 from .blueprint import bp
 from .console import page_locale, reason_label
@@ -77,6 +78,7 @@ def links_csv(campaign_id: int) -> HttpResponse:
         _("Account ID"),
         _("Account"),
         _("Contact"),
+        _("Role"),
         _("E-mail"),
         _("Phone"),
         _("Language"),
@@ -88,6 +90,7 @@ def links_csv(campaign_id: int) -> HttpResponse:
             link.external_id,
             link.account_name,
             link.contact_name,
+            _role_label(link.contact_role),
             link.contact_email,
             link.contact_phone,
             link.locale,
@@ -156,3 +159,13 @@ def responses_csv(campaign_id: int) -> HttpResponse:
         row.append(r.comment)
         rows.append(row)
     return csv_download(f"campaign-{campaign_id}-responses.csv", header, rows)
+
+
+def _role_label(code: str | None) -> str:
+    """A contact role in the page's language (the code if it is not one we know)."""
+    if not code:
+        return ""
+    try:
+        return ContactRole(code).label(page_locale())
+    except ValueError:
+        return code
