@@ -20,6 +20,20 @@ from survey.analysis import defections as _defections
 from survey.analysis import drilldown as _drilldown
 from survey.analysis import satisfaction as _satisfaction
 from survey.analysis.account_coverage import coverage, unheard_accounts
+from survey.analysis.account_history import (
+    AspectScore,
+    CampaignAspects,
+    account_aspect_history,
+)
+from survey.analysis.account_list import (
+    ACCOUNT_PAGE_SIZE,
+    ACCOUNT_SORTS,
+    SORT_REVENUE,
+    SORT_SCORE,
+    AccountListPage,
+    AccountListRow,
+    account_list,
+)
 from survey.analysis.briefs import account_briefs
 from survey.analysis.cache import AnalysisCache, LRUStorage, Storage, cached, install_cache
 from survey.analysis.comparisons import CampaignShare, campaign_margins, compare_campaigns
@@ -66,11 +80,19 @@ defection_reasons_by_source = cached(_defections.defection_reasons_by_source)
 
 __all__ = [
     "ACCOUNT_DIMENSIONS",
+    "ACCOUNT_PAGE_SIZE",
+    "ACCOUNT_SORTS",
     "DEFAULT_MIN_GROUP_SIZE",
     "DEFAULT_WINDOW_DAYS",
     "MAX_DRILLDOWN_LEVELS",
     "MAX_NODE_COMMENTS",
+    "SORT_REVENUE",
+    "SORT_SCORE",
+    "AccountListPage",
+    "AccountListRow",
     "AnalysisCache",
+    "AspectScore",
+    "CampaignAspects",
     "CampaignProgress",
     "CampaignShare",
     "DefectionFilter",
@@ -85,7 +107,9 @@ __all__ = [
     "SourcedBreakdown",
     "Storage",
     "Weight",
+    "account_aspect_history",
     "account_briefs",
+    "account_list",
     "aspect_defection_risk",
     "at_risk_by_expected_loss",
     "campaign_funnel",
