@@ -1,0 +1,249 @@
+"""The console's accounts list and account page: filters, search, sort and pages on
+fixed data; who sees contacts' e-mail and phone; 404; statement counts; zh and en;
+and links to the account page from the other console pages."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask_sqlalchemy.record_queries import get_recorded_queries
+
+from survey.db import db
+from survey.registry.staff import add_staff
+
+from .account_data import AccountData, build_accounts
+from .conftest import csrf_token_from
+from .factories import make_account, make_campaign, make_response
+
+PASSWORD = "correct horse battery"
+
+
+def sign_in(app, client, role: str) -> None:
+    with app.app_context():
+        add_staff(f"{role} Li", role, f"{role}@example.com", password=PASSWORD)
+    page = client.get("/manage/login")
+    response = client.post(
+        "/manage/login",
+        data={
+            "csrf_token": csrf_token_from(page.get_data(as_text=True)),
+            "email": f"{role}@example.com",
+            "password": PASSWORD,
+        },
+    )
+    assert response.status_code == 303
+
+
+@pytest.fixture
+def data(app) -> AccountData:
+    with app.app_context():
+        return build_accounts()
+
+
+@pytest.fixture
+def viewer(app, client, data) -> AccountData:
+    sign_in(app, client, "viewer")
+    return data
+
+
+@pytest.fixture
+def manager(app, client, data) -> AccountData:
+    sign_in(app, client, "manager")
+    return data
+
+
+def rows(html: str) -> list[str]:
+    """The external ids of the list's rows, in order."""
+    table = re.search(r'<table id="accounts".*?</table>', html, re.S)
+    if table is None:
+        return []
+    return re.findall(
+        r'<th scope="row"><a href="/manage/accounts/[^"]+">[^<]*</a> '
+        r'<span class="muted">([^<]+)</span>',
+        table.group(0),
+    )
+
+
+def get(client, url: str, status: int = 200) -> str:
+    response = client.get(url)
+    assert response.status_code == status, response.get_data(as_text=True)[:2000]
+    return response.get_data(as_text=True)
+
+
+def test_list_filters_search_and_sorts(client, viewer):
+    assert rows(get(client, "/manage/accounts?lang=en")) == ["KA01", "KA03", "KA02", "KA04", "X-05"]
+    assert rows(get(client, "/manage/accounts?tier=B")) == ["KA03", "KA02"]
+    assert rows(get(client, "/manage/accounts?region=华东&manager=王伟")) == ["KA01", "X-05"]
+    assert rows(get(client, "/manage/accounts?stage=vendor")) == ["KA02", "KA04"]
+    assert rows(get(client, "/manage/accounts?defected=yes")) == ["KA04"]
+    assert rows(get(client, "/manage/accounts?defected=no&search=SOUTH")) == ["KA03", "X-05"]
+    assert rows(get(client, "/manage/accounts?search=贸易")) == ["KA01"]
+    assert rows(get(client, "/manage/accounts?search=south_")) == ["KA03"]
+    assert rows(get(client, "/manage/accounts?sort=score")) == [
+        "KA04",
+        "KA01",
+        "KA02",
+        "KA03",
+        "X-05",
+    ]
+
+
+def test_list_shows_each_column_in_english(client, viewer):
+    html = get(client, "/manage/accounts?sort=score&lang=en")
+    first = re.search(r"<tbody>\s*<tr>(.*?)</tr>", html, re.S).group(1)
+    assert 'href="/manage/accounts/KA04">Lost Ltd</a>' in first
+    assert ">Tier C<" in first
+    assert ">华东<" in first and ">李强<" in first and ">Vendor<" in first
+    assert ">3,000,000<" in first
+    assert '<span class="score score-1">1</span> Very dissatisfied' in first
+    assert "Lost on" in first
+    assert "Not heard yet" in html
+    assert "Accounts 1–5 of 5" in html
+    assert 'aria-current="page">Key accounts</a>' in html
+
+
+def test_list_in_chinese(client, viewer):
+    html = get(client, "/manage/accounts?sort=score&lang=zh")
+    assert "<h1>大客户</h1>" in html
+    assert "极不满意" in html and "尚未收到回答" in html
+    assert "合作伙伴关系" in html and "A 级" in html
+
+
+def test_list_empty_states_and_bad_input(app, client, viewer):
+    html = get(client, "/manage/accounts?search=nobody&lang=en")
+    assert rows(html) == []
+    assert "No account matches this filter." in html
+    bad = get(client, "/manage/accounts?tier=Z&search=" + "x" * 101 + "&lang=en", status=422)
+    assert "At most 100 characters, please." in bad
+    assert "Not a valid choice." in bad
+    # What is wrong is left out; the rest of the list still shows.
+    assert rows(bad) == ["KA01", "KA03", "KA02", "KA04", "X-05"]
+
+
+def test_list_with_no_accounts_at_all(app, client):
+    sign_in(app, client, "viewer")
+    html = get(client, "/manage/accounts?lang=en")
+    assert "No key accounts yet." in html
+
+
+def test_list_pages_of_fifty_keep_the_filter(app, client, viewer):
+    with app.app_context():
+        for i in range(60):
+            make_account(f"KB{i:03d}", name=f"批量客户 {i}", annual_revenue=10_000 + i)
+        db.session.commit()
+    html = get(client, "/manage/accounts?search=批量&lang=en")
+    assert len(rows(html)) == 50
+    assert rows(html)[:2] == ["KB059", "KB058"]
+    assert "Page 1 of 2" in html
+    assert 'href="/manage/accounts?page=2&amp;search=%E6%89%B9%E9%87%8F"' in html
+    second = get(client, "/manage/accounts?page=2&search=批量&lang=en")
+    assert rows(second) == [f"KB{i:03d}" for i in range(9, -1, -1)]
+    assert "Accounts 51–60 of 60" in second
+
+
+def test_account_page_for_a_manager_shows_everything(client, manager):
+    html = get(client, "/manage/accounts/KA01?lang=en")
+    assert "<h1>华东贸易有限公司" in html
+    profile = re.search(r'<dl class="facts" id="profile">(.*?)</dl>', html, re.S).group(1)
+    for text in ("Tier A", "Strategic value", "Partner", "华东", "9,000,000", "王伟"):
+        assert text in profile
+    contacts = re.search(r'<table id="contacts">(.*?)</table>', html, re.S).group(1)
+    assert "李娜" in contacts and "Primary" in contacts and "Decision maker" in contacts
+    assert "li.na@huadong.example" in contacts and "+86 21 5555 0101" in contacts
+    assert "Tom Chen" in contacts and "Purchaser" in contacts and "English" in contacts
+    assert "Opted out on" in contacts
+    team = re.search(r'<ul class="team" id="team">(.*?)</ul>', html, re.S).group(1)
+    assert re.findall(r"<li>(?:<strong>)?([^<·]+?)(?:</strong>)? ·", team) == [
+        "王伟",
+        "赵敏",
+        "Sam Lee",
+    ]
+    assert "Executive sponsor" in team and "Service lead" in team
+    history = re.search(r'<table id="aspect-history">(.*?)</table>', html, re.S).group(1)
+    cells = re.findall(
+        r'<tr data-aspect="(\w+)">\s*<th scope="row">([^<]+)</th>(.*?)</tr>', history, re.S
+    )
+    assert [
+        (code, label, re.findall(r'<td class="num">([\d.]+) ', rest)) for code, label, rest in cells
+    ] == [
+        ("delivery", "Delivery and logistics", ["2.0", "1.0"]),
+        ("overall", "Overall satisfaction", ["4.0", "2.0"]),
+    ]
+    assert "2026 Q3" in history and "2026 Q4" in history
+    chart = re.search(r'<svg class="chart history-chart".*?</svg>', html, re.S).group(0)
+    assert re.findall(
+        r'<rect class="bar band-(\w+)" x="140.0" y="[\d.]+" width="([\d.]+)"', chart
+    ) == [("low", "84.0"), ("low", "42.0"), ("high", "168.0"), ("low", "84.0")]
+    cases = re.search(r'<ul class="cases" id="open-follow-ups">(.*?)</ul>', html, re.S).group(1)
+    assert cases.count("<li>") == 1
+    assert f"Case {manager.follow_ups['overdue']}" in cases and "Overdue" in cases
+    assert 'href="/manage/follow-ups?status=open"' in cases
+    assert "Still a customer: no defection is recorded." in html
+
+
+def test_viewer_sees_no_email_or_phone(client, viewer):
+    html = get(client, "/manage/accounts/KA01?lang=en")
+    assert "李娜" in html and "Tom Chen" in html
+    assert "@huadong.example" not in html and "5555" not in html
+    assert "zm@example.com" not in html
+    assert "mailto:" not in html
+    assert "E-mail addresses and phone numbers are shown to managers only." in html
+
+
+def test_lost_account_and_empty_sections(client, viewer):
+    html = get(client, "/manage/accounts/KA04?lang=en")
+    defection = re.search(r'<dl class="facts" id="defection">(.*?)</dl>', html, re.S).group(1)
+    assert "Price (main), Service and responsiveness" in defection
+    assert "对手公司" in defection and "2,500,000" in defection
+    assert "No contact is recorded for this account yet" in html
+    assert "No one else on our side is recorded for this account." in html
+    assert "No open follow-up for this account." in html
+    never = get(client, "/manage/accounts/KA03?lang=en")
+    assert "This account has not answered a survey yet." in never
+    assert "<svg" not in never
+
+
+def test_account_page_in_chinese(client, viewer):
+    html = get(client, "/manage/accounts/KA04?lang=zh")
+    assert "价格（主要）" in html or "价格 (主要)" in html
+    assert "流失日期" in html
+    assert "联系人" in html and "我方团队" in html
+
+
+def test_unknown_account_is_a_404_page_in_the_console(client, viewer):
+    html = get(client, "/manage/accounts/KA99?lang=en", status=404)
+    assert "There is no key account with the ID KA99." in html
+    assert 'href="/manage/accounts?search=KA99"' in html
+    assert "Account not found" in get(client, "/manage/accounts/a/b%2Fc", status=404)
+
+
+def test_signed_out_goes_to_the_sign_in_page(client, data):
+    response = client.get("/manage/accounts/KA01")
+    assert response.status_code == 302
+    assert "/manage/login" in response.headers["Location"]
+
+
+def page_queries(app, client, url: str) -> int:
+    with app.app_context():
+        assert client.get(url).status_code == 200
+        return len(get_recorded_queries())
+
+
+def test_pages_cost_a_constant_number_of_statements(app, client, manager):
+    urls = ["/manage/accounts", "/manage/accounts?sort=score&search=a", "/manage/accounts/KA01"]
+    before = [page_queries(app, client, url) for url in urls]
+    with app.app_context():
+        from survey.models import AccountTeamMember, Contact, KeyAccount
+
+        ka01 = db.session.query(KeyAccount).filter_by(external_id="KA01").one()
+        more = [make_account(f"KC{i:02d}", name=f"Extra {i}") for i in range(8)]
+        campaign, _ = make_campaign("2026 Q5", accounts=[ka01, *more])
+        make_response(campaign, ka01, {"delivery": 5, "price": 3, "overall": 4})
+        for i, account in enumerate(more):
+            make_response(campaign, account, {"overall": 1 + i % 5})
+        for i in range(5):
+            db.session.add(Contact(account_id=ka01.id, name=f"C{i}", email=f"c{i}@x.example"))
+            db.session.add(AccountTeamMember(account_id=ka01.id, name=f"T{i}", email=f"t{i}@x"))
+        db.session.commit()
+    assert [page_queries(app, client, url) for url in urls] == before
+    assert before[2] <= 9
