@@ -8,7 +8,7 @@
 | KA04 | Lost Ltd            | C    | 华东   | 李强    | vendor  | 3M      | Q3 1, left   |
 | X-05 | Southern Trade 1000 | C    | 华东   | 王伟    | partner | 1M      | Q3, none     |
 
-KA01 also rated delivery 2 (Q3) and 1 (Q4); it has two contacts (the primary one a
+KA01 also rated delivery 2 (Q3) and 1 (Q4, "交货总是晚一周"); it has two contacts (the primary one a
 decision maker with e-mail and phone), a team of two, one open overdue follow-up
 and one resolved one.
 """
@@ -97,7 +97,11 @@ def build_accounts() -> AccountData:
         q3, ka01, {"delivery": 2, "overall": 4}, submitted_at=now - timedelta(days=60)
     )
     latest = make_response(
-        q4, ka01, {"delivery": 1, "overall": 2}, submitted_at=now - timedelta(days=5)
+        q4,
+        ka01,
+        {"delivery": 1, "overall": 2},
+        reason_texts={"delivery": "交货总是晚一周"},
+        submitted_at=now - timedelta(days=5),
     )
     make_response(q3, ka02, {"overall": 5}, submitted_at=now - timedelta(days=61))
     make_response(q3, ka04, {"overall": 1}, submitted_at=now - timedelta(days=62))

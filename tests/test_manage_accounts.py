@@ -247,3 +247,16 @@ def test_pages_cost_a_constant_number_of_statements(app, client, manager):
         db.session.commit()
     assert [page_queries(app, client, url) for url in urls] == before
     assert before[2] <= 9
+
+
+def test_other_console_pages_link_each_account_to_its_page(client, viewer):
+    results = get(client, "/manage/results?lang=en")
+    link = '<a href="/manage/accounts/KA01">华东贸易有限公司</a>'
+    at_risk = re.search(r'<table id="at-risk">(.*?)</table>', results, re.S).group(1)
+    assert link in at_risk
+    unheard = re.search(r'<table id="unheard">(.*?)</table>', results, re.S).group(1)
+    assert '<a href="/manage/accounts/KA03">South_Trade 100%</a>' in unheard
+    drill = re.search(r'<table class="drilldown">(.*?)</table>', results, re.S).group(1)
+    assert f"<li><q>交货总是晚一周</q> — {link}</li>" in drill
+    follow_ups = get(client, "/manage/follow-ups?lang=en")
+    assert link in follow_ups
