@@ -59,7 +59,7 @@ def rows(html: str) -> list[str]:
         return []
     return re.findall(
         r'<th scope="row"><a href="/manage/accounts/[^"]+">[^<]*</a> '
-        r'<span class="muted">([^<]+)</span>',
+        r'<span class="muted nowrap">([^<]+)</span>',
         table.group(0),
     )
 
@@ -96,7 +96,7 @@ def test_list_shows_each_column_in_english(client, viewer):
     assert ">华东<" in first and ">李强<" in first and ">Vendor<" in first
     assert ">3,000,000<" in first
     assert '<span class="score score-1">1</span> Very dissatisfied' in first
-    assert "Lost on" in first
+    assert 'status-lost">Lost<' in first
     assert "Not heard yet" in html
     assert "Accounts 1–5 of 5" in html
     assert 'aria-current="page">Key accounts</a>' in html
@@ -144,7 +144,9 @@ def test_list_pages_of_fifty_keep_the_filter(app, client, viewer):
 def test_account_page_for_a_manager_shows_everything(client, manager):
     html = get(client, "/manage/accounts/KA01?lang=en")
     assert "<h1>华东贸易有限公司" in html
-    profile = re.search(r'<dl class="facts" id="profile">(.*?)</dl>', html, re.S).group(1)
+    profile = re.search(
+        r'<dl class="facts compact-facts" id="profile">(.*?)</dl>', html, re.S
+    ).group(1)
     for text in ("Tier A", "Strategic value", "Partner", "华东", "9,000,000", "王伟"):
         assert text in profile
     contacts = re.search(r'<table id="contacts">(.*?)</table>', html, re.S).group(1)
@@ -172,7 +174,7 @@ def test_account_page_for_a_manager_shows_everything(client, manager):
     assert "2026 Q3" in history and "2026 Q4" in history
     chart = re.search(r'<svg class="chart history-chart".*?</svg>', html, re.S).group(0)
     assert re.findall(
-        r'<rect class="bar band-(\w+)" x="140.0" y="[\d.]+" width="([\d.]+)"', chart
+        r'<rect class="bar band-(\w+)" x="156.0" y="[\d.]+" width="([\d.]+)"', chart
     ) == [("low", "84.0"), ("low", "42.0"), ("high", "168.0"), ("low", "84.0")]
     cases = re.search(r'<ul class="cases" id="open-follow-ups">(.*?)</ul>', html, re.S).group(1)
     assert cases.count("<li>") == 1
@@ -192,7 +194,9 @@ def test_viewer_sees_no_email_or_phone(client, viewer):
 
 def test_lost_account_and_empty_sections(client, viewer):
     html = get(client, "/manage/accounts/KA04?lang=en")
-    defection = re.search(r'<dl class="facts" id="defection">(.*?)</dl>', html, re.S).group(1)
+    defection = re.search(
+        r'<dl class="facts compact-facts" id="defection">(.*?)</dl>', html, re.S
+    ).group(1)
     assert "Price (main), Service and responsiveness" in defection
     assert "对手公司" in defection and "2,500,000" in defection
     assert "No contact is recorded for this account yet" in html
@@ -260,3 +264,37 @@ def test_other_console_pages_link_each_account_to_its_page(client, viewer):
     assert f"<li><q>交货总是晚一周</q> — {link}</li>" in drill
     follow_ups = get(client, "/manage/follow-ups?lang=en")
     assert link in follow_ups
+
+
+def test_history_chart_geometry_and_cut_names():
+    from datetime import UTC, datetime
+
+    from survey.analysis import AspectScore, CampaignAspects
+    from web.manage.account_charts import aspect_history_chart, band, short_name
+
+    def campaign(i: int, delivery: float | None, overall: float) -> CampaignAspects:
+        aspects = [AspectScore("overall", "Overall", overall, 2, position=8)]
+        if delivery is not None:
+            aspects.insert(0, AspectScore("delivery", "Delivery", delivery, 1, position=2))
+        return CampaignAspects(i, f"C{i}", datetime(2026, i, 1, tzinfo=UTC), tuple(aspects))
+
+    history = [campaign(1, 1.0, 5.0), *(campaign(i, 2.5, 4.0) for i in range(2, 6))]
+    chart = aspect_history_chart(history)
+    # The newest four campaigns; delivery first, as the questionnaire orders it.
+    assert [g.aspect for g in chart.groups] == ["delivery", "overall"]
+    delivery = chart.groups[0]
+    assert [(b.campaign_name, b.width, b.band) for b in delivery.bars] == [
+        ("C2", 105.0, "mid"),
+        ("C3", 105.0, "mid"),
+        ("C4", 105.0, "mid"),
+        ("C5", 105.0, "mid"),
+    ]
+    assert [b.y for b in delivery.bars] == [42.0, 60.0, 78.0, 96.0]
+    assert chart.groups[1].y == 124.0
+    assert chart.ticks[0] == (198.0, "1") and chart.ticks[-1] == (366.0, "5")
+    assert (band(2.0), band(2.01), band(3.99), band(4.0)) == ("low", "mid", "mid", "high")
+    missing = aspect_history_chart([campaign(1, None, 3.0), campaign(2, 2.0, 3.0)])
+    assert [(g.aspect, len(g.bars)) for g in missing.groups] == [("delivery", 1), ("overall", 2)]
+    assert short_name("2026 上半年大客户满意度调查") == "2026 上半年大客户满意…"
+    assert short_name("2026 Q4 browser test") == "2026 Q4 browser test"
+    assert short_name("2026 Q4 browser test campaign") == "2026 Q4 browser test…"

@@ -21,6 +21,8 @@ class AspectScore:
     label: str
     mean: float
     respondents: int
+    #: Its place in the questionnaire (aspects are shown in this order).
+    position: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +71,7 @@ def account_aspect_history(account_id: int, *, locale: str | None = None) -> lis
         .order_by(Campaign.opens_at, Campaign.id, Aspect.position, Aspect.code)
     ).all()
     campaigns: dict[int, tuple[str, datetime, list[AspectScore]]] = {}
-    for campaign_id, name, opens_at, code, zh, en, _position, total, count in rows:
+    for campaign_id, name, opens_at, code, zh, en, position, total, count in rows:
         entry = campaigns.setdefault(campaign_id, (name, opens_at, []))
         entry[2].append(
             AspectScore(
@@ -77,6 +79,7 @@ def account_aspect_history(account_id: int, *, locale: str | None = None) -> lis
                 label=en if locale == "en" else zh,
                 mean=int(total) / int(count),
                 respondents=int(count),
+                position=int(position or 0),
             )
         )
     return [

@@ -10,6 +10,7 @@ less), in between, or satisfied (4 or more).
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -18,7 +19,7 @@ from survey.scale import DISSATISFIED_MAX, SATISFIED_MIN
 
 #: The chart's campaigns at most (the newest); the table lists every one.
 CHART_CAMPAIGNS = 4
-LABEL_WIDTH = 140.0
+LABEL_WIDTH = 156.0
 PLOT_WIDTH = 210.0
 VALUE_WIDTH = 50.0
 HEADING_HEIGHT = 20.0
@@ -27,8 +28,10 @@ BAR_GAP = 4.0
 GROUP_GAP = 10.0
 TOP = 22.0  # room for the axis ticks
 MAX_SCORE = 5
-#: Campaign names longer than this are cut in the chart (whole in the table and title).
-NAME_CHARS = 18
+#: Campaign names wider than this are cut in the chart (whole in the table and title):
+#: in half-width characters, a Chinese character counting two (the label column
+#: holds about 22 at 11 px).
+NAME_WIDTH = 22
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,21 +86,40 @@ def band(mean: float) -> str:
     return "high" if mean >= SATISFIED_MIN else "mid"
 
 
-def _short(name: str) -> str:
-    return name if len(name) <= NAME_CHARS else name[: NAME_CHARS - 1] + "…"
+def _width(char: str) -> int:
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+
+def short_name(name: str, width: int = NAME_WIDTH) -> str:
+    """`name` cut to `width` half-width characters, with "…" when cut."""
+    if sum(_width(c) for c in name) <= width:
+        return name
+    kept, used = [], 1  # room for the ellipsis
+    for char in name:
+        used += _width(char)
+        if used > width:
+            break
+        kept.append(char)
+    return "".join(kept).rstrip() + "…"
+
+
+def aspect_order(history: Sequence[CampaignAspects]) -> list[tuple[str, str]]:
+    """(code, label) of every aspect rated in `history`, in questionnaire order."""
+    seen: dict[str, tuple[int, str]] = {}
+    for campaign in history:
+        for a in campaign.aspects:
+            seen.setdefault(a.aspect, (a.position, a.label))
+    return [(code, label) for code, (_p, label) in sorted(seen.items(), key=lambda i: i[1][0])]
 
 
 def aspect_history_chart(history: Sequence[CampaignAspects]) -> HistoryChart:
     """Lay out the newest CHART_CAMPAIGNS campaigns of `history` (oldest first)."""
     campaigns = list(history)[-CHART_CAMPAIGNS:]
-    order: dict[str, str] = {}
-    for campaign in campaigns:
-        for a in campaign.aspects:
-            order.setdefault(a.aspect, a.label)
+    order = aspect_order(campaigns)
     groups: list[HistoryGroup] = []
     y = TOP
     scale = PLOT_WIDTH / MAX_SCORE
-    for code, label in order.items():
+    for code, label in order:
         bars: list[HistoryBar] = []
         bar_y = y + HEADING_HEIGHT
         for campaign in campaigns:
@@ -107,7 +129,7 @@ def aspect_history_chart(history: Sequence[CampaignAspects]) -> HistoryChart:
             bars.append(
                 HistoryBar(
                     campaign_name=campaign.campaign_name,
-                    short_name=_short(campaign.campaign_name),
+                    short_name=short_name(campaign.campaign_name),
                     mean=score.mean,
                     respondents=score.respondents,
                     y=bar_y,

@@ -44,7 +44,7 @@ from survey.scale import (
     ValueType,
 )
 
-from .account_charts import aspect_history_chart
+from .account_charts import aspect_history_chart, aspect_order
 from .blueprint import bp
 from .console import page_locale
 
@@ -175,17 +175,9 @@ def account(external_id: str) -> str | tuple[str, int]:
         team=team,
         history=history,
         chart=aspect_history_chart(history),
-        aspects=_aspects_in_order(history),
+        aspects=aspect_order(history),
         cases=[(c, is_overdue(c.status, c.due_at)) for c in cases],
     )
-
-
-def _aspects_in_order(history: list[Any]) -> list[tuple[str, str]]:
-    seen: dict[str, str] = {}
-    for campaign in history:
-        for a in campaign.aspects:
-            seen.setdefault(a.aspect, a.label)
-    return list(seen.items())
 
 
 def _tier_label(code: str, locale: str) -> str:
