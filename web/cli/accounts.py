@@ -62,10 +62,12 @@ def import_command(csv_file: Path, skip_invalid: bool) -> None:
         if rows > PROGRESS_MIN_ROWS:
             with click.progressbar(length=rows, label="Importing accounts", file=sys.stderr) as bar:
                 report = registry.import_accounts_csv(
-                    io.BytesIO(data), skip_invalid=skip_invalid, progress=bar.update
+                    io.BytesIO(data), skip_invalid=skip_invalid, progress=bar.update, actor="cli"
                 )
         else:
-            report = registry.import_accounts_csv(io.BytesIO(data), skip_invalid=skip_invalid)
+            report = registry.import_accounts_csv(
+                io.BytesIO(data), skip_invalid=skip_invalid, actor="cli"
+            )
     except DomainError as exc:
         raise click.ClickException(exc.message) from exc
 
