@@ -10,8 +10,11 @@ from datetime import timedelta
 
 import pytest
 from flask_sqlalchemy.record_queries import get_recorded_queries
+from graphql import parse
 from sqlalchemy import select
 
+from schema.build import schema
+from schema.cost import operation_cost
 from survey import audit
 from survey.analysis import TimelineKind, account_timeline
 from survey.analysis.timeline import encode_timeline_cursor
@@ -22,6 +25,7 @@ from survey.registry import import_accounts_csv
 
 from .conftest import TEST_NOW
 from .factories import make_account, make_campaign, make_defection, make_response
+from .graphql_helpers import codes, gql, make_tokens
 
 T = TEST_NOW
 K = TimelineKind
@@ -244,3 +248,134 @@ def test_the_accounts_import_audits_each_tier_change_and_the_timeline_shows_it(a
         # The same file again changes nothing and audits nothing.
         import_accounts_csv(csv_of(("KA1", "B"), ("KA2", "B"), ("KA3", "A")), actor="cli")
         assert len(db.session.scalars(select(AuditEntry)).all()) == 2
+
+
+# --- GraphQL: Account.timeline -----------------------------------------------------------
+
+TIMELINE_QUERY = """query($id: ID!, $first: Int, $after: String) { account(id: $id) {
+  timeline(first: $first, after: $after) {
+    edges { cursor node { at kind label detail campaignId responseId followUpId } }
+    nodes { kind }
+    pageInfo { hasNextPage endCursor } } } }"""
+
+
+def test_a_viewer_reads_the_timeline_page_by_page_in_the_request_language(app, client):
+    with app.app_context():
+        ids = build_history()
+        tokens = make_tokens()
+    variables = {"id": str(ids["account"]), "first": 3}
+    body = gql(client, TIMELINE_QUERY, variables, token=tokens["viewer"], lang="en")
+    assert "errors" not in body, body
+    timeline = body["data"]["account"]["timeline"]
+    assert [e["node"] for e in timeline["edges"]] == [
+        {
+            "at": midnight(2).isoformat(),
+            "kind": "DEFECTED",
+            "label": "Defected",
+            "detail": "Delivery and logistics · Went to 远东供应链",
+            "campaignId": None,
+            "responseId": None,
+            "followUpId": None,
+        },
+        {
+            "at": day(3).isoformat(),
+            "kind": "CONTACT_OPTED_OUT",
+            "label": "Contact opted out",
+            "detail": "Tom Li (Decision maker)",
+            "campaignId": None,
+            "responseId": None,
+            "followUpId": None,
+        },
+        {
+            "at": day(5).isoformat(),
+            "kind": "TIER_CHANGED",
+            "label": "Tier changed",
+            "detail": "Tier A → Tier B",
+            "campaignId": None,
+            "responseId": None,
+            "followUpId": None,
+        },
+    ]
+    assert [n["kind"] for n in timeline["nodes"]] == [
+        "DEFECTED",
+        "CONTACT_OPTED_OUT",
+        "TIER_CHANGED",
+    ]
+    assert timeline["pageInfo"] == {
+        "hasNextPage": True,
+        "endCursor": timeline["edges"][-1]["cursor"],
+    }
+
+    variables.update(first=50, after=timeline["pageInfo"]["endCursor"])
+    rest = gql(client, TIMELINE_QUERY, variables, token=tokens["viewer"], lang="zh")
+    nodes = rest["data"]["account"]["timeline"]["edges"]
+    assert [(n["node"]["kind"], n["node"]["label"]) for n in nodes] == [
+        ("FOLLOW_UP_RESOLVED", "跟进已解决"),
+        ("FOLLOW_UP_ESCALATED", "跟进已升级"),
+        ("FOLLOW_UP_NOTE", "跟进记录"),
+        ("FOLLOW_UP_OPENED", "开启跟进"),
+        ("RESPONDED", "已答卷"),
+        ("OPENED", "已打开问卷"),
+        ("INVITED", "已邀请"),
+    ]
+    resolved = nodes[0]["node"]
+    assert (resolved["campaignId"], resolved["responseId"], resolved["followUpId"]) == (
+        str(ids["campaign"]),
+        str(ids["response"]),
+        str(ids["case"]),
+    )
+    assert rest["data"]["account"]["timeline"]["pageInfo"] == {
+        "hasNextPage": False,
+        "endCursor": nodes[-1]["cursor"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("variables", "field"),
+    [({"first": 201}, "first"), ({"first": -1}, "first"), ({"after": "bm9wZQ"}, "after")],
+)
+def test_timeline_arguments_out_of_bounds_are_bad_user_input(app, client, variables, field):
+    with app.app_context():
+        account_id = make_account("KA1").id
+        db.session.commit()
+        tokens = make_tokens()
+    body = gql(client, TIMELINE_QUERY, {"id": str(account_id), **variables}, token=tokens["viewer"])
+    assert codes(body) == ["BAD_USER_INPUT"]
+    assert body["errors"][0]["extensions"]["field"] == field
+
+
+ACCOUNTS_TIMELINES = """{ accounts(first: 50) { edges { node { externalId
+    timeline(first: 2) { nodes { kind detail } pageInfo { hasNextPage } } } } } }"""
+
+
+def test_a_page_of_accounts_loads_every_timeline_with_one_statement(app, client):
+    with app.app_context():
+        accounts = [make_account(f"KA{i}") for i in range(1, 5)]
+        campaign, _ = make_campaign("C1", accounts=accounts, opens_at=day(9))
+        make_response(campaign, accounts[0], {"overall": 5}, submitted_at=day(8))
+        db.session.commit()
+        tokens = make_tokens()
+    with client:
+        body = gql(client, ACCOUNTS_TIMELINES, token=tokens["viewer"], lang="en")
+        statements = [q.statement for q in get_recorded_queries()]
+    assert "errors" not in body, body
+    nodes = [e["node"] for e in body["data"]["accounts"]["edges"]]
+    assert nodes[0]["timeline"] == {
+        "nodes": [
+            {"kind": "RESPONDED", "detail": "C1 · Overall satisfaction: 5 (Very satisfied)"},
+            {"kind": "INVITED", "detail": "C1"},
+        ],
+        "pageInfo": {"hasNextPage": False},
+    }
+    assert [n["timeline"]["nodes"] for n in nodes[1:]] == [
+        [{"kind": "INVITED", "detail": "C1"}]
+    ] * 3
+    assert len([s for s in statements if "UNION ALL" in s]) == 1
+
+
+def test_the_timeline_is_priced_by_its_page():
+    query = (
+        '{ account(id: "1") { timeline(first: 20) { edges { node { kind } } nodes { kind } } } }'
+    )
+    # The request, the account, the timeline's statement (10), 20 edges' nodes, 20 nodes.
+    assert operation_cost(schema._schema, parse(query), None, None) == 10 + 1 + 10 + 20 + 20

@@ -22,6 +22,7 @@ from ..context import Info
 from ..loaders import Batch
 from ..permissions import IsManager
 from ..scalars import BigInt, ReasonCode, reason_enum
+from .timeline import TimelineConnection, resolve_timeline
 
 #: Builds the responses (schema.answers.types.Response) of a batch of accounts, by
 #: account id, in a locale: set by provide_responses.
@@ -156,6 +157,16 @@ class Account:
             )
             for p in trends.get(self.pk, [])
         ]
+
+    @strawberry.field(
+        description="What happened with the account, newest first: invitations, responses, "
+        "follow-up cases and their notes, defection, tier changes, contacts opting out. "
+        "`first` is at most 200."
+    )
+    def timeline(
+        self, info: Info, first: int | None = 50, after: str | None = None
+    ) -> TimelineConnection:
+        return resolve_timeline(info, self.batch, self.pk, first, after)
 
 
 def _enum_label(

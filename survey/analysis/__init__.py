@@ -56,7 +56,15 @@ from survey.analysis.risk import (
     defection_precursors,
 )
 from survey.analysis.satisfaction import SatisfactionGroup, satisfaction_trends
-from survey.analysis.timeline import TimelineEvent, TimelineKind, TimelinePage, account_timeline
+from survey.analysis.timeline import (
+    TIMELINE_MAX_PAGE_SIZE,
+    TIMELINE_PAGE_SIZE,
+    TimelineEvent,
+    TimelineKind,
+    TimelinePage,
+    account_timeline,
+    account_timelines,
+)
 
 # Repeated analytics are cheap: the figures the API and the console ask for again
 # and again, cached until a write changes what they count.
@@ -72,6 +80,8 @@ __all__ = [
     "DEFAULT_WINDOW_DAYS",
     "MAX_DRILLDOWN_LEVELS",
     "MAX_NODE_COMMENTS",
+    "TIMELINE_MAX_PAGE_SIZE",
+    "TIMELINE_PAGE_SIZE",
     "AnalysisCache",
     "CampaignProgress",
     "CampaignShare",
@@ -92,6 +102,7 @@ __all__ = [
     "Weight",
     "account_briefs",
     "account_timeline",
+    "account_timelines",
     "aspect_defection_risk",
     "at_risk_by_expected_loss",
     "campaign_funnel",

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -37,6 +37,7 @@ from sqlalchemy import (
     union_all,
 )
 
+from survey.analysis.timeline_details import NOTE_DETAIL_LENGTH, event_detail
 from survey.audit import ACCOUNT_TIER_CHANGE
 from survey.db import UTCDateTime, db
 from survey.errors import InvalidInputError
@@ -55,20 +56,13 @@ from survey.models import (
     Response,
 )
 from survey.scale import (
-    ASPECTS_BY_CODE,
     OVERALL,
-    TIER_LABELS,
-    ContactRole,
-    ReasonCode,
-    Satisfaction,
     TimelineKind,
     normalise_locale,
 )
 
-DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 200
-#: A note's text is cut to this many characters in `detail`.
-NOTE_DETAIL_LENGTH = 80
+TIMELINE_PAGE_SIZE = 50
+TIMELINE_MAX_PAGE_SIZE = 200
 
 #: Events at the same moment: the higher rank comes first (newest first).
 _RANK: dict[TimelineKind, int] = {kind: rank for rank, kind in enumerate(TimelineKind)}
@@ -100,7 +94,7 @@ class TimelinePage:
 def account_timeline(
     account_id: int,
     *,
-    first: int = DEFAULT_PAGE_SIZE,
+    first: int = TIMELINE_PAGE_SIZE,
     after: str | None = None,
     locale: str,
 ) -> TimelinePage:
@@ -109,14 +103,48 @@ def account_timeline(
     One SQL statement. Raises InvalidInputError for a page size outside 0..200 or a
     cursor this function did not hand out. An unknown account has no events.
     """
-    if not 0 <= first <= MAX_PAGE_SIZE:
-        raise InvalidInputError(f"first must be 0 to {MAX_PAGE_SIZE}.", field="first")
+    return account_timelines([account_id], first=first, after=after, locale=locale)[account_id]
+
+
+def account_timelines(
+    account_ids: Sequence[int],
+    *,
+    first: int = TIMELINE_PAGE_SIZE,
+    after: str | None = None,
+    locale: str,
+) -> dict[int, TimelinePage]:
+    """`account_timeline` for several accounts at once (a page of the API), still one
+    statement: each account's first `first` events after `after`, by a window function.
+    """
+    if not 0 <= first <= TIMELINE_MAX_PAGE_SIZE:
+        raise InvalidInputError(f"first must be 0 to {TIMELINE_MAX_PAGE_SIZE}.", field="first")
     key = decode_timeline_cursor(after)
-    events = union_all(*_sources(account_id)).subquery("events")
-    stmt = select(events)
+    ids = list(dict.fromkeys(account_ids))
+    rows_by_account: dict[int, list[Any]] = {i: [] for i in ids}
+    if ids:
+        for row in db.session.execute(_page_statement(ids, first, key)):
+            rows_by_account[row.account_id].append(row)
+    lang = normalise_locale(locale) or "zh"
+    pages: dict[int, TimelinePage] = {}
+    for account_id, rows in rows_by_account.items():
+        built = tuple(_event(row, lang) for row in rows[:first])
+        pages[account_id] = TimelinePage(
+            events=built,
+            has_next_page=len(rows) > first,
+            end_cursor=built[-1].cursor if built else None,
+        )
+    return pages
+
+
+def _page_statement(
+    ids: list[int], first: int, key: tuple[datetime, int, int] | None
+) -> Select[Any]:
+    events = union_all(*_sources(ids)).subquery("events")
+    newest_first = (events.c.at.desc(), events.c.rank.desc(), events.c.source_id.desc())
+    conditions: list[ColumnElement[bool]] = []
     if key is not None:
         at, rank, source_id = key
-        stmt = stmt.where(
+        conditions.append(
             or_(
                 events.c.at < literal(at, UTCDateTime()),
                 and_(
@@ -128,16 +156,22 @@ def account_timeline(
                 ),
             )
         )
-    stmt = stmt.order_by(events.c.at.desc(), events.c.rank.desc(), events.c.source_id.desc()).limit(
-        first + 1
+    if len(ids) == 1:
+        return select(events).where(*conditions).order_by(*newest_first).limit(first + 1)
+    numbered = (
+        select(
+            events,
+            func.row_number()
+            .over(partition_by=events.c.account_id, order_by=newest_first)
+            .label("position"),
+        )
+        .where(*conditions)
+        .subquery("numbered")
     )
-    rows = list(db.session.execute(stmt))
-    lang = normalise_locale(locale) or "zh"
-    built = tuple(_event(row, lang) for row in rows[:first])
-    return TimelinePage(
-        events=built,
-        has_next_page=len(rows) > first,
-        end_cursor=built[-1].cursor if built else None,
+    return (
+        select(numbered)
+        .where(numbered.c.position <= first + 1)
+        .order_by(numbered.c.account_id, numbered.c.position)
     )
 
 
@@ -172,6 +206,7 @@ def decode_timeline_cursor(cursor: str | None) -> tuple[datetime, int, int] | No
 
 
 def _columns(
+    account_id: Any,
     at: Any,
     kind: TimelineKind,
     source_id: Any,
@@ -193,6 +228,7 @@ def _columns(
         return cast(null() if value is None else value, String)
 
     return [
+        integer(account_id).label("account_id"),
         type_coerce(at, UTCDateTime()).label("at"),
         cast(literal(kind.value, String), String).label("kind"),
         cast(literal(_RANK[kind], Integer), Integer).label("rank"),
@@ -207,7 +243,7 @@ def _columns(
     ]
 
 
-def _sources(account_id: int) -> list[Select[Any]]:
+def _sources(ids: list[int]) -> list[Select[Any]]:
     invitation_contact = Contact.__table__.alias("invitation_contact")
     response_contact = Contact.__table__.alias("response_contact")
     overall = (
@@ -222,9 +258,6 @@ def _sources(account_id: int) -> list[Select[Any]]:
         .limit(1)
         .scalar_subquery()
     )
-    external_id = (
-        select(KeyAccount.external_id).where(KeyAccount.id == account_id).scalar_subquery()
-    )
     follow_up_campaign = (
         select(Response.campaign_id).where(Response.id == FollowUp.response_id).scalar_subquery()
     )
@@ -233,6 +266,7 @@ def _sources(account_id: int) -> list[Select[Any]]:
         return (
             select(
                 *_columns(
+                    Invitation.account_id,
                     at,
                     kind,
                     Invitation.id,
@@ -244,12 +278,13 @@ def _sources(account_id: int) -> list[Select[Any]]:
             )
             .join(Campaign, Campaign.id == Invitation.campaign_id)
             .outerjoin(invitation_contact, invitation_contact.c.id == Invitation.contact_id)
-            .where(Invitation.account_id == account_id, at.is_not(None))
+            .where(Invitation.account_id.in_(ids), at.is_not(None))
         )
 
     def follow_up_select(kind: TimelineKind, at: Any, text_a: Any) -> Select[Any]:
         return select(
             *_columns(
+                FollowUp.account_id,
                 at,
                 kind,
                 FollowUp.id,
@@ -258,7 +293,7 @@ def _sources(account_id: int) -> list[Select[Any]]:
                 follow_up_id=FollowUp.id,
                 text_a=text_a,
             )
-        ).where(FollowUp.account_id == account_id, at.is_not(None))
+        ).where(FollowUp.account_id.in_(ids), at.is_not(None))
 
     return [
         invitation_select(
@@ -267,6 +302,7 @@ def _sources(account_id: int) -> list[Select[Any]]:
         invitation_select(TimelineKind.OPENED, Invitation.opened_at),
         select(
             *_columns(
+                Response.account_id,
                 Response.submitted_at,
                 TimelineKind.RESPONDED,
                 Response.id,
@@ -280,7 +316,7 @@ def _sources(account_id: int) -> list[Select[Any]]:
         )
         .join(Campaign, Campaign.id == Response.campaign_id)
         .outerjoin(response_contact, response_contact.c.id == Response.contact_id)
-        .where(Response.account_id == account_id),
+        .where(Response.account_id.in_(ids)),
         follow_up_select(TimelineKind.FOLLOW_UP_OPENED, FollowUp.opened_at, FollowUp.owner),
         follow_up_select(
             TimelineKind.FOLLOW_UP_ESCALATED, FollowUp.escalated_at, FollowUp.escalated_to
@@ -290,6 +326,7 @@ def _sources(account_id: int) -> list[Select[Any]]:
         ),
         select(
             *_columns(
+                FollowUp.account_id,
                 FollowUpNote.at,
                 TimelineKind.FOLLOW_UP_NOTE,
                 FollowUpNote.id,
@@ -301,34 +338,43 @@ def _sources(account_id: int) -> list[Select[Any]]:
             )
         )
         .join(FollowUp, FollowUp.id == FollowUpNote.follow_up_id)
-        .where(FollowUp.account_id == account_id),
+        .where(FollowUp.account_id.in_(ids)),
         select(
             *_columns(
+                Defection.account_id,
                 _midnight(Defection.defected_on),
                 TimelineKind.DEFECTED,
                 Defection.id,
                 text_a=primary_reason,
                 text_b=Defection.competitor,
             )
-        ).where(Defection.account_id == account_id),
+        ).where(Defection.account_id.in_(ids)),
+        # Audit entries name an account by its external id, as defections' do.
         select(
             *_columns(
-                AuditEntry.at, TimelineKind.TIER_CHANGED, AuditEntry.id, text_a=AuditEntry.details
+                KeyAccount.id,
+                AuditEntry.at,
+                TimelineKind.TIER_CHANGED,
+                AuditEntry.id,
+                text_a=AuditEntry.details,
             )
-        ).where(
+        )
+        .join(KeyAccount, KeyAccount.external_id == AuditEntry.target_id)
+        .where(
+            KeyAccount.id.in_(ids),
             AuditEntry.action == ACCOUNT_TIER_CHANGE,
             AuditEntry.target_type == "account",
-            AuditEntry.target_id == external_id,
         ),
         select(
             *_columns(
+                Contact.account_id,
                 Contact.opted_out_at,
                 TimelineKind.CONTACT_OPTED_OUT,
                 Contact.id,
                 text_b=Contact.name,
                 text_c=Contact.role,
             )
-        ).where(Contact.account_id == account_id, Contact.opted_out_at.is_not(None)),
+        ).where(Contact.account_id.in_(ids), Contact.opted_out_at.is_not(None)),
     ]
 
 
@@ -349,7 +395,7 @@ def _event(row: Any, locale: str) -> TimelineEvent:
         at=row.at,
         kind=kind,
         label=kind.label(locale),
-        detail=_detail(kind, row, locale),
+        detail=event_detail(kind, row, locale),
         campaign_id=row.campaign_id,
         response_id=row.response_id,
         follow_up_id=row.follow_up_id,
@@ -357,98 +403,14 @@ def _event(row: Any, locale: str) -> TimelineEvent:
     )
 
 
-_SEPARATOR = " · "
-_TEXTS: dict[str, dict[str, str]] = {
-    "owner": {"zh": "负责人：{}", "en": "Owner: {}"},
-    "escalated_to": {"zh": "升级至 {}", "en": "Escalated to {}"},
-    "root_cause": {"zh": "根本原因：{}", "en": "Root cause: {}"},
-    "competitor": {"zh": "转向 {}", "en": "Went to {}"},
-    "score": {"zh": "{aspect} {score} 分（{label}）", "en": "{aspect}: {score} ({label})"},
-}
-
-
-def _text(key: str, locale: str) -> str:
-    return _TEXTS[key][locale]
-
-
-def _detail(kind: TimelineKind, row: Any, locale: str) -> str | None:
-    if kind in (TimelineKind.INVITED, TimelineKind.OPENED):
-        return _join(row.text_a, _person(row.text_b, row.text_c, locale))
-    if kind is TimelineKind.RESPONDED:
-        score = None
-        if row.number is not None:
-            score = _text("score", locale).format(
-                aspect=ASPECTS_BY_CODE[OVERALL].label(locale),
-                score=row.number,
-                label=Satisfaction(row.number).label(locale),
-            )
-        return _join(row.text_a, score, _person(row.text_b, row.text_c, locale))
-    if kind is TimelineKind.FOLLOW_UP_OPENED:
-        return _text("owner", locale).format(row.text_a) if row.text_a else None
-    if kind is TimelineKind.FOLLOW_UP_ESCALATED:
-        return _text("escalated_to", locale).format(row.text_a) if row.text_a else None
-    if kind is TimelineKind.FOLLOW_UP_RESOLVED:
-        if not row.text_a:
-            return None
-        return _text("root_cause", locale).format(_code_label(ReasonCode, row.text_a, locale))
-    if kind is TimelineKind.FOLLOW_UP_NOTE:
-        note = " ".join((row.text_a or "").split())
-        if len(note) > NOTE_DETAIL_LENGTH:
-            note = note[: NOTE_DETAIL_LENGTH - 1] + "…"
-        author = f"{row.text_b}: " if row.text_b and note else (row.text_b or "")
-        return f"{author}{note}" or None
-    if kind is TimelineKind.DEFECTED:
-        reason = _code_label(ReasonCode, row.text_a, locale) if row.text_a else None
-        went = _text("competitor", locale).format(row.text_b) if row.text_b else None
-        return _join(reason, went)
-    if kind is TimelineKind.TIER_CHANGED:
-        return _tier_change(row.text_a, locale)
-    return _person(row.text_b, row.text_c, locale)  # CONTACT_OPTED_OUT
-
-
-def _person(name: str | None, role: str | None, locale: str) -> str | None:
-    """ "王芳（采购）" / "Wang Fang (Purchaser)"; None for an invitation without a contact."""
-    if not name and not role:
-        return None
-    role_label = _code_label(ContactRole, role, locale) if role else None
-    if not name:
-        return role_label
-    if not role_label:
-        return name
-    return f"{name}（{role_label}）" if locale == "zh" else f"{name} ({role_label})"
-
-
-def _tier_change(details: str | None, locale: str) -> str | None:
-    try:
-        values = json.loads(details or "{}")
-    except ValueError:
-        return None
-    old, new = values.get("old"), values.get("new")
-    if not old or not new:
-        return None
-    index = 1 if locale == "en" else 0
-    return f"{TIER_LABELS.get(old, (old, old))[index]} → {TIER_LABELS.get(new, (new, new))[index]}"
-
-
-def _code_label(enum: type[ReasonCode] | type[ContactRole], code: str, locale: str) -> str:
-    try:
-        return enum(code).label(locale)
-    except ValueError:
-        return code
-
-
-def _join(*parts: str | None) -> str | None:
-    text = _SEPARATOR.join(p for p in parts if p)
-    return text or None
-
-
 __all__ = [
-    "DEFAULT_PAGE_SIZE",
-    "MAX_PAGE_SIZE",
+    "TIMELINE_MAX_PAGE_SIZE",
+    "TIMELINE_PAGE_SIZE",
     "TimelineEvent",
     "TimelineKind",
     "TimelinePage",
     "account_timeline",
+    "account_timelines",
     "decode_timeline_cursor",
     "encode_timeline_cursor",
 ]
