@@ -27,6 +27,8 @@ CAMPAIGN_REMIND = "campaign.remind"
 DEFECTION_RECORD = "defection.record"
 #: An account import changed an existing account's tier (details: old, new).
 ACCOUNT_TIER_CHANGE = "account.tier_change"
+#: Account teams imported from CSV (details: created, updated, unchanged, skipped).
+ACCOUNT_TEAM_IMPORT = "account.team_import"
 STAFF_ADD = "staff.add"
 STAFF_TOKEN_ISSUE = "staff.token_issue"  # noqa: S105 (an action name, not a secret)
 STAFF_REVOKE = "staff.revoke"
@@ -36,6 +38,7 @@ ACTIONS: tuple[str, ...] = (
     CAMPAIGN_REMIND,
     DEFECTION_RECORD,
     ACCOUNT_TIER_CHANGE,
+    ACCOUNT_TEAM_IMPORT,
     STAFF_ADD,
     STAFF_TOKEN_ISSUE,
     STAFF_REVOKE,

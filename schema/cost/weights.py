@@ -73,6 +73,8 @@ REASONS = len(scale.ReasonCode)
 ACCOUNT_RESPONSES = CARDINALITY[analysis.Dimension.CAMPAIGN.name]
 #: An account's timeline: ten indexed SELECTs under one UNION ALL, a page of events.
 TIMELINE = 10
+#: Our people around one account besides its manager (sponsor, service lead, ...).
+TEAM = 5
 #: API tokens listed for an admin (a few per staff member).
 TOKENS = 50
 
@@ -265,6 +267,8 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
         "defection": ONE,
         "satisfactionTrend": listed(ACCOUNT_RESPONSES),
         "timeline": _timeline,
+        # Loaded for the whole page with one query: a few people per account.
+        "team": listed(TEAM),
     },
     "AccountConnection": CONNECTION,
     "AccountEdge": EDGE,
@@ -387,6 +391,7 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
         "veryDissatisfied somewhatDissatisfied noOpinion satisfied verySatisfied"
     ),
     "ShareInterval": free("low high"),
+    "TeamMember": free("name role roleLabel email"),
     "TimelineConnection": {"edges": _edges, "nodes": _nodes, "pageInfo": FREE},
     "TimelineEdge": EDGE,
     "TimelineEvent": free("at kind label detail campaignId responseId followUpId"),

@@ -22,6 +22,7 @@ from ..context import Info
 from ..loaders import Batch
 from ..permissions import IsManager
 from ..scalars import BigInt, ReasonCode, reason_enum
+from .team import TeamMember, resolve_team
 from .timeline import TimelineConnection, resolve_timeline
 
 #: Builds the responses (schema.answers.types.Response) of a batch of accounts, by
@@ -157,6 +158,13 @@ class Account:
             )
             for p in trends.get(self.pk, [])
         ]
+
+    @strawberry.field(
+        description="Our team around the account besides its account manager "
+        "(accountManager): the team is the account manager plus these members."
+    )
+    def team(self, info: Info) -> list[TeamMember]:
+        return resolve_team(info, self.batch, self.pk)
 
     @strawberry.field(
         description="What happened with the account, newest first: invitations, responses, "

@@ -1,4 +1,5 @@
-"""The registry: key accounts (CSV checks and import, listing, defections) and our staff.
+"""The registry: key accounts (CSV checks and import, listing, defections, the team
+around each account) and our staff.
 
 Outside this area, import from the package (its public API, listed here);
 inside it, import from the module.
@@ -8,6 +9,13 @@ from __future__ import annotations
 
 from survey.registry.account_csv import ACCOUNT_COLUMNS, parse_revenue
 from survey.registry.account_import import import_accounts_csv
+from survey.registry.account_team import (
+    TEAM_COLUMNS,
+    TeamImportReport,
+    TeamMemberView,
+    import_account_team_csv,
+    teams_of_accounts,
+)
 from survey.registry.accounts import get_account, list_accounts
 from survey.registry.defections import record_defection
 from survey.registry.lookups import (
@@ -39,7 +47,10 @@ __all__ = [
     "ACCOUNT_COLUMNS",
     "MAX_PASSWORD_LENGTH",
     "MIN_PASSWORD_LENGTH",
+    "TEAM_COLUMNS",
     "AuthenticatedToken",
+    "TeamImportReport",
+    "TeamMemberView",
     "account_by_id",
     "account_page",
     "accounts_by_ids",
@@ -52,6 +63,7 @@ __all__ = [
     "ensure_staff_token",
     "get_account",
     "get_active_staff",
+    "import_account_team_csv",
     "import_accounts_csv",
     "issue_token",
     "list_accounts",
@@ -62,4 +74,5 @@ __all__ = [
     "revoke_staff",
     "role_at_least",
     "set_password",
+    "teams_of_accounts",
 ]

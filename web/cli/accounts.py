@@ -21,7 +21,12 @@ from survey.errors import DomainError
 from survey.models import KeyAccount
 from survey.scale import TIERS, ReasonCode, RelationshipStage, ValueType
 
-group = AppGroup("accounts", help="Key-account registry: import, defections, list, show.")
+from . import account_team
+
+group = AppGroup(
+    "accounts", help="Key-account registry: import, defections, list, show, account teams."
+)
+group.add_command(account_team.group)
 
 #: Files with more rows than this get a progress bar on stderr.
 PROGRESS_MIN_ROWS = 1000
