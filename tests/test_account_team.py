@@ -10,9 +10,12 @@ from pathlib import Path
 from flask_sqlalchemy.record_queries import get_recorded_queries
 from sqlalchemy import select
 
+from survey.analysis import TimelineKind, account_timeline
 from survey.db import db
+from survey.demo import load_demo
 from survey.models import AccountTeamMember, AuditEntry, KeyAccount
 
+from .conftest import TEST_SECRET
 from .factories import make_account
 from .graphql_helpers import gql, make_tokens
 
@@ -220,3 +223,25 @@ def test_account_team_in_graphql_one_query_for_the_page(app, client):
     assert len([s for s in statements if "account_team_members" in s]) == 1
     zh = gql(client, TEAMS, token=tokens["viewer"], lang="zh")
     assert zh["data"]["accounts"]["edges"][0]["node"]["team"][0]["roleLabel"] == "高层支持者"
+
+
+def test_the_demo_gives_strategic_accounts_a_team_and_re_tiers_a_few(app):
+    with app.app_context():
+        load_demo(secret_key=TEST_SECRET)
+        teams = db.session.execute(
+            select(KeyAccount.value_type, AccountTeamMember.role).join(
+                KeyAccount, KeyAccount.id == AccountTeamMember.account_id
+            )
+        ).all()
+        assert len(teams) == 16
+        assert {value_type for value_type, _ in teams} == {"strategic"}
+        assert sorted({role for _, role in teams}) == ["executive_sponsor", "service_lead"]
+        changes = db.session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "account.tier_change")
+        ).all()
+        assert len(changes) == 4
+        account_id = db.session.scalar(
+            select(KeyAccount.id).where(KeyAccount.external_id == changes[0].target_id)
+        )
+        kinds = [e.kind for e in account_timeline(account_id, locale="zh").events]
+        assert TimelineKind.TIER_CHANGED in kinds
