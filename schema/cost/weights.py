@@ -71,6 +71,10 @@ ASPECTS = len(scale.DEFAULT_ASPECTS)
 REASONS = len(scale.ReasonCode)
 #: Responses per account: at most one per campaign, CAMPAIGN's cardinality.
 ACCOUNT_RESPONSES = CARDINALITY[analysis.Dimension.CAMPAIGN.name]
+#: An account's timeline: ten indexed SELECTs under one UNION ALL, a page of events.
+TIMELINE = 10
+#: Our people around one account besides its manager (sponsor, service lead, ...).
+TEAM = 5
 #: API tokens listed for an admin (a few per staff member).
 TOKENS = 50
 
@@ -161,6 +165,17 @@ def _edges(_args: Args, scope: Scope) -> Price:
 def first_list(default: int, own: int) -> Weight:
     """A list of objects sized by `first`, after `own` work (an aggregate, say)."""
     return lambda args, _scope: Price(own=own, items=first_of(args, default), each=1)
+
+
+def _timeline(args: Args, scope: Scope) -> Price:
+    """An account's timeline: one SELECT per kind of event on the account's indexes,
+    joined in one statement (shared by the accounts of a page); `first` events."""
+    page = first_of(args, 50)
+    return Price(own=TIMELINE, scope=replace(scope, page=page))
+
+
+def _nodes(_args: Args, scope: Scope) -> Price:
+    return Price(items=scope.page, each=1)
 
 
 def cardinality(dimension: Any) -> int:
@@ -262,6 +277,9 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
         "responses": listed(ACCOUNT_RESPONSES),
         "defection": ONE,
         "satisfactionTrend": listed(ACCOUNT_RESPONSES),
+        "timeline": _timeline,
+        # Loaded for the whole page with one query: a few people per account.
+        "team": listed(TEAM),
     },
     "AccountConnection": CONNECTION,
     "AccountEdge": EDGE,
@@ -384,5 +402,9 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
         "veryDissatisfied somewhatDissatisfied noOpinion satisfied verySatisfied"
     ),
     "ShareInterval": free("low high"),
+    "TeamMember": free("name role roleLabel email"),
+    "TimelineConnection": {"edges": _edges, "nodes": _nodes, "pageInfo": FREE},
+    "TimelineEdge": EDGE,
+    "TimelineEvent": free("at kind label detail campaignId responseId followUpId"),
     "TrendPoint": free("campaignId campaignName opensAt mean answers"),
 }

@@ -2,7 +2,8 @@
 trends), drilldown (where dissatisfaction sits), defections (why accounts left),
 risk (which complaints come before defection), account_coverage (whom we have heard
 from), comparisons (is a change real), follow_up_recovery (does following up work),
-progress (how far campaigns have got), briefs and exports; all built on filters
+progress (how far campaigns have got), timeline (what happened with one account),
+briefs and exports; all built on filters
 (what is counted and how it is grouped) and reasons (reason shares). SQL does the
 counting; plain dataclasses out.
 
@@ -69,6 +70,15 @@ from survey.analysis.risk import (
     defection_precursors,
 )
 from survey.analysis.satisfaction import SatisfactionGroup, satisfaction_trends
+from survey.analysis.timeline import (
+    TIMELINE_MAX_PAGE_SIZE,
+    TIMELINE_PAGE_SIZE,
+    TimelineEvent,
+    TimelineKind,
+    TimelinePage,
+    account_timeline,
+    account_timelines,
+)
 
 # Repeated analytics are cheap: the figures the API and the console ask for again
 # and again, cached until a write changes what they count.
@@ -88,6 +98,8 @@ __all__ = [
     "MAX_NODE_COMMENTS",
     "SORT_REVENUE",
     "SORT_SCORE",
+    "TIMELINE_MAX_PAGE_SIZE",
+    "TIMELINE_PAGE_SIZE",
     "AccountListPage",
     "AccountListRow",
     "AnalysisCache",
@@ -106,10 +118,15 @@ __all__ = [
     "SatisfactionGroup",
     "SourcedBreakdown",
     "Storage",
+    "TimelineEvent",
+    "TimelineKind",
+    "TimelinePage",
     "Weight",
     "account_aspect_history",
     "account_briefs",
     "account_list",
+    "account_timeline",
+    "account_timelines",
     "aspect_defection_risk",
     "at_risk_by_expected_loss",
     "campaign_funnel",

@@ -1,4 +1,5 @@
-"""The registry: key accounts (CSV checks and import, listing, defections) and our staff.
+"""The registry: key accounts (CSV checks and import, listing, defections, the team
+around each account) and our staff.
 
 Outside this area, import from the package (its public API, listed here);
 inside it, import from the module.
@@ -15,6 +16,13 @@ from survey.registry.account_search import (
     account_conditions,
     account_filter_choices,
     clean_search,
+)
+from survey.registry.account_team import (
+    TEAM_COLUMNS,
+    TeamImportReport,
+    TeamMemberView,
+    import_account_team_csv,
+    teams_of_accounts,
 )
 from survey.registry.accounts import get_account, get_account_details, list_accounts
 from survey.registry.defections import record_defection
@@ -48,9 +56,12 @@ __all__ = [
     "MAX_PASSWORD_LENGTH",
     "MAX_SEARCH_LENGTH",
     "MIN_PASSWORD_LENGTH",
+    "TEAM_COLUMNS",
     "AccountChoices",
     "AccountFilter",
     "AuthenticatedToken",
+    "TeamImportReport",
+    "TeamMemberView",
     "account_by_id",
     "account_conditions",
     "account_filter_choices",
@@ -67,6 +78,7 @@ __all__ = [
     "get_account",
     "get_account_details",
     "get_active_staff",
+    "import_account_team_csv",
     "import_accounts_csv",
     "issue_token",
     "list_accounts",
@@ -77,4 +89,5 @@ __all__ = [
     "revoke_staff",
     "role_at_least",
     "set_password",
+    "teams_of_accounts",
 ]
