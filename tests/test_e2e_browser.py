@@ -218,8 +218,10 @@ def test_manager_launches_customer_answers_results_change(app, live_server, regi
         "Satisfaction per aspect, campaign by campaign",
         "Open follow-ups",
         "Defection",
+        "Timeline",
     ):
         assert heading in headings
+    assert page.locator("#timeline li").first.inner_text().find("Follow-up opened") >= 0
     history = page.locator("#aspect-history")
     assert history.locator("tr[data-aspect='delivery'] td").first.inner_text().startswith("1.0")
     assert page.locator("svg.history-chart g.aspect").count() == 8

@@ -298,3 +298,50 @@ def test_history_chart_geometry_and_cut_names():
     assert short_name("2026 上半年大客户满意度调查") == "2026 上半年大客户满意…"
     assert short_name("2026 Q4 browser test") == "2026 Q4 browser test"
     assert short_name("2026 Q4 browser test campaign") == "2026 Q4 browser test…"
+
+
+def timeline_items(html: str) -> list[str]:
+    ol = re.search(r'<ol class="timeline" id="timeline">(.*?)</ol>', html, re.S)
+    if ol is None:
+        return []
+    return [
+        re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", re.sub(r"<time.*?</time>", "", item))).strip()
+        for item in re.findall(r"<li class=\"event[^\"]*\">(.*?)</li>", ol.group(1), re.S)
+    ]
+
+
+def test_timeline_newest_first_with_an_older_link(client, manager, monkeypatch):
+    import web.manage.accounts as pages
+
+    everything = timeline_items(get(client, "/manage/accounts/KA01?lang=en"))
+    assert [item.split(" · ")[0] for item in everything] == [
+        "Contact opted out",
+        "Follow-up opened",
+        "Responded",
+        "Invited",
+        "Follow-up resolved",
+        "Follow-up opened",
+        "Responded",
+        "Invited",
+    ]
+    assert everything[0] == "Contact opted out · Tom Chen (Purchaser)"
+    assert "2026 Q4 · Overall satisfaction: 2 (Somewhat dissatisfied)" in everything[2]
+    monkeypatch.setattr(pages, "TIMELINE_SHOWN", 4)
+    html = get(client, "/manage/accounts/KA01?lang=en")
+    first = timeline_items(html)
+    assert first == everything[:4]
+    older = re.search(r'<a rel="next" href="(/manage/accounts/KA01\?after=[^"#]+)#timeline', html)
+    assert older, "no link to older events"
+    second_html = get(client, older.group(1).replace("&amp;", "&"))
+    assert timeline_items(second_html) == everything[4:8]
+    assert "Newest events" in second_html
+    assert 'rel="next"' not in second_html
+    # A cursor cut short or made up starts again from the newest.
+    assert timeline_items(get(client, "/manage/accounts/KA01?after=tl:nonsense")) == first
+
+
+def test_timeline_in_chinese_and_empty(client, viewer):
+    items = timeline_items(get(client, "/manage/accounts/KA01?lang=zh"))
+    assert items[0] == "联系人退订 · Tom Chen（采购）"
+    assert "总体满意度 2 分（有些不满意）" in items[2]
+    assert "该客户还没有任何记录。" in get(client, "/manage/accounts/KA03?lang=zh")

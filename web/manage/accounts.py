@@ -1,6 +1,6 @@
 """The console's accounts pages: the list (filters, search, sort, pages) and one
 account (profile, contacts, team, satisfaction per aspect over its campaigns, open
-follow-ups, defection). Both are read-only.
+follow-ups, defection, and its timeline 50 events at a time). Both are read-only.
 
 E-mail addresses and phone numbers of an account's contacts are shown to managers
 and admins only: a viewer's page does not carry them at all.
@@ -25,8 +25,9 @@ from survey.analysis import (
     SORT_SCORE,
     account_aspect_history,
     account_list,
+    account_timeline,
 )
-from survey.errors import NotFoundError
+from survey.errors import InvalidInputError, NotFoundError
 from survey.follow_ups import is_overdue, unresolved_follow_ups_of_account
 from survey.models import Contact
 from survey.registry import (
@@ -49,6 +50,8 @@ from .blueprint import bp
 from .console import page_locale
 
 LANGUAGES: dict[str, str] = {"zh": "中文", "en": "English"}
+#: Timeline events on one page of the account page; "Older events" shows the next.
+TIMELINE_SHOWN = 50
 SORT_LABELS: dict[str, Any] = {
     SORT_REVENUE: _l("Annual revenue, largest first"),
     SORT_SCORE: _l("Latest overall score, worst first"),
@@ -161,6 +164,12 @@ def account(external_id: str) -> str | tuple[str, int]:
     personal = bool(g.staff and g.staff.can_manage)
     history = account_aspect_history(details.id, locale=locale)
     cases = unresolved_follow_ups_of_account(details.id)
+    after = request.args.get("after") or None
+    try:
+        timeline = account_timeline(details.id, first=TIMELINE_SHOWN, after=after, locale=locale)
+    except InvalidInputError:  # a cursor cut or made up: start from the newest
+        after = None
+        timeline = account_timeline(details.id, first=TIMELINE_SHOWN, locale=locale)
     team = [
         (m.name, _role_label(TeamRole, m.role, locale), m.email if personal else None)
         for m in details.team
@@ -177,6 +186,8 @@ def account(external_id: str) -> str | tuple[str, int]:
         chart=aspect_history_chart(history),
         aspects=aspect_order(history),
         cases=[(c, is_overdue(c.status, c.due_at)) for c in cases],
+        timeline=timeline,
+        older=after is not None,
     )
 
 
