@@ -58,7 +58,7 @@ def rows(html: str) -> list[str]:
     if table is None:
         return []
     return re.findall(
-        r'<th scope="row"><a href="/manage/accounts/[^"]+">[^<]*</a> '
+        r'<th role="rowheader" scope="row"><a href="/manage/accounts/[^"]+">[^<]*</a> '
         r'<span class="muted nowrap">([^<]+)</span>',
         table.group(0),
     )
@@ -90,7 +90,7 @@ def test_list_filters_search_and_sorts(client, viewer):
 
 def test_list_shows_each_column_in_english(client, viewer):
     html = get(client, "/manage/accounts?sort=score&lang=en")
-    first = re.search(r"<tbody>\s*<tr>(.*?)</tr>", html, re.S).group(1)
+    first = re.search(r'<tbody role="rowgroup">\s*<tr role="row">(.*?)</tr>', html, re.S).group(1)
     assert 'href="/manage/accounts/KA04">Lost Ltd</a>' in first
     assert ">Tier C<" in first
     assert ">华东<" in first and ">李强<" in first and ">Vendor<" in first
