@@ -71,6 +71,10 @@ ASPECTS = len(scale.DEFAULT_ASPECTS)
 REASONS = len(scale.ReasonCode)
 #: Responses per account: at most one per campaign, CAMPAIGN's cardinality.
 ACCOUNT_RESPONSES = CARDINALITY[analysis.Dimension.CAMPAIGN.name]
+#: An account's timeline: ten indexed SELECTs under one UNION ALL, a page of events.
+TIMELINE = 10
+#: Our people around one account besides its manager (sponsor, service lead, ...).
+TEAM = 5
 #: API tokens listed for an admin (a few per staff member).
 TOKENS = 50
 
@@ -143,6 +147,18 @@ def connection(default: int) -> Weight:
     return weight
 
 
+#: `accounts(search:)` matches part of every account's name and external id (a LIKE
+#: '%…%' no index serves): a pass over the registry, 52-57 ms over 100,000 accounts
+#: on SQLite (a page or its count), about half an answers SCAN.
+ACCOUNT_SEARCH = SCAN // 2
+
+
+def _accounts(args: Args, scope: Scope) -> Price:
+    """The accounts page; dearer with a search, which reads every account."""
+    price = connection(50)(args, scope)
+    return replace(price, own=price.own + ACCOUNT_SEARCH) if args.get("search") else price
+
+
 def _edges(_args: Args, scope: Scope) -> Price:
     return Price(items=scope.page)
 
@@ -150,6 +166,17 @@ def _edges(_args: Args, scope: Scope) -> Price:
 def first_list(default: int, own: int) -> Weight:
     """A list of objects sized by `first`, after `own` work (an aggregate, say)."""
     return lambda args, _scope: Price(own=own, items=first_of(args, default), each=1)
+
+
+def _timeline(args: Args, scope: Scope) -> Price:
+    """An account's timeline: one SELECT per kind of event on the account's indexes,
+    joined in one statement (shared by the accounts of a page); `first` events."""
+    page = first_of(args, 50)
+    return Price(own=TIMELINE, scope=replace(scope, page=page))
+
+
+def _nodes(_args: Args, scope: Scope) -> Price:
+    return Price(items=scope.page, each=1)
 
 
 def cardinality(dimension: Any) -> int:
@@ -217,7 +244,7 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
         "followUps": connection(50),
         # Resolved follow-up cases and the next response: few rows.
         "recovery": fixed(DEFECTION_SCAN, each=1),
-        "accounts": connection(50),
+        "accounts": _accounts,
         "account": ONE,
         "campaigns": connection(50),
         "campaign": ONE,
@@ -251,6 +278,9 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
         "responses": listed(ACCOUNT_RESPONSES),
         "defection": ONE,
         "satisfactionTrend": listed(ACCOUNT_RESPONSES),
+        "timeline": _timeline,
+        # Loaded for the whole page with one query: a few people per account.
+        "team": listed(TEAM),
     },
     "AccountConnection": CONNECTION,
     "AccountEdge": EDGE,
@@ -373,5 +403,9 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
         "veryDissatisfied somewhatDissatisfied noOpinion satisfied verySatisfied"
     ),
     "ShareInterval": free("low high"),
+    "TeamMember": free("name role roleLabel email"),
+    "TimelineConnection": {"edges": _edges, "nodes": _nodes, "pageInfo": FREE},
+    "TimelineEdge": EDGE,
+    "TimelineEvent": free("at kind label detail campaignId responseId followUpId"),
     "TrendPoint": free("campaignId campaignName opensAt mean answers"),
 }

@@ -22,6 +22,8 @@ from ..context import Info
 from ..loaders import Batch
 from ..permissions import IsManager
 from ..scalars import BigInt, ReasonCode, reason_enum
+from .team import TeamMember, resolve_team
+from .timeline import TimelineConnection, resolve_timeline
 
 #: Builds the responses (schema.answers.types.Response) of a batch of accounts, by
 #: account id, in a locale: set by provide_responses.
@@ -156,6 +158,23 @@ class Account:
             )
             for p in trends.get(self.pk, [])
         ]
+
+    @strawberry.field(
+        description="Our team around the account besides its account manager "
+        "(accountManager): the team is the account manager plus these members."
+    )
+    def team(self, info: Info) -> list[TeamMember]:
+        return resolve_team(info, self.batch, self.pk)
+
+    @strawberry.field(
+        description="What happened with the account, newest first: invitations, responses, "
+        "follow-up cases and their notes, defection, tier changes, contacts opting out. "
+        "`first` is at most 200."
+    )
+    def timeline(
+        self, info: Info, first: int | None = 50, after: str | None = None
+    ) -> TimelineConnection:
+        return resolve_timeline(info, self.batch, self.pk, first, after)
 
 
 def _enum_label(

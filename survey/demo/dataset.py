@@ -23,6 +23,7 @@ from survey.answers import AnswerInput, record_response
 from survey.campaigns import CampaignRequest, close_campaign, launch_campaign
 from survey.clock import utcnow
 from survey.db import db
+from survey.demo.team import add_teams_and_tier_changes
 from survey.follow_ups import update_follow_up
 from survey.models import (
     FOLLOW_UP_CONTACTED,
@@ -244,6 +245,7 @@ def load_demo(*, secret_key: str, today: date | None = None, accounts: int = 200
     responses += _answer_campaign(rng, second.campaign_id or 0, launched2, share=0.25, days=6)
     # Closing the loop: follow-ups worked, and what the next answers say about it.
     responses += _close_the_loop(rng, first.campaign_id or 0, second.campaign_id or 0, now)
+    add_teams_and_tier_changes(now)
     return DemoReport(True, accounts, responses, defections, second.campaign_id)
 
 

@@ -7,15 +7,18 @@ normalised.
 
 from __future__ import annotations
 
-import csv
-import difflib
 import functools
-import io
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from survey.registry.csv_files import (
+    Problem,
+    control_character,
+    read_csv_file,
+    valid_email,
+)
 from survey.registry.messages import join_choices, quote_input
 from survey.scale import DEFAULT_LOCALE, TIERS, RelationshipStage, ValueType, normalise_locale
 
@@ -51,36 +54,11 @@ MAX_REVENUE = 2**63 - 1  # BIGINT
 #: The fields the importer writes, besides external_id.
 IMPORTED_FIELDS: tuple[str, ...] = ACCOUNT_COLUMNS[1:]
 
-# The WHATWG HTML "valid e-mail address" grammar, with a dot required in the domain:
-# strict enough to catch typos, loose enough for every address people really use.
-_EMAIL_RE = re.compile(
-    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+"
-    r"@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+"
-)
-# Unicode category Cc except tab and line breaks, which are legitimate inside a quoted
-# cell; the rest is invisible garbage (and PostgreSQL refuses NUL outright).
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-_LINE_BREAK_RE = re.compile(rb"\r\n|\r|\n")
 _PHONE_RE = re.compile(r"[0-9 +\-()]+")
 # Plain digits, or digits grouped by thousands ("1,200,000"); ".00" is tolerated
 # because spreadsheets often format money that way.
 _REVENUE_RE = re.compile(r"(?P<int>[0-9]+|[0-9]{1,3}(?:,[0-9]{3})+)(?:\.0+)?")
 _NUMBER_LIKE_RE = re.compile(r"[+-]?[0-9][0-9,]*(?:\.[0-9]*)?")
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One thing wrong with an input file, at the line an editor shows."""
-
-    line: int
-    column: str
-    message: str
-
-    def __str__(self) -> str:
-        if self.column:
-            return f"line {self.line}: {self.column}: {self.message}"
-        return f"line {self.line}: {self.message}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,39 +118,22 @@ def validate_accounts_csv(stream: IO[bytes]) -> ValidationResult:
     reported as a `Problem`, and every valid row is returned parsed.
     """
     result = ValidationResult()
-    data = stream.read()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        # Count line breaks the way the CSV reader does (\r\n, \n or a lone \r).
-        line = len(_LINE_BREAK_RE.findall(data, 0, exc.start)) + 1
-        result.problems.append(Problem(line, "", "file is not UTF-8 text (save it as UTF-8)"))
-        result.fatal = True
-        return result
-
-    records = _records(text)
-    header = _read_header(records, result)
-    if header is None:
+    file = read_csv_file(stream, ACCOUNT_COLUMNS)
+    if file.fatal:
+        result.problems.extend(file.problems)
         result.fatal = True
         return result
 
     first_line_of: dict[str, int] = {}
     duplicates: dict[str, list[int]] = {}
     parsed: list[tuple[int, AccountRow | None, list[Problem]]] = []
-    for line, cells, csv_problem in records:
-        if csv_problem is None and all(not c.strip() for c in cells):
-            continue  # blank line, or a spreadsheet's row of empty cells
+    for record in file.records:
+        line, values = record.line, record.values
         result.total_rows += 1
-        if csv_problem is not None:
-            parsed.append((line, None, [csv_problem]))
+        if values is None:
+            assert record.problem is not None
+            parsed.append((line, None, [record.problem]))
             continue
-        if len(cells) != len(header):
-            message = f"has {len(cells)} cells but the header has {len(header)}"
-            if len(cells) > len(header):
-                message += ' (put values that contain a comma in "double quotes")'
-            parsed.append((line, None, [Problem(line, "", message)]))
-            continue
-        values = {name: cells[i].strip() for i, name in enumerate(header)}
         external_id = values["external_id"]
         if external_id and len(external_id) <= MAX_LENGTH["external_id"]:
             if external_id in first_line_of:
@@ -204,86 +165,6 @@ def validate_accounts_csv(stream: IO[bytes]) -> ValidationResult:
     return result
 
 
-def _records(text: str) -> Iterator[tuple[int, list[str], Problem | None]]:
-    """(first line of the record, cells, problem) for each CSV record, blank ones too."""
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    line_after_previous = 0
-    while True:
-        start = line_after_previous + 1
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            line_after_previous = reader.line_num
-            yield start, [], Problem(start, "", _csv_error_message(exc))
-            continue
-        line_after_previous = reader.line_num
-        yield start, cells, None
-
-
-def _csv_error_message(exc: csv.Error) -> str:
-    text = str(exc)
-    if "unexpected end of data" in text:
-        return 'a quoted value is never closed (a " is missing)'
-    if "expected after" in text:
-        return (
-            'a " inside a value: put the whole value in "double quotes" '
-            'and write each " inside it twice ("")'
-        )
-    if "field larger than field limit" in text:
-        return "a value is far too long"
-    return f"cannot be read as CSV ({text})"
-
-
-def _read_header(
-    records: Iterator[tuple[int, list[str], Problem | None]], result: ValidationResult
-) -> list[str] | None:
-    """The column names in file order, or None (with problems) if unusable."""
-    first = next((r for r in records if r[2] is not None or any(c.strip() for c in r[1])), None)
-    if first is None:
-        result.problems.append(
-            Problem(1, "", "the file is empty; the first line must name the columns: " + _COLS)
-        )
-        return None
-    line, cells, csv_problem = first
-    if csv_problem is not None:
-        result.problems.append(csv_problem)
-        return None
-
-    names = [c.strip().lower() for c in cells]
-    problems: list[Problem] = []
-    if not set(names) & set(ACCOUNT_COLUMNS):
-        message = "the first line must name the columns: " + _COLS
-        if len(cells) == 1 and (";" in cells[0] or "\t" in cells[0]):
-            separator = "semicolons" if ";" in cells[0] else "tabs"
-            message = f"columns must be separated by commas, not {separator}; " + message
-        result.problems.append(Problem(line, "", message))
-        return None
-    seen: set[str] = set()
-    for position, name in enumerate(names, start=1):
-        if not name:
-            message = f"column {position} has no name; name it or delete the empty column"
-            problems.append(Problem(line, "", message))
-        elif name in seen:
-            problems.append(Problem(line, name, "column appears twice in the header"))
-        elif name not in ACCOUNT_COLUMNS:
-            close = difflib.get_close_matches(name, ACCOUNT_COLUMNS, n=1)
-            hint = f"did you mean {close[0]}?" if close else f"the columns are {_COLS}"
-            problems.append(Problem(line, name[:40], f"unknown column; {hint}"))
-        seen.add(name)
-    for name in ACCOUNT_COLUMNS:
-        if name not in seen:
-            problems.append(Problem(line, name, "column is missing from the header"))
-    if problems:
-        result.problems.extend(problems)
-        return None
-    return names
-
-
-_COLS = ",".join(ACCOUNT_COLUMNS)
-
-
 def _parse_row(line: int, values: dict[str, str]) -> tuple[AccountRow | None, list[Problem]]:
     problems: list[Problem] = []
     reported: set[str] = set()
@@ -295,7 +176,7 @@ def _parse_row(line: int, values: dict[str, str]) -> tuple[AccountRow | None, li
             problems.append(Problem(line, column, message))
 
     for column, value in values.items():
-        bad = _control_character(value)
+        bad = control_character(value)
         if bad is not None:
             problem(column, f"contains the control character U+{ord(bad):04X}")
 
@@ -333,7 +214,7 @@ def _parse_row(line: int, values: dict[str, str]) -> tuple[AccountRow | None, li
         problem("annual_revenue", str(exc))
 
     email = values["contact_email"] or None
-    if email is not None and (len(email) > MAX_LENGTH["contact_email"] or not _valid_email(email)):
+    if email is not None and (len(email) > MAX_LENGTH["contact_email"] or not valid_email(email)):
         problem("contact_email", f"{quote_input(email)} is not a valid e-mail address")
 
     phone = values["contact_phone"] or None
@@ -432,18 +313,6 @@ def parse_revenue(raw: str) -> int:
     if value > MAX_REVENUE:
         raise ValueError(f"{quote_input(text)} is too large")
     return value
-
-
-def _valid_email(address: str) -> bool:
-    if not _EMAIL_RE.fullmatch(address):
-        return False
-    local = address.split("@", 1)[0]
-    return not (local.startswith(".") or local.endswith(".") or ".." in local)
-
-
-def _control_character(value: str) -> str | None:
-    found = _CONTROL_RE.search(value)
-    return found.group() if found else None
 
 
 __all__ = [
