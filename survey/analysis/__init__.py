@@ -39,7 +39,7 @@ from survey.analysis.filters import (
     validate_defection_filter,
     validate_response_filter,
 )
-from survey.analysis.follow_up_recovery import recovery
+from survey.analysis.follow_up_recovery import RootCauseOutcome, recovery, root_cause_breakdown
 from survey.analysis.listing import response_page
 from survey.analysis.progress import (
     CampaignProgress,
@@ -81,6 +81,7 @@ __all__ = [
     "ReasonBreakdown",
     "ReasonShare",
     "ResponseFilter",
+    "RootCauseOutcome",
     "SatisfactionGroup",
     "SourcedBreakdown",
     "Storage",
@@ -103,6 +104,7 @@ __all__ = [
     "recovery",
     "response_conditions",
     "response_page",
+    "root_cause_breakdown",
     "satisfaction_summaries",
     "satisfaction_summary",
     "satisfaction_trends",

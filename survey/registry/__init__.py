@@ -33,6 +33,7 @@ from survey.registry.staff import (
     revoke_staff,
     role_at_least,
     set_password,
+    set_staff_locale,
 )
 
 __all__ = [
@@ -62,4 +63,5 @@ __all__ = [
     "revoke_staff",
     "role_at_least",
     "set_password",
+    "set_staff_locale",
 ]
