@@ -1,0 +1,113 @@
+"""The demo's follow-up work: an administrator and two executive sponsors to escalate
+to, overdue cases escalated through the real service, some of them then contacted or
+resolved with a root cause and notes. Deterministic (case id order, no randomness)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from survey.db import db
+from survey.delivery import MailSettings
+from survey.follow_ups import escalate_overdue, update_follow_up
+from survey.models import (
+    FOLLOW_UP_CONTACTED,
+    FOLLOW_UP_OPEN,
+    FOLLOW_UP_RESOLVED,
+    ROLE_ADMIN,
+    AccountTeamMember,
+    Answer,
+    Aspect,
+    FollowUp,
+    StaffMember,
+)
+from survey.scale import ASPECT_REASON, DISSATISFIED_MAX, ReasonCode, TeamRole
+
+DEMO_ADMIN = "demo-admin"
+DEMO_ADMIN_EMAIL = "demo-admin@example.com"
+#: Two sponsors: one who is also staff reading English, one outside staff (Chinese).
+SPONSORS = (
+    ("Michael Sun", "michael.sun@example.com", "en"),
+    ("林总", "lin.zong@example.com", None),
+)
+_NOTES = (
+    ("已与客户高层通话，确认了问题所在。", "查明原因后已调整流程，客户确认满意。"),
+    ("客户要求书面改进方案，已发送。", "改进方案已落实，回访客户表示认可。"),
+)
+
+
+def root_cause_for(follow_up_id: int) -> str:
+    """The shared reason code of the first aspect the case's response scored 1-2."""
+    code = db.session.scalar(
+        select(Aspect.code)
+        .join(Answer, Answer.aspect_id == Aspect.id)
+        .join(FollowUp, FollowUp.response_id == Answer.response_id)
+        .where(FollowUp.id == follow_up_id, Answer.score <= DISSATISFIED_MAX)
+        .where(Aspect.code.in_(list(ASPECT_REASON)))
+        .order_by(Answer.score, Aspect.position)
+        .limit(1)
+    )
+    return ASPECT_REASON[code].value if code else ReasonCode.OTHER.value
+
+
+def work_follow_ups(*, secret_key: str, base_url: str, now: datetime) -> int:
+    """Give escalation someone to tell, escalate the overdue cases, then work a few of
+    them (contacted; resolved with a root cause). Returns how many were escalated."""
+    db.session.add(
+        StaffMember(name=DEMO_ADMIN, email=DEMO_ADMIN_EMAIL, role=ROLE_ADMIN, locale="en")
+    )
+    overdue = list(
+        db.session.scalars(
+            select(FollowUp.account_id)
+            .where(FollowUp.status == FOLLOW_UP_OPEN, FollowUp.due_at < now)
+            .order_by(FollowUp.id)
+        )
+    )
+    for (name, email, locale), account_id in zip(SPONSORS, overdue, strict=False):
+        db.session.add(
+            AccountTeamMember(
+                account_id=account_id,
+                name=name,
+                email=email,
+                role=TeamRole.EXECUTIVE_SPONSOR.value,
+            )
+        )
+        if locale is not None:
+            db.session.add(StaffMember(name=name, email=email, role="viewer", locale=locale))
+    db.session.commit()
+    report = escalate_overdue(
+        mail=MailSettings(secret_key=secret_key, base_url=base_url), now=now, actor="demo"
+    )
+    escalated = [e.follow_up_id for e in report.escalated]
+    owners = {
+        case_id: owner
+        for case_id, owner in db.session.execute(
+            select(FollowUp.id, FollowUp.owner).where(FollowUp.id.in_(escalated))
+        )
+    }
+    # After escalation the owners pick a few up again: two resolved, two contacted.
+    for index, case_id in enumerate(escalated[:4]):
+        contacted, resolved = _NOTES[index % 2]
+        owner = owners[case_id]
+        update_follow_up(
+            case_id,
+            status=FOLLOW_UP_CONTACTED,
+            note=contacted,
+            author=owner,
+            now=now + timedelta(minutes=10 + index),
+        )
+        if index < 2:
+            update_follow_up(
+                case_id,
+                status=FOLLOW_UP_RESOLVED,
+                note=resolved,
+                author=owner,
+                root_cause=root_cause_for(case_id),
+                root_cause_note="示例数据 / demo data",
+                now=now + timedelta(minutes=20 + index),
+            )
+    return len(escalated)
+
+
+__all__ = ["DEMO_ADMIN", "root_cause_for", "work_follow_ups"]
