@@ -389,30 +389,62 @@ def test_console_follow_ups_page(app, client, case_id):
     assert page.status_code == 200
     shown = text(page)
     assert "华东贸易有限公司 KA001" in shown and "Overdue" in shown
+    assert "Overall satisfaction 1" in shown  # why, in the row
     assert "No account with a resolved case has answered again yet." in shown
-    assert 'name="note"' not in page.get_data(as_text=True)  # viewers read only
+    assert 'name="note"' not in page.get_data(as_text=True)  # no edit form in the list
+    assert f'href="/manage/follow-ups/{case_id}"' in page.get_data(as_text=True)
     zh = text(client.get("/manage/follow-ups?lang=zh"))
-    assert "跟进" in zh and "已逾期" in zh
-    html = client.get("/manage/follow-ups").get_data(as_text=True)
+    assert "跟进" in zh and "已逾期" in zh and "总体满意度 1" in zh
+    html = client.get(f"/manage/follow-ups/{case_id}").get_data(as_text=True)
+    assert 'name="note"' not in html  # viewers read only
     refused = client.post(
         f"/manage/follow-ups/{case_id}",
-        data={"csrf_token": csrf_token_from(html), "status": "resolved"},
+        data={"csrf_token": csrf_token_from(html), "status": "resolved", "root_cause": "price"},
     )
     assert refused.status_code == 403
 
     client.post("/manage/logout", data={"csrf_token": csrf_token_from(html)})
     sign_in(client, add_member(app, "Zhang", "manager"))
-    html = client.get("/manage/follow-ups?lang=en").get_data(as_text=True)
-    done = client.post(
+    html = client.get(f"/manage/follow-ups/{case_id}?lang=en").get_data(as_text=True)
+    assert 'name="root_cause"' in html and 'for="root_cause"' in html
+    # Resolving without a root cause: a clear error, and nothing changes.
+    refused = client.post(
         f"/manage/follow-ups/{case_id}",
         data={"csrf_token": csrf_token_from(html), "status": "resolved", "note": "已解决"},
     )
+    assert refused.status_code == 422
+    assert "Choose the root cause to resolve the case. Nothing was changed." in text(refused)
+    with app.app_context():
+        assert db.session.get(FollowUp, case_id).status == FOLLOW_UP_OPEN
+        assert db.session.scalar(select(func.count()).select_from(FollowUpNote)) == 0
+    zh_refused = client.post(
+        f"/manage/follow-ups/{case_id}?lang=zh",
+        data={"csrf_token": csrf_token_from(html), "status": "resolved"},
+    )
+    assert "请选择根本原因后再标记为已解决。未做任何更改。" in text(zh_refused)
+    done = client.post(
+        f"/manage/follow-ups/{case_id}?lang=en",
+        data={
+            "csrf_token": csrf_token_from(html),
+            "status": "resolved",
+            "note": "已解决",
+            "root_cause": "delivery",
+            "root_cause_note": "仓库排班",
+        },
+    )
     assert done.status_code == 303
-    after = text(client.get("/manage/follow-ups?status=resolved"))
+    assert done.headers["Location"].endswith(f"/manage/follow-ups/{case_id}")
+    after = text(client.get(f"/manage/follow-ups/{case_id}?lang=en"))
     assert "Follow-up updated." in after and "已解决" in after
-    empty = client.post(f"/manage/follow-ups/{case_id}", data={"csrf_token": csrf_token_from(html)})
-    assert empty.status_code == 303
-    assert "Choose a new status or write a note." in text(client.get("/manage/follow-ups"))
+    assert "Root cause Delivery and logistics 仓库排班" in after
+    listed = text(client.get("/manage/follow-ups?status=resolved&lang=en"))
+    assert "华东贸易有限公司" in listed and "Root cause: Delivery and logistics" in listed
+    empty = client.post(
+        f"/manage/follow-ups/{case_id}?lang=en",
+        data={"csrf_token": csrf_token_from(html), "owner": "王伟"},
+    )
+    assert empty.status_code == 422
+    assert "Choose a new status or write a note." in text(empty)
     with app.app_context():
         assert db.session.get(FollowUp, case_id).status == FOLLOW_UP_RESOLVED
     assert (
@@ -421,3 +453,4 @@ def test_console_follow_ups_page(app, client, case_id):
         ).status_code
         == 404
     )
+    assert client.get("/manage/follow-ups/999").status_code == 404

@@ -53,7 +53,7 @@ MSG_OWNER = _l("An owner is a name of at most 120 characters.")
 class FollowUpForm(FlaskForm):
     """Work a case: a new status, a note, the root cause when resolving, owner, due date."""
 
-    status = SelectField(_l("New status"), choices=[], validate_choice=True)
+    status = SelectField(_l("New status"), choices=[], validate_choice=False)
     note = TextAreaField(
         _l("Note"),
         description=_l("What was done or agreed; kept in the case's history."),
@@ -69,7 +69,7 @@ class FollowUpForm(FlaskForm):
         _l("Root cause"),
         description=_l("Required when resolving: why the customer was dissatisfied."),
         choices=[],
-        validate_choice=True,
+        validate_choice=False,
     )
     root_cause_note = TextAreaField(
         _l("Root cause note"),

@@ -24,9 +24,12 @@ class SettingsForm(FlaskForm):
     locale = RadioField(
         _l("Language of the e-mails I receive"),
         description=_l("Follow-up notifications and escalations are written in this language."),
-        choices=LANGUAGES,
         validate_choice=True,
     )
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.locale.choices = list(LANGUAGES)
 
 
 @bp.route("/settings", methods=["GET", "POST"])
