@@ -638,3 +638,30 @@ def test_audit_details_are_json(app):
         update_follow_up(case_id, status=FOLLOW_UP_RESOLVED, root_cause="other", note="好")
         raw = db.session.scalars(select(AuditEntry.details)).one()
         assert json.loads(raw)["root_cause"] == [None, "other"]
+
+
+def test_the_demo_has_escalated_and_resolved_cases(app, now):
+    from survey.demo import load_demo
+
+    with app.app_context():
+        load_demo(secret_key=TEST_SECRET)
+        statuses = dict(
+            db.session.execute(
+                select(FollowUp.status, func.count()).group_by(FollowUp.status)
+            ).all()
+        )
+        assert statuses[FOLLOW_UP_ESCALATED] > 0 and statuses[FOLLOW_UP_CONTACTED] == 2
+        resolved = db.session.scalars(
+            select(FollowUp).where(FollowUp.status == FOLLOW_UP_RESOLVED)
+        ).all()
+        assert all(c.root_cause for c in resolved)
+        # Two escalated cases were resolved after escalation, with notes.
+        assert len([c for c in resolved if c.escalated_at is not None]) == 2
+        assert all(c.resolved_at <= now for c in resolved)
+        sponsored = db.session.scalars(
+            select(FollowUp.escalated_to).where(FollowUp.escalated_to == "Michael Sun")
+        ).all()
+        assert sponsored == ["Michael Sun"]
+        assert _count(OutboxMessage) >= statuses[FOLLOW_UP_ESCALATED]
+        assert [r.root_cause for r in root_cause_breakdown()]  # the page has figures
+        assert escalate_overdue(mail=MAIL, now=now).escalated == ()  # all done already

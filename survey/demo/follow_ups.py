@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from survey.db import db
 from survey.delivery import MailSettings
-from survey.follow_ups import escalate_overdue, update_follow_up
+from survey.follow_ups import DEFAULT_ESCALATE_AFTER_DAYS, escalate_overdue, update_follow_up
 from survey.models import (
     FOLLOW_UP_CONTACTED,
     FOLLOW_UP_OPEN,
@@ -54,13 +54,18 @@ def root_cause_for(follow_up_id: int) -> str:
 def work_follow_ups(*, secret_key: str, base_url: str, now: datetime) -> int:
     """Give escalation someone to tell, escalate the overdue cases, then work a few of
     them (contacted; resolved with a root cause). Returns how many were escalated."""
+    # Escalation ran two days ago; the owners picked some cases up since.
+    escalated_at = now - timedelta(days=2)
     db.session.add(
         StaffMember(name=DEMO_ADMIN, email=DEMO_ADMIN_EMAIL, role=ROLE_ADMIN, locale="en")
     )
     overdue = list(
         db.session.scalars(
             select(FollowUp.account_id)
-            .where(FollowUp.status == FOLLOW_UP_OPEN, FollowUp.due_at < now)
+            .where(
+                FollowUp.status == FOLLOW_UP_OPEN,
+                FollowUp.due_at < escalated_at - timedelta(days=DEFAULT_ESCALATE_AFTER_DAYS),
+            )
             .order_by(FollowUp.id)
         )
     )
@@ -77,7 +82,9 @@ def work_follow_ups(*, secret_key: str, base_url: str, now: datetime) -> int:
             db.session.add(StaffMember(name=name, email=email, role="viewer", locale=locale))
     db.session.commit()
     report = escalate_overdue(
-        mail=MailSettings(secret_key=secret_key, base_url=base_url), now=now, actor="demo"
+        mail=MailSettings(secret_key=secret_key, base_url=base_url),
+        now=escalated_at,
+        actor="demo",
     )
     escalated = [e.follow_up_id for e in report.escalated]
     owners = {
@@ -86,7 +93,6 @@ def work_follow_ups(*, secret_key: str, base_url: str, now: datetime) -> int:
             select(FollowUp.id, FollowUp.owner).where(FollowUp.id.in_(escalated))
         )
     }
-    # After escalation the owners pick a few up again: two resolved, two contacted.
     for index, case_id in enumerate(escalated[:4]):
         contacted, resolved = _NOTES[index % 2]
         owner = owners[case_id]
@@ -95,7 +101,7 @@ def work_follow_ups(*, secret_key: str, base_url: str, now: datetime) -> int:
             status=FOLLOW_UP_CONTACTED,
             note=contacted,
             author=owner,
-            now=now + timedelta(minutes=10 + index),
+            now=escalated_at + timedelta(hours=20 + index),
         )
         if index < 2:
             update_follow_up(
@@ -105,7 +111,7 @@ def work_follow_ups(*, secret_key: str, base_url: str, now: datetime) -> int:
                 author=owner,
                 root_cause=root_cause_for(case_id),
                 root_cause_note="示例数据 / demo data",
-                now=now + timedelta(minutes=20 + index),
+                now=escalated_at + timedelta(hours=40 + index),
             )
     return len(escalated)
 
