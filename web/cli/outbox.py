@@ -25,7 +25,11 @@ from survey.follow_ups import EscalationReport
 
 from .follow_ups import escalation_step
 
-group = AppGroup("outbox", help="Deliver invitation and reminder e-mails from the outbox.")
+group = AppGroup(
+    "outbox",
+    help="Deliver invitation, reminder and follow-up e-mails from the outbox "
+    "(each run also escalates overdue follow-up cases).",
+)
 
 
 def _line(report: DeliveryReport) -> str:

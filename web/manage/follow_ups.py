@@ -36,7 +36,7 @@ from survey.follow_ups import (
 from survey.scale import TIERS, ReasonCode
 
 from .blueprint import bp
-from .console import app_timezone, page_locale, reason_label
+from .console import app_timezone, page_locale
 
 FOLLOW_UP_LABELS: dict[str, Any] = {
     "open": _l("Open"),
@@ -53,6 +53,8 @@ MSG_OWNER = _l("An owner is a name of at most 120 characters.")
 class FollowUpForm(FlaskForm):
     """Work a case: a new status, a note, the root cause when resolving, owner, due date."""
 
+    # Choices are filled per request (labels in the page's language); the service checks
+    # the codes, so an unknown one is its clear error, not WTForms' "Not a valid choice".
     status = SelectField(_l("New status"), choices=[], validate_choice=False)
     note = TextAreaField(
         _l("Note"),
@@ -132,7 +134,6 @@ def _render_case(case: FollowUpCase, form: FollowUpForm, status: int = 200) -> t
             case=case,
             form=form,
             labels=FOLLOW_UP_LABELS,
-            reason_labels={r.value: r.label(page_locale()) for r in ReasonCode},
         ),
         status,
     )
@@ -197,4 +198,4 @@ def update_follow_up_case(follow_up_id: int) -> HttpResponse | tuple[str, int]:
     return redirect(url_for("manage.follow_up_case", follow_up_id=follow_up_id), 303)
 
 
-__all__ = ["FOLLOW_UP_LABELS", "FollowUpForm", "reason_label"]
+__all__ = ["FOLLOW_UP_LABELS", "FollowUpForm"]
