@@ -665,3 +665,51 @@ def test_the_demo_has_escalated_and_resolved_cases(app, now):
         assert _count(OutboxMessage) >= statuses[FOLLOW_UP_ESCALATED]
         assert [r.root_cause for r in root_cause_breakdown()]  # the page has figures
         assert escalate_overdue(mail=MAIL, now=now).escalated == ()  # all done already
+
+
+def test_graphql_escalation_root_causes_and_breakdown(app, client, now):
+    from .graphql_helpers import gql, make_tokens
+
+    with app.app_context():
+        tokens = make_tokens()
+        escalated = _case("KA001")
+        resolved = _case("KA002")
+        add_staff("Ada", "admin", "ada@example.com")
+        escalate_overdue(mail=MAIL, now=now, after_days=3)
+        update_follow_up(
+            resolved, status=FOLLOW_UP_RESOLVED, root_cause="price", root_cause_note="折扣"
+        )
+        account = db.session.get(FollowUp, resolved).account_id
+        from survey.models import KeyAccount
+
+        make_defection(db.session.get(KeyAccount, account), now.date(), ["price"])
+        db.session.commit()
+    query = """
+      query($status: FollowUpStatus) {
+        followUps(status: $status) { edges { node { id status escalatedAt escalatedTo
+          rootCause rootCauseNote } } }
+        recovery { byRootCause { rootCause label cases accounts answeredAgain recovered
+          defected } }
+      }
+    """
+    body = gql(client, query, {"status": "ESCALATED"}, token=tokens["viewer"], lang="zh")
+    assert "errors" not in body, body
+    nodes = [e["node"] for e in body["data"]["followUps"]["edges"]]
+    assert [(n["id"], n["status"], n["escalatedTo"]) for n in nodes] == [
+        (str(escalated), "ESCALATED", "Ada")
+    ]
+    assert nodes[0]["escalatedAt"] is not None and nodes[0]["rootCause"] is None
+    assert body["data"]["recovery"]["byRootCause"] == [
+        {
+            "rootCause": "PRICE",
+            "label": "价格",
+            "cases": 1,
+            "accounts": 1,
+            "answeredAgain": 0,
+            "recovered": 0,
+            "defected": 1,
+        }
+    ]
+    body = gql(client, query, {"status": "RESOLVED"}, token=tokens["viewer"])
+    node = body["data"]["followUps"]["edges"][0]["node"]
+    assert (node["rootCause"], node["rootCauseNote"]) == ("PRICE", "折扣")
