@@ -32,6 +32,10 @@ ACCOUNT_TEAM_IMPORT = "account.team_import"
 STAFF_ADD = "staff.add"
 STAFF_TOKEN_ISSUE = "staff.token_issue"  # noqa: S105 (an action name, not a secret)
 STAFF_REVOKE = "staff.revoke"
+STAFF_LOCALE = "staff.locale"
+FOLLOW_UP_UPDATE = "follow_up.update"
+FOLLOW_UP_RESOLVE = "follow_up.resolve"
+FOLLOW_UP_ESCALATE = "follow_up.escalate"
 ACTIONS: tuple[str, ...] = (
     CAMPAIGN_LAUNCH,
     CAMPAIGN_CLOSE,
@@ -42,6 +46,10 @@ ACTIONS: tuple[str, ...] = (
     STAFF_ADD,
     STAFF_TOKEN_ISSUE,
     STAFF_REVOKE,
+    STAFF_LOCALE,
+    FOLLOW_UP_UPDATE,
+    FOLLOW_UP_RESOLVE,
+    FOLLOW_UP_ESCALATE,
 )
 
 ACTOR_MAX_LENGTH = 120  # audit_log.actor

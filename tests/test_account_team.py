@@ -229,10 +229,12 @@ def test_the_demo_gives_strategic_accounts_a_team_and_re_tiers_a_few(app):
     with app.app_context():
         load_demo(secret_key=TEST_SECRET)
         teams = db.session.execute(
-            select(KeyAccount.value_type, AccountTeamMember.role).join(
-                KeyAccount, KeyAccount.id == AccountTeamMember.account_id
-            )
+            select(KeyAccount.value_type, AccountTeamMember.role)
+            .join(KeyAccount, KeyAccount.id == AccountTeamMember.account_id)
+            .where(AccountTeamMember.name != "Michael Sun")
         ).all()
+        # Michael Sun also sponsors the account of the oldest overdue case
+        # (survey/demo/follow_ups.py), whichever it is; the rest is this module's.
         assert len(teams) == 16
         assert {value_type for value_type, _ in teams} == {"strategic"}
         assert sorted({role for _, role in teams}) == ["executive_sponsor", "service_lead"]

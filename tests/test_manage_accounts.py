@@ -262,8 +262,12 @@ def test_other_console_pages_link_each_account_to_its_page(client, viewer):
     assert '<a href="/manage/accounts/KA03">South_Trade 100%</a>' in unheard
     drill = re.search(r'<table class="drilldown">(.*?)</table>', results, re.S).group(1)
     assert f"<li><q>交货总是晚一周</q> — {link}</li>" in drill
+    # The follow-ups list names the case by its account (linked to the case) and links
+    # the account's id to the account page; the case page's heading links the account.
     follow_ups = get(client, "/manage/follow-ups?lang=en")
-    assert link in follow_ups
+    assert '<a href="/manage/accounts/KA01">KA01</a>' in follow_ups
+    case_id = re.search(r'href="/manage/follow-ups/(\d+)"', follow_ups).group(1)
+    assert link in get(client, f"/manage/follow-ups/{case_id}?lang=en")
 
 
 def test_history_chart_geometry_and_cut_names():

@@ -336,7 +336,8 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
         "precursors": ONE,
     },
     "DefectionPrecursor": free(
-        "responseId submittedAt leadDays complaints comment matchingReasons reasonsMatch"
+        "responseId submittedAt leadDays complaints comment matchingReasons reasonsMatch "
+        "fixedRootCauses"
     ),
     "DrilldownNode": {
         **free(
@@ -350,13 +351,22 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
     },
     "ExclusionCount": free("reason count"),
     "FollowUp": {
-        **free("id owner status openedAt dueAt contactedAt resolvedAt overdue notes"),
+        **free(
+            "id owner status openedAt dueAt contactedAt resolvedAt overdue notes escalatedAt "
+            "escalatedTo rootCause rootCauseNote"
+        ),
         "account": ONE,
         "response": ONE,
+        # Two queries for the whole page (the cases' responses, their answers 1-2).
+        "why": ONE,
     },
     "FollowUpConnection": CONNECTION,
     "FollowUpEdge": EDGE,
     "FollowUpNote": free("at author status text"),
+    "FollowUpWhy": {
+        **free("comment respondentRole respondentRoleLabel responseId accountId accountExternalId"),
+        "aspects": listed(ASPECTS),
+    },
     "Invitation": {
         **free(
             "id status locale stratum createdAt sentAt openedAt respondedAt remindersSent "
@@ -375,7 +385,7 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
         ),
         "campaign": ONE,
     },
-    "Me": free("name role locale"),
+    "Me": {**free("name role locale"), "emailLocale": fixed(1)},
     "PageInfo": free("hasNextPage endCursor"),
     "RateLimit": free("cost limit remaining resetAt"),
     "ReasonBreakdown": {
@@ -384,7 +394,12 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
         "reasons": listed(2 * REASONS),
     },
     "ReasonCount": free("reason count share source shareInterval"),
-    "Recovery": free("accounts improved unchanged worse meanChange"),
+    "Recovery": {
+        **free("accounts improved unchanged worse meanChange"),
+        # Resolved cases with a root cause, their defections and later scores: few rows.
+        "byRootCause": fixed(DEFECTION_SCAN, items=REASONS, each=1),
+    },
+    "RootCauseOutcome": free("rootCause label cases accounts defected answeredAgain recovered"),
     "Response": {
         **free("id submittedAt channel locale comment"),
         "account": ONE,
@@ -408,4 +423,6 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
     "TimelineEdge": EDGE,
     "TimelineEvent": free("at kind label detail campaignId responseId followUpId"),
     "TrendPoint": free("campaignId campaignName opensAt mean answers"),
+    "WhyAspect": free("aspect label score scoreLabel reasons reasonText"),
+    "WhyReason": free("code label"),
 }

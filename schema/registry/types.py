@@ -16,7 +16,8 @@ import strawberry
 
 from survey import analysis, scale
 from survey import models as m
-from survey.registry import defections_of_accounts
+from survey.registry import defections_of_accounts, get_active_staff
+from survey.scale import DEFAULT_LOCALE
 
 from ..context import Info
 from ..loaders import Batch
@@ -58,6 +59,9 @@ class DefectionPrecursor:
     reasons_match: bool = strawberry.field(
         description="Whether any recorded defection reason matches its complaints."
     )
+    fixed_root_causes: list[ReasonCode] = strawberry.field(  # type: ignore[valid-type]
+        description="Root causes of its follow-up cases resolved before it left."
+    )
 
 
 def build_precursor(p: analysis.Precursor, locale: str) -> DefectionPrecursor:
@@ -78,6 +82,7 @@ def build_precursor(p: analysis.Precursor, locale: str) -> DefectionPrecursor:
         comment=p.comment,
         matching_reasons=[reason_enum(r) for r in p.matching_reasons],
         reasons_match=p.reasons_match,
+        fixed_root_causes=[reason_enum(r) for r in p.fixed_root_causes],
     )
 
 
@@ -223,7 +228,15 @@ class Defection:
 class Me:
     name: str
     role: str
-    locale: str
+    locale: str = strawberry.field(description="The language of this request (Accept-Language).")
+
+    @strawberry.field(
+        description="The language (zh or en) of every e-mail this staff member receives: "
+        'their own setting (console "My settings", `flask staff set-locale`).'
+    )
+    def email_locale(self, info: Info) -> str:
+        member = get_active_staff(info.context.staff_id)
+        return member.locale if member is not None else DEFAULT_LOCALE
 
 
 @strawberry.type(description="An API token's metadata (never the token).")

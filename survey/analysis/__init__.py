@@ -54,7 +54,7 @@ from survey.analysis.filters import (
     validate_defection_filter,
     validate_response_filter,
 )
-from survey.analysis.follow_up_recovery import recovery
+from survey.analysis.follow_up_recovery import RootCauseOutcome, recovery, root_cause_breakdown
 from survey.analysis.listing import response_page
 from survey.analysis.progress import (
     CampaignProgress,
@@ -115,6 +115,7 @@ __all__ = [
     "ReasonBreakdown",
     "ReasonShare",
     "ResponseFilter",
+    "RootCauseOutcome",
     "SatisfactionGroup",
     "SourcedBreakdown",
     "Storage",
@@ -144,6 +145,7 @@ __all__ = [
     "recovery",
     "response_conditions",
     "response_page",
+    "root_cause_breakdown",
     "satisfaction_summaries",
     "satisfaction_summary",
     "satisfaction_trends",

@@ -23,6 +23,7 @@ from survey.answers import AnswerInput, record_response
 from survey.campaigns import CampaignRequest, close_campaign, launch_campaign
 from survey.clock import utcnow
 from survey.db import db
+from survey.demo.follow_ups import root_cause_for, work_follow_ups
 from survey.demo.team import add_teams_and_tier_changes
 from survey.follow_ups import update_follow_up
 from survey.models import (
@@ -198,7 +199,13 @@ def _backdate_campaign(campaign_id: int, launched: datetime, closes: datetime) -
     )
 
 
-def load_demo(*, secret_key: str, today: date | None = None, accounts: int = 200) -> DemoReport:
+def load_demo(
+    *,
+    secret_key: str,
+    today: date | None = None,
+    accounts: int = 200,
+    base_url: str = "http://127.0.0.1:5000",
+) -> DemoReport:
     """Load the demo into an empty registry; do nothing when accounts exist."""
     existing = db.session.scalar(select(func.count()).select_from(KeyAccount)) or 0
     if existing:
@@ -246,6 +253,7 @@ def load_demo(*, secret_key: str, today: date | None = None, accounts: int = 200
     # Closing the loop: follow-ups worked, and what the next answers say about it.
     responses += _close_the_loop(rng, first.campaign_id or 0, second.campaign_id or 0, now)
     add_teams_and_tier_changes(now)
+    work_follow_ups(secret_key=secret_key, base_url=base_url, now=now)
     return DemoReport(True, accounts, responses, defections, second.campaign_id)
 
 
@@ -349,6 +357,7 @@ def _close_the_loop(rng: random.Random, first_id: int, second_id: int, now: date
             status=FOLLOW_UP_RESOLVED,
             note="已安排改进并回访确认。",
             author=owner,
+            root_cause=root_cause_for(case_id),
             now=contacted + timedelta(days=rng.randint(3, 10)),
         )
         answered = db.session.scalar(

@@ -23,7 +23,13 @@ from survey.registry import (
 #: How many strategic accounts get a team, and how many accounts change tier.
 TEAM_ACCOUNTS = 8
 TIER_CHANGES = 4
-_SPONSORS = ["陈总", "Michael Sun", "林副总"]
+#: Sponsors with the e-mail escalations reach them at (survey/demo/follow_ups.py makes
+#: Michael Sun, an English-reading staff member, the sponsor of one more account).
+_SPONSORS = [
+    ("陈总", "chen.zong@example.com"),
+    ("Grace Liu", "grace.liu@example.com"),
+    ("林副总", "lin.fuzong@example.com"),
+]
 _SERVICE_LEADS = ["周婷", "Kevin Ho", "郑凯", "Linda Xu"]
 #: Up a tier when growing, down when shrinking.
 _RETIER = {"A": "B", "B": "A", "C": "B"}
@@ -41,9 +47,9 @@ def add_teams_and_tier_changes(now: datetime) -> None:
     writer = csv.writer(out)
     writer.writerow(TEAM_COLUMNS)
     for i, account in enumerate(strategic):
-        sponsor = _SPONSORS[i % len(_SPONSORS)]
+        sponsor, sponsor_email = _SPONSORS[i % len(_SPONSORS)]
         lead = _SERVICE_LEADS[i % len(_SERVICE_LEADS)]
-        writer.writerow([account.external_id, sponsor, "executive_sponsor", ""])
+        writer.writerow([account.external_id, sponsor, "executive_sponsor", sponsor_email])
         writer.writerow([account.external_id, lead, "服务负责人", ""])
     report = import_account_team_csv(io.BytesIO(out.getvalue().encode()), actor="demo")
     if not report.imported:

@@ -18,12 +18,13 @@ def follow_up_page(
     status: str | None = None,
     owner: str | None = None,
     overdue: bool | None = None,
+    tier: str | None = None,
 ) -> Page[FollowUp]:
     """Cases in id order with their notes; `overdue` keeps (or leaves out) late ones.
 
     InvalidInputError for an unknown status.
     """
-    conditions = follow_up_conditions(status, owner, overdue)
+    conditions = follow_up_conditions(status, owner, overdue, tier=tier)
     return keyset_page(
         select(FollowUp).where(*conditions).options(selectinload(FollowUp.notes)),
         FollowUp.id,

@@ -49,6 +49,7 @@ from survey.registry.staff import (
     revoke_staff,
     role_at_least,
     set_password,
+    set_staff_locale,
 )
 
 __all__ = [
@@ -89,5 +90,6 @@ __all__ = [
     "revoke_staff",
     "role_at_least",
     "set_password",
+    "set_staff_locale",
     "teams_of_accounts",
 ]
