@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from flask_sqlalchemy.record_queries import get_recorded_queries
+from sqlalchemy import select
 
 from survey.analysis import (
     DefectionFilter,
@@ -22,6 +23,7 @@ from survey.analysis import (
     satisfaction_summary,
 )
 from survey.campaigns.questionnaires import ensure_aspects
+from survey.data_version import current_token
 from survey.db import db
 from survey.errors import InvalidInputError
 from survey.models import INVITATION_RESPONDED, Answer, Contact, Invitation, Response
@@ -301,3 +303,21 @@ def test_the_responses_export_names_each_respondents_role(app, client, mixed):
     rows = read_csv(client.get(f"/manage/campaigns/{mixed['h2']}/responses.csv?lang=zh"))
     position = rows[0].index("答卷人角色")
     assert [r[position] for r in rows[1:]] == ["决策者", "采购", "使用者", "采购", "财务"]
+
+
+def test_a_contacts_new_role_changes_the_data_version_and_opting_out_does_not(app, mixed):
+    """Figures grouped by CONTACT_ROLE read contacts: a role change must renew cached
+    figures; a contact opting out changes no figure."""
+    with app.app_context():
+        person = db.session.scalars(select(Contact).where(Contact.name == "a3")).one()
+        before = current_token(db.session)
+        person.opted_out_at = TEST_NOW
+        db.session.commit()
+        assert current_token(db.session) == before
+        person.role = "technical"
+        db.session.commit()
+        assert current_token(db.session) != before
+        groups = satisfaction_summary(
+            Dimension.CONTACT_ROLE, ResponseFilter(aspect="overall"), locale="en"
+        )
+        assert "technical" in [g.key for g in groups] and "user" not in [g.key for g in groups]
