@@ -21,6 +21,20 @@ from survey.analysis import defections as _defections
 from survey.analysis import drilldown as _drilldown
 from survey.analysis import satisfaction as _satisfaction
 from survey.analysis.account_coverage import coverage, unheard_accounts
+from survey.analysis.account_history import (
+    AspectScore,
+    CampaignAspects,
+    account_aspect_history,
+)
+from survey.analysis.account_list import (
+    ACCOUNT_PAGE_SIZE,
+    ACCOUNT_SORTS,
+    SORT_REVENUE,
+    SORT_SCORE,
+    AccountListPage,
+    AccountListRow,
+    account_list,
+)
 from survey.analysis.briefs import account_briefs
 from survey.analysis.cache import AnalysisCache, LRUStorage, Storage, cached, install_cache
 from survey.analysis.comparisons import CampaignShare, campaign_margins, compare_campaigns
@@ -76,13 +90,21 @@ defection_reasons_by_source = cached(_defections.defection_reasons_by_source)
 
 __all__ = [
     "ACCOUNT_DIMENSIONS",
+    "ACCOUNT_PAGE_SIZE",
+    "ACCOUNT_SORTS",
     "DEFAULT_MIN_GROUP_SIZE",
     "DEFAULT_WINDOW_DAYS",
     "MAX_DRILLDOWN_LEVELS",
     "MAX_NODE_COMMENTS",
+    "SORT_REVENUE",
+    "SORT_SCORE",
     "TIMELINE_MAX_PAGE_SIZE",
     "TIMELINE_PAGE_SIZE",
+    "AccountListPage",
+    "AccountListRow",
     "AnalysisCache",
+    "AspectScore",
+    "CampaignAspects",
     "CampaignProgress",
     "CampaignShare",
     "DefectionFilter",
@@ -100,7 +122,9 @@ __all__ = [
     "TimelineKind",
     "TimelinePage",
     "Weight",
+    "account_aspect_history",
     "account_briefs",
+    "account_list",
     "account_timeline",
     "account_timelines",
     "aspect_defection_risk",

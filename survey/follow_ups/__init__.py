@@ -21,6 +21,7 @@ from survey.follow_ups.cases import (
 from survey.follow_ups.lookups import (
     follow_up_page,
     follow_up_with_notes,
+    unresolved_follow_ups_of_account,
 )
 
 __all__ = [
@@ -34,5 +35,6 @@ __all__ = [
     "list_follow_ups",
     "needs_follow_up",
     "open_follow_up",
+    "unresolved_follow_ups_of_account",
     "update_follow_up",
 ]

@@ -9,6 +9,14 @@ from __future__ import annotations
 
 from survey.registry.account_csv import ACCOUNT_COLUMNS, parse_revenue
 from survey.registry.account_import import import_accounts_csv
+from survey.registry.account_search import (
+    MAX_SEARCH_LENGTH,
+    AccountChoices,
+    AccountFilter,
+    account_conditions,
+    account_filter_choices,
+    clean_search,
+)
 from survey.registry.account_team import (
     TEAM_COLUMNS,
     TeamImportReport,
@@ -16,7 +24,7 @@ from survey.registry.account_team import (
     import_account_team_csv,
     teams_of_accounts,
 )
-from survey.registry.accounts import get_account, list_accounts
+from survey.registry.accounts import get_account, get_account_details, list_accounts
 from survey.registry.defections import record_defection
 from survey.registry.lookups import (
     account_by_id,
@@ -46,22 +54,29 @@ from survey.registry.staff import (
 __all__ = [
     "ACCOUNT_COLUMNS",
     "MAX_PASSWORD_LENGTH",
+    "MAX_SEARCH_LENGTH",
     "MIN_PASSWORD_LENGTH",
     "TEAM_COLUMNS",
+    "AccountChoices",
+    "AccountFilter",
     "AuthenticatedToken",
     "TeamImportReport",
     "TeamMemberView",
     "account_by_id",
+    "account_conditions",
+    "account_filter_choices",
     "account_page",
     "accounts_by_ids",
     "add_staff",
     "authenticate",
     "authenticate_password",
     "authenticate_token",
+    "clean_search",
     "defection_with_account",
     "defections_of_accounts",
     "ensure_staff_token",
     "get_account",
+    "get_account_details",
     "get_active_staff",
     "import_account_team_csv",
     "import_accounts_csv",
