@@ -47,6 +47,8 @@ WATCHED: dict[str, frozenset[str]] = {
     "key_accounts": frozenset({"opted_out_at"}),
     "campaigns": frozenset(),
     "aspects": frozenset(),
+    # The respondent's role groups answers (Dimension.CONTACT_ROLE).
+    "contacts": frozenset({"opted_out_at"}),
 }
 #: Tables no figure reads whose deleted rows take responses with them (ON DELETE
 #: CASCADE): deleting counts, inserting and updating (a link opened) does not.

@@ -55,8 +55,15 @@ def add_teams_and_tier_changes(now: datetime) -> None:
     if not report.imported:
         raise RuntimeError(f"demo teams did not import: {report.problems[:3]}")
 
-    # Re-tier the first few of them (the timeline and the audit log show it).
-    moved = strategic[:TIER_CHANGES]
+    # Re-tier a few (the timeline and the audit log show it): two of them slip a tier,
+    # the two largest tier-B accounts grow into A.
+    growing = db.session.scalars(
+        select(KeyAccount)
+        .where(KeyAccount.tier == "B", KeyAccount.active.is_(True))
+        .order_by(KeyAccount.annual_revenue.desc(), KeyAccount.id)
+        .limit(TIER_CHANGES // 2)
+    ).all()
+    moved = [*strategic[: TIER_CHANGES - len(growing)], *growing]
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(ACCOUNT_COLUMNS)

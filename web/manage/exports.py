@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response as HttpResponse
 from survey.analysis import campaign_responses
 from survey.campaigns import campaign_links
 from survey.errors import NotFoundError
+from survey.scale import ContactRole
 
 from .blueprint import bp
 from .console import page_locale, reason_label
@@ -115,6 +116,7 @@ def responses_csv(campaign_id: int) -> HttpResponse:
         _("Value type"),
         _("Region"),
         _("Account manager"),
+        _("Respondent role"),
         _("Channel"),
         _("Language"),
         _("Entered by"),
@@ -138,6 +140,7 @@ def responses_csv(campaign_id: int) -> HttpResponse:
             r.account.value_type,
             r.account.region,
             r.account.account_manager,
+            _role_label(r.contact_role, locale),
             r.channel,
             r.locale,
             r.entered_by,
@@ -156,3 +159,11 @@ def responses_csv(campaign_id: int) -> HttpResponse:
         row.append(r.comment)
         rows.append(row)
     return csv_download(f"campaign-{campaign_id}-responses.csv", header, rows)
+
+
+def _role_label(code: str, locale: str) -> str:
+    """The respondent's role in the page's language (an unknown code as it is)."""
+    try:
+        return ContactRole(code).label(locale)
+    except ValueError:
+        return code
