@@ -21,7 +21,8 @@ class AuditLogEntry:
     actor: str | None = strawberry.field(description="The staff member or CLI user.")
     action: str = strawberry.field(
         description="campaign.launch, campaign.close, campaign.remind, defection.record, "
-        "staff.add, staff.token_issue or staff.revoke."
+        "account.tier_change, account.team_import, staff.add, staff.token_issue, staff.revoke, "
+        "staff.locale, follow_up.update, follow_up.resolve or follow_up.escalate."
     )
     target_type: str | None
     target_id: str | None

@@ -25,7 +25,8 @@ Satisfaction = strawberry.enum(
 )
 Dimension = strawberry.enum(
     Enum("Dimension", [(d.name, d.value) for d in analysis.Dimension]),  # type: ignore[misc]
-    description="What answers, drill-down nodes or defections are grouped by.",
+    description="What answers, drill-down nodes or defections are grouped by. CONTACT_ROLE "
+    "(the respondent's role; answers without a contact under other) groups answers only.",
 )
 ReasonCode = strawberry.enum(
     Enum("ReasonCode", [(r.name, r.value) for r in scale.ReasonCode]),  # type: ignore[misc]

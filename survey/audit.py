@@ -8,11 +8,12 @@ is stored exactly when the action it describes is, and vanishes with it on rollb
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from survey.clock import utcnow
 from survey.db import db
@@ -24,17 +25,31 @@ CAMPAIGN_LAUNCH = "campaign.launch"
 CAMPAIGN_CLOSE = "campaign.close"
 CAMPAIGN_REMIND = "campaign.remind"
 DEFECTION_RECORD = "defection.record"
+#: An account import changed an existing account's tier (details: old, new).
+ACCOUNT_TIER_CHANGE = "account.tier_change"
+#: Account teams imported from CSV (details: created, updated, unchanged, skipped).
+ACCOUNT_TEAM_IMPORT = "account.team_import"
 STAFF_ADD = "staff.add"
 STAFF_TOKEN_ISSUE = "staff.token_issue"  # noqa: S105 (an action name, not a secret)
 STAFF_REVOKE = "staff.revoke"
+STAFF_LOCALE = "staff.locale"
+FOLLOW_UP_UPDATE = "follow_up.update"
+FOLLOW_UP_RESOLVE = "follow_up.resolve"
+FOLLOW_UP_ESCALATE = "follow_up.escalate"
 ACTIONS: tuple[str, ...] = (
     CAMPAIGN_LAUNCH,
     CAMPAIGN_CLOSE,
     CAMPAIGN_REMIND,
     DEFECTION_RECORD,
+    ACCOUNT_TIER_CHANGE,
+    ACCOUNT_TEAM_IMPORT,
     STAFF_ADD,
     STAFF_TOKEN_ISSUE,
     STAFF_REVOKE,
+    STAFF_LOCALE,
+    FOLLOW_UP_UPDATE,
+    FOLLOW_UP_RESOLVE,
+    FOLLOW_UP_ESCALATE,
 )
 
 ACTOR_MAX_LENGTH = 120  # audit_log.actor
@@ -74,22 +89,54 @@ def record_audit(
     `actor` is the staff name or a CLI marker such as "cli"; None when unknown.
     `details` must be JSON-serialisable (dates as ISO text).
     """
-    if action not in ACTIONS:
-        # A typo here would hide the entry from every filter: fail loudly in tests.
-        raise ValueError(f"unknown audit action {action!r}")
-    entry = AuditEntry(
-        at=at or utcnow(),
-        actor=actor[:ACTOR_MAX_LENGTH] if actor else None,
-        action=action,
-        target_type=target_type,
-        target_id=None if target_id is None else str(target_id),
-        details=json.dumps(details, ensure_ascii=False, sort_keys=True, default=str)
-        if details
-        else None,
-    )
+    entry = AuditEntry(**_entry_values(actor, action, target_type, target_id, details, at))
     db.session.add(entry)
     db.session.flush()
     return entry
+
+
+def record_audits(
+    actor: str | None,
+    action: str,
+    target_type: str | None,
+    targets: Sequence[tuple[int | str | None, dict[str, Any] | None]],
+    *,
+    at: datetime | None = None,
+) -> int:
+    """Add one entry per (target_id, details) to the current transaction, with one
+    INSERT for all of them (a bulk import's changes); never commits. Returns how many."""
+    if not targets:
+        return 0
+    when = at or utcnow()
+    rows = [
+        _entry_values(actor, action, target_type, target_id, details, when)
+        for target_id, details in targets
+    ]
+    db.session.execute(insert(AuditEntry), rows)
+    return len(rows)
+
+
+def _entry_values(
+    actor: str | None,
+    action: str,
+    target_type: str | None,
+    target_id: int | str | None,
+    details: dict[str, Any] | None,
+    at: datetime | None,
+) -> dict[str, Any]:
+    if action not in ACTIONS:
+        # A typo here would hide the entry from every filter: fail loudly in tests.
+        raise ValueError(f"unknown audit action {action!r}")
+    return {
+        "at": at or utcnow(),
+        "actor": actor[:ACTOR_MAX_LENGTH] if actor else None,
+        "action": action,
+        "target_type": target_type,
+        "target_id": None if target_id is None else str(target_id),
+        "details": json.dumps(details, ensure_ascii=False, sort_keys=True, default=str)
+        if details
+        else None,
+    }
 
 
 def list_audit(

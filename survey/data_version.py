@@ -36,8 +36,7 @@ ROW_ID = 1
 
 #: The tables the cached figures read, each with the columns whose change alters no
 #: figure. Every other column counts, so a new figure that reads one stays correct.
-#: Contacts are not watched: opting out only keeps a contact out of future samples,
-#: and no figure reads them.
+#: Opting out only keeps a contact out of future samples: no figure reads it.
 WATCHED: dict[str, frozenset[str]] = {
     "answers": frozenset(),
     "answer_reasons": frozenset(),
@@ -48,6 +47,8 @@ WATCHED: dict[str, frozenset[str]] = {
     "key_accounts": frozenset(),
     "campaigns": frozenset(),
     "aspects": frozenset(),
+    # The respondent's role groups answers (Dimension.CONTACT_ROLE).
+    "contacts": frozenset({"opted_out_at"}),
 }
 #: Tables no figure reads whose deleted rows take responses with them (ON DELETE
 #: CASCADE): deleting counts, inserting and updating (a link opened) does not.

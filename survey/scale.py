@@ -151,6 +151,21 @@ class TeamRole(_LabelledStrEnum):
     OTHER = ("other", "其他", "Other")
 
 
+class TimelineKind(_LabelledStrEnum):
+    """What happened with an account, as its timeline tells it (survey.analysis.timeline)."""
+
+    INVITED = ("invited", "已邀请", "Invited")
+    OPENED = ("opened", "已打开问卷", "Opened the survey")
+    RESPONDED = ("responded", "已答卷", "Responded")
+    FOLLOW_UP_OPENED = ("follow_up_opened", "开启跟进", "Follow-up opened")
+    FOLLOW_UP_NOTE = ("follow_up_note", "跟进记录", "Follow-up note")
+    FOLLOW_UP_ESCALATED = ("follow_up_escalated", "跟进已升级", "Follow-up escalated")
+    FOLLOW_UP_RESOLVED = ("follow_up_resolved", "跟进已解决", "Follow-up resolved")
+    DEFECTED = ("defected", "客户流失", "Defected")
+    TIER_CHANGED = ("tier_changed", "等级变更", "Tier changed")
+    CONTACT_OPTED_OUT = ("contact_opted_out", "联系人退订", "Contact opted out")
+
+
 class Channel(_LabelledStrEnum):
     WEB = ("web", "网页", "Web")
     PHONE = ("phone", "电话访谈", "Phone interview")

@@ -202,6 +202,35 @@ def test_manager_launches_customer_answers_results_change(app, live_server, regi
     assert "各方面的满意度" in page.inner_text("main")
     assert f"campaign={campaign_id}" in page.url
     shot(page, "e2e-7-results-zh")
+
+    # From the at-risk list to that account's page, on a phone-sized window.
+    page.goto(f"{live_server}/manage/results?lang=en")
+    at_risk = page.locator("#at-risk tbody tr").first
+    name = at_risk.locator("th a").inner_text()
+    assert name.startswith("华东客户")
+    at_risk.locator("th a").click()
+    page.wait_for_url(re.compile(r"/manage/accounts/KA\d+$"))
+    assert name in page.locator("h1").inner_text()
+    headings = page.locator("main h2").all_inner_texts()
+    for heading in (
+        "Contacts",
+        "Our team",
+        "Satisfaction per aspect, campaign by campaign",
+        "Open follow-ups",
+        "Defection",
+        "Timeline",
+    ):
+        assert heading in headings
+    assert page.locator("#timeline li").first.inner_text().find("Follow-up opened") >= 0
+    history = page.locator("#aspect-history")
+    assert history.locator("tr[data-aspect='delivery'] td").first.inner_text().startswith("1.0")
+    assert page.locator("svg.history-chart g.aspect").count() == 8
+    page.set_viewport_size({"width": 375, "height": 800})
+    shot(page, "e2e-8-account-phone")
+    page.get_by_role("link", name="Key accounts").first.click()
+    page.wait_for_url(re.compile(r"/manage/accounts$"))
+    assert page.locator("#accounts tbody tr").count() == 10
+    shot(page, "e2e-9-accounts-phone")
     assert errors == []
     context.close()
 

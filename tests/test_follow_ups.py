@@ -99,7 +99,7 @@ def test_a_very_dissatisfied_answer_opens_a_case_and_mails_the_manager(app, invi
         assert message.invitation_id is None and message.locale == "zh"
         assert "华东贸易有限公司 (KA001)" in message.subject
         body = message.body_text
-        assert "交货与物流: 1 (极不满意) [delivery]" in body
+        assert "交货与物流: 1 (极不满意) [原因：交货与物流]" in body
         assert "三次延迟交货" in body and "请尽快联系我们" in body
         assert "2026-11-28" in body  # due date
         assert "https://kp.example.test/manage/follow-ups" in body
@@ -144,14 +144,20 @@ def test_english_mail_for_an_english_speaking_manager(app):
 
     with app.app_context():
         account = make_account("KA003", name="Harbor Foods", account_manager="Emily Zhao")
-        db.session.add(StaffMember(name="Emily Zhao", email="emily@example.com"))
+        db.session.add(StaffMember(name="Emily Zhao", email="emily@example.com", locale="en"))
         campaign, _ = make_campaign(accounts=[account])
-        response = make_response(campaign, account, {"overall": 1, "price": 2})
-        open_follow_up(response.id, now=NOW, mail=MAIL, manager_locale="en")
+        response = make_response(
+            campaign, account, {"overall": 1, "price": 2}, reasons={"price": ["price"]}
+        )
+        open_follow_up(response.id, now=NOW, mail=MAIL)
         db.session.commit()
         message = db.session.scalars(select(OutboxMessage)).one()
         assert message.subject == "Follow-up needed: Harbor Foods (KA003) is dissatisfied"
-        assert "- Price and commercial terms: 2 (Somewhat dissatisfied)" in message.body_text
+        assert (
+            "- Price and commercial terms: 2 (Somewhat dissatisfied) [reasons: Price]"
+            in message.body_text
+        )
+        assert message.locale == "en"
         assert "- Overall satisfaction: 1 (Very dissatisfied)" in message.body_text
         assert db.session.scalar(select(func.count()).select_from(Invitation)) == 1
 
@@ -174,9 +180,15 @@ def test_working_a_case_keeps_its_history(app, case_id):
             case_id, note="客户同意下月复查", author="王伟", now=later + timedelta(hours=1)
         )
         case = update_follow_up(
-            case_id, status=FOLLOW_UP_RESOLVED, author="王伟", now=later + timedelta(days=1)
+            case_id,
+            status=FOLLOW_UP_RESOLVED,
+            author="王伟",
+            now=later + timedelta(days=1),
+            root_cause="delivery",
+            root_cause_note="仓库调度",
         )
         assert case.status == FOLLOW_UP_RESOLVED
+        assert (case.root_cause, case.root_cause_note) == ("delivery", "仓库调度")
         assert case.contacted_at == later and case.resolved_at == later + timedelta(days=1)
         notes = db.session.execute(
             select(FollowUpNote.author, FollowUpNote.status, FollowUpNote.text).order_by(
@@ -190,6 +202,7 @@ def test_working_a_case_keeps_its_history(app, case_id):
         ]
         reopened = update_follow_up(case_id, status=FOLLOW_UP_OPEN, now=later + timedelta(days=3))
         assert reopened.resolved_at is None and reopened.contacted_at == later
+        assert reopened.root_cause is None  # resolving again needs a root cause again
 
 
 def test_bad_updates_change_nothing(app, case_id):
@@ -285,23 +298,37 @@ def test_graphql_follow_ups_and_update(app, client, case_id):
     assert overdue["data"]["followUps"]["edges"][0]["node"]["overdue"] is True
 
     update = """
-      mutation($id: ID!, $status: FollowUpStatus, $note: String) {
-        updateFollowUp(id: $id, status: $status, note: $note) {
-          status notes { author status text } }
+      mutation($id: ID!, $status: FollowUpStatus, $note: String, $rootCause: ReasonCode) {
+        updateFollowUp(id: $id, status: $status, note: $note, rootCause: $rootCause) {
+          status rootCause notes { author status text } }
       }
     """
     refused = gql(
         client, update, {"id": str(case_id), "status": "RESOLVED"}, token=tokens["viewer"]
     )
     assert codes(refused) == ["FORBIDDEN"]
+    for lang, said in (("zh", "解决案例需要填写根本原因"), ("en", "Resolving a case needs")):
+        no_cause = gql(
+            client,
+            update,
+            {"id": str(case_id), "status": "RESOLVED", "note": "已解决"},
+            token=tokens["manager"],
+            lang=lang,
+        )
+        assert codes(no_cause) == ["BAD_USER_INPUT"]
+        assert said in no_cause["errors"][0]["message"]
+    with app.app_context():  # nothing changed: no status, no note
+        assert db.session.get(FollowUp, case_id).status == FOLLOW_UP_OPEN
+        assert db.session.scalar(select(func.count()).select_from(FollowUpNote)) == 0
     done = gql(
         client,
         update,
-        {"id": str(case_id), "status": "RESOLVED", "note": "已解决"},
+        {"id": str(case_id), "status": "RESOLVED", "note": "已解决", "rootCause": "DELIVERY"},
         token=tokens["manager"],
     )
     assert done["data"]["updateFollowUp"] == {
         "status": "RESOLVED",
+        "rootCause": "DELIVERY",
         "notes": [{"author": "manager-user", "status": "RESOLVED", "text": "已解决"}],
     }
     missing = gql(client, update, {"id": "999", "note": "x"}, token=tokens["manager"])
@@ -362,30 +389,62 @@ def test_console_follow_ups_page(app, client, case_id):
     assert page.status_code == 200
     shown = text(page)
     assert "华东贸易有限公司 KA001" in shown and "Overdue" in shown
+    assert "Overall satisfaction 1" in shown  # why, in the row
     assert "No account with a resolved case has answered again yet." in shown
-    assert 'name="note"' not in page.get_data(as_text=True)  # viewers read only
+    assert 'name="note"' not in page.get_data(as_text=True)  # no edit form in the list
+    assert f'href="/manage/follow-ups/{case_id}"' in page.get_data(as_text=True)
     zh = text(client.get("/manage/follow-ups?lang=zh"))
-    assert "跟进" in zh and "已逾期" in zh
-    html = client.get("/manage/follow-ups").get_data(as_text=True)
+    assert "跟进" in zh and "已逾期" in zh and "总体满意度 1" in zh
+    html = client.get(f"/manage/follow-ups/{case_id}").get_data(as_text=True)
+    assert 'name="note"' not in html  # viewers read only
     refused = client.post(
         f"/manage/follow-ups/{case_id}",
-        data={"csrf_token": csrf_token_from(html), "status": "resolved"},
+        data={"csrf_token": csrf_token_from(html), "status": "resolved", "root_cause": "price"},
     )
     assert refused.status_code == 403
 
     client.post("/manage/logout", data={"csrf_token": csrf_token_from(html)})
     sign_in(client, add_member(app, "Zhang", "manager"))
-    html = client.get("/manage/follow-ups?lang=en").get_data(as_text=True)
-    done = client.post(
+    html = client.get(f"/manage/follow-ups/{case_id}?lang=en").get_data(as_text=True)
+    assert 'name="root_cause"' in html and 'for="root_cause"' in html
+    # Resolving without a root cause: a clear error, and nothing changes.
+    refused = client.post(
         f"/manage/follow-ups/{case_id}",
         data={"csrf_token": csrf_token_from(html), "status": "resolved", "note": "已解决"},
     )
+    assert refused.status_code == 422
+    assert "Choose the root cause to resolve the case. Nothing was changed." in text(refused)
+    with app.app_context():
+        assert db.session.get(FollowUp, case_id).status == FOLLOW_UP_OPEN
+        assert db.session.scalar(select(func.count()).select_from(FollowUpNote)) == 0
+    zh_refused = client.post(
+        f"/manage/follow-ups/{case_id}?lang=zh",
+        data={"csrf_token": csrf_token_from(html), "status": "resolved"},
+    )
+    assert "请选择根本原因后再标记为已解决。未做任何更改。" in text(zh_refused)
+    done = client.post(
+        f"/manage/follow-ups/{case_id}?lang=en",
+        data={
+            "csrf_token": csrf_token_from(html),
+            "status": "resolved",
+            "note": "已解决",
+            "root_cause": "delivery",
+            "root_cause_note": "仓库排班",
+        },
+    )
     assert done.status_code == 303
-    after = text(client.get("/manage/follow-ups?status=resolved"))
+    assert done.headers["Location"].endswith(f"/manage/follow-ups/{case_id}")
+    after = text(client.get(f"/manage/follow-ups/{case_id}?lang=en"))
     assert "Follow-up updated." in after and "已解决" in after
-    empty = client.post(f"/manage/follow-ups/{case_id}", data={"csrf_token": csrf_token_from(html)})
-    assert empty.status_code == 303
-    assert "Choose a new status or write a note." in text(client.get("/manage/follow-ups"))
+    assert "Root cause Delivery and logistics 仓库排班" in after
+    listed = text(client.get("/manage/follow-ups?status=resolved&lang=en"))
+    assert "华东贸易有限公司" in listed and "Root cause: Delivery and logistics" in listed
+    empty = client.post(
+        f"/manage/follow-ups/{case_id}?lang=en",
+        data={"csrf_token": csrf_token_from(html), "owner": "王伟"},
+    )
+    assert empty.status_code == 422
+    assert "Choose a new status or write a note." in text(empty)
     with app.app_context():
         assert db.session.get(FollowUp, case_id).status == FOLLOW_UP_RESOLVED
     assert (
@@ -394,3 +453,4 @@ def test_console_follow_ups_page(app, client, case_id):
         ).status_code
         == 404
     )
+    assert client.get("/manage/follow-ups/999").status_code == 404

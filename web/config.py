@@ -20,6 +20,8 @@ TESTING = "testing"
 
 _WEAK_SECRETS = {"", "dev", "secret", "changeme", "change-me", "development"}
 MIN_SECRET_LENGTH = 32
+#: ESCALATE_AFTER_DAYS: from 0 (escalate as soon as a case is overdue) to a year.
+MAX_ESCALATE_AFTER_DAYS = 365
 
 
 class ConfigError(RuntimeError):
@@ -174,6 +176,8 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "ANALYSIS_CACHE_TTL": env_int("ANALYSIS_CACHE_TTL", 600),
         "CACHE_REDIS_URL": os.environ.get("CACHE_REDIS_URL", "").strip(),
         "FOLLOW_UP_DAYS": env_int("FOLLOW_UP_DAYS", 7),
+        # A case still not resolved this many days after its due date is escalated.
+        "ESCALATE_AFTER_DAYS": env_int("ESCALATE_AFTER_DAYS", 3),
     }
 
 
@@ -184,6 +188,12 @@ def check_config(config: dict[str, Any]) -> None:
             raise ConfigError(
                 f"{name} must be at least 1 (turn the cache off with ANALYSIS_CACHE=0)"
             )
+    escalate = config.get("ESCALATE_AFTER_DAYS", 3)
+    if not isinstance(escalate, int) or not 0 <= escalate <= MAX_ESCALATE_AFTER_DAYS:
+        raise ConfigError(
+            f"ESCALATE_AFTER_DAYS={escalate!r} must be a whole number of days from 0 to "
+            f"{MAX_ESCALATE_AFTER_DAYS}"
+        )
     if config.get("KEYPULSE_ENV") != PRODUCTION:
         return
     secret = str(config.get("SECRET_KEY") or "")

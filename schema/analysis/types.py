@@ -20,7 +20,9 @@ from ..scalars import BigInt, Channel, Dimension, ReasonCode, ReasonSource, pars
 Weight = strawberry.enum(
     Enum("Weight", [(w.name, w.value) for w in analysis.Weight]),  # type: ignore[misc]
     description="How much each answer counts: ANSWERS each answer once; ACCOUNTS each "
-    "responding account once (its latest response); REVENUE each account by annual revenue.",
+    "responding account once, through its latest campaign in the filter, as the mean of "
+    "the people who answered there (each of k respondents to an aspect weighs 1/k); "
+    "REVENUE the same, each account weighted by its annual revenue.",
 )
 
 

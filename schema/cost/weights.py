@@ -39,8 +39,8 @@ REQUEST = 10
 #: One aggregate statement over the answers (or accounts) matching a filter:
 #: 45-150 ms on the benchmark's 100,000 answers.
 SCAN = 1_000
-#: Weighting by ACCOUNTS or REVENUE first finds each account's latest response:
-#: 750-1,000 ms there with the aggregate.
+#: Weighting by ACCOUNTS or REVENUE first finds each account's latest campaign and
+#: weighs its respondents (measured with its latest response: 750-1,000 ms there).
 LATEST_PER_ACCOUNT = 8_000
 #: A drill-down adds up every finest cell in Python (counts, reasons, texts).
 CELL = 4
@@ -66,11 +66,16 @@ CARDINALITY: dict[str, int] = {
     analysis.Dimension.ACCOUNT_MANAGER.name: 50,
     analysis.Dimension.CAMPAIGN.name: 12,
     analysis.Dimension.MONTH.name: 36,
+    analysis.Dimension.CONTACT_ROLE.name: len(scale.ContactRole),
 }
 ASPECTS = len(scale.DEFAULT_ASPECTS)
 REASONS = len(scale.ReasonCode)
 #: Responses per account: at most one per campaign, CAMPAIGN's cardinality.
 ACCOUNT_RESPONSES = CARDINALITY[analysis.Dimension.CAMPAIGN.name]
+#: An account's timeline: ten indexed SELECTs under one UNION ALL, a page of events.
+TIMELINE = 10
+#: Our people around one account besides its manager (sponsor, service lead, ...).
+TEAM = 5
 #: Contacts per account: a buying centre of a few people (decision maker, purchaser,
 #: users); loaded for the whole page at once.
 ACCOUNT_CONTACTS = 5
@@ -146,6 +151,18 @@ def connection(default: int) -> Weight:
     return weight
 
 
+#: `accounts(search:)` matches part of every account's name and external id (a LIKE
+#: '%…%' no index serves): a pass over the registry, 52-57 ms over 100,000 accounts
+#: on SQLite (a page or its count), about half an answers SCAN.
+ACCOUNT_SEARCH = SCAN // 2
+
+
+def _accounts(args: Args, scope: Scope) -> Price:
+    """The accounts page; dearer with a search, which reads every account."""
+    price = connection(50)(args, scope)
+    return replace(price, own=price.own + ACCOUNT_SEARCH) if args.get("search") else price
+
+
 def _edges(_args: Args, scope: Scope) -> Price:
     return Price(items=scope.page)
 
@@ -153,6 +170,17 @@ def _edges(_args: Args, scope: Scope) -> Price:
 def first_list(default: int, own: int) -> Weight:
     """A list of objects sized by `first`, after `own` work (an aggregate, say)."""
     return lambda args, _scope: Price(own=own, items=first_of(args, default), each=1)
+
+
+def _timeline(args: Args, scope: Scope) -> Price:
+    """An account's timeline: one SELECT per kind of event on the account's indexes,
+    joined in one statement (shared by the accounts of a page); `first` events."""
+    page = first_of(args, 50)
+    return Price(own=TIMELINE, scope=replace(scope, page=page))
+
+
+def _nodes(_args: Args, scope: Scope) -> Price:
+    return Price(items=scope.page, each=1)
 
 
 def cardinality(dimension: Any) -> int:
@@ -220,7 +248,7 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
         "followUps": connection(50),
         # Resolved follow-up cases and the next response: few rows.
         "recovery": fixed(DEFECTION_SCAN, each=1),
-        "accounts": connection(50),
+        "accounts": _accounts,
         "account": ONE,
         "campaigns": connection(50),
         "campaign": ONE,
@@ -254,6 +282,9 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
         "responses": listed(ACCOUNT_RESPONSES),
         "defection": ONE,
         "satisfactionTrend": listed(ACCOUNT_RESPONSES),
+        "timeline": _timeline,
+        # Loaded for the whole page with one query: a few people per account.
+        "team": listed(TEAM),
         "contacts": listed(ACCOUNT_CONTACTS),
     },
     "AccountConnection": CONNECTION,
@@ -311,7 +342,8 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
         "precursors": ONE,
     },
     "DefectionPrecursor": free(
-        "responseId submittedAt leadDays complaints comment matchingReasons reasonsMatch"
+        "responseId submittedAt leadDays complaints comment matchingReasons reasonsMatch "
+        "fixedRootCauses"
     ),
     "DrilldownNode": {
         **free(
@@ -325,13 +357,22 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
     },
     "ExclusionCount": free("reason count"),
     "FollowUp": {
-        **free("id owner status openedAt dueAt contactedAt resolvedAt overdue notes"),
+        **free(
+            "id owner status openedAt dueAt contactedAt resolvedAt overdue notes escalatedAt "
+            "escalatedTo rootCause rootCauseNote"
+        ),
         "account": ONE,
         "response": ONE,
+        # Two queries for the whole page (the cases' responses, their answers 1-2).
+        "why": ONE,
     },
     "FollowUpConnection": CONNECTION,
     "FollowUpEdge": EDGE,
     "FollowUpNote": free("at author status text"),
+    "FollowUpWhy": {
+        **free("comment respondentRole respondentRoleLabel responseId accountId accountExternalId"),
+        "aspects": listed(ASPECTS),
+    },
     "Invitation": {
         **free(
             "id status locale stratum createdAt sentAt openedAt respondedAt remindersSent "
@@ -351,7 +392,7 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
         ),
         "campaign": ONE,
     },
-    "Me": free("name role locale"),
+    "Me": {**free("name role locale"), "emailLocale": fixed(1)},
     "PageInfo": free("hasNextPage endCursor"),
     "RateLimit": free("cost limit remaining resetAt"),
     "ReasonBreakdown": {
@@ -360,7 +401,12 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
         "reasons": listed(2 * REASONS),
     },
     "ReasonCount": free("reason count share source shareInterval"),
-    "Recovery": free("accounts improved unchanged worse meanChange"),
+    "Recovery": {
+        **free("accounts improved unchanged worse meanChange"),
+        # Resolved cases with a root cause, their defections and later scores: few rows.
+        "byRootCause": fixed(DEFECTION_SCAN, items=REASONS, each=1),
+    },
+    "RootCauseOutcome": free("rootCause label cases accounts defected answeredAgain recovered"),
     "Response": {
         **free("id submittedAt channel locale comment"),
         "account": ONE,
@@ -380,5 +426,11 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
         "veryDissatisfied somewhatDissatisfied noOpinion satisfied verySatisfied"
     ),
     "ShareInterval": free("low high"),
+    "TeamMember": free("name role roleLabel email"),
+    "TimelineConnection": {"edges": _edges, "nodes": _nodes, "pageInfo": FREE},
+    "TimelineEdge": EDGE,
+    "TimelineEvent": free("at kind label detail campaignId responseId followUpId"),
     "TrendPoint": free("campaignId campaignName opensAt mean answers"),
+    "WhyAspect": free("aspect label score scoreLabel reasons reasonText"),
+    "WhyReason": free("code label"),
 }

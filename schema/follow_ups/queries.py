@@ -14,13 +14,17 @@ from .types import FollowUp, FollowUpStatus, Recovery, build_follow_ups
 
 @strawberry.type
 class FollowUpQuery:
-    @strawberry.field(description="Follow-up cases in id order; `overdue` filters late ones.")
+    @strawberry.field(
+        description="Follow-up cases in id order; `overdue` filters late ones, `tier` the "
+        "accounts' tier."
+    )
     def follow_ups(
         self,
         info: Info,
         status: FollowUpStatus | None = None,
         owner: str | None = None,
         overdue: bool | None = None,
+        tier: str | None = None,
         first: int | None = 50,
         after: str | None = None,
     ) -> Connection[FollowUp]:
@@ -31,6 +35,7 @@ class FollowUpQuery:
             status=status.value if status is not None else None,
             owner=owner,
             overdue=overdue,
+            tier=tier,
         )
         return page_connection(page, build_follow_ups(page.rows, info.context.locale))
 

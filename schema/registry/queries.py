@@ -5,9 +5,10 @@ from __future__ import annotations
 import strawberry
 
 from survey import analysis
-from survey.registry import account_by_id, account_page, list_tokens
+from survey.registry import MAX_SEARCH_LENGTH, account_by_id, account_page, list_tokens
 
 from ..context import Info
+from ..errors import InputError
 from ..pagination import Connection, check_first, decode_cursor, page_connection
 from ..permissions import IsAdmin
 from ..scalars import parse_id
@@ -16,7 +17,12 @@ from .types import Account, ApiTokenInfo, Me, build_accounts
 
 @strawberry.type
 class AccountQuery:
-    @strawberry.field(description="Key accounts in id order.")
+    @strawberry.field(
+        description=(
+            "Key accounts in id order. `search` keeps those whose name or external id "
+            f"contains it, ignoring case (at most {MAX_SEARCH_LENGTH} characters)."
+        )
+    )
     def accounts(
         self,
         info: Info,
@@ -28,6 +34,7 @@ class AccountQuery:
         value_type: str | None = None,
         relationship_stage: str | None = None,
         account_manager: str | None = None,
+        search: str | None = None,
     ) -> Connection[Account]:
         # Same vocabulary checks as the analytics filters: an unknown tier is a typo.
         analysis.validate_defection_filter(
@@ -35,6 +42,13 @@ class AccountQuery:
                 tier=tier, value_type=value_type, relationship_stage=relationship_stage
             )
         )
+        if search is not None and len(search.strip()) > MAX_SEARCH_LENGTH:
+            raise InputError(
+                {
+                    "en": f"`search` may be at most {MAX_SEARCH_LENGTH} characters long.",
+                    "zh": f"`search` 最多 {MAX_SEARCH_LENGTH} 个字符。",
+                }
+            )
         size = check_first(first, info.context.max_page_size, default=50)
         page = account_page(
             first=size,
@@ -45,6 +59,7 @@ class AccountQuery:
             value_type=value_type,
             relationship_stage=relationship_stage,
             account_manager=account_manager,
+            search=search,
         )
         return page_connection(page, build_accounts(page.rows))
 

@@ -16,12 +16,20 @@ import strawberry
 
 from survey import analysis, scale
 from survey import models as m
-from survey.registry import contacts_by_ids, contacts_of_accounts, defections_of_accounts
+from survey.registry import (
+    contacts_by_ids,
+    contacts_of_accounts,
+    defections_of_accounts,
+    get_active_staff,
+)
+from survey.scale import DEFAULT_LOCALE
 
 from ..context import Info
 from ..loaders import Batch
 from ..permissions import IsManager
 from ..scalars import BigInt, ReasonCode, reason_enum
+from .team import TeamMember, resolve_team
+from .timeline import TimelineConnection, resolve_timeline
 
 #: Builds the responses (schema.answers.types.Response) of a batch of accounts, by
 #: account id, in a locale: set by provide_responses.
@@ -56,6 +64,9 @@ class DefectionPrecursor:
     reasons_match: bool = strawberry.field(
         description="Whether any recorded defection reason matches its complaints."
     )
+    fixed_root_causes: list[ReasonCode] = strawberry.field(  # type: ignore[valid-type]
+        description="Root causes of its follow-up cases resolved before it left."
+    )
 
 
 def build_precursor(p: analysis.Precursor, locale: str) -> DefectionPrecursor:
@@ -76,6 +87,7 @@ def build_precursor(p: analysis.Precursor, locale: str) -> DefectionPrecursor:
         comment=p.comment,
         matching_reasons=[reason_enum(r) for r in p.matching_reasons],
         reasons_match=p.reasons_match,
+        fixed_root_causes=[reason_enum(r) for r in p.fixed_root_causes],
     )
 
 
@@ -229,6 +241,23 @@ class Account:
             for p in trends.get(self.pk, [])
         ]
 
+    @strawberry.field(
+        description="Our team around the account besides its account manager "
+        "(accountManager): the team is the account manager plus these members."
+    )
+    def team(self, info: Info) -> list[TeamMember]:
+        return resolve_team(info, self.batch, self.pk)
+
+    @strawberry.field(
+        description="What happened with the account, newest first: invitations, responses, "
+        "follow-up cases and their notes, defection, tier changes, contacts opting out. "
+        "`first` is at most 200."
+    )
+    def timeline(
+        self, info: Info, first: int | None = 50, after: str | None = None
+    ) -> TimelineConnection:
+        return resolve_timeline(info, self.batch, self.pk, first, after)
+
 
 def _enum_label(
     enum: type[scale.ValueType | scale.RelationshipStage], code: str, locale: str
@@ -276,7 +305,15 @@ class Defection:
 class Me:
     name: str
     role: str
-    locale: str
+    locale: str = strawberry.field(description="The language of this request (Accept-Language).")
+
+    @strawberry.field(
+        description="The language (zh or en) of every e-mail this staff member receives: "
+        'their own setting (console "My settings", `flask staff set-locale`).'
+    )
+    def email_locale(self, info: Info) -> str:
+        member = get_active_staff(info.context.staff_id)
+        return member.locale if member is not None else DEFAULT_LOCALE
 
 
 @strawberry.type(description="An API token's metadata (never the token).")

@@ -2,7 +2,8 @@
 trends), drilldown (where dissatisfaction sits), defections (why accounts left),
 risk (which complaints come before defection), account_coverage (whom we have heard
 from), comparisons (is a change real), follow_up_recovery (does following up work),
-progress (how far campaigns have got), briefs and exports; all built on filters
+progress (how far campaigns have got), timeline (what happened with one account),
+briefs and exports; all built on filters
 (what is counted and how it is grouped) and reasons (reason shares). SQL does the
 counting; plain dataclasses out.
 
@@ -20,6 +21,20 @@ from survey.analysis import defections as _defections
 from survey.analysis import drilldown as _drilldown
 from survey.analysis import satisfaction as _satisfaction
 from survey.analysis.account_coverage import coverage, unheard_accounts
+from survey.analysis.account_history import (
+    AspectScore,
+    CampaignAspects,
+    account_aspect_history,
+)
+from survey.analysis.account_list import (
+    ACCOUNT_PAGE_SIZE,
+    ACCOUNT_SORTS,
+    SORT_REVENUE,
+    SORT_SCORE,
+    AccountListPage,
+    AccountListRow,
+    account_list,
+)
 from survey.analysis.briefs import account_briefs
 from survey.analysis.cache import AnalysisCache, LRUStorage, Storage, cached, install_cache
 from survey.analysis.comparisons import CampaignShare, campaign_margins, compare_campaigns
@@ -39,7 +54,7 @@ from survey.analysis.filters import (
     validate_defection_filter,
     validate_response_filter,
 )
-from survey.analysis.follow_up_recovery import recovery
+from survey.analysis.follow_up_recovery import RootCauseOutcome, recovery, root_cause_breakdown
 from survey.analysis.listing import response_page
 from survey.analysis.progress import (
     CampaignProgress,
@@ -55,6 +70,15 @@ from survey.analysis.risk import (
     defection_precursors,
 )
 from survey.analysis.satisfaction import SatisfactionGroup, satisfaction_trends
+from survey.analysis.timeline import (
+    TIMELINE_MAX_PAGE_SIZE,
+    TIMELINE_PAGE_SIZE,
+    TimelineEvent,
+    TimelineKind,
+    TimelinePage,
+    account_timeline,
+    account_timelines,
+)
 
 # Repeated analytics are cheap: the figures the API and the console ask for again
 # and again, cached until a write changes what they count.
@@ -66,11 +90,21 @@ defection_reasons_by_source = cached(_defections.defection_reasons_by_source)
 
 __all__ = [
     "ACCOUNT_DIMENSIONS",
+    "ACCOUNT_PAGE_SIZE",
+    "ACCOUNT_SORTS",
     "DEFAULT_MIN_GROUP_SIZE",
     "DEFAULT_WINDOW_DAYS",
     "MAX_DRILLDOWN_LEVELS",
     "MAX_NODE_COMMENTS",
+    "SORT_REVENUE",
+    "SORT_SCORE",
+    "TIMELINE_MAX_PAGE_SIZE",
+    "TIMELINE_PAGE_SIZE",
+    "AccountListPage",
+    "AccountListRow",
     "AnalysisCache",
+    "AspectScore",
+    "CampaignAspects",
     "CampaignProgress",
     "CampaignShare",
     "DefectionFilter",
@@ -81,11 +115,19 @@ __all__ = [
     "ReasonBreakdown",
     "ReasonShare",
     "ResponseFilter",
+    "RootCauseOutcome",
     "SatisfactionGroup",
     "SourcedBreakdown",
     "Storage",
+    "TimelineEvent",
+    "TimelineKind",
+    "TimelinePage",
     "Weight",
+    "account_aspect_history",
     "account_briefs",
+    "account_list",
+    "account_timeline",
+    "account_timelines",
     "aspect_defection_risk",
     "at_risk_by_expected_loss",
     "campaign_funnel",
@@ -103,6 +145,7 @@ __all__ = [
     "recovery",
     "response_conditions",
     "response_page",
+    "root_cause_breakdown",
     "satisfaction_summaries",
     "satisfaction_summary",
     "satisfaction_trends",

@@ -53,6 +53,8 @@ class DrilldownNode:
     dissatisfied_share: float
     top_reasons: tuple[ReasonShare, ...] = ()
     comments: tuple[str, ...] = ()
+    #: The id of the account behind each of `comments`, in the same order.
+    comment_accounts: tuple[int, ...] = ()
     children: tuple[DrilldownNode, ...] = ()
     #: Fewer answers than the minimum group size: still returned, but flagged.
     low_sample: bool = False
@@ -155,7 +157,8 @@ def dissatisfaction_drilldown(
                     top_reasons=tuple(
                         reason_shares(dict(reason_counts[level].get(path, {})), unhappy)
                     ),
-                    comments=tuple(comments.get(path, [])),
+                    comments=tuple(t.text for t in comments.get(path, [])),
+                    comment_accounts=tuple(t.account_id for t in comments.get(path, [])),
                     children=tuple(sorted(children.get(path, []), key=_most_dissatisfied)),
                     low_sample=answers < min_group_size,
                 )
@@ -176,6 +179,7 @@ class _Text:
     kind: int
     source_id: int
     text: str
+    account_id: int
 
     @property
     def newest_first(self) -> tuple[Any, ...]:
@@ -185,7 +189,7 @@ class _Text:
 
 def _merge_comments(
     texts: dict[tuple[str, ...], list[_Text]], length: int, limit: int
-) -> dict[tuple[str, ...], list[str]]:
+) -> dict[tuple[str, ...], list[_Text]]:
     """The newest `limit` texts of each node `length` levels deep, from its cells'.
 
     A node's newest `limit` are among its cells' newest `limit` each; a response's
@@ -197,7 +201,7 @@ def _merge_comments(
         for t in cell_texts:
             unique[(t.kind, t.source_id)] = t
     return {
-        path: [t.text for t in sorted(unique.values(), key=lambda t: t.newest_first)[:limit]]
+        path: sorted(unique.values(), key=lambda t: t.newest_first)[:limit]
         for path, unique in grouped.items()
     }
 
@@ -215,6 +219,7 @@ def _node_comments(
             Response.submitted_at.label("at"),
             literal(0).label("kind"),
             Answer.id.label("tiebreak"),
+            Response.account_id.label("account"),
         ),
         f,
     ).where(dissatisfied, Answer.reason_text.is_not(None), Answer.reason_text != "")
@@ -226,6 +231,7 @@ def _node_comments(
                 Response.submitted_at.label("at"),
                 literal(1).label("kind"),
                 Response.id.label("tiebreak"),
+                Response.account_id.label("account"),
             ),
             f,
         )
@@ -240,6 +246,7 @@ def _node_comments(
         texts.c.at,
         texts.c.kind,
         texts.c.tiebreak,
+        texts.c.account,
         func.row_number()
         .over(
             partition_by=key_columns,
@@ -253,8 +260,8 @@ def _node_comments(
     result: dict[tuple[str, ...], list[_Text]] = defaultdict(list)
     n = len(keys)
     for row in rows:
-        text, at, kind, tiebreak = row[n : n + 4]
+        text, at, kind, tiebreak, account = row[n : n + 5]
         result[tuple(group_key(v) for v in row[:n])].append(
-            _Text(at, int(kind), int(tiebreak), text)
+            _Text(at, int(kind), int(tiebreak), text, int(account))
         )
     return result

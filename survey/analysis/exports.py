@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from survey.analysis.briefs import BRIEF_COLUMNS, AccountBrief
+from survey.analysis.filters import Dimension, group_column
 from survey.db import db
 from survey.errors import NotFoundError
 from survey.models import (
@@ -17,10 +18,12 @@ from survey.models import (
     AnswerReason,
     Aspect,
     Campaign,
+    Contact,
     KeyAccount,
     QuestionnaireItem,
     Response,
 )
+from survey.scale import ContactRole
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +45,9 @@ class ExportResponse:
     comment: str | None
     account: AccountBrief
     answers: dict[str, ExportAnswer] = field(default_factory=dict)
+    #: The respondent's role (ContactRole code; "other" for a response without contact),
+    #: as Dimension.CONTACT_ROLE groups it.
+    contact_role: str = ContactRole.OTHER.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,12 +85,16 @@ def campaign_responses(campaign_id: int) -> ResponsesExport:
             Response.entered_by,
             Response.comment,
             *BRIEF_COLUMNS,
+            group_column(Dimension.CONTACT_ROLE),
         )
         .join(KeyAccount, KeyAccount.id == Response.account_id)
+        .outerjoin(Contact, Contact.id == Response.contact_id)
         .where(Response.campaign_id == campaign_id)
         .order_by(Response.submitted_at, Response.id)
     ):
-        responses[row[0]] = ExportResponse(*row[:6], account=AccountBrief(*row[6:]))
+        responses[row[0]] = ExportResponse(
+            *row[:6], account=AccountBrief(*row[6:-1]), contact_role=row[-1]
+        )
     if responses:
         in_campaign = Response.campaign_id == campaign_id
         reasons: dict[int, list[str]] = defaultdict(list)

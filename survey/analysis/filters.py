@@ -15,14 +15,21 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, exists, select
+from sqlalchemy import ColumnElement, Select, String, exists, func, literal_column, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from survey.db import db
 from survey.errors import InvalidInputError
-from survey.models import Answer, Aspect, Campaign, Defection, KeyAccount, Response
-from survey.scale import TIER_LABELS, Channel, RelationshipStage, ValueType, normalise_locale
+from survey.models import Answer, Aspect, Campaign, Contact, Defection, KeyAccount, Response
+from survey.scale import (
+    TIER_LABELS,
+    Channel,
+    ContactRole,
+    RelationshipStage,
+    ValueType,
+    normalise_locale,
+)
 
 #: Below this many answers (or accounts) a group's shares are too uncertain to act on:
 #: it is flagged `low_sample` (the MIN_GROUP_SIZE setting overrides it in the apps).
@@ -36,9 +43,13 @@ class Weight(StrEnum):
     """How much each answer counts in a summary's mean and shares.
 
     ANSWERS: every answer once (how many answers said so). ACCOUNTS: each responding
-    account once, through its latest response in the filter. REVENUE: each account
-    in proportion to its annual revenue ("are the accounts that bring most of our
-    business satisfied?").
+    account once however many of its people answered: through its latest campaign in
+    the filter (by opening), where each respondent's answer weighs 1/k, k being the
+    account's respondents in that campaign who answered that aspect, so the account
+    counts with the mean of its people (two contacts saying 5 and 1: one account,
+    mean 3, half satisfied, half dissatisfied). REVENUE: the same, each account
+    weighing its annual revenue ("are the accounts that bring most of our business
+    satisfied?"). Weighted intervals use Kish's effective n over the accounts' weights.
     """
 
     ANSWERS = "answers"
@@ -57,6 +68,9 @@ class Dimension(StrEnum):
     ACCOUNT_MANAGER = "account_manager"
     CAMPAIGN = "campaign"
     MONTH = "month"
+    #: The role of the contact who answered (ContactRole); answers without one: other.
+    #: Answers only: defections and accounts have no respondent.
+    CONTACT_ROLE = "contact_role"
 
 
 #: Dimensions a defection can be grouped by (it has no aspect and no campaign).
@@ -292,8 +306,10 @@ def matching_answers(stmt: Select[Any], f: ResponseFilter) -> Select[Any]:
         for v in (f.tier, f.value_type, f.relationship_stage, f.region, f.account_manager)
     )
     need_account = account_filter or KeyAccount.__table__ in read
+    need_contact = Contact.__table__ in read
     need_response = (
         need_account
+        or need_contact
         or any(v is not None for v in (f.campaign_id, f.channel, f.since, f.until))
         or Response.__table__ in read
     )
@@ -302,6 +318,9 @@ def matching_answers(stmt: Select[Any], f: ResponseFilter) -> Select[Any]:
         stmt = stmt.join(Response, Response.id == Answer.response_id)
     if need_account:
         stmt = stmt.join(KeyAccount, KeyAccount.id == Response.account_id)
+    if need_contact:
+        # Responses older than contacts have none: they count under "other".
+        stmt = stmt.outerjoin(Contact, Contact.id == Response.contact_id)
     if f.aspect is not None or Aspect.__table__ in read:
         stmt = stmt.join(Aspect, Aspect.id == Answer.aspect_id)
     return stmt.where(*response_level_conditions(f), *_answer_level_conditions(f))
@@ -312,7 +331,8 @@ def matching_answers(stmt: Select[Any], f: ResponseFilter) -> Select[Any]:
 
 
 def group_column(dimension: Dimension) -> ColumnElement[Any]:
-    """The SQL key of `dimension` for answers, responses and accounts."""
+    """The SQL key of `dimension` for answers, responses and accounts (CONTACT_ROLE:
+    answers and responses only, with the respondent joined as matching_answers does)."""
     return {
         Dimension.ASPECT: Aspect.code,
         Dimension.TIER: KeyAccount.tier,
@@ -322,6 +342,10 @@ def group_column(dimension: Dimension) -> ColumnElement[Any]:
         Dimension.ACCOUNT_MANAGER: KeyAccount.account_manager,
         Dimension.CAMPAIGN: Response.campaign_id,
         Dimension.MONTH: year_month(Response.submitted_at),
+        # A constant, not a parameter: SELECT and GROUP BY must read the same on PostgreSQL.
+        Dimension.CONTACT_ROLE: func.coalesce(
+            Contact.role, literal_column(f"'{ContactRole.OTHER.value}'", String)
+        ),
     }[dimension]
 
 
@@ -386,6 +410,8 @@ def key_infos(dimension: Dimension, keys: Iterable[str], locale: str) -> dict[st
         return {k: _enum_info(ValueType, k, locale) for k in keys}
     if dimension is Dimension.RELATIONSHIP_STAGE:
         return {k: _enum_info(RelationshipStage, k, locale) for k in keys}
+    if dimension is Dimension.CONTACT_ROLE:
+        return {k: _enum_info(ContactRole, k, locale) for k in keys}
     # Region, account manager and month are their own labels.
     return {k: KeyInfo(k, (k,)) for k in keys}
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -30,6 +30,7 @@ from survey.analysis.filters import (
 from survey.db import db
 from survey.errors import InvalidInputError
 from survey.models import (
+    FOLLOW_UP_RESOLVED,
     KIND_SATISFACTION,
     Answer,
     AnswerReason,
@@ -37,6 +38,7 @@ from survey.models import (
     Campaign,
     Defection,
     DefectionReason,
+    FollowUp,
     KeyAccount,
     Response,
 )
@@ -358,6 +360,8 @@ class Precursor:
     comment: str | None
     #: Recorded defection reasons that speak of an aspect it complained about.
     matching_reasons: list[str]
+    #: Root causes of its follow-up cases resolved before it left (what was fixed).
+    fixed_root_causes: list[str] = field(default_factory=list)
 
     @property
     def reasons_match(self) -> bool:
@@ -368,8 +372,9 @@ def defection_precursors(account_ids: Iterable[int]) -> dict[int, Precursor]:
     """For each lost account among `account_ids`: its last satisfaction response
     before the defection day, the lead time in days, the aspects it rated 1-2 with
     reasons and text, and which recorded defection reasons match those aspects
-    (survey.scale.ASPECT_REASON). Accounts never surveyed before leaving are absent.
-    Three queries for any number of accounts."""
+    (survey.scale.ASPECT_REASON), and the root causes of its follow-up cases resolved
+    before it left. Accounts never surveyed before leaving are absent. Four queries
+    for any number of accounts."""
     ids = list(dict.fromkeys(account_ids))
     if not ids:
         return {}
@@ -418,6 +423,22 @@ def defection_precursors(account_ids: Iterable[int]) -> dict[int, Precursor]:
         .order_by(Defection.account_id, DefectionReason.is_primary.desc(), DefectionReason.reason)
     ):
         defection_reasons[account_id].append(reason)
+    fixed: dict[int, list[str]] = defaultdict(list)
+    for account_id, root_cause, resolved_at, defected_on in db.session.execute(
+        select(
+            FollowUp.account_id, FollowUp.root_cause, FollowUp.resolved_at, Defection.defected_on
+        )
+        .join(Defection, Defection.account_id == FollowUp.account_id)
+        .where(
+            FollowUp.account_id.in_([h.account_id for h in heads]),
+            FollowUp.status == FOLLOW_UP_RESOLVED,
+            FollowUp.root_cause.is_not(None),
+            FollowUp.resolved_at.is_not(None),
+        )
+        .order_by(FollowUp.account_id, FollowUp.resolved_at, FollowUp.id)
+    ):
+        if resolved_at.date() <= defected_on and root_cause not in fixed[account_id]:
+            fixed[account_id].append(root_cause)
     result = {}
     for h in heads:
         said = {
@@ -433,5 +454,6 @@ def defection_precursors(account_ids: Iterable[int]) -> dict[int, Precursor]:
             complaints=complaints.get(h.response_id, []),
             comment=h.comment,
             matching_reasons=[r for r in defection_reasons.get(h.account_id, []) if r in said],
+            fixed_root_causes=fixed.get(h.account_id, []),
         )
     return result

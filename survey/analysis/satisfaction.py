@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, Select, case, cast, func, literal, select
+from sqlalchemy import ColumnElement, Float, and_, case, cast, func, literal, select
 
 from survey.analysis.filters import (
     DEFAULT_MIN_GROUP_SIZE,
@@ -79,42 +79,99 @@ def _score_columns() -> list[ColumnElement[Any]]:
     ]
 
 
-def _weighted_columns(weight: Weight, latest: Select[Any]) -> list[ColumnElement[Any]]:
-    """Sums of w, w·score, w·satisfied, w·dissatisfied, w² and the accounts counted,
-    where w is the answer's weight: 0 unless its response is its account's latest."""
+def _weighted_counts(
+    weight: Weight,
+    f: ResponseFilter,
+    keys: list[ColumnElement[Any]],
+    campaign_ids: Sequence[int] | None,
+) -> Any:
+    """A subquery: per group (columns g0, g1 ... of `keys`), sums of W, W·score,
+    W·satisfied, W·dissatisfied and W² over the accounts in it, and how many accounts,
+    where W is an account's weight in the group.
+
+    Each account counts through its latest campaign in `f` (every campaign of
+    `campaign_ids`, when summaries are batched by campaign) and, within it, through
+    every respondent: an answer weighs 1/k of the account's unit (1, or its annual
+    revenue under REVENUE), k being how many of its respondents in that campaign
+    answered that aspect. So an account weighs one unit per aspect however many of
+    its people answered. Kish's effective n is taken over the accounts' weights.
+    """
     unit: ColumnElement[Any] = (
         cast(KeyAccount.annual_revenue, Float) if weight is Weight.REVENUE else literal(1.0)
     )
-    # Floats: squared revenues overflow SQLite's 64-bit integers.
-    w = case((Answer.response_id.in_(latest), unit), else_=literal(0.0))
-    return [
-        func.coalesce(func.sum(w), 0.0),
-        func.coalesce(func.sum(w * Answer.score), 0.0),
-        func.coalesce(func.sum(case((Answer.score >= SATISFIED_MIN, w), else_=0.0)), 0.0),
-        func.coalesce(func.sum(case((Answer.score <= DISSATISFIED_MAX, w), else_=0.0)), 0.0),
-        func.coalesce(func.sum(w * w), 0.0),
-        func.sum(case((Answer.response_id.in_(latest), 1), else_=0)),
-    ]
+    latest = _latest_campaigns(f, per_campaign=campaign_ids is not None)
+    respondents = func.count().over(
+        partition_by=(Response.account_id, Response.campaign_id, Answer.aspect_id)
+    )
+    labelled = [k.label(f"g{i}") for i, k in enumerate(keys)]
+    answers = matching_answers(
+        select(
+            *labelled,
+            Response.account_id.label("account_id"),
+            Answer.score.label("score"),
+            # Floats: squared revenues overflow SQLite's 64-bit integers.
+            (unit / cast(respondents, Float)).label("w"),
+        ),
+        f,
+    ).join(
+        latest,
+        and_(
+            latest.c.account_id == Response.account_id, latest.c.campaign_id == Response.campaign_id
+        ),
+    )
+    if campaign_ids is not None:
+        answers = answers.where(Response.campaign_id.in_(campaign_ids))
+    a = answers.subquery("weighted_answers")
+    groups = [a.c[f"g{i}"] for i in range(len(keys))]
+    per_account = (
+        select(
+            *groups,
+            func.sum(a.c.w).label("w"),
+            func.sum(a.c.w * a.c.score).label("w_score"),
+            func.sum(case((a.c.score >= SATISFIED_MIN, a.c.w), else_=0.0)).label("w_satisfied"),
+            func.sum(case((a.c.score <= DISSATISFIED_MAX, a.c.w), else_=0.0)).label("w_unhappy"),
+        )
+        .group_by(*groups, a.c.account_id)
+        .subquery("weighted_accounts")
+    )
+    outer = [per_account.c[f"g{i}"] for i in range(len(keys))]
+    return (
+        select(
+            *outer,
+            func.sum(per_account.c.w).label("w"),
+            func.sum(per_account.c.w_score).label("w_score"),
+            func.sum(per_account.c.w_satisfied).label("w_satisfied"),
+            func.sum(per_account.c.w_unhappy).label("w_unhappy"),
+            func.sum(per_account.c.w * per_account.c.w).label("w_squared"),
+            func.count().label("accounts"),
+        )
+        .group_by(*outer)
+        .subquery("weighted_groups")
+    )
 
 
-def _latest_responses(f: ResponseFilter, per_campaign: bool) -> Select[Any]:
-    """Ids of each account's latest response among those `f` selects (per campaign
-    when summaries are batched by campaign)."""
+def _latest_campaigns(f: ResponseFilter, *, per_campaign: bool) -> Any:
+    """(account_id, campaign_id) of each account's latest campaign among the responses
+    `f` selects (latest by opening, then id); every pair when batched by campaign."""
     partition = [Response.account_id, *([Response.campaign_id] if per_campaign else [])]
     ranked = (
         select(
-            Response.id.label("id"),
+            Response.account_id.label("account_id"),
+            Response.campaign_id.label("campaign_id"),
             func.row_number()
-            .over(
-                partition_by=partition, order_by=(Response.submitted_at.desc(), Response.id.desc())
-            )
+            .over(partition_by=partition, order_by=(Campaign.opens_at.desc(), Campaign.id.desc()))
             .label("rn"),
         )
         .join(KeyAccount, KeyAccount.id == Response.account_id)
+        .join(Campaign, Campaign.id == Response.campaign_id)
         .where(*response_level_conditions(f))
-        .subquery()
+        .subquery("ranked_campaigns")
     )
-    return select(ranked.c.id).where(ranked.c.rn == 1)
+    return (
+        select(ranked.c.account_id, ranked.c.campaign_id)
+        .where(ranked.c.rn == 1)
+        .subquery("latest_campaigns")
+    )
 
 
 def _group(
@@ -227,13 +284,26 @@ def satisfaction_summaries(
     columns: list[ColumnElement[Any]] = [key]
     if campaign_ids is not None:
         columns.insert(0, Response.campaign_id)
-    measures = _score_columns()
-    if weight is not Weight.ANSWERS:
-        # Still one GROUP BY: the weight is 0 for answers outside the latest responses.
-        measures += _weighted_columns(weight, _latest_responses(f, campaign_ids is not None))
-    stmt = matching_answers(select(*columns, *measures), f).group_by(*columns)
+    stmt = matching_answers(select(*columns, *_score_columns()), f).group_by(*columns)
     if campaign_ids is not None:
         stmt = stmt.where(Response.campaign_id.in_(campaign_ids))
+    if weight is not Weight.ANSWERS:
+        # Still one statement: the raw counts per group beside the weighted sums of
+        # each account's latest campaign (see _weighted_counts).
+        raw = stmt.with_only_columns(
+            *(c.label(f"g{i}") for i, c in enumerate(columns)), *_score_columns()
+        ).subquery("raw_groups")
+        weighted = _weighted_counts(weight, f, columns, campaign_ids)
+        same_group = and_(
+            *(raw.c[f"g{i}"].is_not_distinct_from(weighted.c[f"g{i}"]) for i in range(len(columns)))
+        )
+        stmt = select(
+            raw,
+            *(
+                func.coalesce(weighted.c[name], 0)
+                for name in ("w", "w_score", "w_satisfied", "w_unhappy", "w_squared", "accounts")
+            ),
+        ).select_from(raw.outerjoin(weighted, same_group))
     counts: dict[int | None, dict[str, Sequence[Any]]] = defaultdict(dict)
     for row in db.session.execute(stmt):
         if campaign_ids is not None:

@@ -131,12 +131,24 @@ def run_worker(
     idle_seconds: float = 5.0,
     should_stop: Callable[[], bool] = lambda: False,
     on_batch: Callable[[DeliveryReport], None] | None = None,
+    periodic: Callable[[], object] | None = None,
+    periodic_seconds: float = 60.0,
 ) -> DeliveryReport:
     """Deliver batches until the queue has nothing due (or, with `loop`, until
-    `should_stop()`), sleeping `idle_seconds` when there is nothing to do."""
+    `should_stop()`), sleeping `idle_seconds` when there is nothing to do.
+
+    `periodic`, when given, runs first and then at most every `periodic_seconds`
+    between batches: a caller's step that may queue mail (escalating overdue
+    follow-ups), passed in so this area needs nothing from the areas above it."""
     worker_id = new_worker_id()
     total = DeliveryReport()
+    last_periodic: float | None = None
     while not should_stop():
+        if periodic is not None and (
+            last_periodic is None or time.monotonic() - last_periodic >= periodic_seconds
+        ):
+            last_periodic = time.monotonic()
+            periodic()
         report = deliver_batch(
             backend, settings, worker_id=worker_id, batch_size=batch_size, max_attempts=max_attempts
         )

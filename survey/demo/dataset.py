@@ -24,6 +24,8 @@ from survey.campaigns import CampaignRequest, close_campaign, launch_campaign
 from survey.clock import utcnow
 from survey.db import db
 from survey.demo.contacts import add_buying_centres
+from survey.demo.follow_ups import root_cause_for, work_follow_ups
+from survey.demo.team import add_teams_and_tier_changes
 from survey.follow_ups import update_follow_up
 from survey.models import (
     FOLLOW_UP_CONTACTED,
@@ -198,7 +200,13 @@ def _backdate_campaign(campaign_id: int, launched: datetime, closes: datetime) -
     )
 
 
-def load_demo(*, secret_key: str, today: date | None = None, accounts: int = 200) -> DemoReport:
+def load_demo(
+    *,
+    secret_key: str,
+    today: date | None = None,
+    accounts: int = 200,
+    base_url: str = "http://127.0.0.1:5000",
+) -> DemoReport:
     """Load the demo into an empty registry; do nothing when accounts exist."""
     existing = db.session.scalar(select(func.count()).select_from(KeyAccount)) or 0
     if existing:
@@ -245,6 +253,8 @@ def load_demo(*, secret_key: str, today: date | None = None, accounts: int = 200
     responses += _answer_campaign(rng, second.campaign_id or 0, launched2, share=0.25, days=6)
     # Closing the loop: follow-ups worked, and what the next answers say about it.
     responses += _close_the_loop(rng, first.campaign_id or 0, second.campaign_id or 0, now)
+    add_teams_and_tier_changes(now)
+    work_follow_ups(secret_key=secret_key, base_url=base_url, now=now)
     # Buying centres at the strategic accounts, and a campaign that asked all of them.
     answer_rng = random.Random(DEMO_SEED + 2)
     added, _ = add_buying_centres(
@@ -356,6 +366,7 @@ def _close_the_loop(rng: random.Random, first_id: int, second_id: int, now: date
             status=FOLLOW_UP_RESOLVED,
             note="已安排改进并回访确认。",
             author=owner,
+            root_cause=root_cause_for(case_id),
             now=contacted + timedelta(days=rng.randint(3, 10)),
         )
         answered = db.session.scalar(

@@ -4,47 +4,68 @@ A submission with overall satisfaction 1-2, or any aspect at 1 (极不满意), o
 follow-up in the same transaction as the response (so there is never one without
 the other), due `FOLLOW_UP_DAYS` later, and writes an e-mail to the manager into
 the outbox when the manager is a staff member with an e-mail address. Managers then
-move the case OPEN -> CONTACTED -> RESOLVED, with notes; every change is a note, so
-the case keeps its own history. survey.analysis.recovery says whether it works.
+move the case OPEN -> CONTACTED -> RESOLVED, with notes; resolving needs a root
+cause (one of the shared reason codes). Every change is a note, so the case keeps
+its own history, and an audit entry. A case still not resolved some days after its
+due date is ESCALATED (survey.follow_ups.escalation). survey.analysis.recovery says
+whether following up works.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, insert, select
 
+from survey.audit import FOLLOW_UP_RESOLVE, FOLLOW_UP_UPDATE, record_audit
 from survey.clock import utcnow
 from survey.db import db
 from survey.delivery import MailSettings
 from survey.errors import InvalidInputError, NotFoundError
+from survey.follow_ups.notices import (
+    KIND_FOLLOW_UP,
+    Recipient,
+    case_url,
+    compose_opened,
+    queue_notice,
+)
+from survey.follow_ups.why import why_for_cases
 from survey.models import (
     FOLLOW_UP_CONTACTED,
+    FOLLOW_UP_ESCALATED,
     FOLLOW_UP_OPEN,
     FOLLOW_UP_RESOLVED,
-    OUTBOX_QUEUED,
-    Answer,
-    AnswerReason,
-    Aspect,
     FollowUp,
     FollowUpNote,
     KeyAccount,
-    OutboxMessage,
     Response,
     StaffMember,
 )
-from survey.scale import DEFAULT_LOCALE, DISSATISFIED_MAX, OVERALL, Satisfaction, normalise_locale
+from survey.scale import (
+    DEFAULT_LOCALE,
+    DISSATISFIED_MAX,
+    OVERALL,
+    ReasonCode,
+    Satisfaction,
+    normalise_locale,
+)
 from survey.text import clean_text
 
-FOLLOW_UP_STATUSES: tuple[str, ...] = (FOLLOW_UP_OPEN, FOLLOW_UP_CONTACTED, FOLLOW_UP_RESOLVED)
+#: Every status a case can be in (filters); staff set open, contacted and resolved,
+#: escalation sets escalated.
+FOLLOW_UP_STATUSES: tuple[str, ...] = (
+    FOLLOW_UP_OPEN,
+    FOLLOW_UP_CONTACTED,
+    FOLLOW_UP_ESCALATED,
+    FOLLOW_UP_RESOLVED,
+)
+SETTABLE_STATUSES: tuple[str, ...] = (FOLLOW_UP_OPEN, FOLLOW_UP_CONTACTED, FOLLOW_UP_RESOLVED)
 DEFAULT_FOLLOW_UP_DAYS = 7
-KIND_FOLLOW_UP = "follow_up"
 MAX_NOTE_LENGTH = 2000
 AUTHOR_MAX_LENGTH = 120  # follow_up_notes.author
+OWNER_MAX_LENGTH = 120  # follow_ups.owner
 
 
 def needs_follow_up(scores: Mapping[str, int]) -> bool:
@@ -55,35 +76,27 @@ def needs_follow_up(scores: Mapping[str, int]) -> bool:
     return any(score == Satisfaction.VERY_DISSATISFIED for score in scores.values())
 
 
-@dataclass(frozen=True, slots=True)
-class _Complaint:
-    label: str
-    score: int
-    reasons: list[str]
-    text: str | None
-
-
 def open_follow_up(
     response_id: int,
     *,
     now: datetime | None = None,
     follow_up_days: int = DEFAULT_FOLLOW_UP_DAYS,
     mail: MailSettings | None = None,
-    manager_locale: str = DEFAULT_LOCALE,
 ) -> int:
     """Open a follow-up for the response's account manager, due `follow_up_days`
-    later, and (with `mail`) queue an e-mail to the manager in `manager_locale` with
-    the dissatisfied aspects and comments. Adds to the caller's transaction (never
-    commits); returns the follow-up id. Three to four statements."""
+    later, and (with `mail`) queue an e-mail to the manager, in the manager's own
+    language (`StaffMember.locale`), with why the case was opened. Adds to the
+    caller's transaction (never commits); returns the follow-up id. Three to five
+    statements."""
     now = now or utcnow()
     head = db.session.execute(
         select(
             Response.account_id,
-            Response.comment,
             KeyAccount.name,
             KeyAccount.external_id,
             KeyAccount.account_manager,
             StaffMember.email,
+            StaffMember.locale,
         )
         .join(KeyAccount, KeyAccount.id == Response.account_id)
         .outerjoin(
@@ -94,7 +107,8 @@ def open_follow_up(
     ).first()
     if head is None:
         raise NotFoundError(f"There is no response with ID {response_id}.", field="response_id")
-    account_id, comment, account_name, external_id, manager, manager_email = head
+    account_id, account_name, external_id, manager, manager_email, manager_locale = head
+    due = now + timedelta(days=follow_up_days)
     follow_up_id = db.session.scalar(
         insert(FollowUp)
         .values(
@@ -103,121 +117,25 @@ def open_follow_up(
             owner=manager,
             status=FOLLOW_UP_OPEN,
             opened_at=now,
-            due_at=now + timedelta(days=follow_up_days),
+            due_at=due,
         )
         .returning(FollowUp.id)
     )
     assert follow_up_id is not None
     if mail is not None and (manager_email or "").strip():
         locale = normalise_locale(manager_locale) or DEFAULT_LOCALE
-        complaints = _complaints(response_id, locale)
-        subject, body = _compose(
+        why = why_for_cases([follow_up_id], locale).get(follow_up_id)
+        subject, body = compose_opened(
             locale,
-            account=f"{account_name} ({external_id})",
             manager=manager,
-            complaints=complaints,
-            comment=comment,
-            due=now + timedelta(days=follow_up_days),
-            url=f"{mail.base_url}/manage/follow-ups",
+            account=f"{account_name} ({external_id})",
+            why=why,
+            due=due,
+            url=case_url(mail, follow_up_id),
         )
-        db.session.execute(
-            insert(OutboxMessage.__table__),
-            [
-                {
-                    "kind": KIND_FOLLOW_UP,
-                    "invitation_id": None,
-                    "to_address": manager_email.strip(),
-                    "subject": subject,
-                    "body_text": body,
-                    "body_html": None,
-                    "locale": locale,
-                    "message_id": f"<kp-{KIND_FOLLOW_UP}-{uuid.uuid4().hex}@{mail.sender_domain}>",
-                    "status": OUTBOX_QUEUED,
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "created_at": now,
-                }
-            ],
-        )
+        to = Recipient(manager, (manager_email or "").strip(), locale)
+        queue_notice(KIND_FOLLOW_UP, mail, [(to, subject, body)], now=now)
     return follow_up_id
-
-
-def _complaints(response_id: int, locale: str) -> list[_Complaint]:
-    """The response's answers scored 1-2, with reasons, in questionnaire order."""
-    found: list[_Complaint] = []
-    codes: list[str] = []
-    for code, zh, en, score, text, reason in db.session.execute(
-        select(
-            Aspect.code,
-            Aspect.label_zh,
-            Aspect.label_en,
-            Answer.score,
-            Answer.reason_text,
-            AnswerReason.reason,
-        )
-        .join(Aspect, Aspect.id == Answer.aspect_id)
-        .outerjoin(AnswerReason, AnswerReason.answer_id == Answer.id)
-        .where(Answer.response_id == response_id, Answer.score <= DISSATISFIED_MAX)
-        .order_by(Aspect.position, Aspect.code, AnswerReason.reason)
-    ):
-        if not codes or codes[-1] != code:
-            codes.append(code)
-            found.append(_Complaint(en if locale == "en" else zh, int(score), [], text))
-        if reason is not None:
-            found[-1].reasons.append(reason)
-    return found
-
-
-_MAIL_TEXT: dict[str, dict[str, str]] = {
-    "zh": {
-        "subject": "需要跟进：{account} 表示不满意",
-        "greeting": "{manager}，您好：",
-        "intro": "{account} 刚刚提交的满意度调查中有非常不满意的回答，请在 {due} 前联系客户。",
-        "aspects": "不满意的方面：",
-        "comment": "客户留言：",
-        "link": "在此更新跟进状态：{url}",
-    },
-    "en": {
-        "subject": "Follow-up needed: {account} is dissatisfied",
-        "greeting": "Dear {manager},",
-        "intro": "{account} has just answered our satisfaction survey very dissatisfied. "
-        "Please contact them before {due}.",
-        "aspects": "Dissatisfied with:",
-        "comment": "Their comment:",
-        "link": "Update the case here: {url}",
-    },
-}
-
-
-def _compose(
-    locale: str,
-    *,
-    account: str,
-    manager: str,
-    complaints: list[_Complaint],
-    comment: str | None,
-    due: datetime,
-    url: str,
-) -> tuple[str, str]:
-    text = _MAIL_TEXT[locale]
-    due_text = due.strftime("%Y-%m-%d")
-    lines = [
-        text["greeting"].format(manager=manager),
-        "",
-        text["intro"].format(account=account, due=due_text),
-        "",
-        text["aspects"],
-    ]
-    for c in complaints:
-        label = Satisfaction(c.score).label(locale)
-        extra = ", ".join(c.reasons)
-        lines.append(f"- {c.label}: {c.score} ({label}){f' [{extra}]' if extra else ''}")
-        if c.text:
-            lines.append(f"  {c.text}")
-    if comment:
-        lines += ["", text["comment"], comment]
-    lines += ["", text["link"].format(url=url), ""]
-    return text["subject"].format(account=account), "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------
@@ -229,6 +147,28 @@ def is_overdue(status: str, due_at: datetime, now: datetime | None = None) -> bo
     return status != FOLLOW_UP_RESOLVED and due_at < (now or utcnow())
 
 
+class RootCauseRequiredError(InvalidInputError):
+    """Resolving a case without saying its root cause (nothing was changed)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Resolving a case needs its root cause: one of "
+            f"{', '.join(ReasonCode.codes())}. Nothing was changed.",
+            field="root_cause",
+        )
+
+
+def _clean_owner(owner: str | None) -> str | None:
+    if owner is None:
+        return None
+    cleaned = " ".join(owner.split())
+    if not cleaned or len(cleaned) > OWNER_MAX_LENGTH:
+        raise InvalidInputError(
+            f"An owner is a name of 1 to {OWNER_MAX_LENGTH} characters.", field="owner"
+        )
+    return cleaned
+
+
 def update_follow_up(
     follow_up_id: int,
     *,
@@ -236,35 +176,92 @@ def update_follow_up(
     note: str | None = None,
     author: str | None = None,
     now: datetime | None = None,
+    root_cause: str | None = None,
+    root_cause_note: str | None = None,
+    owner: str | None = None,
+    due_at: datetime | None = None,
 ) -> FollowUp:
-    """Move a case to `status` and/or add a note, in one transaction; every change is
-    kept as a note (who, when, which status). Moving to CONTACTED or RESOLVED stamps
-    the time the first time. NotFoundError for an unknown case, InvalidInputError for
-    an unknown status, an empty change or a note too long."""
-    if status is not None and status not in FOLLOW_UP_STATUSES:
+    """Change a case in one transaction: its status, a note, its owner or due date,
+    and (when resolving) its root cause. Every call is kept as a note (who, when,
+    which status, what) and an audit entry with what changed.
+
+    Moving to CONTACTED or RESOLVED stamps the time the first time; moving a resolved
+    case back re-opens it (its resolution and root cause are cleared). Resolving
+    needs `root_cause`, one of the shared reason codes (survey.scale.ReasonCode).
+    NotFoundError for an unknown case; InvalidInputError (and nothing changed) for an
+    unknown status or root cause, resolving without a root cause, a root cause on a
+    case that is not being resolved, an empty change or a note too long."""
+    if status is not None and status not in SETTABLE_STATUSES:
         raise InvalidInputError(
-            f"Unknown status {status!r}: use one of {', '.join(FOLLOW_UP_STATUSES)}.",
+            f"Unknown status {status!r}: use one of {', '.join(SETTABLE_STATUSES)}.",
             field="status",
         )
     text = clean_text(note, limit=MAX_NOTE_LENGTH, field="note")
-    if status is None and text is None:
+    cause_note = clean_text(root_cause_note, limit=MAX_NOTE_LENGTH, field="root_cause_note")
+    if root_cause is not None and root_cause not in ReasonCode.codes():
+        raise InvalidInputError(
+            f"Unknown root cause {root_cause!r}: use one of {', '.join(ReasonCode.codes())}.",
+            field="root_cause",
+        )
+    new_owner = _clean_owner(owner)
+    if all(v is None for v in (status, text, root_cause, cause_note, new_owner, due_at)):
         raise InvalidInputError("Give a new status, a note, or both.", field="status")
     who = (author or "").strip()[:AUTHOR_MAX_LENGTH] or None
     case = db.session.get(FollowUp, follow_up_id)
     if case is None:
         raise NotFoundError(f"There is no follow-up with ID {follow_up_id}.", field="id")
+    target = status or case.status
+    resolving = target == FOLLOW_UP_RESOLVED and case.status != FOLLOW_UP_RESOLVED
+    if resolving and root_cause is None:
+        raise RootCauseRequiredError()
+    if (root_cause is not None or cause_note is not None) and target != FOLLOW_UP_RESOLVED:
+        raise InvalidInputError(
+            "A root cause is recorded when the case is resolved.", field="root_cause"
+        )
     now = now or utcnow()
+    changes: dict[str, Any] = {}
+
+    def change(name: str, old: Any, new: Any) -> None:
+        if old != new:
+            changes[name] = [old, new]
+
     try:
         if status is not None:
+            change("status", case.status, status)
             case.status = status
             if status in (FOLLOW_UP_CONTACTED, FOLLOW_UP_RESOLVED) and case.contacted_at is None:
                 case.contacted_at = now
             if status == FOLLOW_UP_RESOLVED:
                 case.resolved_at = case.resolved_at or now
-            else:
-                case.resolved_at = None  # re-opened
+            else:  # re-opened: the resolution no longer holds
+                case.resolved_at = None
+                change("root_cause", case.root_cause, None)
+                case.root_cause = None
+                case.root_cause_note = None
+        if root_cause is not None:
+            change("root_cause", case.root_cause, root_cause)
+            case.root_cause = root_cause
+        if cause_note is not None:
+            change("root_cause_note", case.root_cause_note, cause_note)
+            case.root_cause_note = cause_note
+        if new_owner is not None:
+            change("owner", case.owner, new_owner)
+            case.owner = new_owner
+        if due_at is not None:
+            change("due_at", case.due_at.isoformat(), due_at.isoformat())
+            case.due_at = due_at
+        if text is not None:
+            changes["note"] = text
         db.session.add(
             FollowUpNote(follow_up_id=case.id, at=now, author=who, status=status, text=text)
+        )
+        record_audit(
+            who,
+            FOLLOW_UP_RESOLVE if resolving else FOLLOW_UP_UPDATE,
+            "follow_up",
+            case.id,
+            changes,
+            at=now,
         )
         db.session.commit()
     except BaseException:
@@ -278,6 +275,7 @@ def follow_up_conditions(
     owner: str | None = None,
     overdue: bool | None = None,
     now: datetime | None = None,
+    tier: str | None = None,
 ) -> list[Any]:
     """SQL conditions selecting follow-ups; InvalidInputError for an unknown status."""
     if status is not None and status not in FOLLOW_UP_STATUSES:
@@ -293,89 +291,21 @@ def follow_up_conditions(
     if overdue is not None:
         late = and_(FollowUp.status != FOLLOW_UP_RESOLVED, FollowUp.due_at < (now or utcnow()))
         conditions.append(late if overdue else ~late)
+    if tier is not None:
+        conditions.append(
+            FollowUp.account_id.in_(select(KeyAccount.id).where(KeyAccount.tier == tier))
+        )
     return conditions
-
-
-@dataclass(frozen=True, slots=True)
-class FollowUpRow:
-    """A follow-up case as a list shows it."""
-
-    id: int
-    account_id: int
-    account_name: str
-    external_id: str
-    owner: str
-    status: str
-    opened_at: datetime
-    due_at: datetime
-    overdue: bool
-    last_note: str | None
-
-
-def list_follow_ups(
-    *,
-    status: str | None = None,
-    owner: str | None = None,
-    overdue: bool | None = None,
-    limit: int = 200,
-    now: datetime | None = None,
-) -> list[FollowUpRow]:
-    """Cases matching the filters, overdue first, then by due date (two queries:
-    the cases with their accounts, and their latest notes' texts)."""
-    now = now or utcnow()
-    rows = db.session.execute(
-        select(
-            FollowUp.id,
-            FollowUp.account_id,
-            KeyAccount.name,
-            KeyAccount.external_id,
-            FollowUp.owner,
-            FollowUp.status,
-            FollowUp.opened_at,
-            FollowUp.due_at,
-        )
-        .join(KeyAccount, KeyAccount.id == FollowUp.account_id)
-        .where(*follow_up_conditions(status, owner, overdue, now))
-        .order_by(FollowUp.due_at, FollowUp.id)
-        .limit(limit)
-    ).all()
-    notes: dict[int, str] = {}
-    if rows:
-        for case_id, text in db.session.execute(
-            select(FollowUpNote.follow_up_id, FollowUpNote.text)
-            .where(
-                FollowUpNote.follow_up_id.in_([r.id for r in rows]),
-                FollowUpNote.text.is_not(None),
-            )
-            .order_by(FollowUpNote.follow_up_id, FollowUpNote.id)
-        ):
-            notes[case_id] = text  # the last one wins
-    result = [
-        FollowUpRow(
-            id=r.id,
-            account_id=r.account_id,
-            account_name=r.name,
-            external_id=r.external_id,
-            owner=r.owner,
-            status=r.status,
-            opened_at=r.opened_at,
-            due_at=r.due_at,
-            overdue=is_overdue(r.status, r.due_at, now),
-            last_note=notes.get(r.id),
-        )
-        for r in rows
-    ]
-    return sorted(result, key=lambda r: not r.overdue)  # stable: due date order kept
 
 
 __all__ = [
     "DEFAULT_FOLLOW_UP_DAYS",
     "FOLLOW_UP_STATUSES",
     "KIND_FOLLOW_UP",
-    "FollowUpRow",
+    "SETTABLE_STATUSES",
+    "RootCauseRequiredError",
     "follow_up_conditions",
     "is_overdue",
-    "list_follow_ups",
     "needs_follow_up",
     "open_follow_up",
     "update_follow_up",

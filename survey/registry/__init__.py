@@ -1,4 +1,5 @@
-"""The registry: key accounts (CSV checks and import, listing, defections) and our staff.
+"""The registry: key accounts (CSV checks and import, listing, defections, the team
+around each account) and our staff.
 
 Outside this area, import from the package (its public API, listed here);
 inside it, import from the module.
@@ -8,7 +9,22 @@ from __future__ import annotations
 
 from survey.registry.account_csv import ACCOUNT_COLUMNS, parse_revenue
 from survey.registry.account_import import import_accounts_csv
-from survey.registry.accounts import get_account, list_accounts
+from survey.registry.account_search import (
+    MAX_SEARCH_LENGTH,
+    AccountChoices,
+    AccountFilter,
+    account_conditions,
+    account_filter_choices,
+    clean_search,
+)
+from survey.registry.account_team import (
+    TEAM_COLUMNS,
+    TeamImportReport,
+    TeamMemberView,
+    import_account_team_csv,
+    teams_of_accounts,
+)
+from survey.registry.accounts import get_account, get_account_details, list_accounts
 from survey.registry.contact_csv import CONTACT_CSV_COLUMNS
 from survey.registry.contact_import import ContactImportReport, import_contacts_csv
 from survey.registry.defections import record_defection
@@ -37,29 +53,41 @@ from survey.registry.staff import (
     revoke_staff,
     role_at_least,
     set_password,
+    set_staff_locale,
 )
 
 __all__ = [
     "ACCOUNT_COLUMNS",
     "CONTACT_CSV_COLUMNS",
     "MAX_PASSWORD_LENGTH",
+    "MAX_SEARCH_LENGTH",
     "MIN_PASSWORD_LENGTH",
+    "TEAM_COLUMNS",
+    "AccountChoices",
+    "AccountFilter",
     "AuthenticatedToken",
     "ContactImportReport",
+    "TeamImportReport",
+    "TeamMemberView",
     "account_by_id",
+    "account_conditions",
+    "account_filter_choices",
     "account_page",
     "accounts_by_ids",
     "add_staff",
     "authenticate",
     "authenticate_password",
     "authenticate_token",
+    "clean_search",
     "contacts_by_ids",
     "contacts_of_accounts",
     "defection_with_account",
     "defections_of_accounts",
     "ensure_staff_token",
     "get_account",
+    "get_account_details",
     "get_active_staff",
+    "import_account_team_csv",
     "import_accounts_csv",
     "import_contacts_csv",
     "issue_token",
@@ -71,4 +99,6 @@ __all__ = [
     "revoke_staff",
     "role_at_least",
     "set_password",
+    "set_staff_locale",
+    "teams_of_accounts",
 ]

@@ -13,17 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from survey.registry.csv_reading import (
-    MIN_PHONE_LENGTH,
+from survey.registry.csv_files import (
     Problem,
-    cell_reporter,
-    check_control_characters,
-    data_rows,
-    decode,
-    parse_email,
-    parse_phone,
-    read_header,
-    records,
+    control_character,
+    read_csv_file,
+    valid_email,
 )
 from survey.registry.messages import join_choices, quote_input
 from survey.scale import DEFAULT_LOCALE, TIERS, RelationshipStage, ValueType, normalise_locale
@@ -54,13 +48,16 @@ MAX_LENGTH: dict[str, int] = {
     "contact_email": 254,
     "contact_phone": 40,
 }
+MIN_PHONE_LENGTH = 5
 MAX_REVENUE = 2**63 - 1  # BIGINT
 
+#: The fields the importer writes, besides external_id.
 #: The columns that describe the account's primary contact (survey.models.Contact).
 CONTACT_COLUMNS: tuple[str, ...] = ("contact_name", "contact_email", "contact_phone")
 #: The account fields the importer writes, besides external_id.
 IMPORTED_FIELDS: tuple[str, ...] = tuple(c for c in ACCOUNT_COLUMNS[1:] if c not in CONTACT_COLUMNS)
 
+_PHONE_RE = re.compile(r"[0-9 +\-()]+")
 # Plain digits, or digits grouped by thousands ("1,200,000"); ".00" is tolerated
 # because spreadsheets often format money that way.
 _REVENUE_RE = re.compile(r"(?P<int>[0-9]+|[0-9]{1,3}(?:,[0-9]{3})+)(?:\.0+)?")
@@ -137,26 +134,21 @@ def validate_accounts_csv(stream: IO[bytes]) -> ValidationResult:
     reported as a `Problem`, and every valid row is returned parsed.
     """
     result = ValidationResult()
-    text, problem = decode(stream.read())
-    if problem is not None:
-        result.problems.append(problem)
-        result.fatal = True
-        return result
-
-    rows = records(text)
-    header = read_header(rows, ACCOUNT_COLUMNS, result.problems)
-    if header is None:
+    file = read_csv_file(stream, ACCOUNT_COLUMNS)
+    if file.fatal:
+        result.problems.extend(file.problems)
         result.fatal = True
         return result
 
     first_line_of: dict[str, int] = {}
     duplicates: dict[str, list[int]] = {}
     parsed: list[tuple[int, AccountRow | None, list[Problem]]] = []
-    for line, values, row_problem in data_rows(rows, header):
+    for record in file.records:
+        line, values = record.line, record.values
         result.total_rows += 1
         if values is None:
-            assert row_problem is not None
-            parsed.append((line, None, [row_problem]))
+            assert record.problem is not None
+            parsed.append((line, None, [record.problem]))
             continue
         external_id = values["external_id"]
         if external_id and len(external_id) <= MAX_LENGTH["external_id"]:
@@ -191,8 +183,18 @@ def validate_accounts_csv(stream: IO[bytes]) -> ValidationResult:
 
 def _parse_row(line: int, values: dict[str, str]) -> tuple[AccountRow | None, list[Problem]]:
     problems: list[Problem] = []
-    problem = cell_reporter(line, problems)
-    check_control_characters(values, problem)
+    reported: set[str] = set()
+
+    def problem(column: str, message: str) -> None:
+        # One problem per cell: the first one found is the one to fix.
+        if column not in reported:
+            reported.add(column)
+            problems.append(Problem(line, column, message))
+
+    for column, value in values.items():
+        bad = control_character(value)
+        if bad is not None:
+            problem(column, f"contains the control character U+{ord(bad):04X}")
 
     def text(column: str, *, required: bool) -> str:
         value = values[column]
@@ -227,12 +229,22 @@ def _parse_row(line: int, values: dict[str, str]) -> tuple[AccountRow | None, li
     except ValueError as exc:
         problem("annual_revenue", str(exc))
 
-    email = parse_email(
-        values["contact_email"], "contact_email", MAX_LENGTH["contact_email"], problem
-    )
-    phone = parse_phone(
-        values["contact_phone"], "contact_phone", MAX_LENGTH["contact_phone"], problem
-    )
+    email = values["contact_email"] or None
+    if email is not None and (len(email) > MAX_LENGTH["contact_email"] or not valid_email(email)):
+        problem("contact_email", f"{quote_input(email)} is not a valid e-mail address")
+
+    phone = values["contact_phone"] or None
+    if phone is not None:
+        if not _PHONE_RE.fullmatch(phone):
+            problem("contact_phone", f"{quote_input(phone)}: use only digits, spaces and + - ( )")
+        elif not any(c.isdigit() for c in phone):
+            problem("contact_phone", f"{quote_input(phone)} has no digits")
+        elif not MIN_PHONE_LENGTH <= len(phone) <= MAX_LENGTH["contact_phone"]:
+            problem(
+                "contact_phone",
+                f"{quote_input(phone)} is {len(phone)} characters long; "
+                f"use {MIN_PHONE_LENGTH} to {MAX_LENGTH['contact_phone']}",
+            )
 
     locale = DEFAULT_LOCALE
     if values["locale"]:
@@ -325,7 +337,6 @@ __all__ = [
     "IMPORTED_FIELDS",
     "MAX_LENGTH",
     "MAX_REVENUE",
-    "MIN_PHONE_LENGTH",
     "AccountRow",
     "Problem",
     "ValidationResult",

@@ -13,6 +13,7 @@ from typing import IO, Any
 from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from survey.audit import ACCOUNT_TIER_CHANGE, record_audits
 from survey.db import db
 from survey.errors import ConflictError
 from survey.models import Defection, KeyAccount
@@ -45,6 +46,7 @@ def import_accounts_csv(
     *,
     skip_invalid: bool = False,
     progress: Callable[[int], None] | None = None,
+    actor: str | None = None,
 ) -> ImportReport:
     """Validate an account CSV, then create or update accounts by `external_id`.
 
@@ -52,7 +54,8 @@ def import_accounts_csv(
     valid rows are imported and the others reported. An inactive account that is in
     the file becomes active again, unless it has a recorded defection. One
     transaction; committed here. `progress` is called with the number of rows just
-    written (an increment, as `click.progressbar.update` expects).
+    written (an increment, as `click.progressbar.update` expects). Each existing
+    account whose tier changes gets an audit entry (old and new tier) by `actor`.
     """
     checked = validate_accounts_csv(stream)
     problems = checked.problems
@@ -60,7 +63,8 @@ def import_accounts_csv(
         return ImportReport(0, 0, 0, 0, problems, checked.no_contact, imported=False)
 
     try:
-        created, updated, unchanged = _upsert(checked.rows, progress)
+        created, updated, unchanged, tier_changes = _upsert(checked.rows, progress)
+        record_audits(actor, ACCOUNT_TIER_CHANGE, "account", tier_changes)
         db.session.commit()
     except IntegrityError as exc:
         db.session.rollback()
@@ -82,10 +86,14 @@ def import_accounts_csv(
     )
 
 
-def _upsert(rows: list[AccountRow], progress: Callable[[int], None] | None) -> tuple[int, int, int]:
+def _upsert(
+    rows: list[AccountRow], progress: Callable[[int], None] | None
+) -> tuple[int, int, int, list[tuple[str, dict[str, str]]]]:
+    """Created, updated and unchanged counts, and (external_id, old/new tier) changes."""
     existing = _existing_accounts([row.external_id for row in rows])
     created = updated = 0
     unchanged_ids: set[str] = set()
+    tier_changes: list[tuple[str, dict[str, str]]] = []
     for start in range(0, len(rows), BATCH_SIZE):
         batch = rows[start : start + BATCH_SIZE]
         inserts: list[dict[str, Any]] = []
@@ -105,6 +113,8 @@ def _upsert(rows: list[AccountRow], progress: Callable[[int], None] | None) -> t
                 unchanged_ids.add(row.external_id)
             else:
                 updates.append({"id": current.id, "active": active, **values})
+                if current.tier != row.tier:
+                    tier_changes.append((row.external_id, {"old": current.tier, "new": row.tier}))
         # ORM bulk statements: one executemany per batch instead of a unit of work
         # per object; column defaults (created_at) and onupdate (updated_at) still apply.
         if inserts:
@@ -118,7 +128,7 @@ def _upsert(rows: list[AccountRow], progress: Callable[[int], None] | None) -> t
     # The contact columns are the account's primary contact.
     changed = _set_primary_contacts(rows, existing)
     moved = len(unchanged_ids & changed)
-    return created, updated + moved, len(unchanged_ids) - moved
+    return created, updated + moved, len(unchanged_ids) - moved, tier_changes
 
 
 def _set_primary_contacts(rows: list[AccountRow], existing: dict[str, Row[Any]]) -> set[str]:

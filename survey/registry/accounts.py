@@ -53,6 +53,18 @@ def get_account(*, account_id: int | None = None, external_id: str | None = None
     return find_account(statement, account_id=account_id, external_id=external_id)
 
 
+def get_account_details(external_id: str) -> KeyAccount:
+    """One account by external id with everything its page shows loaded: its
+    defection and reasons, its contacts (primary first) and our team around it
+    (four queries). Raises NotFoundError if there is no such account."""
+    statement = select(KeyAccount).options(
+        joinedload(KeyAccount.defection).selectinload(Defection.reasons),
+        selectinload(KeyAccount.contacts),
+        selectinload(KeyAccount.team),
+    )
+    return find_account(statement, account_id=None, external_id=external_id)
+
+
 def list_accounts(
     *,
     tier: str | None = None,
@@ -136,5 +148,6 @@ __all__ = [
     "AccountSummary",
     "find_account",
     "get_account",
+    "get_account_details",
     "list_accounts",
 ]

@@ -1,6 +1,6 @@
 """Contact CSV files: their columns, and checking every row before anything is written.
 
-Read like the account CSV (survey.registry.csv_reading): UTF-8 with or without BOM,
+Read like the account CSV (survey.registry.csv_files): UTF-8 with or without BOM,
 every problem at once as `line N: column: what is wrong`. Whether each row's account
 exists is the importer's check (survey.registry.contact_import): it needs the registry.
 """
@@ -11,16 +11,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import IO
 
-from survey.registry.csv_reading import (
+from survey.registry.csv_files import (
     Problem,
     cell_reporter,
     check_control_characters,
-    data_rows,
-    decode,
     parse_email,
     parse_phone,
-    read_header,
-    records,
+    read_csv_file,
 )
 from survey.registry.messages import join_choices, quote_input
 from survey.scale import ContactRole, normalise_locale
@@ -81,25 +78,20 @@ def validate_contacts_csv(stream: IO[bytes]) -> ContactValidation:
     Never touches the database and never raises for bad content.
     """
     result = ContactValidation()
-    text, problem = decode(stream.read())
-    if problem is not None:
-        result.problems.append(problem)
-        result.fatal = True
-        return result
-    rows = records(text)
-    header = read_header(rows, CONTACT_CSV_COLUMNS, result.problems)
-    if header is None:
+    file = read_csv_file(stream, CONTACT_CSV_COLUMNS)
+    if file.fatal:
+        result.problems.extend(file.problems)
         result.fatal = True
         return result
 
     parsed: list[tuple[int, ContactRow | None, list[Problem]]] = []
-    for line, values, row_problem in data_rows(rows, header):
+    for record in file.records:
         result.total_rows += 1
-        if values is None:
-            assert row_problem is not None
-            parsed.append((line, None, [row_problem]))
+        if record.values is None:
+            assert record.problem is not None
+            parsed.append((record.line, None, [record.problem]))
         else:
-            parsed.append((line, *_parse_row(line, values)))
+            parsed.append((record.line, *_parse_row(record.line, record.values)))
 
     extra = _repeated(row for _, row, _ in parsed if row is not None)
     for line, row, problems in parsed:

@@ -27,7 +27,7 @@ from survey.registry.contacts import (
     stored_contacts,
     write_contacts,
 )
-from survey.registry.csv_reading import Problem
+from survey.registry.csv_files import Problem
 from survey.registry.messages import quote_input
 
 

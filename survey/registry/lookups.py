@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from sqlalchemy import ColumnElement, exists, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from survey.db import db
 from survey.models import Contact, Defection, KeyAccount
 from survey.paging import Page, keyset_page
+from survey.registry.account_search import AccountFilter, account_conditions
 
 
 def account_page(
@@ -24,22 +25,22 @@ def account_page(
     value_type: str | None = None,
     relationship_stage: str | None = None,
     account_manager: str | None = None,
+    search: str | None = None,
 ) -> Page[KeyAccount]:
     """Accounts in id order matching every filter given; `defected` True keeps the
-    lost accounts, False those still customers."""
-    conditions: list[ColumnElement[bool]] = []
-    for column, value in (
-        (KeyAccount.tier, tier),
-        (KeyAccount.region, region),
-        (KeyAccount.value_type, value_type),
-        (KeyAccount.relationship_stage, relationship_stage),
-        (KeyAccount.account_manager, account_manager),
-    ):
-        if value is not None:
-            conditions.append(column == value)
-    if defected is not None:
-        lost = exists().where(Defection.account_id == KeyAccount.id)
-        conditions.append(lost if defected else ~lost)
+    lost accounts, False those still customers; `search` a case-insensitive part of
+    the name or external id (InvalidInputError when too long)."""
+    conditions = account_conditions(
+        AccountFilter(
+            tier=tier,
+            region=region,
+            account_manager=account_manager,
+            relationship_stage=relationship_stage,
+            value_type=value_type,
+            defected=defected,
+            search=search,
+        )
+    )
     return keyset_page(
         select(KeyAccount).where(*conditions), KeyAccount.id, first=first, after_id=after_id
     )

@@ -13,11 +13,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from survey.audit import STAFF_ADD, STAFF_REVOKE, STAFF_TOKEN_ISSUE, record_audit
+from survey.audit import STAFF_ADD, STAFF_LOCALE, STAFF_REVOKE, STAFF_TOKEN_ISSUE, record_audit
 from survey.clock import utcnow
 from survey.db import db
 from survey.errors import ConflictError, InvalidInputError, NotFoundError
 from survey.models import ROLES, ApiToken, StaffMember
+from survey.scale import DEFAULT_LOCALE, LOCALES
 from survey.tokens import hash_token
 
 #: Bytes of randomness in an API token (base64url gives 43 characters).
@@ -106,15 +107,18 @@ def add_staff(
     *,
     actor: str | None = None,
     password: str | None = None,
+    locale: str = DEFAULT_LOCALE,
 ) -> IssuedToken:
     """Create an active staff member with a first API token; commits.
 
     Raises InvalidInputError for an empty name or unknown role, ConflictError when
     the name or e-mail is taken. `actor` (who does it) goes into the audit log.
     With `password` (which needs an e-mail: web sign-in is by e-mail) they can also
-    sign in to the manager console; only a scrypt hash of it is stored.
+    sign in to the manager console; only a scrypt hash of it is stored. `locale`
+    (zh or en) is the language of every e-mail they receive.
     """
     name = _clean_name(name)
+    locale = _check_locale(locale)
     if role not in ROLES:
         raise InvalidInputError(
             f"Unknown role {role!r}: use one of {', '.join(ROLES)}.", field="role"
@@ -139,7 +143,12 @@ def add_staff(
         _check_password(password)
         password_hash = generate_password_hash(password, method=PASSWORD_METHOD)
     member = StaffMember(
-        name=name, role=role, email=email, active=True, password_hash=password_hash
+        name=name,
+        role=role,
+        email=email,
+        active=True,
+        password_hash=password_hash,
+        locale=locale,
     )
     db.session.add(member)
     db.session.flush()
@@ -147,6 +156,30 @@ def add_staff(
     record_audit(actor, STAFF_ADD, "staff", member.name, {"role": role})
     db.session.commit()
     return issued
+
+
+def _check_locale(locale: str) -> str:
+    if locale not in LOCALES:
+        raise InvalidInputError(
+            f"Unknown language {locale!r}: use one of {', '.join(LOCALES)}.", field="locale"
+        )
+    return locale
+
+
+def set_staff_locale(who: str | int, locale: str, *, actor: str | None = None) -> str:
+    """Set the language (zh or en) of every e-mail a staff member receives, by name or
+    id; commits and audits. Returns the member's name. NotFoundError for nobody,
+    InvalidInputError for another language."""
+    locale = _check_locale(locale)
+    member = db.session.get(StaffMember, who) if isinstance(who, int) else _get_by_name(who)
+    if member is None:
+        raise NotFoundError(f"No staff member with ID {who}.", field="id")
+    before = member.locale
+    if before != locale:
+        member.locale = locale
+        record_audit(actor, STAFF_LOCALE, "staff", member.name, {"locale": [before, locale]})
+    db.session.commit()
+    return member.name
 
 
 def set_password(name: str, password: str) -> None:

@@ -1,10 +1,10 @@
-"""`flask` commands: accounts, contacts, campaign, staff, outbox, demo (see README)."""
+"""`flask` commands: accounts, contacts, campaign, staff, outbox, follow-ups, demo (see README)."""
 
 from __future__ import annotations
 
 from flask import Flask
 
-from . import accounts, campaigns, contacts, demo, graphql, outbox, staff
+from . import accounts, campaigns, contacts, demo, follow_ups, graphql, outbox, staff
 
 
 def register_cli(app: Flask) -> None:
@@ -15,6 +15,7 @@ def register_cli(app: Flask) -> None:
         staff.group,
         graphql.group,
         outbox.group,
+        follow_ups.group,
         demo.command,
     ):
         app.cli.add_command(group)

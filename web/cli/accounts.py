@@ -21,7 +21,12 @@ from survey.errors import DomainError
 from survey.models import Contact, KeyAccount
 from survey.scale import TIERS, ContactRole, ReasonCode, RelationshipStage, ValueType
 
-group = AppGroup("accounts", help="Key-account registry: import, defections, list, show.")
+from . import account_team
+
+group = AppGroup(
+    "accounts", help="Key-account registry: import, defections, list, show, account teams."
+)
+group.add_command(account_team.group)
 
 #: Files with more rows than this get a progress bar on stderr.
 PROGRESS_MIN_ROWS = 1000
@@ -62,10 +67,12 @@ def import_command(csv_file: Path, skip_invalid: bool) -> None:
         if rows > PROGRESS_MIN_ROWS:
             with click.progressbar(length=rows, label="Importing accounts", file=sys.stderr) as bar:
                 report = registry.import_accounts_csv(
-                    io.BytesIO(data), skip_invalid=skip_invalid, progress=bar.update
+                    io.BytesIO(data), skip_invalid=skip_invalid, progress=bar.update, actor="cli"
                 )
         else:
-            report = registry.import_accounts_csv(io.BytesIO(data), skip_invalid=skip_invalid)
+            report = registry.import_accounts_csv(
+                io.BytesIO(data), skip_invalid=skip_invalid, actor="cli"
+            )
     except DomainError as exc:
         raise click.ClickException(exc.message) from exc
 

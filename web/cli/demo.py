@@ -16,7 +16,11 @@ from survey.demo import ensure_demo_manager, load_demo
 @click.option("--accounts", default=200, show_default=True, help="How many key accounts.")
 def command(accounts: int) -> None:
     """Load demo key accounts, campaigns, responses and defections (once)."""
-    report = load_demo(secret_key=current_app.config["SECRET_KEY"], accounts=accounts)
+    report = load_demo(
+        secret_key=current_app.config["SECRET_KEY"],
+        accounts=accounts,
+        base_url=current_app.config["BASE_URL"],
+    )
     if report.loaded:
         click.echo(
             f"Demo loaded: {report.accounts} key accounts, {report.responses} responses, "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Callable
 from types import FrameType
 
 import click
@@ -20,8 +21,15 @@ from survey.delivery import (
     requeue_failed,
     run_worker,
 )
+from survey.follow_ups import EscalationReport
 
-group = AppGroup("outbox", help="Deliver invitation and reminder e-mails from the outbox.")
+from .follow_ups import escalation_step
+
+group = AppGroup(
+    "outbox",
+    help="Deliver invitation, reminder and follow-up e-mails from the outbox "
+    "(each run also escalates overdue follow-up cases).",
+)
 
 
 def _line(report: DeliveryReport) -> str:
@@ -77,6 +85,7 @@ def send(loop: bool, batch_size: int, interval: float) -> None:
             idle_seconds=interval,
             should_stop=lambda: stopping,
             on_batch=(lambda r: click.echo(_line(r), err=True)) if loop else None,
+            periodic=_escalating(),
         )
     except KeyboardInterrupt:
         click.echo("Stopped.", err=True)
@@ -87,6 +96,20 @@ def send(loop: bool, batch_size: int, interval: float) -> None:
     elapsed = time.perf_counter() - started
     rate = f" ({total.sent / elapsed:.0f} messages/second)" if total.sent and elapsed > 0 else ""
     click.echo(f"Outbox: {_line(total)}{rate}.")
+
+
+def _escalating() -> Callable[[], object]:
+    """Each pass of the worker also escalates overdue follow-up cases (their e-mails
+    go out in the same run), and says so when it did."""
+    step = escalation_step(current_app._get_current_object())  # type: ignore[attr-defined]
+
+    def run() -> EscalationReport:
+        report = step()
+        if report.escalated:
+            click.echo(f"escalated {len(report.escalated)} follow-up case(s)", err=True)
+        return report
+
+    return run
 
 
 @group.command("status")

@@ -16,7 +16,9 @@ from survey.registry import (
     list_staff,
     revoke_staff,
     set_password,
+    set_staff_locale,
 )
+from survey.scale import DEFAULT_LOCALE, LOCALES
 
 group = AppGroup("staff", help="Staff members and their GraphQL API tokens.")
 
@@ -36,13 +38,20 @@ def _print_token(token: str) -> None:
     is_flag=True,
     help="Ask (twice, hidden) for a password to sign in to the manager console at /manage.",
 )
-def add_command(name: str, role: str, email: str | None, ask_password: bool) -> None:
+@click.option(
+    "--locale",
+    type=click.Choice(LOCALES),
+    default=DEFAULT_LOCALE,
+    show_default=True,
+    help="The language of the e-mails they receive (follow-ups, escalations).",
+)
+def add_command(name: str, role: str, email: str | None, ask_password: bool, locale: str) -> None:
     """Add a staff member NAME and print their first API token once."""
     if ask_password and not (email or "").strip():
         raise click.UsageError("--password needs --email: staff sign in with their e-mail.")
     password = _prompt_password() if ask_password else None
     try:
-        issued = add_staff(name, role, email, password=password, actor=_actor())
+        issued = add_staff(name, role, email, password=password, actor=_actor(), locale=locale)
     except DomainError as exc:
         raise click.ClickException(exc.message) from exc
     click.echo(f"Added {issued.name} ({issued.role}).")
@@ -70,6 +79,18 @@ def password_command(name: str) -> None:
     except DomainError as exc:
         raise click.ClickException(exc.message) from exc
     click.echo(f"Password set; {name} can sign in at /manage with their e-mail.")
+
+
+@group.command("set-locale")
+@click.argument("name")
+@click.argument("locale", type=click.Choice(LOCALES))
+def set_locale_command(name: str, locale: str) -> None:
+    """Set the language (zh or en) of the e-mails NAME receives."""
+    try:
+        who = set_staff_locale(name, locale, actor=_actor())
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"{who} now receives e-mails in {'English' if locale == 'en' else '中文'}.")
 
 
 @group.command("token")

@@ -37,6 +37,8 @@ SESSION_STAFF = "staff_id"
 LOGIN_RATE_LIMIT = "5 per minute"
 LOGIN_ADDRESS_RATE_LIMIT = "30 per minute"
 PUBLIC_ENDPOINTS = frozenset({"manage.login"})
+#: What any signed-in staff member may POST, viewers included: their own session and settings.
+OWN_ENDPOINTS = frozenset({"manage.logout", "manage.settings"})
 MSG_BAD_LOGIN = _l("The e-mail or password is not right. Please try again.")
 MSG_LOCKED_OUT = _l(
     "Too many sign-in attempts. Please wait a minute, then try again "
@@ -87,7 +89,11 @@ def _signed_in() -> HttpResponse | None:
         # A form sent after the session ended: nothing is done; sign in and try again.
         flash(_("Please sign in again; nothing was changed."), "error")
         return redirect(url_for("manage.login"), 303)
-    if request.method == "POST" and request.endpoint != "manage.logout" and not g.staff.can_manage:
+    if (
+        request.method == "POST"
+        and request.endpoint not in OWN_ENDPOINTS
+        and not g.staff.can_manage
+    ):
         abort(403)
     return None
 

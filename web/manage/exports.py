@@ -90,7 +90,7 @@ def links_csv(campaign_id: int) -> HttpResponse:
             link.external_id,
             link.account_name,
             link.contact_name,
-            _role_label(link.contact_role),
+            _role_label(link.contact_role, page_locale()),
             link.contact_email,
             link.contact_phone,
             link.locale,
@@ -118,6 +118,7 @@ def responses_csv(campaign_id: int) -> HttpResponse:
         _("Value type"),
         _("Region"),
         _("Account manager"),
+        _("Respondent role"),
         _("Channel"),
         _("Language"),
         _("Entered by"),
@@ -141,6 +142,7 @@ def responses_csv(campaign_id: int) -> HttpResponse:
             r.account.value_type,
             r.account.region,
             r.account.account_manager,
+            _role_label(r.contact_role, locale),
             r.channel,
             r.locale,
             r.entered_by,
@@ -161,11 +163,11 @@ def responses_csv(campaign_id: int) -> HttpResponse:
     return csv_download(f"campaign-{campaign_id}-responses.csv", header, rows)
 
 
-def _role_label(code: str | None) -> str:
-    """A contact role in the page's language (the code if it is not one we know)."""
+def _role_label(code: str | None, locale: str) -> str:
+    """The respondent's role in the page's language (an unknown code as it is)."""
     if not code:
         return ""
     try:
-        return ContactRole(code).label(page_locale())
+        return ContactRole(code).label(locale)
     except ValueError:
         return code

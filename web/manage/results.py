@@ -120,8 +120,9 @@ def results() -> str | tuple[str, int]:
     # Coverage is about the account registry, not answers: the filter does not apply.
     coverage_groups = coverage(coverage_by, within_days=DEFAULT_WINDOW_DAYS, locale=locale)
     unheard = unheard_accounts(within_days=DEFAULT_WINDOW_DAYS, first=UNHEARD_SHOWN)
-    # One query for the names of both lists.
-    briefs = account_briefs([a.account_id for a in at_risk] + unheard)
+    # One query for the names of both lists and of who wrote the drill-down's comments.
+    commenters = {i for n in drilldown for c in (n, *n.children) for i in c.comment_accounts}
+    briefs = account_briefs([a.account_id for a in at_risk] + unheard + sorted(commenters))
     aspect_labels = {a.key: a.label for a in aspects}
     missing = {code for a in at_risk for code in a.dissatisfied_aspects} - set(aspect_labels)
     if missing:
@@ -141,6 +142,7 @@ def results() -> str | tuple[str, int]:
         coverage_label=COVERAGE_LABELS[coverage_by],
         coverage_days=DEFAULT_WINDOW_DAYS,
         unheard=[briefs[i] for i in unheard if i in briefs],
+        briefs=briefs,
         aspect_labels=aspect_labels,
         by_month=defection_reasons_by_source(Dimension.MONTH, defection_filter, locale=locale),
         by_tier=defection_reasons(Dimension.TIER, defection_filter, locale=locale),

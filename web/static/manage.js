@@ -6,3 +6,13 @@ document.addEventListener("submit", (event) => {
     event.preventDefault();
   }
 });
+
+// Follow-up case page: the root cause fields matter only when resolving, so they are
+// shown when "Resolved" is chosen (without JavaScript they are always there).
+const followUpStatus = document.querySelector("form select#status");
+const rootCause = document.querySelector("fieldset.root-cause[data-toggle]");
+if (followUpStatus && rootCause) {
+  const sync = () => { rootCause.hidden = followUpStatus.value !== "resolved"; };
+  followUpStatus.addEventListener("change", sync);
+  sync();
+}

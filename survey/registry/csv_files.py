@@ -1,9 +1,8 @@
-"""Reading a registry CSV file: what every import shares (accounts, contacts).
+"""Reading CSV files into the registry: decoding, the header, records, shared checks.
 
-UTF-8 with or without a BOM, a header row naming the columns in any order and any
-case, and every problem reported at once as `line N: column: what is wrong`, N
-being the line an editor shows. Each import names its columns and parses its own
-cells with the checks here (e-mail, phone, control characters).
+Every import of the registry (accounts, account teams, ...) reads its file here, so
+each reports problems the same way: `line N: column: what is wrong`, N being the
+line an editor shows, every problem of a file at once.
 """
 
 from __future__ import annotations
@@ -12,12 +11,11 @@ import csv
 import difflib
 import io
 import re
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import IO
 
 from survey.registry.messages import quote_input
-
-MIN_PHONE_LENGTH = 5
 
 # The WHATWG HTML "valid e-mail address" grammar, with a dot required in the domain:
 # strict enough to catch typos, loose enough for every address people really use.
@@ -31,9 +29,8 @@ _EMAIL_RE = re.compile(
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _LINE_BREAK_RE = re.compile(rb"\r\n|\r|\n")
 _PHONE_RE = re.compile(r"[0-9 +\-()]+")
-
-#: (first line of the record, cells, problem) for each CSV record.
-Record = tuple[int, list[str], "Problem | None"]
+#: The shortest phone number taken (the longest is the column's size).
+MIN_PHONE_LENGTH = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,17 +47,62 @@ class Problem:
         return f"line {self.line}: {self.message}"
 
 
-def decode(data: bytes) -> tuple[str, Problem | None]:
-    """The file's text (a BOM dropped), or a problem when it is not UTF-8."""
+@dataclass(frozen=True, slots=True)
+class CsvRecord:
+    """One non-blank data record of a CSV file: its cells by column, or why it can't be read."""
+
+    line: int
+    values: dict[str, str] | None
+    problem: Problem | None = None
+
+
+@dataclass(slots=True)
+class CsvFile:
+    """A CSV file read against its expected columns (any import of the registry)."""
+
+    records: list[CsvRecord] = field(default_factory=list)
+    #: Problems of the file itself (encoding, header): then `fatal`, and no records.
+    problems: list[Problem] = field(default_factory=list)
+    fatal: bool = False
+
+
+def read_csv_file(stream: IO[bytes], columns: tuple[str, ...]) -> CsvFile:
+    """Decode a CSV (UTF-8, with or without BOM), check its header names exactly
+    `columns` (any order), and split the rest into records of stripped cells by column;
+    blank lines are skipped, a record with the wrong number of cells is a problem."""
+    data = stream.read()
     try:
-        return data.decode("utf-8-sig"), None
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         # Count line breaks the way the CSV reader does (\r\n, \n or a lone \r).
         line = len(_LINE_BREAK_RE.findall(data, 0, exc.start)) + 1
-        return "", Problem(line, "", "file is not UTF-8 text (save it as UTF-8)")
+        problem = Problem(line, "", "file is not UTF-8 text (save it as UTF-8)")
+        return CsvFile(problems=[problem], fatal=True)
+
+    records = _records(text)
+    file = CsvFile()
+    header = _read_header(records, file.problems, columns)
+    if header is None:
+        file.fatal = True
+        return file
+    for line, cells, csv_problem in records:
+        if csv_problem is None and all(not c.strip() for c in cells):
+            continue  # blank line, or a spreadsheet's row of empty cells
+        if csv_problem is not None:
+            file.records.append(CsvRecord(line, None, csv_problem))
+            continue
+        if len(cells) != len(header):
+            message = f"has {len(cells)} cells but the header has {len(header)}"
+            if len(cells) > len(header):
+                message += ' (put values that contain a comma in "double quotes")'
+            file.records.append(CsvRecord(line, None, Problem(line, "", message)))
+            continue
+        values = {name: cells[i].strip() for i, name in enumerate(header)}
+        file.records.append(CsvRecord(line, values))
+    return file
 
 
-def records(text: str) -> Iterator[Record]:
+def _records(text: str) -> Iterator[tuple[int, list[str], Problem | None]]:
     """(first line of the record, cells, problem) for each CSV record, blank ones too."""
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     line_after_previous = 0
@@ -92,78 +134,57 @@ def _csv_error_message(exc: csv.Error) -> str:
     return f"cannot be read as CSV ({text})"
 
 
-def read_header(
-    rows: Iterator[Record], columns: Sequence[str], problems: list[Problem]
+def _read_header(
+    records: Iterator[tuple[int, list[str], Problem | None]],
+    found: list[Problem],
+    columns: tuple[str, ...],
 ) -> list[str] | None:
-    """The column names in file order, or None (with `problems` added) if unusable."""
-    listed = ",".join(columns)
-    first = next((r for r in rows if r[2] is not None or any(c.strip() for c in r[1])), None)
+    """The column names in file order, or None (with problems added to `found`)."""
+    cols = ",".join(columns)
+    first = next((r for r in records if r[2] is not None or any(c.strip() for c in r[1])), None)
     if first is None:
-        problems.append(
-            Problem(1, "", "the file is empty; the first line must name the columns: " + listed)
+        found.append(
+            Problem(1, "", "the file is empty; the first line must name the columns: " + cols)
         )
         return None
     line, cells, csv_problem = first
     if csv_problem is not None:
-        problems.append(csv_problem)
+        found.append(csv_problem)
         return None
 
     names = [c.strip().lower() for c in cells]
-    found: list[Problem] = []
+    problems: list[Problem] = []
     if not set(names) & set(columns):
-        message = "the first line must name the columns: " + listed
+        message = "the first line must name the columns: " + cols
         if len(cells) == 1 and (";" in cells[0] or "\t" in cells[0]):
             separator = "semicolons" if ";" in cells[0] else "tabs"
             message = f"columns must be separated by commas, not {separator}; " + message
-        problems.append(Problem(line, "", message))
+        found.append(Problem(line, "", message))
         return None
     seen: set[str] = set()
     for position, name in enumerate(names, start=1):
         if not name:
             message = f"column {position} has no name; name it or delete the empty column"
-            found.append(Problem(line, "", message))
+            problems.append(Problem(line, "", message))
         elif name in seen:
-            found.append(Problem(line, name, "column appears twice in the header"))
+            problems.append(Problem(line, name, "column appears twice in the header"))
         elif name not in columns:
             close = difflib.get_close_matches(name, columns, n=1)
-            hint = f"did you mean {close[0]}?" if close else f"the columns are {listed}"
-            found.append(Problem(line, name[:40], f"unknown column; {hint}"))
+            hint = f"did you mean {close[0]}?" if close else f"the columns are {cols}"
+            problems.append(Problem(line, name[:40], f"unknown column; {hint}"))
         seen.add(name)
     for name in columns:
         if name not in seen:
-            found.append(Problem(line, name, "column is missing from the header"))
-    if found:
-        problems.extend(found)
+            problems.append(Problem(line, name, "column is missing from the header"))
+    if problems:
+        found.extend(problems)
         return None
     return names
 
 
-def data_rows(
-    rows: Iterator[Record], header: list[str]
-) -> Iterator[tuple[int, dict[str, str] | None, Problem | None]]:
-    """(line, stripped values by column, problem) per data row; blank rows skipped.
-
-    A row that cannot be read, or has another number of cells than the header, comes
-    with its problem and no values.
-    """
-    for line, cells, csv_problem in rows:
-        if csv_problem is None and all(not c.strip() for c in cells):
-            continue  # blank line, or a spreadsheet's row of empty cells
-        if csv_problem is not None:
-            yield line, None, csv_problem
-            continue
-        if len(cells) != len(header):
-            message = f"has {len(cells)} cells but the header has {len(header)}"
-            if len(cells) > len(header):
-                message += ' (put values that contain a comma in "double quotes")'
-            yield line, None, Problem(line, "", message)
-            continue
-        yield line, {name: cells[i].strip() for i, name in enumerate(header)}, None
-
-
 def cell_reporter(line: int, problems: list[Problem]) -> Callable[[str, str], None]:
-    """`problem(column, message)`, keeping one problem per cell: the first one found
-    is the one to fix."""
+    """`problem(column, message)` for one row, keeping one problem per cell: the first
+    one found is the one to fix."""
     reported: set[str] = set()
 
     def problem(column: str, message: str) -> None:
@@ -175,10 +196,11 @@ def cell_reporter(line: int, problems: list[Problem]) -> Callable[[str, str], No
 
 
 def check_control_characters(values: dict[str, str], problem: Callable[[str, str], None]) -> None:
+    """Report each cell holding an invisible control character."""
     for column, value in values.items():
-        found = _CONTROL_RE.search(value)
-        if found is not None:
-            problem(column, f"contains the control character U+{ord(found.group()):04X}")
+        bad = control_character(value)
+        if bad is not None:
+            problem(column, f"contains the control character U+{ord(bad):04X}")
 
 
 def parse_email(
@@ -211,23 +233,29 @@ def parse_phone(
 
 
 def valid_email(address: str) -> bool:
+    """Whether `address` is a plausible e-mail address (the WHATWG grammar, dotted domain)."""
     if not _EMAIL_RE.fullmatch(address):
         return False
     local = address.split("@", 1)[0]
     return not (local.startswith(".") or local.endswith(".") or ".." in local)
 
 
+def control_character(value: str) -> str | None:
+    """The first invisible control character in `value` (tabs and line breaks allowed)."""
+    found = _CONTROL_RE.search(value)
+    return found.group() if found else None
+
+
 __all__ = [
     "MIN_PHONE_LENGTH",
+    "CsvFile",
+    "CsvRecord",
     "Problem",
-    "Record",
     "cell_reporter",
     "check_control_characters",
-    "data_rows",
-    "decode",
+    "control_character",
     "parse_email",
     "parse_phone",
-    "read_header",
-    "records",
+    "read_csv_file",
     "valid_email",
 ]
