@@ -416,3 +416,33 @@ def test_a_link_older_than_contacts_opts_out_the_primary_contact(app: Flask, cli
     assert client.post(path).status_code == 200
     with app.app_context():
         assert db.session.scalar(select(Contact.opted_out_at).where(Contact.is_primary)) is not None
+
+
+PHONE = """mutation($input: RecordPhoneResponseInput!) {
+  recordPhoneResponse(input: $input) { channel contact { name roleLabel } } }"""
+
+
+def test_a_phone_interview_is_the_contact_s_response(app: Flask, client: Any) -> None:
+    _registry(app)
+    campaign_id = _launch(app, size=4, contacts="all")
+    with app.app_context():
+        tokens = make_tokens()
+        invitation_id = db.session.scalar(
+            select(Invitation.id)
+            .join(Contact, Contact.id == Invitation.contact_id)
+            .where(Invitation.campaign_id == campaign_id, Contact.name == "王芳")
+        )
+        db.session.commit()
+    answers = [{"aspect": a.code, "score": 4} for a in DEFAULT_ASPECTS]
+    body = gql(
+        client,
+        PHONE,
+        {"input": {"invitationId": str(invitation_id), "answers": answers}},
+        token=tokens["manager"],
+        lang="en",
+    )
+    assert "errors" not in body, body
+    assert body["data"]["recordPhoneResponse"] == {
+        "channel": "phone",
+        "contact": {"name": "王芳", "roleLabel": "Purchaser"},
+    }
