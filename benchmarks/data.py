@@ -38,6 +38,7 @@ from survey.models import (
     AnswerReason,
     Aspect,
     Campaign,
+    Contact,
     Defection,
     DefectionReason,
     Invitation,
@@ -295,13 +296,24 @@ def create_accounts(
                 region,
                 rng.randrange(low, high, 10_000),
                 manager,
-                "Alice Wong" if english else "陈静",
-                f"contact{account_id}@example.com",
-                f"+86 21 {account_id:08d}",
                 locale,
                 active,
                 now,
                 now,
+            )
+            # Its primary contact (survey.models.Contact), written after the accounts.
+            contacts.append(
+                (
+                    account_id,
+                    "Alice Wong" if english else "陈静",
+                    "decision_maker",
+                    f"contact{account_id}@example.com",
+                    f"+86 21 {account_id:08d}",
+                    locale,
+                    True,
+                    now,
+                    now,
+                )
             )
 
     columns = (
@@ -314,15 +326,29 @@ def create_accounts(
         "region",
         "annual_revenue",
         "account_manager",
-        "contact_name",
-        "contact_email",
-        "contact_phone",
         "locale",
         "active",
         "created_at",
         "updated_at",
     )
+    contacts: list[tuple[Any, ...]] = []
     bulk_insert(conn, KeyAccount.__table__, columns, rows())
+    bulk_insert(
+        conn,
+        Contact.__table__,
+        (
+            "account_id",
+            "name",
+            "role",
+            "email",
+            "phone",
+            "locale",
+            "is_primary",
+            "created_at",
+            "updated_at",
+        ),
+        contacts,
+    )
     _create_defections(conn, rng, range(start + count, start + count + lost), now=now)
     return profiles
 

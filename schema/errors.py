@@ -71,8 +71,13 @@ class InputError(GraphQLError):
     """A value our scalars cannot read, in each language the API speaks ("zh", "en"):
     ApiErrors answers in the caller's. `message` (what the log shows) is the English."""
 
-    def __init__(self, messages: Mapping[str, str], node: Node | None = None) -> None:
-        super().__init__(messages["en"], node, extensions={"code": BAD_USER_INPUT})
+    def __init__(
+        self, messages: Mapping[str, str], node: Node | None = None, field: str | None = None
+    ) -> None:
+        extensions: dict[str, Any] = {"code": BAD_USER_INPUT}
+        if field:
+            extensions["field"] = field
+        super().__init__(messages["en"], node, extensions=extensions)
         self.messages = dict(messages)
 
 
@@ -194,6 +199,8 @@ class ApiErrors(MaskErrors):
             field = path.rsplit(".", 1)[-1] if "." in path else ""
             if field and not field.endswith("]"):
                 extensions["field"] = field
+        if source.extensions and "field" in source.extensions:
+            extensions.setdefault("field", source.extensions["field"])
         return GraphQLError(
             message,
             nodes=error.nodes,

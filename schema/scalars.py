@@ -63,6 +63,6 @@ def parse_id(value: strawberry.ID | str, field: str = "id") -> int:
         parsed = int(str(value))
     except ValueError:
         raise bad_input(f"{shown(value)} is not an id.", field) from None
-    if parsed <= 0:
+    if not 0 < parsed < 2**63:  # ids are positive BIGINTs at most
         raise bad_input(f"{shown(value)} is not an id.", field)
     return parsed

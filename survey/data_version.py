@@ -36,7 +36,7 @@ ROW_ID = 1
 
 #: The tables the cached figures read, each with the columns whose change alters no
 #: figure. Every other column counts, so a new figure that reads one stays correct.
-#: Opting out only keeps an account out of future samples: no figure reads it.
+#: Opting out only keeps a contact out of future samples: no figure reads it.
 WATCHED: dict[str, frozenset[str]] = {
     "answers": frozenset(),
     "answer_reasons": frozenset(),
@@ -44,7 +44,7 @@ WATCHED: dict[str, frozenset[str]] = {
     "exit_feedback": frozenset(),
     "defections": frozenset(),
     "defection_reasons": frozenset(),
-    "key_accounts": frozenset({"opted_out_at"}),
+    "key_accounts": frozenset(),
     "campaigns": frozenset(),
     "aspects": frozenset(),
     # The respondent's role groups answers (Dimension.CONTACT_ROLE).

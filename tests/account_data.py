@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
+
 from survey.clock import utcnow
 from survey.db import db
 from survey.models import (
@@ -73,6 +75,8 @@ def build_accounts() -> AccountData:
     )
     ka04 = make_account(
         "KA04",
+        contact_name="",  # no contact recorded
+        contact_email=None,
         name="Lost Ltd",
         tier="C",
         region="华东",
@@ -113,17 +117,14 @@ def build_accounts() -> AccountData:
         lost_annual_revenue=2_500_000,
         competitor="对手公司",
     )
+    # make_account gave KA01 its primary contact: she is the decision maker.
+    primary = db.session.scalars(
+        select(Contact).where(Contact.account_id == ka01.id, Contact.is_primary)
+    ).one()
+    primary.name, primary.role, primary.locale = "李娜", "decision_maker", "zh"
+    primary.email, primary.phone = "li.na@huadong.example", "+86 21 5555 0101"
     db.session.add_all(
         [
-            Contact(
-                account_id=ka01.id,
-                name="李娜",
-                role="decision_maker",
-                email="li.na@huadong.example",
-                phone="+86 21 5555 0101",
-                locale="zh",
-                is_primary=True,
-            ),
             Contact(
                 account_id=ka01.id,
                 name="Tom Chen",

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
+
 from survey.campaigns.questionnaires import ensure_aspects, ensure_default_questionnaire
 from survey.clock import utcnow
 from survey.db import db
@@ -16,6 +18,7 @@ from survey.models import (
     Answer,
     AnswerReason,
     Campaign,
+    Contact,
     Defection,
     DefectionReason,
     Invitation,
@@ -26,8 +29,14 @@ from survey.tokens import derive_token, hash_token, new_nonce
 
 from .conftest import TEST_SECRET
 
+#: make_account's keywords that describe the primary contact, not the account.
+CONTACT_FIELDS = ("contact_name", "contact_email", "contact_phone", "opted_out_at")
+
 
 def make_account(external_id: str = "KA001", **fields: Any) -> KeyAccount:
+    """An account and, unless its contact name, e-mail and phone are all empty, its
+    primary contact (`contact_name`, `contact_email`, `contact_phone`, `opted_out_at`
+    and `locale` describe that contact, as the account's columns once did)."""
     values: dict[str, Any] = {
         "name": f"Account {external_id}",
         "tier": "A",
@@ -42,10 +51,53 @@ def make_account(external_id: str = "KA001", **fields: Any) -> KeyAccount:
         "locale": "zh",
     }
     values.update(fields)
+    contact = {name: values.pop(name, None) for name in CONTACT_FIELDS}
     account = KeyAccount(external_id=external_id, **values)
     db.session.add(account)
     db.session.flush()
+    if contact["contact_name"] or contact["contact_email"] or contact["contact_phone"]:
+        make_contact(
+            account,
+            name=contact["contact_name"] or "",
+            email=contact["contact_email"],
+            phone=contact["contact_phone"],
+            opted_out_at=contact["opted_out_at"],
+            is_primary=True,
+        )
     return account
+
+
+def make_contact(
+    account: KeyAccount,
+    *,
+    name: str = "张伟",
+    role: str = "other",
+    email: str | None = None,
+    phone: str | None = None,
+    locale: str | None = None,
+    is_primary: bool = False,
+    opted_out_at: datetime | None = None,
+) -> Contact:
+    """A contact of `account` (its language is the account's unless given)."""
+    contact = Contact(
+        account_id=account.id,
+        name=name,
+        role=role,
+        email=email,
+        phone=phone,
+        locale=locale or account.locale,
+        is_primary=is_primary,
+        opted_out_at=opted_out_at,
+    )
+    db.session.add(contact)
+    db.session.flush()
+    return contact
+
+
+def primary_contact_id(account: KeyAccount) -> int | None:
+    return db.session.scalar(
+        select(Contact.id).where(Contact.account_id == account.id, Contact.is_primary)
+    )
 
 
 def make_campaign(
@@ -83,6 +135,7 @@ def make_campaign(
             Invitation(
                 campaign_id=campaign.id,
                 account_id=account.id,
+                contact_id=primary_contact_id(account),
                 token_nonce=nonce,
                 token_hash=hash_token(token),
                 locale=account.locale,
@@ -117,6 +170,7 @@ def make_response(
         invitation_id=invitation.id,
         campaign_id=campaign.id,
         account_id=account.id,
+        contact_id=invitation.contact_id,
         submitted_at=when,
         channel=channel,
         locale=account.locale,

@@ -327,7 +327,16 @@ def test_import_creates_accounts_and_chinese_text_round_trips(app):
         assert account.active is True
         assert account.created_at is not None and account.created_at.tzinfo is not None
         assert account.defection is None
-        assert get_account(external_id="KA003").contact_email is None
+        assert get_account(external_id="KA003").contacts == []
+        primary = get_account(external_id="KA001").primary_contact
+        assert primary is not None
+        assert (primary.name, primary.email, primary.phone, primary.locale, primary.role) == (
+            "李娜",
+            "lina@example.com",
+            "+86 21 5555 0101",
+            "zh",
+            "other",
+        )
 
 
 def test_any_problem_imports_nothing(app):
@@ -432,7 +441,8 @@ def test_an_import_that_collides_with_another_writes_nothing(app, monkeypatch):
 
 def _fields_of(row: str) -> dict:
     parsed = validate_accounts_csv(csv_bytes(row)).rows[0]
-    return parsed.values()
+    contact = {c: getattr(parsed, c) for c in ("contact_name", "contact_email", "contact_phone")}
+    return {**parsed.values(), **contact}
 
 
 def test_import_does_not_query_per_row(app, existing_by):
@@ -453,11 +463,14 @@ def test_import_does_not_query_per_row(app, existing_by):
 
     # Count the registry, read it (once, or one look-up per 1,000 rows), then one
     # insert per 1,000 rows that hold new accounts, and the data version's new token
-    # (survey/data_version.py; the first commit also checks its table is there).
+    # (survey/data_version.py; the first commit also checks its table is there). The
+    # primary contacts: the new accounts' ids, the contacts of the file's accounts and
+    # the new contacts, one statement per 1,000 of each.
+    contacts = (2 + 2 + 2, 1 + 3 + 1)
     if existing_by == "scan":
-        assert (first, second) == (1 + 1 + 2 + 2, 1 + 1 + 1 + 1)
+        assert (first, second) == (1 + 1 + 2 + 2 + contacts[0], 1 + 1 + 1 + 1 + contacts[1])
     else:
-        assert (first, second) == (1 + 2 + 2 + 2, 1 + 3 + 1 + 1)
+        assert (first, second) == (1 + 2 + 2 + 2 + contacts[0], 1 + 3 + 1 + 1 + contacts[1])
 
 
 @pytest.mark.slow
@@ -733,8 +746,8 @@ def test_cli_defect_then_show_and_list(app, runner):
     listed = runner.invoke(args=["accounts", "list", "--defected"])
     assert listed.exit_code == 0
     assert listed.stdout.splitlines() == [
-        "ID     NAME          TIER  REGION  MANAGER  STATUS",
-        "KA001  上海华联超市  A     华东    王伟     defected 2026-10-01",
+        "ID     NAME          TIER  REGION  MANAGER  CONTACTS  STATUS",
+        "KA001  上海华联超市  A     华东    王伟     1         defected 2026-10-01",
     ]
     active = runner.invoke(args=["accounts", "list", "--active", "--tier", "b"])
     assert [line.split()[0] for line in active.stdout.splitlines()] == ["ID", "KA002"]
@@ -880,7 +893,15 @@ def test_any_valid_row_imports_and_reads_back_equal(app, drawn):
     with app.app_context():
         for _, expected in drawn:
             account = get_account(external_id=expected["external_id"])
-            stored = {c: getattr(account, c) for c in ACCOUNT_COLUMNS}
+            primary = account.primary_contact
+            contact = {
+                "contact_name": primary.name if primary else "",
+                "contact_email": primary.email if primary else None,
+                "contact_phone": primary.phone if primary else None,
+            }
+            stored = {
+                c: contact[c] if c in contact else getattr(account, c) for c in ACCOUNT_COLUMNS
+            }
             assert stored == expected
 
 

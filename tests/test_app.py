@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from flask_migrate import upgrade
+from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect, select, text
 
 from survey.db import db
@@ -227,6 +227,81 @@ def test_migration_0005_turns_each_accounts_contact_into_its_primary_contact(dat
                 ("r", 2, by_account[2]),
             ]
             assert staff_locale and "zh" in staff_locale[0]
+        finally:
+            _drop_everything()
+
+
+def test_migration_0006_keeps_contacts_only_and_its_downgrade_restores_the_columns(database_url):
+    """0006 carries what changed in the account columns since 0005 into the primary
+    contacts, drops the columns and records whom campaigns invite; its downgrade
+    writes each primary contact back into its account's columns."""
+    app = make_test_app(database_url)
+    with app.app_context():
+        db.drop_all()
+        try:
+            upgrade(revision="0005")
+            at = old_schema.AT
+            accounts = [
+                old_schema.account(
+                    1, contact_email="new@example.com", opted_out_at=datetime(2026, 10, 1, 8)
+                ),
+                old_schema.account(2, contact_email=None, contact_phone="+86 21 5555 0101"),
+                old_schema.account(3, contact_name="", contact_email=None),
+            ]
+            contact = {"phone": None, "locale": "zh", "opted_out_at": None}
+            contact |= {"created_at": at, "updated_at": at}
+            with db.engine.begin() as conn:
+                _insert_accounts_and_a_campaign(conn, accounts)
+                # Account 1's primary contact as 0005 copied it (the account's e-mail
+                # changed since), and a purchaser; account 2 got its phone after 0005.
+                old_schema.insert(
+                    conn,
+                    "contacts",
+                    [
+                        contact
+                        | {"account_id": 1, "name": "李娜", "role": "other"}
+                        | {"email": "old@example.com", "is_primary": True},
+                        contact
+                        | {"account_id": 1, "name": "Tom", "role": "purchaser"}
+                        | {"email": "tom@example.com", "is_primary": False, "locale": "en"},
+                    ],
+                )
+            upgrade(revision="0006")
+            with db.engine.connect() as conn:
+                columns = {c["name"] for c in inspect(conn).get_columns("key_accounts")}
+                contacts = conn.execute(
+                    text(
+                        "SELECT account_id, name, role, email, phone, locale, is_primary,"
+                        " opted_out_at IS NOT NULL FROM contacts ORDER BY account_id, id"
+                    )
+                ).all()
+                campaigns = conn.execute(
+                    text("SELECT contacts, contact_roles FROM campaigns")
+                ).all()
+            assert not columns & {"contact_name", "contact_email", "contact_phone", "opted_out_at"}
+            assert [tuple(c) for c in contacts] == [
+                (1, "李娜", "other", "new@example.com", None, "zh", True, True),
+                (1, "Tom", "purchaser", "tom@example.com", None, "en", False, False),
+                (2, "李娜", "other", None, "+86 21 5555 0101", "zh", True, False),
+            ]
+            assert [tuple(c) for c in campaigns] == [("primary", None)]
+
+            downgrade(revision="0005")
+            with db.engine.connect() as conn:
+                restored = conn.execute(
+                    text(
+                        "SELECT id, contact_name, contact_email, contact_phone,"
+                        " opted_out_at IS NOT NULL FROM key_accounts ORDER BY id"
+                    )
+                ).all()
+                kept = conn.execute(text("SELECT count(*) FROM contacts")).scalar_one()
+            assert [tuple(r) for r in restored] == [
+                (1, "李娜", "new@example.com", None, True),
+                (2, "李娜", None, "+86 21 5555 0101", False),
+                (3, "", None, None, False),
+            ]
+            assert kept == 3
+            upgrade()
         finally:
             _drop_everything()
 

@@ -177,6 +177,16 @@ FIELD_RULES: dict[str, tuple[str, Variables, str]] = {
         _account,
         MANAGER,
     ),
+    "Contact.email": (
+        "query($id: ID!) { account(id: $id) { contacts { email } } }",
+        _account,
+        MANAGER,
+    ),
+    "Contact.phone": (
+        "query($id: ID!) { account(id: $id) { contacts { phone } } }",
+        _account,
+        MANAGER,
+    ),
 }
 
 

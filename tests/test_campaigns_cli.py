@@ -15,7 +15,9 @@ from survey.tokens import hash_token
 from .conftest import BASE_URL
 from .factories import make_account, make_campaign, make_response
 
-HEADER = "external_id,account,contact_name,contact_email,contact_phone,language,url,status"
+HEADER = (
+    "external_id,account,contact_name,contact_email,contact_phone,language,url,status,contact_role"
+)
 
 
 def registry(app) -> None:
@@ -39,11 +41,12 @@ def campaign_count(app) -> int:
 PLAN_OUTPUT = (
     "Sampling frame: 10 accounts\n"
     "Excluded: inactive 1, no_contact 0, opted_out 1, recently_surveyed 0 (total 2)\n"
-    "tier     frame   sample\n"
-    "A            2        1\n"
-    "B            3        1\n"
-    "C            5        3\n"
-    "total       10        5\n"
+    "Invites: the primary contact of each sampled account\n"
+    "tier     frame   sample  contacts\n"
+    "A            2        1         1\n"
+    "B            3        1         1\n"
+    "C            5        3         3\n"
+    "total       10        5         5\n"
     "Method: stratified; seed: 7\n"
     # 5 invitations at the default 30% rate: 1 expected answer, which tells little.
     "Expected margin of error (95%, worst case) at a 30% response rate: ±98.0 points\n"
@@ -82,7 +85,10 @@ def test_launch_then_links_then_close(app, runner, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert result.output.startswith(PLAN_OUTPUT)
-    assert "Launched campaign ID 1 '2026 Q4': 5 invitations, open until " in result.output
+    assert (
+        "Launched campaign ID 1 '2026 Q4': 5 invitations to 5 accounts, open until "
+        in result.output
+    )
     assert "flask campaign links 1 --output links.csv" in result.output
     with app.app_context():
         campaign = db.session.get(Campaign, 1)
@@ -104,7 +110,7 @@ def test_launch_then_links_then_close(app, runner, tmp_path):
             ).one()
             account = db.session.get(KeyAccount, invitation.account_id)
             assert account is not None and account.external_id == row[0]
-            assert row[5:] == ["zh", row[6], "pending"]
+            assert row[5:] == ["zh", row[6], "pending", "other"]
 
     closed = runner.invoke(args=["campaign", "close", "1"])
     assert closed.exit_code == 0, closed.output
@@ -137,8 +143,8 @@ def test_links_csv_is_exact_and_formula_safe(app, runner, tmp_path):
     assert result.output == (
         HEADER + "\n"
         f'KA1,"\'=HYPERLINK(""http://evil"")",\'@Ann,,\'+44 20 7946 0000,en,'
-        f"{BASE_URL}/s/{token_a},sent\n"
-        f'KA2,"上海华联, 总部",李娜,ka2@example.com,\'-,zh,{BASE_URL}/s/{token_b},sent\n'
+        f"{BASE_URL}/s/{token_a},sent,other\n"
+        f'KA2,"上海华联, 总部",李娜,ka2@example.com,\'-,zh,{BASE_URL}/s/{token_b},sent,other\n'
     )
 
     path = tmp_path / "links.csv"
@@ -222,10 +228,10 @@ def test_allocation_table_aligns_chinese_strata(app, runner):
     )
     assert result.exit_code == 0, result.output
     # Each Chinese character takes two terminal columns.
-    assert result.output.splitlines()[2:7] == [
-        "region      frame   sample",
-        "Overseas        1        1",
-        "华东            2        1",
-        "华北            1        1",
-        "total           4        3",
+    assert result.output.splitlines()[3:8] == [
+        "region      frame   sample  contacts",
+        "Overseas        1        1         1",
+        "华东            2        1         1",
+        "华北            1        1         1",
+        "total           4        3         3",
     ]

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from survey.campaigns import CampaignRequest, build_frame, launch_campaign
 from survey.db import db
 from survey.delivery.mail import MailSettings, optout_mac, optout_token, parse_optout_token
-from survey.models import Invitation, KeyAccount, OutboxMessage
+from survey.models import Contact, Invitation, KeyAccount, OutboxMessage
 from survey.tokens import derive_token
 
 from .conftest import BASE_URL, TEST_SECRET
@@ -47,11 +47,23 @@ def _optout_path(app: Flask, external_id: str) -> str:
 
 
 def _opted_out(app: Flask) -> dict[str, bool]:
+    """Whether each account's primary contact opted out."""
     with app.app_context():
         rows = db.session.execute(
-            select(KeyAccount.external_id, KeyAccount.opted_out_at).order_by(KeyAccount.id)
+            select(KeyAccount.external_id, Contact.opted_out_at)
+            .join(Contact, Contact.account_id == KeyAccount.id)
+            .where(Contact.is_primary)
+            .order_by(KeyAccount.id)
         ).all()
     return {ext: at is not None for ext, at in rows}
+
+
+def _opted_out_at(external_id: str) -> Any:
+    return db.session.scalar(
+        select(Contact.opted_out_at)
+        .join(KeyAccount, KeyAccount.id == Contact.account_id)
+        .where(KeyAccount.external_id == external_id, Contact.is_primary)
+    )
 
 
 def test_the_optout_token_is_not_the_survey_token() -> None:
@@ -68,7 +80,7 @@ def test_get_shows_a_confirm_button_and_changes_nothing(app: Flask) -> None:
     html = page.get_data(as_text=True)
     assert page.status_code == 200
     assert "Unsubscribe from our surveys?" in html
-    assert "Account KA001 will no longer be invited" in html
+    assert "李娜 at Account KA001 will no longer be invited" in html
     assert '<button type="submit">Unsubscribe</button>' in html
     chinese = client.get(_optout_path(app, "KA002")).get_data(as_text=True)
     assert "退订我们的调查邮件？" in chinese
@@ -92,21 +104,14 @@ def test_one_click_post_opts_out_and_cancels_queued_mail(app: Flask) -> None:
                 .join(KeyAccount, KeyAccount.id == Invitation.account_id)
             ).all()
         )
-        first = db.session.scalar(
-            select(KeyAccount.opted_out_at).where(KeyAccount.external_id == "KA002")
-        )
+        first = _opted_out_at("KA002")
     assert statuses == {"KA001": "queued", "KA002": "failed", "KA003": "queued"}
     # Again: still fine, and the first time is kept.
     assert client.post(path).status_code == 200
     again = client.get(path)
     assert "您已退订" in again.get_data(as_text=True)
     with app.app_context():
-        assert (
-            db.session.scalar(
-                select(KeyAccount.opted_out_at).where(KeyAccount.external_id == "KA002")
-            )
-            == first
-        )
+        assert _opted_out_at("KA002") == first
 
 
 def test_bad_optout_links_are_404_and_change_nothing(app: Flask) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from sqlalchemy import case, func, select
 
 from survey.db import db
-from survey.demo import CLOSED_CAMPAIGN, OPEN_CAMPAIGN, load_demo
+from survey.demo import BUYING_CENTRE_CAMPAIGN, CLOSED_CAMPAIGN, OPEN_CAMPAIGN, load_demo
 from survey.models import (
     Answer,
     Aspect,
     Campaign,
+    Contact,
     Defection,
     DefectionReason,
     Invitation,
@@ -51,7 +52,11 @@ def test_demo_loads_once_with_clusters_and_echoing_defections(app, runner):
         assert sorted(tiers) == ["A", "B", "C"]
 
         campaigns = dict(db.session.execute(select(Campaign.name, Campaign.status)).all())
-        assert campaigns == {CLOSED_CAMPAIGN: "closed", OPEN_CAMPAIGN: "open"}
+        assert campaigns == {
+            CLOSED_CAMPAIGN: "closed",
+            OPEN_CAMPAIGN: "open",
+            BUYING_CENTRE_CAMPAIGN: "open",
+        }
         assert report.responses == db.session.scalar(select(func.count()).select_from(Response))
         assert report.responses >= 60
 
@@ -116,3 +121,33 @@ def test_demo_loads_once_with_clusters_and_echoing_defections(app, runner):
     assert result.output.count("/s/") == 3
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(KeyAccount)) == 200
+
+
+def test_demo_strategic_accounts_have_buying_centres_and_several_people_answered(app):
+    with app.app_context():
+        load_demo(secret_key=TEST_SECRET)
+        roles = dict(
+            db.session.execute(select(Contact.role, func.count()).group_by(Contact.role)).all()
+        )
+        # Twelve strategic accounts: a decision maker (their primary contact), a
+        # purchaser and a user each; the other accounts keep their one contact.
+        assert (roles["decision_maker"], roles["purchaser"], roles["user"]) == (12, 12, 12)
+        languages = set(
+            db.session.scalars(select(Contact.locale).where(Contact.role == "user")).all()
+        )
+        assert languages == {"zh", "en"}
+        per_account = db.session.execute(
+            select(Response.account_id, func.count(func.distinct(Response.contact_id)))
+            .join(Campaign, Campaign.id == Response.campaign_id)
+            .where(Campaign.name == BUYING_CENTRE_CAMPAIGN)
+            .group_by(Response.account_id)
+        ).all()
+        assert sum(1 for _, people in per_account if people >= 2) >= 3
+        campaign = db.session.scalars(
+            select(Campaign).where(Campaign.name == BUYING_CENTRE_CAMPAIGN)
+        ).one()
+        assert (campaign.contacts, campaign.sample_size) == ("all", 10)
+        invited = db.session.scalar(
+            select(func.count()).where(Invitation.campaign_id == campaign.id)
+        )
+        assert invited == 30

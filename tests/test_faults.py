@@ -266,6 +266,10 @@ def test_migrations_over_data_and_twice_lose_nothing(database_url, keep_loggers)
             upgrade()  # again: nothing to do
             downgrade(revision=FIRST_REVISION)  # the later tables go, the data stays
             upgrade()
+            # The newest schema keeps the accounts' contacts in `contacts` (0006 drops
+            # the account's contact columns): down to the first schema once more, where
+            # they come back from each account's primary contact, and compare there.
+            downgrade(revision=FIRST_REVISION)
             with db.engine.connect() as conn:
                 after = _snapshot(conn, tables)
             assert after == before

@@ -73,10 +73,16 @@ def _case(
         submitted_at=opened,
     )
     if role is not None:
-        contact = Contact(account_id=account.id, name="李娜", role=role, is_primary=True)
-        db.session.add(contact)
+        # make_account gave the account its primary contact, 李娜: give her the role.
+        contact = db.session.scalars(
+            select(Contact).where(Contact.account_id == account.id, Contact.is_primary)
+        ).one()
+        contact.role = role
         db.session.flush()
         response.contact_id = contact.id
+    else:
+        response.contact_id = None  # a response older than contacts
+
     case_id = open_follow_up(response.id, now=opened)
     db.session.commit()
     return case_id

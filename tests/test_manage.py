@@ -381,7 +381,8 @@ def test_preview_shows_the_allocation_and_writes_nothing(app, manager):
     page = text(response)
     assert "5 of 10 eligible accounts would be invited (seed 7)." in page
     assert "Nothing has been created yet." in page
-    assert "Tier A 2 1 Tier B 3 1 Tier C 5 3 Total 10 5" in page
+    assert "Tier A 2 1 1 Tier B 3 1 1 Tier C 5 3 3 Total 10 5 5" in page
+    assert "5 contacts of these accounts would be invited" in page
     assert "Inactive or lost 1 No e-mail or phone 0 Opted out 1 Surveyed recently 0" in page
     assert count(app, Campaign) == 0
     assert count(app, Invitation) == 0
@@ -655,6 +656,7 @@ def test_links_csv_has_bom_and_safe_cells(app, manager, answered):
         "Account ID",
         "Account",
         "Contact",
+        "Role",
         "E-mail",
         "Phone",
         "Language",
@@ -664,7 +666,8 @@ def test_links_csv_has_bom_and_safe_cells(app, manager, answered):
     assert [r[0] for r in rows[1:]] == ["KA01", "KA02", "KA03", "KA04"]
     assert rows[1][1] == '\'=HYPERLINK("http://evil")'
     assert rows[2][1] == "华北机电"
-    assert rows[1][7].startswith(f"{BASE_URL}/s/")
+    assert rows[1][3] == "Other"
+    assert rows[1][8].startswith(f"{BASE_URL}/s/")
 
 
 def test_responses_csv_one_row_per_response(app, manager, answered):

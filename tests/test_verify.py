@@ -218,7 +218,7 @@ def test_cli_dry_run_with_a_target_margin(app, runner):
         ]
     )
     assert result.exit_code == 0, result.output
-    assert "\ntotal        200      132\n" in result.output
+    assert "\ntotal        200      132       132\n" in result.output
     assert "at a 50% response rate: ±9.9 points" in result.output
     bad = runner.invoke(
         args=["campaign", "launch", "--name", "T", "--target-margin", "2", "--dry-run"]

@@ -12,7 +12,7 @@ from survey.answers import answers_of_responses, responses_of_accounts
 
 from ..campaigns.types import Campaign, build_campaigns
 from ..loaders import Batch, unique_rows
-from ..registry.types import Account, build_accounts, provide_responses
+from ..registry.types import Account, Contact, build_accounts, contact_of, provide_responses
 from ..scalars import ReasonCode, Satisfaction, reason_enum
 
 
@@ -45,6 +45,12 @@ class Response:
     pk: strawberry.Private[int]
     batch: strawberry.Private[Batch]
     answer_locale: strawberry.Private[str]
+    contact_id: strawberry.Private[int | None]
+    contacts: strawberry.Private[Batch]
+
+    @strawberry.field(description="Who at the account answered (the invitation's contact).")
+    def contact(self) -> Contact | None:
+        return contact_of(self.contacts, self.contact_id)
 
     @strawberry.field(description="Scores in questionnaire order.")
     def answers(self) -> list[Answer]:
@@ -58,6 +64,7 @@ def build_responses(rows: list[m.Response], locale: str) -> list[Response]:
     accounts = {a.pk: a for a in build_accounts(unique_rows([r.account for r in rows]))}
     campaigns = {c.pk: c for c in build_campaigns(unique_rows([r.campaign for r in rows]))}
     batch = Batch(r.id for r in rows)
+    contacts = Batch(r.contact_id for r in rows if r.contact_id is not None)
     return [
         Response(
             id=strawberry.ID(str(r.id)),
@@ -70,6 +77,8 @@ def build_responses(rows: list[m.Response], locale: str) -> list[Response]:
             pk=r.id,
             batch=batch,
             answer_locale=locale,
+            contact_id=r.contact_id,
+            contacts=contacts,
         )
         for r in rows
     ]

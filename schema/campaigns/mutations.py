@@ -23,12 +23,13 @@ from survey.campaigns import (
     launch_campaign,
 )
 from survey.delivery import MailSettings, queue_reminders
+from survey.scale import ContactRole
 
 from ..context import Info
-from ..errors import bad_input, service_errors
+from ..errors import InputError, bad_input, service_errors, shown
 from ..permissions import IsManager
 from ..scalars import BigInt, Dimension, domain_dimension, parse_id
-from .types import Campaign, CampaignKind, build_campaigns
+from .types import Campaign, CampaignKind, InvitedContacts, build_campaigns
 
 #: The dimensions a sample can be stratified by, and the service's names for them.
 STRATIFY_BY = {
@@ -50,6 +51,8 @@ LAUNCH_FIELDS = {
     "defected_within_days": "defectedWithinDays",
     "target_margin": "targetMarginOfError",
     "expected_response_rate": "expectedResponseRate",
+    "contacts": "contacts",
+    "contact_roles": "contactRoles",
 }
 REMIND_FIELDS = {"campaign_id": "campaignId", "after_days": "afterDays"}
 
@@ -96,6 +99,16 @@ class LaunchCampaignInput:
         description="Share of invited accounts expected to answer, (0, 1]; default: the mean "
         "of closed campaigns, else 0.3.",
     )
+    contacts: InvitedContacts = strawberry.field(
+        default=InvitedContacts.PRIMARY,
+        description="PRIMARY: each sampled account's primary contact; ALL: all its contacts. "
+        "One invitation, with its own link, per invited contact.",
+    )
+    contact_roles: list[str] | None = strawberry.field(
+        default=None,
+        description="Only contacts in these roles: codes (decision_maker, purchaser, user, "
+        "technical, finance, other) or their Chinese or English labels.",
+    )
 
 
 @strawberry.type
@@ -104,6 +117,9 @@ class SampleAllocation:
     label: str
     frame: int
     size: int
+    contacts: int = strawberry.field(
+        default=0, description="Contacts of the stratum's sampled accounts invited."
+    )
 
 
 @strawberry.type
@@ -116,6 +132,7 @@ class ExclusionCount:
 class LaunchCampaignPayload:
     campaign: Campaign | None = strawberry.field(description="Null on a dry run.")
     sampled: int
+    invited: int = strawberry.field(description="Contacts invited: one invitation each.")
     frame_size: int
     seed: BigInt
     method: str
@@ -146,6 +163,26 @@ def _stratify(value: Dimension | None) -> str | None:  # type: ignore[valid-type
     return STRATIFY_BY[dimension]
 
 
+def _contact_roles(values: list[str] | None) -> tuple[str, ...]:
+    """Role codes from codes or labels; an unknown one is said in the caller's language."""
+    codes: list[str] = []
+    for value in values or ():
+        try:
+            codes.append(str(ContactRole.parse(value).value))
+        except ValueError:
+            allowed = ", ".join(ContactRole.codes())
+            raise InputError(
+                {
+                    "en": f"{shown(value)} is not a contact role: use {allowed} "
+                    "(or the Chinese or English label).",
+                    "zh": f"{shown(value)} 不是联系人角色：请用 {allowed}（或中文、英文名称，"
+                    "如 决策者、采购、使用者）。",
+                },
+                field="contactRoles",
+            ) from None
+    return tuple(codes)
+
+
 @strawberry.type
 class CampaignMutation:
     @strawberry.mutation(
@@ -154,6 +191,7 @@ class CampaignMutation:
     )
     def launch_campaign(self, info: Info, input: LaunchCampaignInput) -> LaunchCampaignPayload:
         stratify_by = _stratify(input.stratify_by)
+        roles = _contact_roles(input.contact_roles)
         request = CampaignRequest(
             name=input.name,
             size=input.sample_size,
@@ -168,6 +206,8 @@ class CampaignMutation:
             defected_within_days=input.defected_within_days,
             target_margin=input.target_margin_of_error,
             expected_response_rate=input.expected_response_rate,
+            contacts=input.contacts.value,
+            contact_roles=roles,
         )
         with service_errors(LAUNCH_FIELDS):
             result = launch_campaign(
@@ -191,12 +231,17 @@ class CampaignMutation:
         return LaunchCampaignPayload(
             campaign=campaign,
             sampled=plan.sample_size,
+            invited=plan.contact_count,
             frame_size=plan.frame_size,
             seed=BigInt(plan.seed),
             method=plan.method,
             allocation=[
                 SampleAllocation(
-                    key=a.key, label=labels.get(a.key, a.key), frame=a.frame, size=a.size
+                    key=a.key,
+                    label=labels.get(a.key, a.key),
+                    frame=a.frame,
+                    size=a.size,
+                    contacts=a.contacts,
                 )
                 for a in plan.allocation
             ],

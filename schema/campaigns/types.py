@@ -16,7 +16,7 @@ from ..analysis.types import SatisfactionGroup, build_group
 from ..context import Info
 from ..loaders import Batch, unique_rows
 from ..pagination import Connection, check_first, decode_cursor, make_connection
-from ..registry.types import Account, build_accounts
+from ..registry.types import Account, Contact, build_accounts, contact_of
 from ..scalars import BigInt, Dimension, domain_dimension
 
 
@@ -96,6 +96,18 @@ class Invitation:
         description="Why the e-mail bounced (the server's reply), when it did."
     )
     account: Account
+    contact_id: strawberry.Private[int | None]
+    contacts: strawberry.Private[Batch]
+
+    @strawberry.field(description="Who at the account this link is for.")
+    def contact(self) -> Contact | None:
+        return contact_of(self.contacts, self.contact_id)
+
+
+@strawberry.enum(description="Whom of each sampled account a campaign invites.")
+class InvitedContacts(Enum):
+    PRIMARY = m.CONTACTS_PRIMARY
+    ALL = m.CONTACTS_ALL
 
 
 @strawberry.type(description="A sample survey campaign.")
@@ -115,6 +127,12 @@ class Campaign:
     frame_size: int
     sample_size: int
     exclude_days: int
+    invited_contacts: InvitedContacts = strawberry.field(
+        description="Whom of each sampled account it invited: the primary contact or all."
+    )
+    contact_roles: list[str] = strawberry.field(
+        description="Only contacts in these roles (codes) were invited; empty: every role."
+    )
     pk: strawberry.Private[int]
     batch: strawberry.Private[Batch]
 
@@ -210,6 +228,8 @@ def build_campaigns(rows: list[m.Campaign]) -> list[Campaign]:
             frame_size=r.frame_size,
             sample_size=r.sample_size,
             exclude_days=r.exclude_days,
+            invited_contacts=InvitedContacts(r.contacts),
+            contact_roles=r.contact_roles.split(",") if r.contact_roles else [],
             pk=r.id,
             batch=batch,
         )
@@ -223,6 +243,7 @@ def _invitation_pages(
     rows = invitations_of_campaigns(campaign_ids, first + 1, after_id)
     all_rows = [r for group in rows.values() for r in group]
     accounts = {a.pk: a for a in build_accounts(unique_rows([r.account for r in all_rows]))}
+    contacts = Batch(r.contact_id for r in all_rows if r.contact_id is not None)
 
     def count_for(campaign_id: int) -> int:
         return campaigns.get("invitation_counts", invitation_counts).get(campaign_id, 0)
@@ -243,6 +264,8 @@ def _invitation_pages(
                 reminders_sent=r.reminders_sent,
                 bounce_reason=r.bounce_reason,
                 account=accounts[r.account_id],
+                contact_id=r.contact_id,
+                contacts=contacts,
             )
             for r in group
         ]

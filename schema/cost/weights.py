@@ -76,6 +76,9 @@ ACCOUNT_RESPONSES = CARDINALITY[analysis.Dimension.CAMPAIGN.name]
 TIMELINE = 10
 #: Our people around one account besides its manager (sponsor, service lead, ...).
 TEAM = 5
+#: Contacts per account: a buying centre of a few people (decision maker, purchaser,
+#: users); loaded for the whole page at once.
+ACCOUNT_CONTACTS = 5
 #: API tokens listed for an admin (a few per staff member).
 TOKENS = 50
 
@@ -282,6 +285,7 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
         "timeline": _timeline,
         # Loaded for the whole page with one query: a few people per account.
         "team": listed(TEAM),
+        "contacts": listed(ACCOUNT_CONTACTS),
     },
     "AccountConnection": CONNECTION,
     "AccountEdge": EDGE,
@@ -302,7 +306,7 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
     "Campaign": {
         **free(
             "id name kind status opensAt closesAt closedAt createdAt createdBy method "
-            "stratifyBy seed frameSize sampleSize excludeDays"
+            "stratifyBy seed frameSize sampleSize excludeDays invitedContacts contactRoles"
         ),
         # Counted for the whole page in one statement each; 1 per campaign.
         "sampled": fixed(1),
@@ -324,6 +328,7 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
         "campaignId name answers satisfied satisfiedShare satisfiedShareInterval marginOfError"
     ),
     "Complaint": free("aspect aspectLabel score reasons reasonText"),
+    "Contact": free("id name role roleLabel locale isPrimary optedOut email phone"),
     "CoverageGroup": free(
         "key label activeAccounts heardFrom heardShare heardShareInterval activeRevenue "
         "heardRevenue revenueShare"
@@ -374,6 +379,7 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
             "bounceReason"
         ),
         "account": ONE,
+        "contact": ONE,
     },
     # Only ever below a campaign: its count comes from one GROUP BY for the page.
     "InvitationConnection": {**CONNECTION, "totalCount": fixed(1)},
@@ -381,7 +387,7 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
     "InvitationEdge": EDGE,
     "LaunchCampaignPayload": {
         **free(
-            "sampled frameSize seed method allocation excluded emailsQueued "
+            "sampled invited frameSize seed method allocation excluded emailsQueued "
             "expectedResponseRate expectedMarginOfError"
         ),
         "campaign": ONE,
@@ -406,10 +412,11 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
         "account": ONE,
         "campaign": ONE,
         "answers": listed(ASPECTS),
+        "contact": ONE,
     },
     "ResponseConnection": CONNECTION,
     "ResponseEdge": EDGE,
-    "SampleAllocation": free("key label frame size"),
+    "SampleAllocation": free("key label frame size contacts"),
     "SamplingStratum": free("key label frame size"),
     "SatisfactionGroup": free(
         "key label answers distribution mean satisfiedShare dissatisfiedShare "

@@ -16,7 +16,12 @@ import strawberry
 
 from survey import analysis, scale
 from survey import models as m
-from survey.registry import defections_of_accounts, get_active_staff
+from survey.registry import (
+    contacts_by_ids,
+    contacts_of_accounts,
+    defections_of_accounts,
+    get_active_staff,
+)
 from survey.scale import DEFAULT_LOCALE
 
 from ..context import Info
@@ -86,6 +91,54 @@ def build_precursor(p: analysis.Precursor, locale: str) -> DefectionPrecursor:
     )
 
 
+@strawberry.type(description="A person at a key account we ask: one of its buying centre.")
+class Contact:
+    id: strawberry.ID
+    name: str
+    role: str = strawberry.field(description="decision_maker, purchaser, user, technical, ...")
+    locale: str = strawberry.field(description="The language they are asked in: zh or en.")
+    is_primary: bool
+    opted_out: bool = strawberry.field(description="Whether they asked not to be surveyed.")
+    mail: strawberry.Private[str | None]
+    telephone: strawberry.Private[str | None]
+
+    @strawberry.field(description="The role's label in the request language.")
+    def role_label(self, info: Info) -> str:
+        try:
+            return scale.ContactRole(self.role).label(info.context.locale)
+        except ValueError:
+            return self.role
+
+    @strawberry.field(permission_classes=[IsManager], description="Manager and admin only.")
+    def email(self) -> str | None:
+        return self.mail
+
+    @strawberry.field(permission_classes=[IsManager], description="Manager and admin only.")
+    def phone(self) -> str | None:
+        return self.telephone
+
+
+def contact_of(batch: Batch, contact_id: int | None) -> Contact | None:
+    """The contact `contact_id`, loaded with every contact of `batch` (one IN query)."""
+    if contact_id is None:
+        return None
+    row = batch.get("contacts", contacts_by_ids).get(contact_id)
+    return build_contact(row) if row is not None else None
+
+
+def build_contact(row: m.Contact) -> Contact:
+    return Contact(
+        id=strawberry.ID(str(row.id)),
+        name=row.name,
+        role=row.role,
+        locale=row.locale,
+        is_primary=row.is_primary,
+        opted_out=row.opted_out_at is not None,
+        mail=row.email,
+        telephone=row.phone,
+    )
+
+
 @strawberry.type(description="A key account (大客户) in the registry.")
 class Account:
     id: strawberry.ID
@@ -99,26 +152,50 @@ class Account:
     account_manager: str
     locale: str
     active: bool
-    opted_out_at: datetime | None
     created_at: datetime
     pk: strawberry.Private[int]
-    contact: strawberry.Private[str]
-    email: strawberry.Private[str | None]
-    phone: strawberry.Private[str | None]
     batch: strawberry.Private[Batch]
 
+    def _contacts(self) -> list[m.Contact]:
+        # Loaded once for the whole page of accounts (one IN query), primary first.
+        return self.batch.get("contacts", contacts_of_accounts).get(self.pk, [])
+
+    def _primary(self) -> m.Contact | None:
+        return next((c for c in self._contacts() if c.is_primary), None)
+
+    @strawberry.field(description="The people we ask there, the primary contact first.")
+    def contacts(self) -> list[Contact]:
+        return [build_contact(c) for c in self._contacts()]
+
     # The contact person is a contact detail, like their e-mail and phone.
-    @strawberry.field(permission_classes=[IsManager], description="Manager and admin only.")
+    @strawberry.field(
+        permission_classes=[IsManager],
+        description="The primary contact's name. Manager and admin only.",
+    )
     def contact_name(self) -> str | None:
-        return self.contact
+        primary = self._primary()
+        return primary.name if primary is not None else ""
 
-    @strawberry.field(permission_classes=[IsManager], description="Manager and admin only.")
+    @strawberry.field(
+        permission_classes=[IsManager],
+        description="The primary contact's e-mail. Manager and admin only.",
+    )
     def contact_email(self) -> str | None:
-        return self.email
+        primary = self._primary()
+        return primary.email if primary is not None else None
 
-    @strawberry.field(permission_classes=[IsManager], description="Manager and admin only.")
+    @strawberry.field(
+        permission_classes=[IsManager],
+        description="The primary contact's phone. Manager and admin only.",
+    )
     def contact_phone(self) -> str | None:
-        return self.phone
+        primary = self._primary()
+        return primary.phone if primary is not None else None
+
+    @strawberry.field(description="When the primary contact opted out of surveys, if they did.")
+    def opted_out_at(self) -> datetime | None:
+        primary = self._primary()
+        return primary.opted_out_at if primary is not None else None
 
     @strawberry.field(description="The tier's label in the request language.")
     def tier_label(self, info: Info) -> str:
@@ -266,12 +343,8 @@ def build_accounts(rows: list[m.KeyAccount]) -> list[Account]:
             account_manager=r.account_manager,
             locale=r.locale,
             active=r.active,
-            opted_out_at=r.opted_out_at,
             created_at=r.created_at,
             pk=r.id,
-            contact=r.contact_name,
-            email=r.contact_email,
-            phone=r.contact_phone,
             batch=batch,
         )
         for r in rows

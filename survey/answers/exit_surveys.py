@@ -133,6 +133,7 @@ def record_exit_response(
                 invitation_id=invitation_id,
                 campaign_id=campaign_id,
                 account_id=account_id,
+                contact_id=target.contact_id,
                 submitted_at=now,
                 channel=channel,
                 locale=chosen_locale,

@@ -281,6 +281,8 @@ class AnswerTarget:
     campaign_id: int
     campaign_kind: str
     questionnaire_id: int
+    #: Who at the account the invitation was for; the response is theirs.
+    contact_id: int | None = None
 
 
 def answerable_invitation(invitation_id: int, now: datetime) -> AnswerTarget:
@@ -300,18 +302,28 @@ def answerable_invitation(invitation_id: int, now: datetime) -> AnswerTarget:
             Campaign.status,
             Campaign.closes_at,
             Campaign.questionnaire_id,
+            Invitation.contact_id,
         )
         .join(Campaign, Campaign.id == Invitation.campaign_id)
         .where(Invitation.id == invitation_id)
     ).one_or_none()
     if row is None:
         raise NotFoundError(f"invitation {invitation_id} does not exist", field="invitation_id")
-    status, account_id, campaign_id, kind, campaign_status, closes_at, questionnaire_id = row
+    (
+        status,
+        account_id,
+        campaign_id,
+        kind,
+        campaign_status,
+        closes_at,
+        questionnaire_id,
+        contact_id,
+    ) = row
     if campaign_status != CAMPAIGN_OPEN or now >= closes_at or status == INVITATION_EXPIRED:
         raise SurveyClosedError("this survey is closed")
     if response_exists(invitation_id):
         raise AlreadyRespondedError("this invitation already has a response")
-    return AnswerTarget(account_id, campaign_id, kind, questionnaire_id)
+    return AnswerTarget(account_id, campaign_id, kind, questionnaire_id, contact_id)
 
 
 def record_response(
@@ -363,6 +375,7 @@ def record_response(
                 invitation_id=invitation_id,
                 campaign_id=campaign_id,
                 account_id=account_id,
+                contact_id=target.contact_id,
                 submitted_at=now,
                 channel=channel,
                 locale=chosen_locale,

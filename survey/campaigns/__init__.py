@@ -16,6 +16,7 @@ from survey.campaigns.frames import (
     build_exit_frame,
     build_frame,
 )
+from survey.campaigns.invitees import ContactChoice, contact_choice
 from survey.campaigns.launch import launch_campaign
 from survey.campaigns.lifecycle import close_campaign, get_campaign_summary, list_campaigns
 from survey.campaigns.links import InvitationLink, campaign_links
@@ -54,6 +55,7 @@ __all__ = [
     "STRATIFY_DIMENSIONS",
     "CampaignPlan",
     "CampaignRequest",
+    "ContactChoice",
     "Frame",
     "InvitationLink",
     "build_exit_frame",
@@ -63,6 +65,7 @@ __all__ = [
     "campaign_links",
     "campaign_page",
     "close_campaign",
+    "contact_choice",
     "get_campaign_summary",
     "invitation_by_id",
     "invitation_counts",

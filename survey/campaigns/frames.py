@@ -1,9 +1,10 @@
 """The sampling frame: which accounts a campaign may ask, and why the others may not.
 
-A satisfaction survey's frame is every active account we may ask (a contact, not
-opted out, not surveyed too recently); an exit survey's frame is every account lost
-recently that we may ask why. Each left-out account counts once, under the first
-reason that applies.
+A satisfaction survey's frame is every active account with at least one chosen
+contact we may ask (an e-mail or phone, not opted out, not invited too recently:
+survey.campaigns.invitees); an exit survey's frame is every account lost recently
+that we may ask why. Each left-out account counts once, under the first reason
+that applies.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     String,
-    and_,
     case,
     exists,
     func,
@@ -27,6 +27,7 @@ from sqlalchemy import (
     select,
 )
 
+from survey.campaigns.invitees import ContactChoice, exclusion_whens
 from survey.clock import utcnow
 from survey.db import db
 from survey.errors import InvalidInputError
@@ -77,32 +78,29 @@ class Frame:
         return dict(sorted(grouped.items()))
 
 
-def _exclusion_reason(cutoff: datetime | None) -> ColumnElement[Any]:
+def _exclusion_reason(cutoff: datetime | None, choice: ContactChoice) -> ColumnElement[Any]:
     """A SQL CASE naming the first reason an account is left out, NULL if it is in."""
     defected = exists().where(Defection.account_id == KeyAccount.id)
-    no_email = func.coalesce(func.trim(KeyAccount.contact_email), "") == ""
-    no_phone = func.coalesce(func.trim(KeyAccount.contact_phone), "") == ""
     whens: list[tuple[ColumnElement[bool], str]] = [
         (or_(not_(KeyAccount.active), defected), "inactive"),
-        (and_(no_email, no_phone), "no_contact"),
-        (KeyAccount.opted_out_at.is_not(None), "opted_out"),
+        *exclusion_whens(choice, cutoff),
     ]
-    if cutoff is not None:
-        recently_invited = exists().where(
-            Invitation.account_id == KeyAccount.id, Invitation.created_at >= cutoff
-        )
-        whens.append((recently_invited, "recently_surveyed"))
     return case(*whens, else_=None)
 
 
 def build_frame(
-    *, exclude_days: int = 90, stratify_by: str | None = None, now: datetime | None = None
+    *,
+    exclude_days: int = 90,
+    stratify_by: str | None = None,
+    now: datetime | None = None,
+    choice: ContactChoice | None = None,
 ) -> Frame:
-    """The sampling frame: active accounts (not defected) with an e-mail or phone,
-    not opted out, and not invited to any campaign in the last `exclude_days` days
-    (`exclude_days=0` excludes nobody for that reason).
+    """The sampling frame: active accounts (not defected) with at least one chosen
+    contact (`choice`: the primary contact by default) that has an e-mail or phone,
+    has not opted out and was not invited to any campaign in the last
+    `exclude_days` days (`exclude_days=0` excludes nobody for that reason).
 
-    Two queries: the members, and the excluded counts by reason (GROUP BY).
+    One query: every account with the first reason it is left out, if any.
     """
     if stratify_by is not None and stratify_by not in STRATIFY_DIMENSIONS:
         raise InvalidInputError(
@@ -111,29 +109,25 @@ def build_frame(
         )
     now = now or utcnow()
     cutoff = now - timedelta(days=exclude_days) if exclude_days > 0 else None
-    reason = _exclusion_reason(cutoff)
+    reason = _exclusion_reason(cutoff, choice or ContactChoice())
 
     stratum = getattr(KeyAccount, stratify_by) if stratify_by else null()
-    rows = db.session.execute(
-        select(KeyAccount.id, KeyAccount.external_id, stratum, KeyAccount.locale).where(
-            reason.is_(None)
-        )
-    )
-    members = list(map(FrameMember._make, rows))
+    # One pass over the registry: each account with the reason it is left out (NULL
+    # when it is in); the members and the counts by reason are read from the same rows.
+    members: list[FrameMember] = []
+    excluded = dict.fromkeys(EXCLUSION_REASONS, 0)
+    for account_id, external_id, value, locale, why in db.session.execute(
+        select(KeyAccount.id, KeyAccount.external_id, stratum, KeyAccount.locale, reason)
+    ):
+        if why is None:
+            members.append(FrameMember(account_id, external_id, value, locale))
+        else:
+            excluded[why] = excluded.get(why, 0) + 1
     source = select(
         KeyAccount.id.label("account_id"),
         KeyAccount.external_id.label("external_id"),
         (stratum if stratify_by else literal(None, String)).label("stratum"),
     ).where(reason.is_(None))
-
-    reasons = select(reason.label("reason")).subquery()
-    counted = db.session.execute(
-        select(reasons.c.reason, func.count())
-        .where(reasons.c.reason.is_not(None))
-        .group_by(reasons.c.reason)
-    ).all()
-    excluded = dict.fromkeys(EXCLUSION_REASONS, 0)
-    excluded.update({r: c for r, c in counted})
     return Frame(members=members, excluded=excluded, stratify_by=stratify_by, source=source)
 
 
@@ -142,10 +136,12 @@ def build_exit_frame(
     defected_within_days: int = DEFAULT_DEFECTED_WITHIN_DAYS,
     stratify_by: str | None = None,
     now: datetime | None = None,
+    choice: ContactChoice | None = None,
 ) -> Frame:
     """The frame of an exit survey: accounts that defected in the last
-    `defected_within_days` days (today included), with an e-mail or phone, not opted
-    out and not already invited to an exit survey. Two queries, as `build_frame`.
+    `defected_within_days` days (today included), with a chosen contact that has an
+    e-mail or phone and has not opted out, and not already invited to an exit
+    survey. Two queries, as `build_frame`.
     """
     if stratify_by is not None and stratify_by not in STRATIFY_DIMENSIONS:
         raise InvalidInputError(
@@ -154,15 +150,12 @@ def build_exit_frame(
         )
     now = now or utcnow()
     since = now.date() - timedelta(days=defected_within_days)
-    no_email = func.coalesce(func.trim(KeyAccount.contact_email), "") == ""
-    no_phone = func.coalesce(func.trim(KeyAccount.contact_phone), "") == ""
     asked = exists().where(
         Invitation.account_id == KeyAccount.id,
         Invitation.campaign_id.in_(select(Campaign.id).where(Campaign.kind == KIND_EXIT)),
     )
     reason = case(
-        (and_(no_email, no_phone), "no_contact"),
-        (KeyAccount.opted_out_at.is_not(None), "opted_out"),
+        *exclusion_whens(choice or ContactChoice(), None),
         (asked, "already_asked"),
         else_=None,
     )
@@ -178,7 +171,7 @@ def build_exit_frame(
         )
     )
     members = list(map(FrameMember._make, rows))
-    reasons = select(reason.label("reason")).where(lost).subquery()
+    reasons = select(reason.label("reason")).select_from(KeyAccount).where(lost).subquery()
     counted = db.session.execute(
         select(reasons.c.reason, func.count())
         .where(reasons.c.reason.is_not(None))

@@ -70,9 +70,11 @@ def launch_campaign(
     mail: MailSettings | None = None,
 ) -> LaunchResult:
     """Draw the sample and write the campaign in one transaction: the campaign, its
-    allocation, the frame at launch, and one pending invitation per sampled account
-    (only the hash of each link token is stored; `campaign_links` re-derives links).
-    With `mail` settings, one invitation e-mail per sampled account with an e-mail
+    allocation, the frame at launch, and one pending invitation per invited contact
+    of each sampled account (its primary contact, or all its chosen contacts: the
+    request's `contacts` and `contact_roles`), each with its own link (only the hash
+    of each link token is stored; `campaign_links` re-derives links) and language.
+    With `mail` settings, one invitation e-mail per invited contact with an e-mail
     address is written to the outbox in the same transaction.
 
     With `dry_run` nothing is written and `campaign_id` is None. A name taken by a
@@ -112,6 +114,8 @@ def launch_campaign(
             frame_size=plan.frame_size,
             sample_size=plan.sample_size,
             exclude_days=plan.exclude_days,
+            contacts=plan.choice.contacts,
+            contact_roles=plan.choice.roles_text,
         )
         db.session.add(campaign)
         db.session.flush()
@@ -125,24 +129,27 @@ def launch_campaign(
             ],
         )
         _store_frame(campaign.id, frame)
+        # One invitation per invited contact: its own link, in its own language.
         invitations = []
         for member in frame.members:
             if member.account_id not in sampled:
                 continue
-            nonce = new_nonce()
-            invitations.append(
-                {
-                    "campaign_id": campaign.id,
-                    "account_id": member.account_id,
-                    "token_nonce": nonce,
-                    "token_hash": hash_token(derive_token(secret_key, nonce)),
-                    "locale": normalise_locale(member.locale) or DEFAULT_LOCALE,
-                    "stratum": member.stratum,
-                    "status": INVITATION_PENDING,
-                    "created_at": now,
-                    "reminders_sent": 0,
-                }
-            )
+            for invitee in plan.invitees.get(member.account_id, ()):
+                nonce = new_nonce()
+                invitations.append(
+                    {
+                        "campaign_id": campaign.id,
+                        "account_id": member.account_id,
+                        "contact_id": invitee.contact_id,
+                        "token_nonce": nonce,
+                        "token_hash": hash_token(derive_token(secret_key, nonce)),
+                        "locale": normalise_locale(invitee.locale) or DEFAULT_LOCALE,
+                        "stratum": member.stratum,
+                        "status": INVITATION_PENDING,
+                        "created_at": now,
+                        "reminders_sent": 0,
+                    }
+                )
         db.session.execute(insert(Invitation.__table__), invitations)
         # The invitation e-mails go into the outbox in this same transaction (delivered
         # later by `flask outbox send`); without mail settings links are handed out by hand.
@@ -166,6 +173,9 @@ def launch_campaign(
                 "sample_size": plan.sample_size,
                 "exclude_days": plan.exclude_days,
                 "kind": request.kind,
+                "contacts": plan.choice.contacts,
+                "contact_roles": list(plan.choice.roles),
+                "invitations": len(invitations),
                 # The frame as drawn from, to check the stored frame later (verify).
                 "frame_digest": frame_digest(m.account_id for m in frame.members),
                 **(

@@ -8,7 +8,7 @@ dry run and a launch all start from it.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -20,12 +20,19 @@ from survey.campaigns.frames import (
     build_exit_frame,
     build_frame,
 )
+from survey.campaigns.invitees import (
+    ContactChoice,
+    Invitee,
+    contact_choice,
+    invitable_contacts,
+)
 from survey.campaigns.sampling import simple_sample, size_from_fraction, stratified_sample
 from survey.clock import utcnow
 from survey.db import db
 from survey.errors import ConflictError, InvalidInputError
 from survey.models import (
     CAMPAIGN_CLOSED,
+    CONTACTS_PRIMARY,
     KIND_EXIT,
     KIND_SATISFACTION,
     Campaign,
@@ -71,6 +78,10 @@ class CampaignRequest:
     target_margin: float | None = None
     #: The share of invited accounts expected to answer; default: past campaigns' mean.
     expected_response_rate: float | None = None
+    #: Whom of each sampled account to invite: "primary" (its primary contact) or
+    #: "all" (every contact), narrowed to these roles (codes or labels) when given.
+    contacts: str = CONTACTS_PRIMARY
+    contact_roles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -78,6 +89,8 @@ class StratumAllocation:
     key: str
     frame: int
     size: int
+    #: How many contacts of the sampled accounts of this stratum are invited.
+    contacts: int = 0
 
 
 @dataclass(frozen=True)
@@ -98,10 +111,19 @@ class CampaignPlan:
     #: the overall satisfied share it can then expect (finite population corrected).
     expected_response_rate: float | None = None
     expected_margin: float | None = None
+    #: Whom of each sampled account it invites (survey.campaigns.invitees).
+    choice: ContactChoice = field(default_factory=ContactChoice)
+    #: The contacts invited, by sampled account id, primary contact first.
+    invitees: dict[int, list[Invitee]] = field(default_factory=dict)
 
     @property
     def sample_size(self) -> int:
         return len(self.sample)
+
+    @property
+    def contact_count(self) -> int:
+        """How many contacts the sample invites (one invitation each)."""
+        return sum(len(v) for v in self.invitees.values())
 
 
 @dataclass(frozen=True)
@@ -110,6 +132,7 @@ class _Validated:
     closes_at: datetime
     seed: int
     created_by: str | None
+    choice: ContactChoice
 
 
 def _validate(request: CampaignRequest, now: datetime) -> _Validated:
@@ -178,6 +201,7 @@ def _validate(request: CampaignRequest, now: datetime) -> _Validated:
         raise InvalidInputError(
             f"The seed must be a whole number between 0 and {MAX_SEED}.", field="seed"
         )
+    choice = contact_choice(request.contacts, request.contact_roles)
     created_by = (request.created_by or "").strip() or None
     if created_by is not None and len(created_by) > CREATED_BY_MAX_LENGTH:
         raise InvalidInputError(
@@ -211,7 +235,9 @@ def _validate(request: CampaignRequest, now: datetime) -> _Validated:
             field="name",
         )
     seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
-    return _Validated(name=name, closes_at=closes_at, seed=seed, created_by=created_by)
+    return _Validated(
+        name=name, closes_at=closes_at, seed=seed, created_by=created_by, choice=choice
+    )
 
 
 def _excluded_text(excluded: dict[str, int]) -> str:
@@ -225,6 +251,7 @@ def draw_plan(request: CampaignRequest, now: datetime) -> tuple[CampaignPlan, Fr
             defected_within_days=request.defected_within_days,
             stratify_by=request.stratify_by,
             now=now,
+            choice=valid.choice,
         )
         if frame.size == 0:
             raise InvalidInputError(
@@ -235,7 +262,10 @@ def draw_plan(request: CampaignRequest, now: datetime) -> tuple[CampaignPlan, Fr
             )
     else:
         frame = build_frame(
-            exclude_days=request.exclude_days, stratify_by=request.stratify_by, now=now
+            exclude_days=request.exclude_days,
+            stratify_by=request.stratify_by,
+            now=now,
+            choice=valid.choice,
         )
     if frame.size == 0:
         raise InvalidInputError(
@@ -267,12 +297,29 @@ def draw_plan(request: CampaignRequest, now: datetime) -> tuple[CampaignPlan, Fr
         drawn = simple_sample(list(ids_by_external), size, valid.seed)
         allocation = [StratumAllocation(ALL_STRATUM, frame.size, size)]
         method = METHOD_SIMPLE
+    sample = [ids_by_external[e] for e in drawn]
+    # Each sampled account's contacts to invite; the frame holds only accounts with one.
+    exit_kind = request.kind == KIND_EXIT
+    cutoff = (
+        now - timedelta(days=request.exclude_days)
+        if not exit_kind and request.exclude_days > 0
+        else None
+    )
+    invitees = invitable_contacts(sample, valid.choice, cutoff)
+    stratum_of = (
+        {m.account_id: m.stratum or "" for m in frame.members} if request.stratify_by else {}
+    )
+    per_stratum: dict[str, int] = {}
+    for account_id in sample:
+        key = stratum_of.get(account_id, ALL_STRATUM)
+        per_stratum[key] = per_stratum.get(key, 0) + len(invitees.get(account_id, []))
+    allocation = [replace(a, contacts=per_stratum.get(a.key, 0)) for a in allocation]
     plan = CampaignPlan(
         frame_size=frame.size,
         excluded=frame.excluded,
         allocation=allocation,
         seed=valid.seed,
-        sample=[ids_by_external[e] for e in drawn],
+        sample=sample,
         method=method,
         name=valid.name,
         stratify_by=request.stratify_by,
@@ -281,6 +328,8 @@ def draw_plan(request: CampaignRequest, now: datetime) -> tuple[CampaignPlan, Fr
         closes_at=valid.closes_at,
         expected_response_rate=rate,
         expected_margin=expected_margin(size, frame.size, rate),
+        choice=valid.choice,
+        invitees=invitees,
     )
     return plan, frame, valid
 

@@ -1,5 +1,6 @@
-"""Opting out: whom an opt-out link speaks for, and taking that account out of
-every future survey (the link itself is made in survey.delivery.mail).
+"""Opting out: whom an opt-out link speaks for, and taking that contact out of
+every future survey (the link itself is made in survey.delivery.mail). Each contact
+opts out for themselves: the other people of the account are still asked.
 """
 
 from __future__ import annotations
@@ -7,12 +8,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import aliased
 
 from survey.clock import utcnow
 from survey.db import db
 from survey.delivery.mail import check_optout_mac, parse_optout_token
-from survey.models import OUTBOX_FAILED, OUTBOX_QUEUED, Invitation, KeyAccount, OutboxMessage
+from survey.models import (
+    OUTBOX_FAILED,
+    OUTBOX_QUEUED,
+    Contact,
+    Invitation,
+    KeyAccount,
+    OutboxMessage,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,42 +33,65 @@ class OptOutTarget:
     account_name: str
     locale: str
     opted_out_at: datetime | None
+    #: The contact the invitation was for (None only for invitations older than contacts).
+    contact_id: int | None = None
+    contact_name: str = ""
 
 
 def load_optout(token: str, secret_key: str) -> OptOutTarget | None:
-    """The account an opt-out link belongs to, or None for any bad link (one query)."""
+    """The contact an opt-out link belongs to, or None for any bad link (one query).
+    An invitation older than contacts speaks for its account's primary contact."""
     parsed = parse_optout_token(token)
     if parsed is None:
         return None
     invitation_id, mac = parsed
+    other = aliased(Contact)
+    primary = (
+        select(other.id)
+        .where(other.account_id == Invitation.account_id, other.is_primary.is_(True))
+        .correlate(Invitation)
+        .scalar_subquery()
+    )
     row = db.session.execute(
         select(
             Invitation.token_nonce,
             Invitation.locale,
             KeyAccount.id,
             KeyAccount.name,
-            KeyAccount.opted_out_at,
+            Contact.opted_out_at,
+            Contact.id.label("contact_id"),
+            Contact.name.label("contact_name"),
         )
         .join(KeyAccount, KeyAccount.id == Invitation.account_id)
+        .outerjoin(Contact, Contact.id == func.coalesce(Invitation.contact_id, primary))
         .where(Invitation.id == invitation_id)
     ).one_or_none()
     if row is None or not check_optout_mac(secret_key, row.token_nonce, mac):
         return None
-    return OptOutTarget(invitation_id, row.id, row.name, row.locale, row.opted_out_at)
+    return OptOutTarget(
+        invitation_id,
+        row.id,
+        row.name,
+        row.locale,
+        row.opted_out_at,
+        row.contact_id,
+        row.contact_name or "",
+    )
 
 
 def opt_out(token: str, secret_key: str, *, now: datetime | None = None) -> OptOutTarget | None:
-    """Opt the link's account out of every future survey: it leaves the sampling
-    frame, and e-mails still queued for it are not sent. Idempotent (the first
-    time is kept). Commits; None for a bad link."""
+    """Opt the link's contact out of every future survey: they are never invited
+    again, and e-mails still queued for them are not sent. The account's other
+    contacts are not touched. Idempotent (the first time is kept). Commits; None for
+    a bad link."""
     target = load_optout(token, secret_key)
-    if target is None:
-        return None
+    if target is None or target.contact_id is None:
+        return target
     now = now or utcnow()
     try:
         db.session.execute(
-            update(KeyAccount)
-            .where(KeyAccount.id == target.account_id, KeyAccount.opted_out_at.is_(None))
+            update(Contact)
+            .where(Contact.id == target.contact_id, Contact.opted_out_at.is_(None))
             .values(opted_out_at=now)
             .execution_options(synchronize_session=False)
         )
@@ -68,7 +100,12 @@ def opt_out(token: str, secret_key: str, *, now: datetime | None = None) -> OptO
             .where(
                 OutboxMessage.status == OUTBOX_QUEUED,
                 OutboxMessage.invitation_id.in_(
-                    select(Invitation.id).where(Invitation.account_id == target.account_id)
+                    select(Invitation.id).where(
+                        or_(
+                            Invitation.contact_id == target.contact_id,
+                            Invitation.id == target.invitation_id,
+                        )
+                    )
                 ),
             )
             .values(status=OUTBOX_FAILED, last_error="not sent: the contact opted out")

@@ -46,6 +46,7 @@ from survey.models import (
     OUTBOX_SENDING,
     OUTBOX_SENT,
     Campaign,
+    Contact,
     Invitation,
     KeyAccount,
     OutboxMessage,
@@ -65,8 +66,8 @@ ERROR_LENGTH = 500
 
 
 def has_email() -> Any:
-    """SQL: the account has a contact e-mail address (not blank)."""
-    return func.coalesce(func.trim(KeyAccount.contact_email), "") != ""
+    """SQL: the contact has an e-mail address (not blank)."""
+    return func.coalesce(func.trim(Contact.email), "") != ""
 
 
 def queue_mail(
@@ -78,8 +79,9 @@ def queue_mail(
     now: datetime | None = None,
 ) -> int:
     """Write one e-mail of `kind` (invitation or reminder) per invitation of the
-    campaign, or per given invitation, whose account has an e-mail address and has
-    not opted out. Accounts with only a phone get no e-mail: staff phone them.
+    campaign, or per given invitation, whose contact has an e-mail address and has
+    not opted out, to that contact, by name. Contacts with only a phone get no
+    e-mail: staff phone them.
 
     Adds to the caller's transaction (flushes, never commits); returns how many
     messages were queued. One query reads every recipient, one INSERT writes them.
@@ -93,21 +95,22 @@ def queue_mail(
             Invitation.token_nonce,
             Invitation.locale,
             KeyAccount.name,
-            KeyAccount.contact_name,
-            KeyAccount.contact_email,
+            Contact.name,
+            Contact.email,
             KeyAccount.account_manager,
             StaffMember.email,
             Campaign.closes_at,
             Campaign.kind,
         )
         .join(KeyAccount, KeyAccount.id == Invitation.account_id)
+        .join(Contact, Contact.id == Invitation.contact_id)
         .join(Campaign, Campaign.id == Invitation.campaign_id)
         # The account manager's e-mail, when they are also a staff member here.
         .outerjoin(
             StaffMember,
             and_(StaffMember.name == KeyAccount.account_manager, StaffMember.active.is_(True)),
         )
-        .where(has_email(), KeyAccount.opted_out_at.is_(None))
+        .where(has_email(), Contact.opted_out_at.is_(None))
         .order_by(Invitation.id)
     )
     if campaign_id is not None:
@@ -256,12 +259,12 @@ def load_claimed(ids: Sequence[int], settings: MailSettings, now: datetime) -> l
             OutboxMessage.locale,
             Invitation.token_nonce,
             Invitation.status.label("invitation_status"),
-            KeyAccount.opted_out_at,
+            Contact.opted_out_at,
             Campaign.status.label("campaign_status"),
             Campaign.closes_at,
         )
         .outerjoin(Invitation, Invitation.id == OutboxMessage.invitation_id)
-        .outerjoin(KeyAccount, KeyAccount.id == Invitation.account_id)
+        .outerjoin(Contact, Contact.id == Invitation.contact_id)
         .outerjoin(Campaign, Campaign.id == Invitation.campaign_id)
         .where(OutboxMessage.id.in_(list(ids)))
         .order_by(OutboxMessage.id)

@@ -19,8 +19,8 @@ from survey.models import (
     OUTBOX_QUEUED,
     OUTBOX_SENDING,
     Campaign,
+    Contact,
     Invitation,
-    KeyAccount,
     OutboxMessage,
 )
 
@@ -75,11 +75,11 @@ def queue_reminders(
         Invitation.reminders_sent < MAX_REMINDERS,
         last_contact <= cutoff,
         ~in_flight,
-        select(KeyAccount.id)
+        select(Contact.id)
         .where(
-            KeyAccount.id == Invitation.account_id,
+            Contact.id == Invitation.contact_id,
             has_email(),
-            KeyAccount.opted_out_at.is_(None),
+            Contact.opted_out_at.is_(None),
         )
         .exists(),
     )

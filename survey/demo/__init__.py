@@ -5,7 +5,15 @@ Outside this package, import from the package; inside it, from the module.
 
 from __future__ import annotations
 
+from survey.demo.contacts import BUYING_CENTRE_CAMPAIGN
 from survey.demo.dataset import CLOSED_CAMPAIGN, OPEN_CAMPAIGN, DemoReport, load_demo
 from survey.demo.manager import ensure_demo_manager
 
-__all__ = ["CLOSED_CAMPAIGN", "OPEN_CAMPAIGN", "DemoReport", "ensure_demo_manager", "load_demo"]
+__all__ = [
+    "BUYING_CENTRE_CAMPAIGN",
+    "CLOSED_CAMPAIGN",
+    "OPEN_CAMPAIGN",
+    "DemoReport",
+    "ensure_demo_manager",
+    "load_demo",
+]

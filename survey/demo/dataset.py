@@ -23,6 +23,7 @@ from survey.answers import AnswerInput, record_response
 from survey.campaigns import CampaignRequest, close_campaign, launch_campaign
 from survey.clock import utcnow
 from survey.db import db
+from survey.demo.contacts import add_buying_centres
 from survey.demo.follow_ups import root_cause_for, work_follow_ups
 from survey.demo.team import add_teams_and_tier_changes
 from survey.follow_ups import update_follow_up
@@ -254,7 +255,15 @@ def load_demo(
     responses += _close_the_loop(rng, first.campaign_id or 0, second.campaign_id or 0, now)
     add_teams_and_tier_changes(now)
     work_follow_ups(secret_key=secret_key, base_url=base_url, now=now)
-    return DemoReport(True, accounts, responses, defections, second.campaign_id)
+    # Buying centres at the strategic accounts, and a campaign that asked all of them.
+    answer_rng = random.Random(DEMO_SEED + 2)
+    added, _ = add_buying_centres(
+        secret_key=secret_key,
+        now=now,
+        seed=DEMO_SEED,
+        answers=lambda account, en: _answers(answer_rng, account, en),
+    )
+    return DemoReport(True, accounts, responses + added, defections, second.campaign_id)
 
 
 def _answer_campaign(

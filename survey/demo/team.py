@@ -68,7 +68,8 @@ def add_teams_and_tier_changes(now: datetime) -> None:
     writer = csv.writer(out)
     writer.writerow(ACCOUNT_COLUMNS)
     for account in moved:
-        values = {name: getattr(account, name) for name in ACCOUNT_COLUMNS}
+        # The contact columns stay empty: the accounts' contacts are left as they are.
+        values = {name: getattr(account, name, None) for name in ACCOUNT_COLUMNS}
         values["tier"] = _RETIER[account.tier]
         writer.writerow(["" if values[c] is None else values[c] for c in ACCOUNT_COLUMNS])
     if import_accounts_csv(io.BytesIO(out.getvalue().encode()), actor="demo").imported:

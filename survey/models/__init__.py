@@ -12,6 +12,9 @@ from survey.models.audit import AuditEntry
 from survey.models.campaigns import (
     CAMPAIGN_CLOSED,
     CAMPAIGN_OPEN,
+    CONTACT_CHOICES,
+    CONTACTS_ALL,
+    CONTACTS_PRIMARY,
     INVITATION_BOUNCED,
     INVITATION_EXPIRED,
     INVITATION_OPENED,
@@ -68,6 +71,9 @@ from survey.models.registry import (
 __all__ = [
     "CAMPAIGN_CLOSED",
     "CAMPAIGN_OPEN",
+    "CONTACTS_ALL",
+    "CONTACTS_PRIMARY",
+    "CONTACT_CHOICES",
     "FOLLOW_UP_CONTACTED",
     "FOLLOW_UP_ESCALATED",
     "FOLLOW_UP_OPEN",

@@ -38,6 +38,10 @@ CAMPAIGN_OPEN = "open"
 CAMPAIGN_CLOSED = "closed"
 KIND_SATISFACTION = "satisfaction"
 KIND_EXIT = "exit"
+#: Whom of a sampled account a campaign invites.
+CONTACTS_PRIMARY = "primary"
+CONTACTS_ALL = "all"
+CONTACT_CHOICES = (CONTACTS_PRIMARY, CONTACTS_ALL)
 
 
 class Aspect(db.Model):
@@ -111,6 +115,13 @@ class Campaign(db.Model):
     frame_size: Mapped[int] = mapped_column(Integer)
     sample_size: Mapped[int] = mapped_column(Integer)
     exclude_days: Mapped[int] = mapped_column(Integer, default=90)
+    #: Whom of each sampled account it invites: its primary contact or all its
+    #: contacts (CONTACTS_PRIMARY / CONTACTS_ALL), narrowed to `contact_roles` when
+    #: set (role codes, comma-separated).
+    contacts: Mapped[str] = mapped_column(
+        String(16), default=CONTACTS_PRIMARY, server_default=CONTACTS_PRIMARY
+    )
+    contact_roles: Mapped[str | None] = mapped_column(String(200))
 
     questionnaire: Mapped[Questionnaire] = relationship(lazy="raise")
     strata: Mapped[list[CampaignStratum]] = relationship(

@@ -31,7 +31,11 @@ SOURCE_EXIT_SURVEY = "exit_survey"
 
 
 class KeyAccount(db.Model):
-    """A key account (大客户) in the registry, keyed by the company's own id."""
+    """A key account (大客户) in the registry, keyed by the company's own id.
+
+    The people we ask there are its `contacts` (the buying centre), one of them
+    primary; each has its own e-mail, phone, language and opt-out.
+    """
 
     __tablename__ = "key_accounts"
 
@@ -44,12 +48,9 @@ class KeyAccount(db.Model):
     region: Mapped[str] = mapped_column(String(100), index=True)
     annual_revenue: Mapped[int] = mapped_column(BigInteger, default=0)
     account_manager: Mapped[str] = mapped_column(String(120), index=True)
-    contact_name: Mapped[str] = mapped_column(String(120), default="")
-    contact_email: Mapped[str | None] = mapped_column(String(254))
-    contact_phone: Mapped[str | None] = mapped_column(String(40))
+    #: The account's language: what its new contacts speak unless told otherwise.
     locale: Mapped[str] = mapped_column(String(8), default="zh")
     active: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
-    opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -68,6 +69,11 @@ class KeyAccount(db.Model):
         cascade="all, delete-orphan",
         order_by="AccountTeamMember.id",
     )
+
+    @property
+    def primary_contact(self) -> Contact | None:
+        """The primary contact (load `contacts` first), None when it has none."""
+        return next((c for c in self.contacts if c.is_primary), None)
 
     def __repr__(self) -> str:
         return f"<KeyAccount {self.external_id} {self.name!r}>"

@@ -25,11 +25,15 @@ from survey.registry.account_team import (
     teams_of_accounts,
 )
 from survey.registry.accounts import get_account, get_account_details, list_accounts
+from survey.registry.contact_csv import CONTACT_CSV_COLUMNS
+from survey.registry.contact_import import ContactImportReport, import_contacts_csv
 from survey.registry.defections import record_defection
 from survey.registry.lookups import (
     account_by_id,
     account_page,
     accounts_by_ids,
+    contacts_by_ids,
+    contacts_of_accounts,
     defection_with_account,
     defections_of_accounts,
 )
@@ -54,6 +58,7 @@ from survey.registry.staff import (
 
 __all__ = [
     "ACCOUNT_COLUMNS",
+    "CONTACT_CSV_COLUMNS",
     "MAX_PASSWORD_LENGTH",
     "MAX_SEARCH_LENGTH",
     "MIN_PASSWORD_LENGTH",
@@ -61,6 +66,7 @@ __all__ = [
     "AccountChoices",
     "AccountFilter",
     "AuthenticatedToken",
+    "ContactImportReport",
     "TeamImportReport",
     "TeamMemberView",
     "account_by_id",
@@ -73,6 +79,8 @@ __all__ = [
     "authenticate_password",
     "authenticate_token",
     "clean_search",
+    "contacts_by_ids",
+    "contacts_of_accounts",
     "defection_with_account",
     "defections_of_accounts",
     "ensure_staff_token",
@@ -81,6 +89,7 @@ __all__ = [
     "get_active_staff",
     "import_account_team_csv",
     "import_accounts_csv",
+    "import_contacts_csv",
     "issue_token",
     "list_accounts",
     "list_staff",

@@ -52,7 +52,10 @@ MIN_PHONE_LENGTH = 5
 MAX_REVENUE = 2**63 - 1  # BIGINT
 
 #: The fields the importer writes, besides external_id.
-IMPORTED_FIELDS: tuple[str, ...] = ACCOUNT_COLUMNS[1:]
+#: The columns that describe the account's primary contact (survey.models.Contact).
+CONTACT_COLUMNS: tuple[str, ...] = ("contact_name", "contact_email", "contact_phone")
+#: The account fields the importer writes, besides external_id.
+IMPORTED_FIELDS: tuple[str, ...] = tuple(c for c in ACCOUNT_COLUMNS[1:] if c not in CONTACT_COLUMNS)
 
 _PHONE_RE = re.compile(r"[0-9 +\-()]+")
 # Plain digits, or digits grouped by thousands ("1,200,000"); ".00" is tolerated
@@ -84,8 +87,21 @@ class AccountRow:
         return bool(self.contact_email or self.contact_phone)
 
     def values(self) -> dict[str, Any]:
-        """The model fields this row sets (everything but external_id)."""
+        """The account fields this row sets (everything but external_id and the
+        contact, which is the account's primary contact)."""
         return {name: getattr(self, name) for name in IMPORTED_FIELDS}
+
+    def contact(self) -> dict[str, Any] | None:
+        """The primary contact this row describes; None when its contact cells are
+        all empty (the account's contacts are then left as they are)."""
+        if not (self.contact_name or self.contact_email or self.contact_phone):
+            return None
+        return {
+            "name": self.contact_name,
+            "email": self.contact_email,
+            "phone": self.contact_phone,
+            "locale": self.locale,
+        }
 
 
 @dataclass(slots=True)
@@ -317,6 +333,7 @@ def parse_revenue(raw: str) -> int:
 
 __all__ = [
     "ACCOUNT_COLUMNS",
+    "CONTACT_COLUMNS",
     "IMPORTED_FIELDS",
     "MAX_LENGTH",
     "MAX_REVENUE",

@@ -18,6 +18,7 @@ from survey.db import db
 from survey.errors import ConflictError
 from survey.models import Defection, KeyAccount
 from survey.registry.account_csv import IMPORTED_FIELDS, AccountRow, Problem, validate_accounts_csv
+from survey.registry.contacts import set_primary_contacts
 
 #: Rows per query when writing; well under SQLite's limit on bound parameters.
 BATCH_SIZE = 1000
@@ -90,7 +91,8 @@ def _upsert(
 ) -> tuple[int, int, int, list[tuple[str, dict[str, str]]]]:
     """Created, updated and unchanged counts, and (external_id, old/new tier) changes."""
     existing = _existing_accounts([row.external_id for row in rows])
-    created = updated = unchanged = 0
+    created = updated = 0
+    unchanged_ids: set[str] = set()
     tier_changes: list[tuple[str, dict[str, str]]] = []
     for start in range(0, len(rows), BATCH_SIZE):
         batch = rows[start : start + BATCH_SIZE]
@@ -108,7 +110,7 @@ def _upsert(
             if active == current.active and all(
                 getattr(current, name) == value for name, value in values.items()
             ):
-                unchanged += 1
+                unchanged_ids.add(row.external_id)
             else:
                 updates.append({"id": current.id, "active": active, **values})
                 if current.tier != row.tier:
@@ -123,7 +125,27 @@ def _upsert(
             updated += len(updates)
         if progress is not None:
             progress(len(batch))
-    return created, updated, unchanged, tier_changes
+    # The contact columns are the account's primary contact.
+    changed = _set_primary_contacts(rows, existing)
+    moved = len(unchanged_ids & changed)
+    return created, updated + moved, len(unchanged_ids) - moved, tier_changes
+
+
+def _set_primary_contacts(rows: list[AccountRow], existing: dict[str, Row[Any]]) -> set[str]:
+    """Create or update the primary contact of every row that names one; the
+    external ids of the accounts whose contacts changed."""
+    wanted = {row.external_id: contact for row in rows if (contact := row.contact()) is not None}
+    ids = {e: existing[e].id for e in wanted if e in existing}
+    new = [e for e in wanted if e not in ids]
+    for start in range(0, len(new), BATCH_SIZE):
+        batch = new[start : start + BATCH_SIZE]
+        for external_id, account_id in db.session.execute(
+            select(KeyAccount.external_id, KeyAccount.id).where(KeyAccount.external_id.in_(batch))
+        ):
+            ids[external_id] = account_id
+    external_of = {account_id: e for e, account_id in ids.items()}
+    changed = set_primary_contacts({ids[e]: contact for e, contact in wanted.items()})
+    return {external_of[a] for a in changed}
 
 
 def _existing_accounts(external_ids: list[str]) -> dict[str, Row[Any]]:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from survey.db import db
 from survey.errors import InvalidInputError, NotFoundError
-from survey.models import Defection, KeyAccount
+from survey.models import Contact, Defection, KeyAccount
 from survey.registry.messages import join_choices, quote_input
 from survey.scale import TIERS
 
@@ -28,6 +28,8 @@ class AccountSummary:
     account_manager: str
     active: bool
     defected_on: date | None
+    #: How many contacts (people we may ask) the account has.
+    contacts: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,12 +41,14 @@ class AccountList:
 
 
 def get_account(*, account_id: int | None = None, external_id: str | None = None) -> KeyAccount:
-    """One account by id or external id, with its defection and reasons loaded.
+    """One account by id or external id, with its defection and reasons and its
+    contacts (primary first) loaded.
 
     Raises NotFoundError if there is no such account.
     """
     statement = select(KeyAccount).options(
-        joinedload(KeyAccount.defection).selectinload(Defection.reasons)
+        joinedload(KeyAccount.defection).selectinload(Defection.reasons),
+        selectinload(KeyAccount.contacts),
     )
     return find_account(statement, account_id=account_id, external_id=external_id)
 
@@ -104,6 +108,9 @@ def list_accounts(
             KeyAccount.account_manager,
             KeyAccount.active,
             Defection.defected_on,
+            select(func.count(Contact.id))
+            .where(Contact.account_id == KeyAccount.id)
+            .scalar_subquery(),
         )
         .outerjoin(Defection, Defection.account_id == KeyAccount.id)
         .where(*conditions)

@@ -11,9 +11,11 @@ import csv
 import difflib
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO
+
+from survey.registry.messages import quote_input
 
 # The WHATWG HTML "valid e-mail address" grammar, with a dot required in the domain:
 # strict enough to catch typos, loose enough for every address people really use.
@@ -26,6 +28,9 @@ _EMAIL_RE = re.compile(
 # cell; the rest is invisible garbage (and PostgreSQL refuses NUL outright).
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _LINE_BREAK_RE = re.compile(rb"\r\n|\r|\n")
+_PHONE_RE = re.compile(r"[0-9 +\-()]+")
+#: The shortest phone number taken (the longest is the column's size).
+MIN_PHONE_LENGTH = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +182,56 @@ def _read_header(
     return names
 
 
+def cell_reporter(line: int, problems: list[Problem]) -> Callable[[str, str], None]:
+    """`problem(column, message)` for one row, keeping one problem per cell: the first
+    one found is the one to fix."""
+    reported: set[str] = set()
+
+    def problem(column: str, message: str) -> None:
+        if column not in reported:
+            reported.add(column)
+            problems.append(Problem(line, column, message))
+
+    return problem
+
+
+def check_control_characters(values: dict[str, str], problem: Callable[[str, str], None]) -> None:
+    """Report each cell holding an invisible control character."""
+    for column, value in values.items():
+        bad = control_character(value)
+        if bad is not None:
+            problem(column, f"contains the control character U+{ord(bad):04X}")
+
+
+def parse_email(
+    value: str, column: str, limit: int, problem: Callable[[str, str], None]
+) -> str | None:
+    """The address, None when empty; reports one that is not valid."""
+    email = value or None
+    if email is not None and (len(email) > limit or not valid_email(email)):
+        problem(column, f"{quote_input(email)} is not a valid e-mail address")
+    return email
+
+
+def parse_phone(
+    value: str, column: str, limit: int, problem: Callable[[str, str], None]
+) -> str | None:
+    """The number as written, None when empty; reports one that is not a number."""
+    phone = value or None
+    if phone is not None:
+        if not _PHONE_RE.fullmatch(phone):
+            problem(column, f"{quote_input(phone)}: use only digits, spaces and + - ( )")
+        elif not any(c.isdigit() for c in phone):
+            problem(column, f"{quote_input(phone)} has no digits")
+        elif not MIN_PHONE_LENGTH <= len(phone) <= limit:
+            problem(
+                column,
+                f"{quote_input(phone)} is {len(phone)} characters long; "
+                f"use {MIN_PHONE_LENGTH} to {limit}",
+            )
+    return phone
+
+
 def valid_email(address: str) -> bool:
     """Whether `address` is a plausible e-mail address (the WHATWG grammar, dotted domain)."""
     if not _EMAIL_RE.fullmatch(address):
@@ -192,10 +247,15 @@ def control_character(value: str) -> str | None:
 
 
 __all__ = [
+    "MIN_PHONE_LENGTH",
     "CsvFile",
     "CsvRecord",
     "Problem",
+    "cell_reporter",
+    "check_control_characters",
     "control_character",
+    "parse_email",
+    "parse_phone",
     "read_csv_file",
     "valid_email",
 ]

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from survey.db import db
-from survey.models import Defection, KeyAccount
+from survey.models import Contact, Defection, KeyAccount
 from survey.paging import Page, keyset_page
 from survey.registry.account_search import AccountFilter, account_conditions
 
@@ -53,6 +53,25 @@ def account_by_id(account_id: int) -> KeyAccount | None:
 def accounts_by_ids(account_ids: Collection[int]) -> dict[int, KeyAccount]:
     """The accounts with these ids (one query), in the order the database gives them."""
     rows = db.session.scalars(select(KeyAccount).where(KeyAccount.id.in_(account_ids)))
+    return {row.id: row for row in rows}
+
+
+def contacts_of_accounts(account_ids: Sequence[int]) -> dict[int, list[Contact]]:
+    """Each account's contacts, primary first, then in id order (one query)."""
+    found: dict[int, list[Contact]] = {}
+    rows = db.session.scalars(
+        select(Contact)
+        .where(Contact.account_id.in_(account_ids))
+        .order_by(Contact.account_id, Contact.is_primary.desc(), Contact.id)
+    )
+    for row in rows:
+        found.setdefault(row.account_id, []).append(row)
+    return found
+
+
+def contacts_by_ids(contact_ids: Collection[int]) -> dict[int, Contact]:
+    """The contacts with these ids (one query)."""
+    rows = db.session.scalars(select(Contact).where(Contact.id.in_(contact_ids)))
     return {row.id: row for row in rows}
 
 

@@ -1,15 +1,16 @@
-"""`flask` commands: accounts, campaign, staff, outbox, follow-ups, demo (see README)."""
+"""`flask` commands: accounts, contacts, campaign, staff, outbox, follow-ups, demo (see README)."""
 
 from __future__ import annotations
 
 from flask import Flask
 
-from . import accounts, campaigns, demo, follow_ups, graphql, outbox, staff
+from . import accounts, campaigns, contacts, demo, follow_ups, graphql, outbox, staff
 
 
 def register_cli(app: Flask) -> None:
     for group in (
         accounts.group,
+        contacts.group,
         campaigns.group,
         staff.group,
         graphql.group,

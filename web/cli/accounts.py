@@ -18,8 +18,8 @@ from flask.cli import AppGroup
 
 from survey import registry
 from survey.errors import DomainError
-from survey.models import KeyAccount
-from survey.scale import TIERS, ReasonCode, RelationshipStage, ValueType
+from survey.models import Contact, KeyAccount
+from survey.scale import TIERS, ContactRole, ReasonCode, RelationshipStage, ValueType
 
 from . import account_team
 
@@ -169,7 +169,7 @@ def list_command(tier: str | None, region: str | None, defected: bool | None, li
     if not found.accounts:
         click.echo("No accounts match.")
         return
-    table = [("ID", "NAME", "TIER", "REGION", "MANAGER", "STATUS")]
+    table = [("ID", "NAME", "TIER", "REGION", "MANAGER", "CONTACTS", "STATUS")]
     for a in found.accounts:
         table.append(
             (
@@ -178,6 +178,7 @@ def list_command(tier: str | None, region: str | None, defected: bool | None, li
                 a.tier,
                 a.region,
                 a.account_manager,
+                str(a.contacts),
                 _status(a.active, a.defected_on),
             )
         )
@@ -200,6 +201,7 @@ def show_command(external_id: str) -> None:
 
 
 def _account_fields(account: KeyAccount) -> list[tuple[str, str]]:
+    primary = account.primary_contact
     fields = [
         ("external_id", account.external_id),
         ("name", account.name),
@@ -209,14 +211,16 @@ def _account_fields(account: KeyAccount) -> list[tuple[str, str]]:
         ("region", account.region),
         ("annual_revenue", f"{account.annual_revenue:,}"),
         ("account_manager", account.account_manager),
-        ("contact_name", account.contact_name or "-"),
-        ("contact_email", account.contact_email or "-"),
-        ("contact_phone", account.contact_phone or "-"),
+        ("contact_name", primary.name or "-" if primary else "-"),
+        ("contact_email", primary.email or "-" if primary else "-"),
+        ("contact_phone", primary.phone or "-" if primary else "-"),
         ("locale", account.locale),
         ("status", _status(account.active, account.defection and account.defection.defected_on)),
     ]
-    if account.opted_out_at is not None:
-        fields.append(("opted_out_at", account.opted_out_at.isoformat(timespec="minutes")))
+    if primary is not None and primary.opted_out_at is not None:
+        fields.append(("opted_out_at", primary.opted_out_at.isoformat(timespec="minutes")))
+    for contact in account.contacts:
+        fields.append(("contact", _contact_line(contact)))
     defection = account.defection
     if defection is not None:
         reasons = [r.reason + (" (primary)" if r.is_primary else "") for r in defection.reasons]
@@ -239,7 +243,25 @@ def _account_fields(account: KeyAccount) -> list[tuple[str, str]]:
     return fields
 
 
-def _labelled(enum: type[ValueType] | type[RelationshipStage], code: str) -> str:
+def _contact_line(contact: Contact) -> str:
+    """One contact on one line: name, role, e-mail, phone, language, flags."""
+    parts = [
+        contact.name or "-",
+        _labelled(ContactRole, contact.role),
+        contact.email or "-",
+        contact.phone or "-",
+        contact.locale,
+    ]
+    if contact.is_primary:
+        parts.append("primary")
+    if contact.opted_out_at is not None:
+        parts.append(f"opted out {contact.opted_out_at.isoformat(timespec='minutes')}")
+    return "; ".join(parts)
+
+
+def _labelled(
+    enum: type[ValueType] | type[RelationshipStage] | type[ContactRole], code: str
+) -> str:
     try:
         member = enum(code)
     except ValueError:

@@ -26,6 +26,7 @@ from survey.campaigns import (
 )
 from survey.delivery import MailSettings, queue_reminders
 from survey.errors import DomainError
+from survey.models import CONTACT_CHOICES, CONTACTS_PRIMARY
 
 group = AppGroup("campaign", help="Launch, list and close sample survey campaigns.")
 
@@ -44,6 +45,8 @@ _OPTIONS = {
     "defected_within_days": "--defected-within",
     "target_margin": "--target-margin",
     "expected_response_rate": "--expected-response-rate",
+    "contacts": "--contacts",
+    "contact_roles": "--contact-role",
 }
 
 LINKS_HEADER = (
@@ -55,6 +58,7 @@ LINKS_HEADER = (
     "language",
     "url",
     "status",
+    "contact_role",
 )
 # A cell starting with one of these is a formula to Excel/LibreOffice (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -78,12 +82,18 @@ def _print_plan(plan: CampaignPlan) -> None:
     click.echo(f"Sampling frame: {plan.frame_size} accounts")
     excluded = ", ".join(f"{reason} {count}" for reason, count in plan.excluded.items())
     click.echo(f"Excluded: {excluded} (total {sum(plan.excluded.values())})")
+    roles = f" in the roles {', '.join(plan.choice.roles)}" if plan.choice.roles else ""
+    who = "the primary contact" if plan.choice.contacts == CONTACTS_PRIMARY else "all contacts"
+    click.echo(f"Invites: {who}{roles} of each sampled account")
     heading = plan.stratify_by or "stratum"
     width = max([_width(heading), 5, *(_width(a.key) for a in plan.allocation)])
-    click.echo(f"{_pad(heading, width)}  {'frame':>7}  {'sample':>7}")
+    click.echo(f"{_pad(heading, width)}  {'frame':>7}  {'sample':>7}  {'contacts':>8}")
     for row in plan.allocation:
-        click.echo(f"{_pad(row.key, width)}  {row.frame:>7}  {row.size:>7}")
-    click.echo(f"{_pad('total', width)}  {plan.frame_size:>7}  {plan.sample_size:>7}")
+        click.echo(f"{_pad(row.key, width)}  {row.frame:>7}  {row.size:>7}  {row.contacts:>8}")
+    click.echo(
+        f"{_pad('total', width)}  {plan.frame_size:>7}  {plan.sample_size:>7}  "
+        f"{plan.contact_count:>8}"
+    )
     click.echo(f"Method: {plan.method}; seed: {plan.seed}")
     if plan.expected_response_rate is not None:
         margin = (
@@ -149,6 +159,20 @@ def _print_plan(plan: CampaignPlan) -> None:
     help="Share of invited accounts expected to answer (0-1]; default: the mean of closed "
     "campaigns, else 0.3.",
 )
+@click.option(
+    "--contacts",
+    type=click.Choice(CONTACT_CHOICES, case_sensitive=False),
+    default=CONTACTS_PRIMARY,
+    show_default=True,
+    help="Invite each sampled account's primary contact, or all its contacts.",
+)
+@click.option(
+    "--contact-role",
+    "contact_roles",
+    multiple=True,
+    help="Only contacts in this role (code or Chinese/English label, e.g. purchaser or 采购); "
+    "repeat for several.",
+)
 @click.option("--dry-run", is_flag=True, help="Show the frame and allocation; write nothing.")
 def launch(
     name: str,
@@ -162,6 +186,8 @@ def launch(
     defected_within: int,
     target_margin: float | None,
     expected_response_rate: float | None,
+    contacts: str,
+    contact_roles: tuple[str, ...],
     dry_run: bool,
 ) -> None:
     """Draw a random sample of key accounts and open a survey campaign."""
@@ -178,6 +204,8 @@ def launch(
         defected_within_days=defected_within,
         target_margin=target_margin,
         expected_response_rate=expected_response_rate,
+        contacts=contacts,
+        contact_roles=contact_roles,
     )
     try:
         result = launch_campaign(
@@ -196,7 +224,7 @@ def launch(
     closes = plan.closes_at.strftime("%Y-%m-%d %H:%M UTC") if plan.closes_at else "?"
     click.echo(
         f"Launched campaign ID {result.campaign_id} {plan.name!r}: "
-        f"{plan.sample_size} invitations, open until {closes}."
+        f"{plan.contact_count} invitations to {plan.sample_size} accounts, open until {closes}."
     )
     click.echo(
         f"{result.emails_queued} invitation e-mails queued; deliver them with: flask outbox send"
@@ -230,6 +258,7 @@ def links_csv(links: Iterable[InvitationLink]) -> str:
                     link.locale,
                     link.url,
                     link.status,
+                    link.contact_role,
                 )
             ]
         )

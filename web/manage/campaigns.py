@@ -12,7 +12,15 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response as HttpResponse
-from wtforms import DateField, DecimalField, IntegerField, SelectField, StringField, SubmitField
+from wtforms import (
+    DateField,
+    DecimalField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from survey import clock
@@ -32,6 +40,7 @@ from survey.campaigns import (
     build_exit_frame,
     build_frame,
     close_campaign,
+    contact_choice,
     get_campaign_summary,
     launch_campaign,
     list_campaigns,
@@ -39,7 +48,14 @@ from survey.campaigns import (
 )
 from survey.delivery import MAX_REMINDER_AFTER_DAYS, MailSettings, queue_reminders
 from survey.errors import ConflictError, DomainError, NotFoundError, SurveyClosedError
-from survey.models import CAMPAIGN_OPEN, KIND_EXIT, KIND_SATISFACTION
+from survey.models import (
+    CAMPAIGN_OPEN,
+    CONTACTS_ALL,
+    CONTACTS_PRIMARY,
+    KIND_EXIT,
+    KIND_SATISFACTION,
+)
+from survey.scale import ContactRole
 
 from .blueprint import bp
 from .console import KIND_LABELS, STRATIFY_LABELS, app_timezone, page_locale, today
@@ -157,6 +173,12 @@ class LaunchForm(FlaskForm):
         validators=[InputRequired(message=_l("Please choose a closing date."))],
     )
     kind = SelectField(_l("Kind"), default=KIND_SATISFACTION)
+    contacts = SelectField(_l("Whom to invite at each sampled account"), default=CONTACTS_PRIMARY)
+    contact_roles = SelectMultipleField(
+        _l("Only contacts in these roles"),
+        description=_l("None chosen: every role. Choose several with Ctrl (⌘) or Shift."),
+        default=[],
+    )
     defected_within_days = IntegerField(
         _l("Exit survey: accounts lost in the last (days)"),
         description=_l("Only for exit surveys; satisfaction surveys ignore it."),
@@ -181,6 +203,11 @@ class LaunchForm(FlaskForm):
             (d, STRATIFY_LABELS[d]) for d in STRATIFY_DIMENSIONS
         ]
         self.kind.choices = [(k, KIND_LABELS.get(k, k)) for k in kinds]
+        self.contacts.choices = [
+            (CONTACTS_PRIMARY, _l("Its primary contact")),
+            (CONTACTS_ALL, _l("All its contacts (one personal link each)")),
+        ]
+        self.contact_roles.choices = [(r.value, r.label(page_locale())) for r in ContactRole]
 
     def validate(self, extra_validators: Any = None) -> bool:
         valid = super().validate(extra_validators)
@@ -249,17 +276,23 @@ def _campaign_request(form: LaunchForm) -> CampaignRequest:
         kind=form.kind.data or KIND_SATISFACTION,
         defected_within_days=form.defected_within_days.data or DEFAULT_DEFECTED_WITHIN_DAYS,
         created_by=g.staff.name,
+        contacts=form.contacts.data or CONTACTS_PRIMARY,
+        contact_roles=tuple(form.contact_roles.data or ()),
     )
 
 
 def _frame_for(form: LaunchForm) -> Frame:
     stratify_by = form.stratify_by.data or None
+    choice = contact_choice(form.contacts.data, form.contact_roles.data)
     if form.kind.data == KIND_EXIT:
         return build_exit_frame(
             defected_within_days=form.defected_within_days.data or DEFAULT_DEFECTED_WITHIN_DAYS,
             stratify_by=stratify_by,
+            choice=choice,
         )
-    return build_frame(exclude_days=form.exclude_days.data or 0, stratify_by=stratify_by)
+    return build_frame(
+        exclude_days=form.exclude_days.data or 0, stratify_by=stratify_by, choice=choice
+    )
 
 
 def _show_service_error(form: LaunchForm, exc: DomainError) -> Frame | None:
@@ -322,7 +355,12 @@ def new_campaign() -> str | tuple[str, int] | HttpResponse:
         "plan": None,
         "frame": None,
         "allocation": [],
-        "exclusion_labels": EXCLUSION_LABELS,
+        "exclusion_labels": EXCLUSION_LABELS
+        if not form.contact_roles.data
+        else {
+            **EXCLUSION_LABELS,
+            "no_contact": _l("No contact in the chosen roles with an e-mail or phone"),
+        },
         "exclusion_reasons": EXIT_EXCLUSION_REASONS
         if form.kind.data == KIND_EXIT
         else EXCLUSION_REASONS,

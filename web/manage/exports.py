@@ -78,6 +78,7 @@ def links_csv(campaign_id: int) -> HttpResponse:
         _("Account ID"),
         _("Account"),
         _("Contact"),
+        _("Role"),
         _("E-mail"),
         _("Phone"),
         _("Language"),
@@ -89,6 +90,7 @@ def links_csv(campaign_id: int) -> HttpResponse:
             link.external_id,
             link.account_name,
             link.contact_name,
+            _role_label(link.contact_role, page_locale()),
             link.contact_email,
             link.contact_phone,
             link.locale,
@@ -161,8 +163,10 @@ def responses_csv(campaign_id: int) -> HttpResponse:
     return csv_download(f"campaign-{campaign_id}-responses.csv", header, rows)
 
 
-def _role_label(code: str, locale: str) -> str:
+def _role_label(code: str | None, locale: str) -> str:
     """The respondent's role in the page's language (an unknown code as it is)."""
+    if not code:
+        return ""
     try:
         return ContactRole(code).label(locale)
     except ValueError:
