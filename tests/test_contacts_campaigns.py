@@ -446,3 +446,35 @@ def test_a_phone_interview_is_the_contact_s_response(app: Flask, client: Any) ->
         "channel": "phone",
         "contact": {"name": "王芳", "roleLabel": "Purchaser"},
     }
+
+
+def test_progress_counts_accounts_and_the_funnel_counts_links(app: Flask) -> None:
+    """Three people of KA1 and one of KA2 are asked; two of KA1 answer. Two accounts
+    were sampled and one heard (50%); four links went out and two were answered."""
+    from survey.analysis import campaign_funnel, campaign_progress, stratum_progress
+
+    _registry(app)
+    campaign_id = _launch(app, size=2, contacts="all", contact_roles=("purchaser", "other"))
+    with app.app_context():
+        invitations = db.session.execute(
+            select(Invitation.id, KeyAccount.external_id, Contact.name)
+            .join(KeyAccount, KeyAccount.id == Invitation.account_id)
+            .join(Contact, Contact.id == Invitation.contact_id)
+            .where(Invitation.campaign_id == campaign_id)
+            .order_by(Invitation.id)
+        ).all()
+        assert sorted((ext, name) for _, ext, name in invitations) == [
+            ("KA1", "周强"),
+            ("KA1", "李娜"),
+            ("KA2", "李娜"),
+            ("KA2", "王芳"),
+        ]
+        answers = {a.code: AnswerInput(3) for a in DEFAULT_ASPECTS}
+        for invitation_id, ext, _ in invitations:
+            if ext == "KA1":
+                record_response(invitation_id, answers, comment=None, locale="zh")
+        progress = campaign_progress([campaign_id])[campaign_id]
+        assert (progress.sampled, progress.responded, progress.response_rate) == (2, 1, 0.5)
+        funnel = campaign_funnel(campaign_id)
+        assert (funnel.sampled, funnel.responded) == (4, 2)
+        assert [(s.sampled, s.responded) for s in stratum_progress(campaign_id)] == [(2, 1)]

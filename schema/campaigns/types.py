@@ -143,7 +143,7 @@ class Campaign:
     def sampled(self) -> int:
         return self._progress().sampled
 
-    @strawberry.field(description="Invited accounts that answered.")
+    @strawberry.field(description="Invited accounts of which at least one invited person answered.")
     def responded(self) -> int:
         return self._progress().responded
 

@@ -1,6 +1,10 @@
-"""How far campaigns have got: invitations sampled and answered per campaign (batched
-over many campaigns), one campaign's funnel (sent, opened, answered, bounced,
+"""How far campaigns have got: accounts sampled and heard per campaign (batched over
+many campaigns), one campaign's funnel of links (sent, opened, answered, bounced,
 expired) and its response rate per stratum. SQL does the counting.
+
+A campaign that invites several people of an account (`--contacts all`) samples the
+account once: `sampled` and `responded` count accounts, and an account is heard
+when any of its people answered. The funnel counts links, one per person.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from survey.models import (
 
 @dataclass(frozen=True, slots=True)
 class CampaignProgress:
+    """Accounts sampled, and accounts of which at least one person answered."""
+
     sampled: int
     responded: int
 
@@ -33,18 +39,25 @@ class CampaignProgress:
 
 
 def campaign_progress(campaign_ids: Sequence[int]) -> dict[int, CampaignProgress]:
-    """Invitations and responses per campaign (one query); missing ids get zeros."""
+    """Accounts sampled and heard per campaign (one query); missing ids get zeros."""
     result = {cid: CampaignProgress(0, 0) for cid in campaign_ids}
     if not campaign_ids:
         return result
     for campaign_id, sampled, responded in db.session.execute(
-        select(Invitation.campaign_id, func.count(Invitation.id), func.count(Response.id))
+        select(Invitation.campaign_id, *_accounts_sampled_and_heard())
         .outerjoin(Response, Response.invitation_id == Invitation.id)
         .where(Invitation.campaign_id.in_(campaign_ids))
         .group_by(Invitation.campaign_id)
     ):
         result[campaign_id] = CampaignProgress(int(sampled), int(responded))
     return result
+
+
+def _accounts_sampled_and_heard() -> list[object]:
+    return [
+        func.count(func.distinct(Invitation.account_id)),
+        func.count(func.distinct(Response.account_id)),
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,8 +124,8 @@ class StratumProgress:
 
 
 def stratum_progress(campaign_id: int) -> list[StratumProgress]:
-    """Response rate per stratum, in stratum key order (two queries: the allocation
-    recorded at launch, and invitations with responses GROUP BY stratum)."""
+    """Accounts' response rate per stratum, in stratum key order (two queries: the
+    allocation recorded at launch, and accounts invited and heard GROUP BY stratum)."""
     allocation = db.session.execute(
         select(CampaignStratum.key, CampaignStratum.frame, CampaignStratum.size)
         .where(CampaignStratum.campaign_id == campaign_id)
@@ -121,7 +134,7 @@ def stratum_progress(campaign_id: int) -> list[StratumProgress]:
     counts = {
         (key or ""): (int(sampled), int(responded))
         for key, sampled, responded in db.session.execute(
-            select(Invitation.stratum, func.count(Invitation.id), func.count(Response.id))
+            select(Invitation.stratum, *_accounts_sampled_and_heard())
             .outerjoin(Response, Response.invitation_id == Invitation.id)
             .where(Invitation.campaign_id == campaign_id)
             .group_by(Invitation.stratum)
