@@ -179,7 +179,8 @@ def test_account_page_for_a_manager_shows_everything(client, manager):
     cases = re.search(r'<ul class="cases" id="open-follow-ups">(.*?)</ul>', html, re.S).group(1)
     assert cases.count("<li>") == 1
     assert f"Case {manager.follow_ups['overdue']}" in cases and "Overdue" in cases
-    assert 'href="/manage/follow-ups?status=open"' in cases
+    overdue_case = manager.follow_ups["overdue"]
+    assert f'href="/manage/follow-ups/{overdue_case}"' in cases
     assert "Still a customer: no defection is recorded." in html
 
 
