@@ -29,11 +29,11 @@ from survey.analysis.filters import (
 )
 from survey.db import db
 from survey.errors import InvalidInputError
+from survey.follow_ups import Complaint, complaints_of_responses
 from survey.models import (
     FOLLOW_UP_RESOLVED,
     KIND_SATISFACTION,
     Answer,
-    AnswerReason,
     Aspect,
     Campaign,
     Defection,
@@ -336,19 +336,6 @@ def at_risk_by_expected_loss(
 
 
 @dataclass(frozen=True, slots=True)
-class Complaint:
-    aspect: str
-    label_zh: str
-    label_en: str
-    score: int
-    reasons: list[str]
-    reason_text: str | None
-
-    def label(self, locale: str | None) -> str:
-        return self.label_en if locale == "en" else self.label_zh
-
-
-@dataclass(frozen=True, slots=True)
 class Precursor:
     """A lost account's last response before it left."""
 
@@ -393,28 +380,7 @@ def defection_precursors(account_ids: Iterable[int]) -> dict[int, Precursor]:
     if not heads:
         return {}
     response_ids = [h.response_id for h in heads]
-    complaints: dict[int, list[Complaint]] = defaultdict(list)
-    reason_rows = db.session.execute(
-        select(
-            Answer.response_id,
-            Aspect.code,
-            Aspect.label_zh,
-            Aspect.label_en,
-            Answer.score,
-            Answer.reason_text,
-            AnswerReason.reason,
-        )
-        .join(Aspect, Aspect.id == Answer.aspect_id)
-        .outerjoin(AnswerReason, AnswerReason.answer_id == Answer.id)
-        .where(Answer.response_id.in_(response_ids), Answer.score <= DISSATISFIED_MAX)
-        .order_by(Answer.response_id, Aspect.position, Aspect.code, AnswerReason.reason)
-    ).all()
-    for response_id, code, zh, en, score, text, reason in reason_rows:
-        found = complaints[response_id]
-        if not found or found[-1].aspect != code:
-            found.append(Complaint(code, zh, en, int(score), [], text))
-        if reason is not None:
-            found[-1].reasons.append(reason)
+    complaints = complaints_of_responses(response_ids)
     defection_reasons: dict[int, list[str]] = defaultdict(list)
     for account_id, reason in db.session.execute(
         select(Defection.account_id, DefectionReason.reason)

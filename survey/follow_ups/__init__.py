@@ -39,7 +39,14 @@ from survey.follow_ups.lookups import (
     unresolved_follow_ups_of_account,
 )
 from survey.follow_ups.notices import KIND_ESCALATION, KIND_FOLLOW_UP
-from survey.follow_ups.why import CaseWhy, WhyAspect, WhyReason, why_for_cases
+from survey.follow_ups.why import (
+    CaseWhy,
+    Complaint,
+    WhyAspect,
+    WhyReason,
+    complaints_of_responses,
+    why_for_cases,
+)
 
 __all__ = [
     "DEFAULT_ESCALATE_AFTER_DAYS",
@@ -51,6 +58,7 @@ __all__ = [
     "SETTABLE_STATUSES",
     "CaseNote",
     "CaseWhy",
+    "Complaint",
     "Escalated",
     "EscalationReport",
     "FollowUpCase",
@@ -58,6 +66,7 @@ __all__ = [
     "RootCauseRequiredError",
     "WhyAspect",
     "WhyReason",
+    "complaints_of_responses",
     "escalate_overdue",
     "follow_up_conditions",
     "follow_up_owners",

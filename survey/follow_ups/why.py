@@ -1,6 +1,7 @@
 """Why a follow-up case was opened: the aspects its response scored 1-2 (with score,
 reasons and reason text), the response's comment and who answered, for any number of
-cases in two queries."""
+cases in two queries. `complaints_of_responses` reads the 1-2 answers of any
+responses (the defection precursors read a lost account's last ones through it)."""
 
 from __future__ import annotations
 
@@ -75,15 +76,28 @@ def role_label(code: str | None, locale: str) -> str | None:
         return code
 
 
-def complaints_by_response(
-    response_ids: Iterable[int], locale: str
-) -> dict[int, tuple[WhyAspect, ...]]:
+@dataclass(frozen=True, slots=True)
+class Complaint:
+    """An aspect a response rated 1-2, with the reasons ticked and the text written."""
+
+    aspect: str
+    label_zh: str
+    label_en: str
+    score: int
+    reasons: list[str]
+    reason_text: str | None
+
+    def label(self, locale: str | None) -> str:
+        return self.label_en if locale == "en" else self.label_zh
+
+
+def complaints_of_responses(response_ids: Iterable[int]) -> dict[int, list[Complaint]]:
     """The answers scored 1-2 of each response, in questionnaire order, with their
-    reasons; labels in `locale`. One query."""
+    reason codes in code order. One query; responses without any are left out."""
     ids = list(dict.fromkeys(response_ids))
+    found: dict[int, list[Complaint]] = defaultdict(list)
     if not ids:
-        return {}
-    found: dict[int, list[tuple[str, str, int, list[str], str | None]]] = defaultdict(list)
+        return found
     for response_id, code, zh, en, score, text, reason in db.session.execute(
         select(
             Answer.response_id,
@@ -100,23 +114,31 @@ def complaints_by_response(
         .order_by(Answer.response_id, Aspect.position, Aspect.code, AnswerReason.reason)
     ):
         rows = found[response_id]
-        if not rows or rows[-1][0] != code:
-            rows.append((code, en if locale == "en" else zh, int(score), [], text))
+        if not rows or rows[-1].aspect != code:
+            rows.append(Complaint(code, zh, en, int(score), [], text))
         if reason is not None:
-            rows[-1][3].append(reason)
+            rows[-1].reasons.append(reason)
+    return found
+
+
+def complaints_by_response(
+    response_ids: Iterable[int], locale: str
+) -> dict[int, tuple[WhyAspect, ...]]:
+    """The answers scored 1-2 of each response, in questionnaire order, with their
+    reasons; labels in `locale`. One query."""
     return {
         response_id: tuple(
             WhyAspect(
-                aspect=code,
-                label=label,
-                score=score,
-                score_label=Satisfaction(score).label(locale),
-                reasons=tuple(WhyReason(r, reason_label(r, locale)) for r in reasons),
-                reason_text=text,
+                aspect=c.aspect,
+                label=c.label(locale),
+                score=c.score,
+                score_label=Satisfaction(c.score).label(locale),
+                reasons=tuple(WhyReason(r, reason_label(r, locale)) for r in c.reasons),
+                reason_text=c.reason_text,
             )
-            for code, label, score, reasons, text in rows
+            for c in complaints
         )
-        for response_id, rows in found.items()
+        for response_id, complaints in complaints_of_responses(response_ids).items()
     }
 
 
@@ -160,9 +182,11 @@ def why_for_cases(follow_up_ids: Iterable[int], locale: str) -> dict[int, CaseWh
 
 __all__ = [
     "CaseWhy",
+    "Complaint",
     "WhyAspect",
     "WhyReason",
     "complaints_by_response",
+    "complaints_of_responses",
     "reason_label",
     "role_label",
     "why_for_cases",

@@ -13,14 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from survey.registry.csv_files import (
-    Problem,
-    control_character,
-    read_csv_file,
-    valid_email,
-)
+from survey.registry.csv_files import Problem, RowCheck, read_csv_file
 from survey.registry.messages import join_choices, quote_input
-from survey.scale import DEFAULT_LOCALE, TIERS, RelationshipStage, ValueType, normalise_locale
+from survey.scale import DEFAULT_LOCALE, TIERS, RelationshipStage, ValueType
 
 #: The columns of an account CSV, in the order the template and exports use.
 ACCOUNT_COLUMNS: tuple[str, ...] = (
@@ -182,31 +177,8 @@ def validate_accounts_csv(stream: IO[bytes]) -> ValidationResult:
 
 
 def _parse_row(line: int, values: dict[str, str]) -> tuple[AccountRow | None, list[Problem]]:
-    problems: list[Problem] = []
-    reported: set[str] = set()
-
-    def problem(column: str, message: str) -> None:
-        # One problem per cell: the first one found is the one to fix.
-        if column not in reported:
-            reported.add(column)
-            problems.append(Problem(line, column, message))
-
-    for column, value in values.items():
-        bad = control_character(value)
-        if bad is not None:
-            problem(column, f"contains the control character U+{ord(bad):04X}")
-
-    def text(column: str, *, required: bool) -> str:
-        value = values[column]
-        if not value:
-            if required:
-                problem(column, "is required")
-            return ""
-        limit = MAX_LENGTH[column]
-        if len(value) > limit:
-            problem(column, f"is {len(value)} characters long; at most {limit} are allowed")
-        return value
-
+    check = RowCheck(line, values, MAX_LENGTH)
+    problem, text = check.problem, check.text
     external_id = text("external_id", required=True)
     name = text("name", required=True)
     region = text("region", required=True)
@@ -229,37 +201,12 @@ def _parse_row(line: int, values: dict[str, str]) -> tuple[AccountRow | None, li
     except ValueError as exc:
         problem("annual_revenue", str(exc))
 
-    email = values["contact_email"] or None
-    if email is not None and (len(email) > MAX_LENGTH["contact_email"] or not valid_email(email)):
-        problem("contact_email", f"{quote_input(email)} is not a valid e-mail address")
+    email = check.email("contact_email")
+    phone = check.phone("contact_phone")
+    locale = check.locale("locale") or DEFAULT_LOCALE
 
-    phone = values["contact_phone"] or None
-    if phone is not None:
-        if not _PHONE_RE.fullmatch(phone):
-            problem("contact_phone", f"{quote_input(phone)}: use only digits, spaces and + - ( )")
-        elif not any(c.isdigit() for c in phone):
-            problem("contact_phone", f"{quote_input(phone)} has no digits")
-        elif not MIN_PHONE_LENGTH <= len(phone) <= MAX_LENGTH["contact_phone"]:
-            problem(
-                "contact_phone",
-                f"{quote_input(phone)} is {len(phone)} characters long; "
-                f"use {MIN_PHONE_LENGTH} to {MAX_LENGTH['contact_phone']}",
-            )
-
-    locale = DEFAULT_LOCALE
-    if values["locale"]:
-        found = normalise_locale(values["locale"])
-        if found is None:
-            problem(
-                "locale",
-                f"{quote_input(values['locale'])} is not a supported language; use zh or en",
-            )
-        else:
-            locale = found
-
+    problems = check.problems(ACCOUNT_COLUMNS)
     if problems:
-        # Report in the order of the columns, as a user reads the row.
-        problems.sort(key=lambda p: ACCOUNT_COLUMNS.index(p.column))
         return None, problems
     assert value_type is not None and stage is not None
     return (

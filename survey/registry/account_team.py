@@ -22,7 +22,7 @@ from survey.audit import ACCOUNT_TEAM_IMPORT, record_audit
 from survey.db import db
 from survey.errors import ConflictError
 from survey.models import AccountTeamMember, KeyAccount
-from survey.registry.csv_files import Problem, control_character, read_csv_file, valid_email
+from survey.registry.csv_files import Problem, RowCheck, read_csv_file
 from survey.registry.messages import join_choices, quote_input
 from survey.scale import TeamRole
 
@@ -186,22 +186,10 @@ def _file_key(row: TeamRow) -> tuple[str, str]:
 def _parse_row(
     line: int, values: dict[str, str], accounts: dict[str, int]
 ) -> tuple[TeamRow | None, list[Problem]]:
-    problems: dict[str, Problem] = {}
-
-    def problem(column: str, message: str) -> None:
-        problems.setdefault(column, Problem(line, column, message))
-
-    for column, value in values.items():
-        bad = control_character(value)
-        if bad is not None:
-            problem(column, f"contains the control character U+{ord(bad):04X}")
-    for column in ("account_external_id", "name"):
-        value = values[column]
-        if not value:
-            problem(column, "is required")
-        elif len(value) > MAX_LENGTH[column]:
-            limit = MAX_LENGTH[column]
-            problem(column, f"is {len(value)} characters long; at most {limit} are allowed")
+    check = RowCheck(line, values, MAX_LENGTH)
+    problem = check.problem
+    check.text("account_external_id", required=True)
+    check.text("name", required=True)
     external_id = values["account_external_id"]
     account_id = accounts.get(external_id)
     if external_id and account_id is None:
@@ -211,12 +199,10 @@ def _parse_row(
         got = f"{quote_input(values['role'])} is not a team role" if values["role"] else None
         allowed = f"use {join_choices(TeamRole.codes())} (or the Chinese or English label)"
         problem("role", f"{got or 'is required'}; {allowed}")
-    email = values["email"] or None
-    if email is not None and (len(email) > MAX_LENGTH["email"] or not valid_email(email)):
-        problem("email", f"{quote_input(email)} is not a valid e-mail address")
+    email = check.email("email")
+    problems = check.problems(TEAM_COLUMNS)
     if problems:
-        ordered = sorted(problems.values(), key=lambda p: TEAM_COLUMNS.index(p.column))
-        return None, ordered
+        return None, problems
     assert account_id is not None and role is not None
     return TeamRow(line, account_id, external_id, values["name"], role, email), []
 

@@ -11,16 +11,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import IO
 
-from survey.registry.csv_files import (
-    Problem,
-    cell_reporter,
-    check_control_characters,
-    parse_email,
-    parse_phone,
-    read_csv_file,
-)
+from survey.registry.csv_files import Problem, RowCheck, read_csv_file
 from survey.registry.messages import join_choices, quote_input
-from survey.scale import ContactRole, normalise_locale
+from survey.scale import ContactRole
 
 #: The columns of a contact CSV, in the order the sample file uses.
 CONTACT_CSV_COLUMNS: tuple[str, ...] = (
@@ -155,23 +148,10 @@ def _lines(numbers: Iterable[int]) -> str:
 
 
 def _parse_row(line: int, values: dict[str, str]) -> tuple[ContactRow | None, list[Problem]]:
-    problems: list[Problem] = []
-    problem = cell_reporter(line, problems)
-    check_control_characters(values, problem)
-
-    def text(column: str, *, required: bool) -> str:
-        value = values[column]
-        if not value:
-            if required:
-                problem(column, "is required")
-            return ""
-        limit = MAX_LENGTH[column]
-        if len(value) > limit:
-            problem(column, f"is {len(value)} characters long; at most {limit} are allowed")
-        return value
-
-    account = text("account_external_id", required=True)
-    name = text("name", required=False)
+    check = RowCheck(line, values, MAX_LENGTH)
+    problem = check.problem
+    account = check.text("account_external_id", required=True)
+    name = check.text("name", required=False)
 
     role = ContactRole.OTHER.value
     if values["role"]:
@@ -184,19 +164,11 @@ def _parse_row(line: int, values: dict[str, str]) -> tuple[ContactRow | None, li
                 f"{join_choices(ContactRole.codes())} (or the Chinese or English label)",
             )
 
-    email = parse_email(values["email"], "email", MAX_LENGTH["email"], problem)
-    phone = parse_phone(values["phone"], "phone", MAX_LENGTH["phone"], problem)
+    email = check.email("email")
+    phone = check.phone("phone")
     if email is None and phone is None:
         problem("email", "an e-mail or a phone is required")
-
-    locale = None
-    if values["locale"]:
-        locale = normalise_locale(values["locale"])
-        if locale is None:
-            problem(
-                "locale",
-                f"{quote_input(values['locale'])} is not a supported language; use zh or en",
-            )
+    locale = check.locale("locale")
 
     flag = values["primary"].lower()
     if flag not in YES + NO:
@@ -205,6 +177,7 @@ def _parse_row(line: int, values: dict[str, str]) -> tuple[ContactRow | None, li
             f"{quote_input(values['primary'])} is not yes or no; use yes, no, 是, 否, 1 or 0",
         )
 
+    problems = check.problems(CONTACT_CSV_COLUMNS)
     if problems:
         return None, problems
     return (

@@ -11,11 +11,12 @@ import csv
 import difflib
 import io
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO
 
 from survey.registry.messages import quote_input
+from survey.scale import normalise_locale
 
 # The WHATWG HTML "valid e-mail address" grammar, with a dot required in the domain:
 # strict enough to catch typos, loose enough for every address people really use.
@@ -182,25 +183,55 @@ def _read_header(
     return names
 
 
-def cell_reporter(line: int, problems: list[Problem]) -> Callable[[str, str], None]:
-    """`problem(column, message)` for one row, keeping one problem per cell: the first
-    one found is the one to fix."""
-    reported: set[str] = set()
+class RowCheck:
+    """The checks of one row of a registry CSV. Problems are kept one per cell (the
+    first one found is the one to fix) and come back in the file's column order, as a
+    user reads the row. Control characters are reported on construction."""
 
-    def problem(column: str, message: str) -> None:
-        if column not in reported:
-            reported.add(column)
-            problems.append(Problem(line, column, message))
+    def __init__(self, line: int, values: dict[str, str], limits: Mapping[str, int]) -> None:
+        self.line = line
+        self.values = values
+        self.limits = limits
+        self._problems: dict[str, Problem] = {}
+        for column, value in values.items():
+            bad = control_character(value)
+            if bad is not None:
+                self.problem(column, f"contains the control character U+{ord(bad):04X}")
 
-    return problem
+    def problem(self, column: str, message: str) -> None:
+        self._problems.setdefault(column, Problem(self.line, column, message))
 
+    def problems(self, columns: Sequence[str]) -> list[Problem]:
+        """Every problem found, in the order of `columns`."""
+        return sorted(self._problems.values(), key=lambda p: columns.index(p.column))
 
-def check_control_characters(values: dict[str, str], problem: Callable[[str, str], None]) -> None:
-    """Report each cell holding an invisible control character."""
-    for column, value in values.items():
-        bad = control_character(value)
-        if bad is not None:
-            problem(column, f"contains the control character U+{ord(bad):04X}")
+    def text(self, column: str, *, required: bool) -> str:
+        """The cell's text ("" when empty); reports a missing required or too long one."""
+        value = self.values[column]
+        if not value:
+            if required:
+                self.problem(column, "is required")
+            return ""
+        limit = self.limits[column]
+        if len(value) > limit:
+            self.problem(column, f"is {len(value)} characters long; at most {limit} are allowed")
+        return value
+
+    def email(self, column: str) -> str | None:
+        return parse_email(self.values[column], column, self.limits[column], self.problem)
+
+    def phone(self, column: str) -> str | None:
+        return parse_phone(self.values[column], column, self.limits[column], self.problem)
+
+    def locale(self, column: str) -> str | None:
+        """zh or en, None when empty; reports another language."""
+        raw = self.values[column]
+        if not raw:
+            return None
+        found = normalise_locale(raw)
+        if found is None:
+            self.problem(column, f"{quote_input(raw)} is not a supported language; use zh or en")
+        return found
 
 
 def parse_email(
@@ -251,8 +282,7 @@ __all__ = [
     "CsvFile",
     "CsvRecord",
     "Problem",
-    "cell_reporter",
-    "check_control_characters",
+    "RowCheck",
     "control_character",
     "parse_email",
     "parse_phone",
