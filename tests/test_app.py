@@ -324,3 +324,74 @@ def test_trusted_proxy_headers_only_when_configured(database_url):
             environ_base={"REMOTE_ADDR": "10.0.0.2"},
         )
     assert seen == ["10.0.0.2", "203.0.113.9"]
+
+
+def test_migration_0007_back_fills_each_invitations_inclusion_probability(database_url):
+    """Earlier samples were random: pi is the stratum's n/N, or the campaign's n/N."""
+    app = make_test_app(database_url)
+    with app.app_context():
+        db.drop_all()
+        try:
+            upgrade(revision="0006")
+            at = old_schema.AT
+            with db.engine.begin() as conn:
+                old_schema.insert(conn, "key_accounts", [old_schema.account(n) for n in (1, 2, 3)])
+                questionnaires = [
+                    {"id": n, "name": f"q{n}", "kind": "satisfaction", "created_at": at}
+                    for n in (1, 2)
+                ]
+                old_schema.insert(conn, "questionnaires", questionnaires)
+                old_schema.insert(
+                    conn,
+                    "campaigns",
+                    [
+                        old_schema.campaign(1, method="stratified", frame_size=30, sample_size=4),
+                        old_schema.campaign(2, frame_size=8, sample_size=2),
+                    ],
+                )
+                old_schema.insert(
+                    conn,
+                    "campaign_strata",
+                    [
+                        {"campaign_id": 1, "key": "A", "frame": 10, "size": 2},
+                        {"campaign_id": 1, "key": "B", "frame": 20, "size": 2},
+                    ],
+                )
+                invitations = [(1, 1, 1, "A"), (2, 1, 2, "B"), (3, 2, 3, None)]
+                old_schema.insert(
+                    conn,
+                    "invitations",
+                    [
+                        {
+                            "id": i,
+                            "campaign_id": c,
+                            "account_id": a,
+                            "stratum": stratum,
+                            "token_hash": f"h{i}",
+                            "token_nonce": "n",
+                            "locale": "zh",
+                            "status": "sent",
+                            "created_at": at,
+                            "reminders_sent": 0,
+                        }
+                        for i, c, a, stratum in invitations
+                    ],
+                )
+            upgrade()
+            with db.engine.connect() as conn:
+                rows = conn.execute(
+                    text("SELECT id, inclusion_probability, selection FROM invitations ORDER BY id")
+                ).all()
+                kept_open_cases = (
+                    conn.execute(text("SELECT include_open_cases FROM campaigns ORDER BY id"))
+                    .scalars()
+                    .all()
+                )
+            assert [tuple(r) for r in rows] == [
+                (1, 0.2, "random"),
+                (2, 0.1, "random"),
+                (3, 0.25, "random"),
+            ]
+            assert kept_open_cases == [True, True]
+        finally:
+            _drop_everything()

@@ -10,6 +10,7 @@ from survey.data_version import DataVersion
 from survey.models.answers import Answer, AnswerReason, ExitFeedback, Response
 from survey.models.audit import AuditEntry
 from survey.models.campaigns import (
+    CADENCES,
     CAMPAIGN_CLOSED,
     CAMPAIGN_OPEN,
     CONTACT_CHOICES,
@@ -24,6 +25,10 @@ from survey.models.campaigns import (
     INVITATION_STATUSES,
     KIND_EXIT,
     KIND_SATISFACTION,
+    SELECTION_CENSUS,
+    SELECTION_COVERAGE,
+    SELECTION_RANDOM,
+    SELECTIONS,
     Aspect,
     Campaign,
     CampaignFrameMember,
@@ -31,6 +36,7 @@ from survey.models.campaigns import (
     Invitation,
     Questionnaire,
     QuestionnaireItem,
+    Schedule,
 )
 from survey.models.follow_ups import (
     FOLLOW_UP_CONTACTED,
@@ -69,6 +75,7 @@ from survey.models.registry import (
 # writes runs without them.
 
 __all__ = [
+    "CADENCES",
     "CAMPAIGN_CLOSED",
     "CAMPAIGN_OPEN",
     "CONTACTS_ALL",
@@ -96,6 +103,10 @@ __all__ = [
     "ROLE_ADMIN",
     "ROLE_MANAGER",
     "ROLE_VIEWER",
+    "SELECTIONS",
+    "SELECTION_CENSUS",
+    "SELECTION_COVERAGE",
+    "SELECTION_RANDOM",
     "SOURCE_EXIT_SURVEY",
     "SOURCE_STAFF",
     "AccountTeamMember",
@@ -120,5 +131,6 @@ __all__ = [
     "Questionnaire",
     "QuestionnaireItem",
     "Response",
+    "Schedule",
     "StaffMember",
 ]

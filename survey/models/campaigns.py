@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
+    Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
     String,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -42,6 +46,41 @@ KIND_EXIT = "exit"
 CONTACTS_PRIMARY = "primary"
 CONTACTS_ALL = "all"
 CONTACT_CHOICES = (CONTACTS_PRIMARY, CONTACTS_ALL)
+#: How an account came into a sample: surveyed in full (a census tier), because it
+#: would otherwise go unheard too long (the coverage goal), or drawn at random.
+SELECTION_CENSUS = "census"
+SELECTION_COVERAGE = "coverage"
+SELECTION_RANDOM = "random"
+SELECTIONS = (SELECTION_CENSUS, SELECTION_COVERAGE, SELECTION_RANDOM)
+#: How often a schedule launches a campaign.
+CADENCES = ("month", "quarter", "half-year", "year")
+
+
+class Schedule(db.Model):
+    """A named sampling plan with a cadence: one campaign per cycle (定期调查)."""
+
+    __tablename__ = "schedules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    every: Mapped[str] = mapped_column(String(16))  # one of CADENCES
+    starts_on: Mapped[date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(16), default=KIND_SATISFACTION)
+    #: The randomly drawn part of each cycle: a size or a fraction of the frame.
+    size: Mapped[int | None] = mapped_column(Integer)
+    fraction: Mapped[float | None] = mapped_column(Float)
+    stratify_by: Mapped[str | None] = mapped_column(String(32))
+    #: Tiers surveyed in full every cycle (comma-separated tier codes).
+    census_tiers: Mapped[str | None] = mapped_column(String(40))
+    cover_within_days: Mapped[int] = mapped_column(Integer, default=365)
+    include_open_cases: Mapped[bool] = mapped_column(Boolean, default=False)
+    contacts: Mapped[str] = mapped_column(String(16), default=CONTACTS_PRIMARY)
+    contact_roles: Mapped[str | None] = mapped_column(String(200))
+    closes_after_days: Mapped[int] = mapped_column(Integer, default=21)
+    exclude_days: Mapped[int] = mapped_column(Integer, default=90)
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(120))
 
 
 class Aspect(db.Model):
@@ -97,6 +136,7 @@ class Campaign(db.Model):
     """A sample survey campaign: who was drawn, how, and until when it is open."""
 
     __tablename__ = "campaigns"
+    __table_args__ = (UniqueConstraint("schedule_id", "cycle", name="uq_campaigns_schedule_cycle"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
@@ -122,6 +162,16 @@ class Campaign(db.Model):
         String(16), default=CONTACTS_PRIMARY, server_default=CONTACTS_PRIMARY
     )
     contact_roles: Mapped[str | None] = mapped_column(String(200))
+    #: The panel design: tiers surveyed in full (comma-separated), the coverage goal
+    #: in days (None: none), and whether accounts with an open case stay in the frame
+    #: (campaigns launched before this choice existed kept them).
+    census_tiers: Mapped[str | None] = mapped_column(String(40))
+    cover_within_days: Mapped[int | None] = mapped_column(Integer)
+    include_open_cases: Mapped[bool] = mapped_column(Boolean, default=False, server_default=true())
+    #: The schedule and cycle (e.g. "2026-Q4") that launched it; at most one campaign
+    #: per cycle of a schedule.
+    schedule_id: Mapped[int | None] = mapped_column(ForeignKey("schedules.id"), index=True)
+    cycle: Mapped[str | None] = mapped_column(String(16))
 
     questionnaire: Mapped[Questionnaire] = relationship(lazy="raise")
     strata: Mapped[list[CampaignStratum]] = relationship(
@@ -193,6 +243,11 @@ class Invitation(db.Model):
     token_nonce: Mapped[str] = mapped_column(String(64))
     locale: Mapped[str] = mapped_column(String(8))
     stratum: Mapped[str | None] = mapped_column(String(100))
+    #: The account's inclusion probability π (1 for census and coverage accounts,
+    #: n_h/N_h in a randomly sampled stratum) and how it came in (SELECTIONS); the
+    #: DESIGN weight is 1/π.
+    inclusion_probability: Mapped[float | None] = mapped_column(Float)
+    selection: Mapped[str | None] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default=INVITATION_PENDING, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
