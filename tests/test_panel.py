@@ -25,6 +25,7 @@ from survey.models import (
 
 from .conftest import TEST_NOW, TEST_SECRET
 from .factories import make_account, make_campaign, make_response
+from .graphql_helpers import codes, gql, make_tokens
 
 LONG_AGO = TEST_NOW - timedelta(days=1000)
 
@@ -263,4 +264,91 @@ def test_cli_dry_run_counts_census_coverage_and_chance(app, runner):
     assert lines[9].startswith(
         "Certainty: 3 by census (tiers A), 15 by the coverage goal (365 days); "
         "by chance: 1 (asked for 3)"
+    )
+
+
+PANEL_LAUNCH = """
+mutation($input: LaunchCampaignInput!) {
+  launchCampaign(input: $input) {
+    campaign { id }
+    sampled census coverage random openCases
+    excluded { reason count }
+    allocation { key frame size census coverage random inclusionProbability }
+  }
+}
+"""
+
+
+def test_graphql_launch_with_census_and_coverage(app, client):
+    with app.app_context():
+        tiered()
+        make_account("KA19", tier="C", created_at=TEST_NOW - timedelta(days=10))
+        open_case(make_account("KA20", tier="C", created_at=LONG_AGO), FOLLOW_UP_ESCALATED)
+        # B accounts were invited 30 days ago: not due under a 365-day goal.
+        b_accounts = db.session.scalars(select(KeyAccount).where(KeyAccount.tier == "B")).all()
+        make_campaign("Last month", accounts=list(b_accounts))
+        db.session.execute(
+            update(Invitation)
+            .where(Invitation.account_id.in_([a.id for a in b_accounts]))
+            .values(created_at=TEST_NOW - timedelta(days=30))
+        )
+        db.session.commit()
+        token = make_tokens()["manager"]
+    variables = {
+        "input": {
+            "name": "GQL panel",
+            "sampleSize": 4,
+            "stratifyBy": "TIER",
+            "seed": 2,
+            "excludeSurveyedWithinDays": 0,
+            "censusTiers": ["a"],
+            "coverWithinDays": 365,
+        }
+    }
+    body = gql(client, PANEL_LAUNCH, variables, token=token, lang="en")
+    assert "errors" not in body, body
+    result = body["data"]["launchCampaign"]
+    # A: census 3; C: 9 due, KA19 (new) left to draw; B: 6 drawn from; open case KA20 out.
+    assert (result["census"], result["coverage"], result["random"]) == (3, 9, 4)
+    assert result["sampled"] == 16 and result["openCases"] == ["KA20"]
+    assert {"reason": "open_case", "count": 1} in result["excluded"]
+    # 4 at random over B (6) and C (1): 3.43 and 0.57 -> B 3, C 1 (every stratum one).
+    assert result["allocation"] == [
+        {"key": "A", "frame": 3, "size": 3, "census": 3, "coverage": 0, "random": 0,
+         "inclusionProbability": None},
+        {"key": "B", "frame": 6, "size": 3, "census": 0, "coverage": 0, "random": 3,
+         "inclusionProbability": 0.5},
+        {"key": "C", "frame": 10, "size": 10, "census": 0, "coverage": 9, "random": 1,
+         "inclusionProbability": 1.0},
+    ]  # fmt: skip
+    with app.app_context():
+        assert verify_campaign(int(result["campaign"]["id"])).reproduced
+        audit = json.loads(
+            db.session.scalar(
+                select(AuditEntry.details).where(AuditEntry.action == "campaign.launch")
+            )
+        )
+        assert (audit["cover_within_days"], audit["open_cases"]) == (365, 1)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "zh"),
+    [
+        ({"censusTiers": ["Z"]}, "censusTiers", "不是客户等级"),
+        ({"coverWithinDays": 0}, "coverWithinDays", "覆盖目标须在 1 到 3650 天之间"),
+    ],
+)
+def test_graphql_panel_input_errors_are_bilingual(app, client, changes, field, zh):
+    with app.app_context():
+        tiered()
+        token = make_tokens()["manager"]
+    variables = {"input": {"name": "Bad", "sampleSize": 1, **changes}}
+    body = gql(client, PANEL_LAUNCH, variables, token=token, lang="zh")
+    assert codes(body) == ["BAD_USER_INPUT"]
+    assert body["errors"][0]["extensions"]["field"] == field
+    assert zh in body["errors"][0]["message"]
+    english = gql(client, PANEL_LAUNCH, variables, token=token, lang="en")
+    assert (
+        "between 1 and 3650" in english["errors"][0]["message"]
+        or "not a tier" in (english["errors"][0]["message"])
     )

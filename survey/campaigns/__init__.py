@@ -31,11 +31,13 @@ from survey.campaigns.lookups import (
 from survey.campaigns.planning import (
     ALL_STRATUM,
     KINDS,
+    MAX_COVER_WITHIN_DAYS,
     MAX_EXCLUDE_DAYS,
     MAX_SEED,
     NAME_MAX_LENGTH,
     CampaignPlan,
     CampaignRequest,
+    census_tiers_of,
     plan_campaign,
 )
 from survey.campaigns.sample_audit import (
@@ -49,6 +51,7 @@ __all__ = [
     "EXCLUSION_REASONS",
     "EXIT_EXCLUSION_REASONS",
     "KINDS",
+    "MAX_COVER_WITHIN_DAYS",
     "MAX_EXCLUDE_DAYS",
     "MAX_SEED",
     "NAME_MAX_LENGTH",
@@ -64,6 +67,7 @@ __all__ = [
     "campaign_kind",
     "campaign_links",
     "campaign_page",
+    "census_tiers_of",
     "close_campaign",
     "contact_choice",
     "get_campaign_summary",
