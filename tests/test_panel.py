@@ -26,6 +26,7 @@ from survey.models import (
 from .conftest import TEST_NOW, TEST_SECRET
 from .factories import make_account, make_campaign, make_response
 from .graphql_helpers import codes, gql, make_tokens
+from .test_manage import add_member, launch_data, post_form, sign_in, text
 
 LONG_AGO = TEST_NOW - timedelta(days=1000)
 
@@ -352,3 +353,31 @@ def test_graphql_panel_input_errors_are_bilingual(app, client, changes, field, z
         "between 1 and 3650" in english["errors"][0]["message"]
         or "not a tier" in (english["errors"][0]["message"])
     )
+
+
+def test_console_preview_shows_census_coverage_chance_and_open_cases(app, client):
+    with app.app_context():
+        tiered()
+        make_account("KA19", tier="C", created_at=TEST_NOW - timedelta(days=10))
+        open_case(make_account("KA20", tier="C", created_at=LONG_AGO), FOLLOW_UP_OPEN)
+        db.session.commit()
+    sign_in(client, add_member(app, "Zhang", "manager"))
+    data = {
+        **launch_data(size="1", exclude_days="0"),
+        "census_tiers": ["A"],
+        "cover_within_days": "365",
+        "open_cases": "out",
+        "preview": "Preview sample",
+    }
+    response = post_form(client, "/manage/campaigns/new?lang=en", data)
+    assert response.status_code == 200, text(response)
+    page = text(response)
+    # A: census 3; B, C: 15 due; the random 1 is KA19, the only one left.
+    assert "3 by census, 15 by the coverage goal and 1 by chance (1 asked for)." in page
+    assert "Tier A 3 3 3 0 0 3 Tier B 6 6 0 6 0 6 Tier C 10 10 0 9 1 10" in page
+    assert "Open follow-up case 1" in page
+    assert "Left out for an open follow-up case KA20" in page
+    zh = text(post_form(client, "/manage/campaigns/new?lang=zh", data))
+    assert "普查 3 个，因覆盖目标 15 个，随机抽中 1 个" in zh
+    with app.app_context():
+        assert db.session.scalar(select(Campaign.id).where(Campaign.name == data["name"])) is None
