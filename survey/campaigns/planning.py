@@ -229,8 +229,10 @@ def draw_plan(request: CampaignRequest, now: datetime) -> tuple[CampaignPlan, Fr
         drawn = simple_sample(list(ids_by_external), size, valid.seed)
         method = METHOD_SIMPLE
     chosen = {ids_by_external[e] for e in drawn} | selection.keys()
-    sample = [m.account_id for m in sorted(frame.members, key=lambda m: m.external_id)]
-    sample = [a for a in sample if a in chosen]
+    # In external_id order: the drawn ones and the certainty ones, sorted together.
+    certain_ids = {m.external_id: m.account_id for m in frame.members if m.certainty}
+    ids_by_external.update(certain_ids)
+    sample = [ids_by_external[e] for e in sorted([*drawn, *certain_ids])]
     # Each sampled account's contacts to invite; the frame holds only accounts with one.
     cutoff = (
         now - timedelta(days=request.exclude_days)
