@@ -7,15 +7,24 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from flask_sqlalchemy.record_queries import get_recorded_queries
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, update
 
-from survey.analysis import Dimension, ResponseFilter, Weight, satisfaction_summary
+from survey.analysis import (
+    Dimension,
+    ResponseFilter,
+    Weight,
+    campaign_margins,
+    compare_campaigns,
+    dissatisfaction_drilldown,
+    satisfaction_summary,
+)
 from survey.data_version import current_token
 from survey.db import db
-from survey.models import Invitation
-from survey.statistics import weighted_wilson_interval
+from survey.models import Campaign, Invitation
+from survey.statistics import margin_of_error, weighted_wilson_interval, wilson_interval
 
 from .conftest import TEST_NOW
 from .factories import make_account, make_campaign, make_response
@@ -237,3 +246,100 @@ def test_with_equal_probabilities_design_equals_accounts(app, scores, pi):
                         )
         finally:
             db.session.rollback()
+
+
+def test_drilldown_with_design_weight(app, panel):
+    with app.app_context():
+        before = len(get_recorded_queries())
+        nodes = dissatisfaction_drilldown(
+            [Dimension.ASPECT, Dimension.TIER],
+            ResponseFilter(aspect="overall"),
+            locale="en",
+            weight=Weight.DESIGN,
+        )
+        statements = [q.statement for q in get_recorded_queries()[before:]]
+        raw = dissatisfaction_drilldown(
+            [Dimension.ASPECT, Dimension.TIER], ResponseFilter(aspect="overall"), locale="en"
+        )
+    # Four statements: counts, reasons, texts, and the weighted levels in one UNION ALL.
+    assert len([s for s in statements if "answers" in s]) == 4, statements
+    [node] = nodes
+    # Overall: KA-3 (2, w 1) and KA-4 (1, w 4) of Σw = 11; answers stay raw counts.
+    assert (node.key, node.answers, node.dissatisfied, node.accounts) == ("overall", 5, 2, 5)
+    assert node.dissatisfied_share == pytest.approx(DISSATISFIED)
+    assert node.dissatisfied_share_interval == pytest.approx(
+        weighted_wilson_interval(5 / 11, N_EFF)
+    )
+    assert not node.low_sample
+    # Tier A: weights 1, 1, 1, one dissatisfied; tier B: 4 and 4, one dissatisfied.
+    assert [
+        (c.key, c.answers, c.dissatisfied, c.accounts, pytest.approx(c.dissatisfied_share))
+        for c in node.children
+    ] == [("A", 3, 1, 3, 1 / 3), ("B", 2, 1, 2, 0.5)]
+    assert node.children[1].dissatisfied_share_interval == pytest.approx(
+        weighted_wilson_interval(0.5, 2)
+    )
+    assert all(c.low_sample for c in node.children)
+    # Unweighted, the overall node's share is 2 of 5 answers.
+    assert (raw[0].dissatisfied_share, raw[0].accounts) == (0.4, None)
+    assert raw[0].dissatisfied_share_interval == wilson_interval(2, 5)
+
+
+def test_a_weighted_drilldown_costs_a_latest_campaign_pass_per_level():
+    from graphql import parse
+
+    from schema.build import schema
+    from schema.cost import DEFAULT_MAX_COST, operation_cost
+
+    query = "{ dissatisfactionDrilldown(by: [TIER], weight: %s) { key } }"
+    # The request (10), three scans (3,000), 3 tiers x 4 per cell, 3 nodes.
+    assert operation_cost(schema._schema, parse(query % "ANSWERS")) == 10 + 3000 + 12 + 3
+    # Weighted: each account's latest campaign weighed once per level (8,000).
+    design = operation_cost(schema._schema, parse(query % "DESIGN"))
+    assert design == 10 + 3000 + 12 + 3 + 8000
+    assert design > DEFAULT_MAX_COST  # allowed where GRAPHQL_MAX_COST is raised
+
+
+def test_graphql_drilldown_weight_design(app, client, panel):
+    app.config["GRAPHQL_MAX_COST"] = 20_000
+    with app.app_context():
+        tokens = make_tokens()
+    body = gql(
+        client,
+        """{ dissatisfactionDrilldown(by: [TIER], weight: DESIGN, filter: {aspect: "overall"})
+               { key answers dissatisfied accounts dissatisfiedShare lowSample
+                 dissatisfiedShareInterval { low high } } }""",
+        token=tokens["viewer"],
+    )
+    assert "errors" not in body, body
+    rows = body["data"]["dissatisfactionDrilldown"]
+    assert [(r["key"], r["answers"], r["dissatisfied"], r["accounts"]) for r in rows] == [
+        ("A", 3, 1, 3),
+        ("B", 2, 1, 2),
+    ]
+    assert [r["dissatisfiedShare"] for r in rows] == [pytest.approx(1 / 3), pytest.approx(0.5)]
+    low, high = weighted_wilson_interval(0.5, 2)
+    assert rows[1]["dissatisfiedShareInterval"] == {
+        "low": pytest.approx(low),
+        "high": pytest.approx(high),
+    }
+
+
+def test_a_campaign_margin_uses_the_design_when_it_is_not_self_weighting(app, panel):
+    """The panel's frame: 3 census accounts and 8 in the random stratum, 2 of them
+    drawn (π = 0.25); all five answered. Design-weighted satisfied share 2/11 on
+    Kish's n = 121/35, corrected for 5 of 11: 1.959964 · sqrt(2/11 · 9/11 / (121/35))
+    · sqrt(6/10) = 0.3149."""
+    campaign_id = panel["campaign"]
+    with app.app_context():
+        db.session.get(Campaign, campaign_id).frame_size = 11
+        db.session.commit()
+        assert campaign_margins([campaign_id])[campaign_id] == pytest.approx(0.3149261, abs=1e-6)
+        compared = compare_campaigns(campaign_id, campaign_id)
+        assert compared.a.margin_of_error == pytest.approx(0.3149261, abs=1e-6)
+        # Self-weighting (every π 0.25): the plain margin on the answers, 2 of 5 satisfied.
+        db.session.execute(update(Invitation).values(inclusion_probability=0.25))
+        db.session.commit()
+        plain = campaign_margins([campaign_id])[campaign_id]
+    assert plain == pytest.approx(margin_of_error(0.4, 5, 11))
+    assert plain == pytest.approx(0.3326169, abs=1e-6)
