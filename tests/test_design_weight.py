@@ -343,3 +343,13 @@ def test_a_campaign_margin_uses_the_design_when_it_is_not_self_weighting(app, pa
         plain = campaign_margins([campaign_id])[campaign_id]
     assert plain == pytest.approx(margin_of_error(0.4, 5, 11))
     assert plain == pytest.approx(0.3326169, abs=1e-6)
+
+
+def test_the_responses_export_gives_each_responses_inclusion_probability(app, client, panel):
+    from .test_manage import add_member, read_csv, sign_in
+
+    sign_in(client, add_member(app, "Zhang", "manager"))
+    rows = read_csv(client.get(f"/manage/campaigns/{panel['campaign']}/responses.csv?lang=zh"))
+    position = rows[0].index("入样概率 (π)")
+    assert rows[0][position - 1] == "录入人"
+    assert [r[position] for r in rows[1:]] == ["1.0", "1.0", "1.0", "0.25", "0.25"]
