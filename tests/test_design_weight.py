@@ -23,7 +23,7 @@ from survey.analysis import (
 )
 from survey.data_version import current_token
 from survey.db import db
-from survey.models import Campaign, Invitation
+from survey.models import Campaign, Invitation, KeyAccount
 from survey.statistics import margin_of_error, weighted_wilson_interval, wilson_interval
 
 from .conftest import TEST_NOW
@@ -353,3 +353,24 @@ def test_the_responses_export_gives_each_responses_inclusion_probability(app, cl
     position = rows[0].index("入样概率 (π)")
     assert rows[0][position - 1] == "录入人"
     assert [r[position] for r in rows[1:]] == ["1.0", "1.0", "1.0", "0.25", "0.25"]
+
+
+def test_a_drilldown_node_no_account_counts_through_has_no_weighted_share(app, panel):
+    """KA-4 also complained in an older campaign: the node exists (a raw complaint), but
+    under a weight KA-4 counts through its latest campaign, so the old node has none."""
+    with app.app_context():
+        ka4 = db.session.get(KeyAccount, panel["accounts"][3])
+        old, _ = make_campaign("2026-Q2", accounts=[ka4], opens_at=TEST_NOW - timedelta(days=150))
+        make_response(old, ka4, {"overall": 1}, submitted_at=TEST_NOW - timedelta(days=149))
+        db.session.commit()
+        nodes = dissatisfaction_drilldown(
+            [Dimension.CAMPAIGN], ResponseFilter(aspect="overall"), weight=Weight.DESIGN
+        )
+    assert [
+        (n.label, n.answers, n.dissatisfied, n.accounts, n.dissatisfied_share, n.low_sample)
+        for n in nodes
+    ] == [
+        ("2026-Q4", 5, 2, 5, pytest.approx(5 / 11), False),
+        ("2026-Q2", 1, 1, 0, None, True),
+    ]
+    assert nodes[1].dissatisfied_share_interval is None
