@@ -3,8 +3,9 @@ dimension after another, each node with its top reasons and newest comments.
 
 Three GROUP BY queries over the finest cells and one for the comments, whatever the
 depth and the number of nodes (SQL counts; Python adds cells up into nodes); under a
-weight (ACCOUNTS, REVENUE, DESIGN) one more, a UNION ALL of one GROUP BY per level,
-since an account's weight in a node is not the sum of its cells' squared.
+weight (ACCOUNTS, REVENUE, DESIGN) one more, a UNION ALL of one GROUP BY per level:
+an account can sit in several cells of a node, so a node's Σw² over its accounts is
+not the sum of its cells'.
 """
 
 from __future__ import annotations
