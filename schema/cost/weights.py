@@ -216,9 +216,9 @@ def _drilldown(args: Args, scope: Scope) -> Price:
     weight = args.get("weight")
     by_answers = weight is None or getattr(weight, "name", weight) == "ANSWERS"
     # Weighted: one more statement weighing each account's latest campaign once per
-    # level (a UNION ALL): 385 ms a level against 200 ms for [TIER] unweighted, measured
-    # at 100,000 answers. Over the default cap: raise GRAPHQL_MAX_COST to allow it.
-    weighted = 0 if by_answers else len(sizes) * LATEST_PER_ACCOUNT
+    # level (a UNION ALL): 385-445 ms a level at 100,000 answers (`python -m
+    # benchmarks.design`: [TIER] 585-755 ms weighted, 200-310 ms not), about 0.1 ms a unit.
+    weighted = 0 if by_answers else len(sizes) * LATEST_PER_ACCOUNT // 2
     return Price(
         own=3 * SCAN + CELL * cells + weighted,
         items=sizes[0] if sizes else 0,
