@@ -213,8 +213,14 @@ def _drilldown(args: Args, scope: Scope) -> Price:
     adding up every cell the `by` list can produce, then one node per group per level."""
     sizes = [cardinality(d) for d in args.get("by") or ()]
     cells = math.prod(sizes) if sizes else 0
+    weight = args.get("weight")
+    by_answers = weight is None or getattr(weight, "name", weight) == "ANSWERS"
+    # Weighted: one more statement weighing each account's latest campaign once per
+    # level (a UNION ALL): 385-445 ms a level at 100,000 answers (`python -m
+    # benchmarks.design`: [TIER] 585-755 ms weighted, 200-310 ms not), about 0.1 ms a unit.
+    weighted = 0 if by_answers else len(sizes) * LATEST_PER_ACCOUNT // 2
     return Price(
-        own=3 * SCAN + CELL * cells,
+        own=3 * SCAN + CELL * cells + weighted,
         items=sizes[0] if sizes else 0,
         each=1,
         scope=replace(scope, levels=tuple(sizes[1:])),
@@ -348,7 +354,7 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
     "DrilldownNode": {
         **free(
             "dimension key label answers dissatisfied dissatisfiedShare "
-            "dissatisfiedShareInterval lowSample"
+            "dissatisfiedShareInterval lowSample accounts"
         ),
         "topReasons": listed(REASONS),
         "children": _children,
