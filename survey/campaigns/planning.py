@@ -82,6 +82,9 @@ class CampaignRequest:
     #: "all" (every contact), narrowed to these roles (codes or labels) when given.
     contacts: str = CONTACTS_PRIMARY
     contact_roles: tuple[str, ...] = ()
+    #: The schedule and cycle launching it (survey.campaigns.schedule_runs), if any.
+    schedule_id: int | None = None
+    cycle: str | None = None
 
 
 @dataclass(frozen=True)
