@@ -230,3 +230,27 @@ def test_two_runs_at_once_launch_one_campaign(app: Flask) -> None:
     assert sorted(len(r.launched) for r in reports) == [0, 1]
     assert sorted(len(r.already) for r in reports) == [0, 1]
     assert all(r.failed == [] for r in reports)
+
+
+def test_a_cycle_asks_for_the_schedules_panel_design(app: Flask) -> None:
+    from survey.campaigns.schedule_runs import _request
+    from survey.models import Schedule
+
+    with app.app_context():
+        created = create_schedule(
+            quarterly(census_tiers=("A",), cover_within_days=200, include_open_cases=True),
+            actor=None,
+            today=DEC_6,
+        )
+        schedule = db.session.get(Schedule, created.id)
+        request = _request(schedule, cycle_containing("quarter", DEC_6), "cron")
+        assert (request.census_tiers, request.cover_within_days, request.include_open_cases) == (
+            ("A",),
+            200,
+            True,
+        )
+        assert (request.schedule_id, request.cycle, request.closes_in_days) == (
+            created.id,
+            "2026-Q4",
+            21,
+        )

@@ -72,7 +72,7 @@ def campaign_name(schedule_name: str, cycle: Cycle) -> str:
 
 
 def _request(schedule: Schedule, cycle: Cycle, actor: str | None) -> CampaignRequest:
-    request = CampaignRequest(
+    return CampaignRequest(
         name=campaign_name(schedule.name, cycle),
         size=schedule.size,
         fraction=schedule.fraction,
@@ -86,18 +86,10 @@ def _request(schedule: Schedule, cycle: Cycle, actor: str | None) -> CampaignReq
         contact_roles=split_list(schedule.contact_roles),
         schedule_id=schedule.id,
         cycle=cycle.key,
+        census_tiers=split_list(schedule.census_tiers),
+        cover_within_days=schedule.cover_within_days,
+        include_open_cases=schedule.include_open_cases,
     )
-    # The panel design (census tiers, coverage goal, open cases), when the launch
-    # knows it (survey.campaigns.planning.CampaignRequest).
-    panel = {
-        "census_tiers": split_list(schedule.census_tiers),
-        "cover_within_days": schedule.cover_within_days,
-        "include_open_cases": schedule.include_open_cases,
-    }
-    for name, value in panel.items():
-        if hasattr(request, name):
-            setattr(request, name, value)
-    return request
 
 
 def _launch_moment(today: date) -> datetime:
