@@ -22,7 +22,12 @@ Weight = strawberry.enum(
     description="How much each answer counts: ANSWERS each answer once; ACCOUNTS each "
     "responding account once, through its latest campaign in the filter, as the mean of "
     "the people who answered there (each of k respondents to an aspect weighs 1/k); "
-    "REVENUE the same, each account weighted by its annual revenue.",
+    "REVENUE the same, each account weighted by its annual revenue; DESIGN the same, each "
+    "account weighted by 1/π, the inverse of the inclusion probability its invitation "
+    "recorded (1 for census and coverage accounts, n_h/N_h for accounts drawn at random in "
+    "stratum h; none recorded counts as 1): the Hájek estimate for the whole frame when "
+    "strata were sampled at different rates. Weighted intervals use Kish's effective "
+    "sample size (Σw)²/Σw².",
 )
 
 
@@ -144,7 +149,7 @@ class SatisfactionGroup:
         default=None, description="95% Wilson interval of dissatisfiedShare."
     )
     accounts: int | None = strawberry.field(
-        default=None, description="Accounts counted under the ACCOUNTS or REVENUE weight."
+        default=None, description="Accounts counted under the ACCOUNTS, REVENUE or DESIGN weight."
     )
 
     @strawberry.field(

@@ -1,5 +1,6 @@
 """How satisfied key accounts are: score summaries per group (weighted by answers,
-accounts or revenue, with 95% intervals), and each account's trend across campaigns.
+accounts, revenue or the sampling design, with 95% intervals), and each account's
+trend across campaigns.
 
 SQL does the counting (GROUP BY with conditional sums); Python only arranges the
 few result rows into dataclasses. Every function issues a small, fixed number of
@@ -36,7 +37,7 @@ from survey.analysis.filters import (
     validate_response_filter,
 )
 from survey.db import db
-from survey.models import Answer, Aspect, Campaign, KeyAccount, Response
+from survey.models import Answer, Aspect, Campaign, Invitation, KeyAccount, Response
 from survey.scale import DISSATISFIED_MAX, OVERALL, SATISFIED_MIN
 from survey.statistics import weighted_wilson_interval, wilson_interval
 
@@ -67,7 +68,7 @@ class SatisfactionGroup:
     dissatisfied_share_interval: Interval = None
     #: Fewer answers (accounts, when weighted) than the minimum group size.
     low_sample: bool = False
-    #: Accounts counted under the ACCOUNTS or REVENUE weight; None under ANSWERS.
+    #: Accounts counted under the ACCOUNTS, REVENUE or DESIGN weight; None under ANSWERS.
     accounts: int | None = None
 
 
@@ -94,11 +95,10 @@ def _weighted_counts(
     every respondent: an answer weighs 1/k of the account's unit (1, or its annual
     revenue under REVENUE), k being how many of its respondents in that campaign
     answered that aspect. So an account weighs one unit per aspect however many of
-    its people answered. Kish's effective n is taken over the accounts' weights.
+    its people answered (under DESIGN the unit is 1/π of each respondent's invitation).
+    Kish's effective n is taken over the accounts' weights.
     """
-    unit: ColumnElement[Any] = (
-        cast(KeyAccount.annual_revenue, Float) if weight is Weight.REVENUE else literal(1.0)
-    )
+    unit = weight_unit(weight)
     latest = _latest_campaigns(f, per_campaign=campaign_ids is not None)
     respondents = func.count().over(
         partition_by=(Response.account_id, Response.campaign_id, Answer.aspect_id)
@@ -119,6 +119,8 @@ def _weighted_counts(
             latest.c.account_id == Response.account_id, latest.c.campaign_id == Response.campaign_id
         ),
     )
+    if weight is Weight.DESIGN:
+        answers = answers.join(Invitation, Invitation.id == Response.invitation_id)
     if campaign_ids is not None:
         answers = answers.where(Response.campaign_id.in_(campaign_ids))
     a = answers.subquery("weighted_answers")
@@ -148,6 +150,20 @@ def _weighted_counts(
         .group_by(*outer)
         .subquery("weighted_groups")
     )
+
+
+def weight_unit(weight: Weight) -> ColumnElement[Any]:
+    """What one account weighs under `weight` (a float SQL expression): 1, its annual
+    revenue, or 1/π of its invitation (needs Invitation joined; a missing or zero π
+    counts as 1, as for a census account)."""
+    if weight is Weight.REVENUE:
+        return cast(KeyAccount.annual_revenue, Float)
+    if weight is Weight.DESIGN:
+        probability = func.coalesce(
+            func.nullif(cast(Invitation.inclusion_probability, Float), 0.0), 1.0
+        )
+        return literal(1.0) / probability
+    return literal(1.0)
 
 
 def _latest_campaigns(f: ResponseFilter, *, per_campaign: bool) -> Any:
