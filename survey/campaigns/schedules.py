@@ -253,10 +253,15 @@ def create_schedule(spec: ScheduleSpec, *, actor: str | None, today: date) -> Sc
     return list_schedules(today, ids=[schedule_id])[0]
 
 
-def _set_paused(name: str, paused: bool, actor: str | None, today: date) -> ScheduleView:
-    schedule = db.session.scalar(select(Schedule).where(Schedule.name == name.strip()))
+def _set_paused(which: int | str, paused: bool, actor: str | None, today: date) -> ScheduleView:
+    if isinstance(which, int):
+        schedule = db.session.get(Schedule, which)
+        missing = f"No schedule with ID {which}."
+    else:
+        schedule = db.session.scalar(select(Schedule).where(Schedule.name == which.strip()))
+        missing = f"No schedule named {which!r}."
     if schedule is None:
-        raise NotFoundError(f"No schedule named {name!r}.", field="name")
+        raise NotFoundError(missing, field="name")
     now = utcnow()
     changed = (schedule.paused_at is None) == paused
     if changed:
@@ -274,14 +279,15 @@ def _set_paused(name: str, paused: bool, actor: str | None, today: date) -> Sche
     return list_schedules(today, ids=[schedule_id])[0]
 
 
-def pause_schedule(name: str, *, actor: str | None, today: date) -> ScheduleView:
-    """Stop launching cycles until resumed (audited; pausing a paused one changes nothing)."""
-    return _set_paused(name, True, actor, today)
+def pause_schedule(which: int | str, *, actor: str | None, today: date) -> ScheduleView:
+    """Stop launching the schedule (its id or name) until resumed (audited; pausing a
+    paused one changes nothing)."""
+    return _set_paused(which, True, actor, today)
 
 
-def resume_schedule(name: str, *, actor: str | None, today: date) -> ScheduleView:
+def resume_schedule(which: int | str, *, actor: str | None, today: date) -> ScheduleView:
     """Launch cycles again from the current one (missed cycles are not back-filled)."""
-    return _set_paused(name, False, actor, today)
+    return _set_paused(which, False, actor, today)
 
 
 def next_run(schedule: Schedule, launched: set[str], today: date) -> tuple[date, Cycle] | None:
