@@ -70,7 +70,11 @@ from survey.analysis.risk import (
     defection_precursors,
 )
 from survey.analysis.satisfaction import SatisfactionGroup, satisfaction_trends
-from survey.analysis.schedule_trend import ScheduleTrendPoint, schedule_trend
+from survey.analysis.schedule_trend import (
+    ScheduleTrendPoint,
+    schedule_trend,
+    schedule_trends,
+)
 from survey.analysis.timeline import (
     TIMELINE_MAX_PAGE_SIZE,
     TIMELINE_PAGE_SIZE,
@@ -152,6 +156,7 @@ __all__ = [
     "satisfaction_summary",
     "satisfaction_trends",
     "schedule_trend",
+    "schedule_trends",
     "stratum_progress",
     "unheard_accounts",
     "validate_defection_filter",
