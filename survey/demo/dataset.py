@@ -25,6 +25,7 @@ from survey.clock import utcnow
 from survey.db import db
 from survey.demo.contacts import add_buying_centres
 from survey.demo.follow_ups import root_cause_for, work_follow_ups
+from survey.demo.schedules import add_quarterly_schedule
 from survey.demo.team import add_teams_and_tier_changes
 from survey.follow_ups import update_follow_up
 from survey.models import (
@@ -262,6 +263,15 @@ def load_demo(
         now=now,
         seed=DEMO_SEED,
         answers=lambda account, en: _answers(answer_rng, account, en),
+    )
+    # A quarterly schedule whose two past cycles were answered (survey.demo.schedules).
+    schedule_rng = random.Random(DEMO_SEED + 3)
+    added += add_quarterly_schedule(
+        secret_key=secret_key,
+        now=now,
+        answer=lambda campaign_id, opened: _answer_campaign(
+            schedule_rng, campaign_id, opened, share=0.6, days=18
+        ),
     )
     return DemoReport(True, accounts, responses + added, defections, second.campaign_id)
 
