@@ -81,6 +81,10 @@ TEAM = 5
 ACCOUNT_CONTACTS = 5
 #: API tokens listed for an admin (a few per staff member).
 TOKENS = 50
+#: Schedules in one installation (a few plans), and the cycles one of them has run
+#: (three years of quarters); a schedule's campaigns are listed with it.
+SCHEDULES = 10
+SCHEDULE_CYCLES = 12
 
 #: Launching draws a sample from the whole registry and writes its invitations and
 #: e-mails (1.9 s for 5,000 of 100,000 accounts): priced under the cap, as a
@@ -270,6 +274,11 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
         "auditLog": connection(50),
         # Read from what admission already knows.
         "rateLimit": FREE,
+        # A few schedules and their campaigns: two small queries.
+        "schedules": listed(SCHEDULES),
+        # The schedule's campaigns, then one design-weighted aggregate over their
+        # overall answers (the latest-per-account pass of a weighted summary).
+        "scheduleTrend": fixed(SCAN + LATEST_PER_ACCOUNT, items=SCHEDULE_CYCLES, each=1),
     },
     "Mutation": {
         "updateFollowUp": fixed(WRITE, each=1),
@@ -278,6 +287,9 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
         "recordPhoneResponse": fixed(WRITE, each=1),
         "closeCampaign": fixed(WRITE, each=1),
         "recordDefection": fixed(WRITE, each=1),
+        "createSchedule": fixed(WRITE, each=1),
+        "pauseSchedule": fixed(WRITE, each=1),
+        "resumeSchedule": fixed(WRITE, each=1),
     },
     "Account": {
         **free(
@@ -428,6 +440,20 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
         "key label answers distribution mean satisfiedShare dissatisfiedShare "
         "satisfiedShareInterval dissatisfiedShareInterval accounts lowSample"
     ),
+    "Schedule": {
+        **free(
+            "id name every startsOn kind sampleSize sampleFraction stratifyBy censusTiers "
+            "coverWithinDays includeOpenCases contacts contactRoles closesAfterDays "
+            "excludeDays paused pausedAt createdAt createdBy nextRun nextCycle nextCycleLabel"
+        ),
+        # Loaded with the schedules in one query.
+        "campaigns": listed(SCHEDULE_CYCLES),
+    },
+    "ScheduleTrendPoint": free(
+        "campaignId campaignName cycle opensAt answers accounts satisfiedShare "
+        "satisfiedShareInterval lowSample"
+    ),
+    "ScheduledCampaign": free("id name cycle cycleLabel opensAt status"),
     "ScoreDistribution": free(
         "veryDissatisfied somewhatDissatisfied noOpinion satisfied verySatisfied"
     ),

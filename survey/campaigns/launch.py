@@ -116,6 +116,8 @@ def launch_campaign(
             exclude_days=plan.exclude_days,
             contacts=plan.choice.contacts,
             contact_roles=plan.choice.roles_text,
+            schedule_id=request.schedule_id,
+            cycle=request.cycle,
         )
         db.session.add(campaign)
         db.session.flush()
@@ -176,6 +178,11 @@ def launch_campaign(
                 "contacts": plan.choice.contacts,
                 "contact_roles": list(plan.choice.roles),
                 "invitations": len(invitations),
+                **(
+                    {"schedule_id": request.schedule_id, "cycle": request.cycle}
+                    if request.schedule_id is not None
+                    else {}
+                ),
                 # The frame as drawn from, to check the stored frame later (verify).
                 "frame_digest": frame_digest(m.account_id for m in frame.members),
                 **(

@@ -8,6 +8,7 @@ dry run and a launch all start from it.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -39,6 +40,7 @@ from survey.models import (
     Invitation,
     Response,
 )
+from survey.scale import TIERS
 from survey.statistics import expected_margin, required_sample_size
 
 METHOD_SIMPLE = "simple"
@@ -54,6 +56,8 @@ CREATED_BY_MAX_LENGTH = 120
 MAX_EXCLUDE_DAYS = 3660
 MAX_CLOSES_IN_DAYS = 366
 MAX_SEED = 2**63 - 1
+#: The longest coverage goal (ten years).
+MAX_COVER_WITHIN_DAYS = 3650
 #: The response rate a plan expects when no campaign has been closed yet.
 DEFAULT_RESPONSE_RATE = 0.3
 
@@ -82,6 +86,16 @@ class CampaignRequest:
     #: "all" (every contact), narrowed to these roles (codes or labels) when given.
     contacts: str = CONTACTS_PRIMARY
     contact_roles: tuple[str, ...] = ()
+    #: The panel design. Tiers surveyed in full (census; the certainty stratum).
+    census_tiers: tuple[str, ...] = ()
+    #: The coverage goal: accounts that would otherwise go longer than this many days
+    #: without an invitation by the campaign's close join the certainty stratum.
+    cover_within_days: int | None = None
+    #: Keep accounts with an open, contacted or escalated follow-up in the frame.
+    include_open_cases: bool = False
+    #: The schedule and cycle launching it (survey.campaigns.schedule_runs), if any.
+    schedule_id: int | None = None
+    cycle: str | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +147,22 @@ class _Validated:
     seed: int
     created_by: str | None
     choice: ContactChoice
+    census_tiers: tuple[str, ...] = ()
+
+
+def census_tiers_of(tiers: Iterable[str] | None) -> tuple[str, ...]:
+    """Validated census tier codes (case ignored), sorted and without repeats.
+    InvalidInputError (field "census_tiers") for an unknown tier."""
+    codes: set[str] = set()
+    for raw in tiers or ():
+        code = (raw or "").strip().upper()
+        if code not in TIERS:
+            raise InvalidInputError(
+                f"Unknown tier {raw!r} for a census: use {', '.join(TIERS)}.",
+                field="census_tiers",
+            )
+        codes.add(code)
+    return tuple(sorted(codes))
 
 
 def _validate(request: CampaignRequest, now: datetime) -> _Validated:
@@ -202,6 +232,13 @@ def _validate(request: CampaignRequest, now: datetime) -> _Validated:
             f"The seed must be a whole number between 0 and {MAX_SEED}.", field="seed"
         )
     choice = contact_choice(request.contacts, request.contact_roles)
+    census = census_tiers_of(request.census_tiers)
+    days = request.cover_within_days
+    if days is not None and not 1 <= days <= MAX_COVER_WITHIN_DAYS:
+        raise InvalidInputError(
+            f"The coverage goal must be between 1 and {MAX_COVER_WITHIN_DAYS} days, got {days}.",
+            field="cover_within_days",
+        )
     created_by = (request.created_by or "").strip() or None
     if created_by is not None and len(created_by) > CREATED_BY_MAX_LENGTH:
         raise InvalidInputError(
@@ -236,7 +273,12 @@ def _validate(request: CampaignRequest, now: datetime) -> _Validated:
         )
     seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
     return _Validated(
-        name=name, closes_at=closes_at, seed=seed, created_by=created_by, choice=choice
+        name=name,
+        closes_at=closes_at,
+        seed=seed,
+        created_by=created_by,
+        choice=choice,
+        census_tiers=census,
     )
 
 
@@ -363,12 +405,14 @@ def plan_campaign(request: CampaignRequest, *, now: datetime | None = None) -> C
 __all__ = [
     "ALL_STRATUM",
     "KINDS",
+    "MAX_COVER_WITHIN_DAYS",
     "MAX_EXCLUDE_DAYS",
     "MAX_SEED",
     "NAME_MAX_LENGTH",
     "CampaignPlan",
     "CampaignRequest",
     "StratumAllocation",
+    "census_tiers_of",
     "draw_plan",
     "past_response_rate",
     "plan_campaign",
