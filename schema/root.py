@@ -20,6 +20,8 @@ from .follow_ups.mutations import FollowUpMutation
 from .follow_ups.queries import FollowUpQuery
 from .registry.mutations import DefectionMutation
 from .registry.queries import AccountQuery, StaffQuery
+from .schedules.mutations import ScheduleMutation
+from .schedules.queries import ScheduleQuery
 
 
 @strawberry.type
@@ -32,6 +34,7 @@ class Query(
     AnalysisQuery,
     StaffQuery,
     AuditQuery,
+    ScheduleQuery,
     RateLimitQuery,
 ):
     """Lists (keyset pages), single rows and the analysis."""
@@ -44,6 +47,7 @@ class Mutation(
     PhoneResponseMutation,
     CampaignCloseMutation,
     DefectionMutation,
+    ScheduleMutation,
 ):
     """Managers launch and close campaigns, record lost accounts and phone answers,
     and move follow-up cases along."""

@@ -36,6 +36,10 @@ STAFF_LOCALE = "staff.locale"
 FOLLOW_UP_UPDATE = "follow_up.update"
 FOLLOW_UP_RESOLVE = "follow_up.resolve"
 FOLLOW_UP_ESCALATE = "follow_up.escalate"
+#: Schedules (survey.campaigns.schedules): created, paused, resumed.
+SCHEDULE_CREATE = "schedule.create"
+SCHEDULE_PAUSE = "schedule.pause"
+SCHEDULE_RESUME = "schedule.resume"
 ACTIONS: tuple[str, ...] = (
     CAMPAIGN_LAUNCH,
     CAMPAIGN_CLOSE,
@@ -50,6 +54,9 @@ ACTIONS: tuple[str, ...] = (
     FOLLOW_UP_UPDATE,
     FOLLOW_UP_RESOLVE,
     FOLLOW_UP_ESCALATE,
+    SCHEDULE_CREATE,
+    SCHEDULE_PAUSE,
+    SCHEDULE_RESUME,
 )
 
 ACTOR_MAX_LENGTH = 120  # audit_log.actor

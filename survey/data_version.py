@@ -49,6 +49,26 @@ WATCHED: dict[str, frozenset[str]] = {
     "aspects": frozenset(),
     # The respondent's role groups answers (Dimension.CONTACT_ROLE).
     "contacts": frozenset({"opted_out_at"}),
+    # Weight.DESIGN reads each invitation's inclusion probability; its life cycle
+    # (sent, opened, reminded, bounced) changes no figure.
+    "invitations": frozenset(
+        {
+            "contact_id",
+            "token_hash",
+            "token_nonce",
+            "locale",
+            "stratum",
+            "selection",
+            "status",
+            "created_at",
+            "sent_at",
+            "opened_at",
+            "responded_at",
+            "reminders_sent",
+            "last_reminded_at",
+            "bounce_reason",
+        }
+    ),
 }
 #: Tables no figure reads whose deleted rows take responses with them (ON DELETE
 #: CASCADE): deleting counts, inserting and updating (a link opened) does not.

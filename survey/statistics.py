@@ -76,6 +76,29 @@ def margin_of_error(
     return z * math.sqrt(share * (1 - share) / n) * finite_population_correction(n, population)
 
 
+def design_margin_of_error(
+    p: float | None,
+    effective_n: float,
+    n: int,
+    population: int | None = None,
+    z: float = Z95,
+) -> float | None:
+    """The 95% margin of error of a design-weighted share `p` from `n` responding
+    accounts whose weights give Kish's `effective_n`: z·sqrt(p(1-p)/n_eff), times the
+    finite population correction for `n` of `population` (Kish's approximation: the
+    unequal weights cost n/n_eff in variance; any gain from stratification is left
+    out, so it errs on the wide side). Equal weights give margin_of_error(p, n, N).
+    None without responses."""
+    if n <= 0 or effective_n <= 0:
+        return None
+    share = WORST_CASE_P if p is None else min(1.0, max(0.0, p))
+    return (
+        z
+        * math.sqrt(share * (1 - share) / effective_n)
+        * finite_population_correction(n, population)
+    )
+
+
 def required_responses(target_margin: float, population: int, z: float = Z95) -> int:
     """The fewest responses whose worst-case margin of error (p = 0.5, with the finite
     population correction) is at most `target_margin`, capped by the population."""
@@ -183,8 +206,12 @@ def median(values: Sequence[float]) -> float | None:
 def effective_sample_size(weights: Sequence[float]) -> float:
     """Kish's effective sample size (Σw)² / Σw²: n for equal weights, fewer when a few
     heavy accounts dominate (revenue weighting)."""
-    total = sum(weights)
-    squares = sum(w * w for w in weights)
+    return kish_effective_n(sum(weights), sum(w * w for w in weights))
+
+
+def kish_effective_n(total: float, squares: float) -> float:
+    """Kish's effective sample size from the sums SQL returns: (Σw)² / Σw² (0 without
+    weights). Design weights 1, 1, 1, 4, 4 give 121 / 35 ≈ 3.46 accounts."""
     return total * total / squares if squares else 0.0
 
 
@@ -200,9 +227,11 @@ def weighted_wilson_interval(
 
 __all__ = [
     "Z95",
+    "design_margin_of_error",
     "effective_sample_size",
     "expected_margin",
     "finite_population_correction",
+    "kish_effective_n",
     "margin_of_error",
     "median",
     "normal_two_sided_p",

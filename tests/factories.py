@@ -109,8 +109,10 @@ def make_campaign(
     opens_at: datetime | None = None,
     secret: str = TEST_SECRET,
     kind: str = "satisfaction",
+    inclusion_probabilities: dict[int, float | None] | None = None,
 ) -> tuple[Campaign, dict[int, str]]:
-    """A campaign inviting `accounts`; returns it and the link token per account id."""
+    """A campaign inviting `accounts`; returns it and the link token per account id.
+    `inclusion_probabilities`: π of some accounts' invitations, by account id."""
     questionnaire = ensure_default_questionnaire()
     now = utcnow()
     campaign = Campaign(
@@ -142,6 +144,7 @@ def make_campaign(
                 status=INVITATION_SENT,
                 created_at=campaign.opens_at,
                 sent_at=campaign.opens_at,
+                inclusion_probability=(inclusion_probabilities or {}).get(account.id),
             )
         )
         tokens[account.id] = token

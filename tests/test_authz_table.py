@@ -5,7 +5,7 @@ field without an entry in RULES fails `test_every_operation_has_a_rule`."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import graphql
@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from schema.build import schema as api_schema
+from survey.campaigns import ScheduleSpec, create_schedule
 from survey.db import db
 from survey.models import AuditEntry, Campaign, Defection, FollowUp, Invitation, Response
 from survey.registry.staff import add_staff, revoke_staff
@@ -32,6 +33,19 @@ ALLOWED = {
 }
 
 Variables = Callable[[Data, str], dict[str, Any]]
+#: The schedule the pause and resume rules act on (filled by `world`).
+_SCHEDULES: dict[str, int] = {}
+
+
+def _new_schedule(_data: Data, who: str) -> dict[str, Any]:
+    return {
+        "input": {"name": f"Plan of {who}", "every": "QUARTER", "startsOn": "2026-01-01",
+                  "sampleSize": 2}
+    }  # fmt: skip
+
+
+def _schedule(_data: Data, _who: str) -> dict[str, Any]:
+    return {"id": str(_SCHEDULES["plan"])}
 
 
 def _none(_data: Data, _who: str) -> dict[str, Any]:
@@ -126,6 +140,27 @@ RULES: dict[tuple[str, str], tuple[str, Variables, str]] = {
     ("Query", "recovery"): ("{ recovery { accounts } }", _none, VIEWER),
     ("Query", "staffTokens"): ("{ staffTokens { staffName } }", _none, ADMIN),
     ("Query", "auditLog"): ("{ auditLog { totalCount } }", _none, ADMIN),
+    ("Query", "schedules"): ("{ schedules { name nextRun } }", _none, MANAGER),
+    ("Query", "scheduleTrend"): (
+        "query($id: ID!) { scheduleTrend(id: $id) { cycle } }",
+        _schedule,
+        VIEWER,
+    ),
+    ("Mutation", "createSchedule"): (
+        "mutation($input: CreateScheduleInput!) { createSchedule(input: $input) { id } }",
+        _new_schedule,
+        MANAGER,
+    ),
+    ("Mutation", "pauseSchedule"): (
+        "mutation($id: ID!) { pauseSchedule(id: $id) { paused } }",
+        _schedule,
+        MANAGER,
+    ),
+    ("Mutation", "resumeSchedule"): (
+        "mutation($id: ID!) { resumeSchedule(id: $id) { paused } }",
+        _schedule,
+        MANAGER,
+    ),
     ("Mutation", "launchCampaign"): (
         "mutation($input: LaunchCampaignInput!) { launchCampaign(input: $input) { sampled } }",
         _launch,
@@ -231,6 +266,8 @@ def world(app) -> tuple[Data, dict[str, str]]:
         db.session.add(case)
         db.session.flush()
         _FOLLOW_UPS["case"] = case.id
+        plan = ScheduleSpec(name="Plan", every="month", starts_on=date(2026, 1, 1), size=1)
+        _SCHEDULES["plan"] = create_schedule(plan, actor=None, today=date(2026, 11, 23)).id
         tokens = make_tokens()
         tokens[REVOKED] = add_staff("gone", "admin").token  # an admin's, revoked
         revoke_staff("gone")

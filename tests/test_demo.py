@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import case, func, select
 
+from survey.campaigns import cycle_containing
+from survey.clock import today
 from survey.db import db
-from survey.demo import BUYING_CENTRE_CAMPAIGN, CLOSED_CAMPAIGN, OPEN_CAMPAIGN, load_demo
+from survey.demo import (
+    BUYING_CENTRE_CAMPAIGN,
+    CLOSED_CAMPAIGN,
+    DEMO_SCHEDULE,
+    OPEN_CAMPAIGN,
+    load_demo,
+)
 from survey.models import (
     Answer,
     Aspect,
@@ -21,6 +31,14 @@ from survey.registry.staff import authenticate, authenticate_password
 from survey.scale import ASPECT_REASON
 
 from .conftest import TEST_SECRET
+
+DAY = timedelta(days=1)
+
+
+def _past_quarters() -> list[str]:
+    """The two quarters before the current one (the demo schedule's past cycles)."""
+    previous = cycle_containing("quarter", cycle_containing("quarter", today()).starts_on - DAY)
+    return [cycle_containing("quarter", previous.starts_on - DAY).key, previous.key]
 
 
 def _dissatisfied_share(aspect: str, *conditions) -> float:
@@ -56,6 +74,7 @@ def test_demo_loads_once_with_clusters_and_echoing_defections(app, runner):
             CLOSED_CAMPAIGN: "closed",
             OPEN_CAMPAIGN: "open",
             BUYING_CENTRE_CAMPAIGN: "open",
+            **{f"{DEMO_SCHEDULE} {cycle}": "closed" for cycle in _past_quarters()},
         }
         assert report.responses == db.session.scalar(select(func.count()).select_from(Response))
         assert report.responses >= 60
@@ -151,3 +170,18 @@ def test_demo_strategic_accounts_have_buying_centres_and_several_people_answered
             select(func.count()).where(Invitation.campaign_id == campaign.id)
         )
         assert invited == 30
+
+
+def test_demo_schedule_has_a_readable_trend(app):
+    from survey.analysis import schedule_trend
+    from survey.campaigns import list_schedules
+
+    with app.app_context():
+        load_demo(secret_key=TEST_SECRET)
+        (view,) = list_schedules(today())
+        assert view.name == DEMO_SCHEDULE and view.every == "quarter"
+        assert [c.cycle for c in view.campaigns] == _past_quarters()
+        assert view.next_run == today()  # the current quarter is due
+        trend = schedule_trend(view.id)
+        assert [p.cycle for p in trend] == _past_quarters()
+        assert all(p.accounts >= 10 and p.satisfied_share is not None for p in trend)

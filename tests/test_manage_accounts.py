@@ -149,11 +149,13 @@ def test_account_page_for_a_manager_shows_everything(client, manager):
     ).group(1)
     for text in ("Tier A", "Strategic value", "Partner", "华东", "9,000,000", "王伟"):
         assert text in profile
-    contacts = re.search(r'<table id="contacts">(.*?)</table>', html, re.S).group(1)
+    contacts = re.search(r'<table id="contacts"[^>]*>(.*?)</table>', html, re.S).group(1)
     assert "李娜" in contacts and "Primary" in contacts and "Decision maker" in contacts
     assert "li.na@huadong.example" in contacts and "+86 21 5555 0101" in contacts
     assert "Tom Chen" in contacts and "Purchaser" in contacts and "English" in contacts
     assert "Opted out on" in contacts
+    # On a phone each person is a card: every cell carries its column's name.
+    assert 'data-label="E-mail"' in contacts and 'role="rowheader"' in contacts
     team = re.search(r'<ul class="team" id="team">(.*?)</ul>', html, re.S).group(1)
     assert re.findall(r"<li>(?:<strong>)?([^<·]+?)(?:</strong>)? ·", team) == [
         "王伟",

@@ -53,11 +53,13 @@ class AnalysisQuery:
         info: Info,
         by: list[Dimension],  # type: ignore[valid-type]
         filter: ResponseFilter | None = None,
+        weight: Weight = Weight.ANSWERS,  # type: ignore[valid-type,attr-defined]
     ) -> list[DrilldownNode]:
         nodes = analysis.dissatisfaction_drilldown(
             [domain_dimension(d) for d in by],
             response_filter(filter),
             locale=info.context.locale,
+            weight=analysis.Weight(weight.value),
         )
         return [build_node(n) for n in nodes]
 

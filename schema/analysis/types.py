@@ -22,7 +22,12 @@ Weight = strawberry.enum(
     description="How much each answer counts: ANSWERS each answer once; ACCOUNTS each "
     "responding account once, through its latest campaign in the filter, as the mean of "
     "the people who answered there (each of k respondents to an aspect weighs 1/k); "
-    "REVENUE the same, each account weighted by its annual revenue.",
+    "REVENUE the same, each account weighted by its annual revenue; DESIGN the same, each "
+    "account weighted by 1/π, the inverse of the inclusion probability its invitation "
+    "recorded (1 for census and coverage accounts, n_h/N_h for accounts drawn at random in "
+    "stratum h; none recorded counts as 1): the Hájek estimate for the whole frame when "
+    "strata were sampled at different rates. Weighted intervals use Kish's effective "
+    "sample size (Σw)²/Σw².",
 )
 
 
@@ -144,7 +149,7 @@ class SatisfactionGroup:
         default=None, description="95% Wilson interval of dissatisfiedShare."
     )
     accounts: int | None = strawberry.field(
-        default=None, description="Accounts counted under the ACCOUNTS or REVENUE weight."
+        default=None, description="Accounts counted under the ACCOUNTS, REVENUE or DESIGN weight."
     )
 
     @strawberry.field(
@@ -183,18 +188,31 @@ class DrilldownNode:
     label: str
     answers: int = strawberry.field(description="All answers in the node matching the filter.")
     dissatisfied: int
-    dissatisfied_share: float
+    dissatisfied_share: float | None = strawberry.field(
+        description="dissatisfied / answers; under a weight the weighted share of the node's "
+        "accounts (null when none of them counts through this node)."
+    )
     top_reasons: list[ReasonCount]
     children: list[DrilldownNode]
     all_comments: strawberry.Private[list[str]]
+    interval: strawberry.Private[tuple[float, float] | None] = None
+    accounts: int | None = strawberry.field(
+        default=None, description="Accounts counted under the ACCOUNTS, REVENUE or DESIGN weight."
+    )
 
-    @strawberry.field(description="95% Wilson interval of dissatisfiedShare.")
+    @strawberry.field(
+        description="95% Wilson interval of dissatisfiedShare (Kish's effective n, weighted)."
+    )
     def dissatisfied_share_interval(self) -> ShareInterval | None:
-        return share_interval(stats.wilson_interval(self.dissatisfied, self.answers))
+        return share_interval(self.interval)
 
-    @strawberry.field(description="Fewer answers than MIN_GROUP_SIZE: returned, but flagged.")
+    @strawberry.field(
+        description="Fewer answers (accounts, when weighted) than MIN_GROUP_SIZE: returned, "
+        "but flagged."
+    )
     def low_sample(self) -> bool:
-        return self.answers < min_group_size()
+        n = self.accounts if self.accounts is not None else self.answers
+        return n < min_group_size()
 
     @strawberry.field(
         description="Reason texts and comments of its dissatisfied answers, newest first."
@@ -280,6 +298,8 @@ def build_node(node: analysis.DrilldownNode) -> DrilldownNode:
         top_reasons=build_reasons(node.top_reasons),
         children=[build_node(c) for c in node.children],
         all_comments=list(node.comments),
+        interval=node.dissatisfied_share_interval,
+        accounts=node.accounts,
     )
 
 

@@ -81,6 +81,10 @@ TEAM = 5
 ACCOUNT_CONTACTS = 5
 #: API tokens listed for an admin (a few per staff member).
 TOKENS = 50
+#: Schedules in one installation (a few plans), and the cycles one of them has run
+#: (three years of quarters); a schedule's campaigns are listed with it.
+SCHEDULES = 10
+SCHEDULE_CYCLES = 12
 
 #: Launching draws a sample from the whole registry and writes its invitations and
 #: e-mails (1.9 s for 5,000 of 100,000 accounts): priced under the cap, as a
@@ -213,8 +217,14 @@ def _drilldown(args: Args, scope: Scope) -> Price:
     adding up every cell the `by` list can produce, then one node per group per level."""
     sizes = [cardinality(d) for d in args.get("by") or ()]
     cells = math.prod(sizes) if sizes else 0
+    weight = args.get("weight")
+    by_answers = weight is None or getattr(weight, "name", weight) == "ANSWERS"
+    # Weighted: one more statement weighing each account's latest campaign once per
+    # level (a UNION ALL): 385-445 ms a level at 100,000 answers (`python -m
+    # benchmarks.design`: [TIER] 585-755 ms weighted, 200-310 ms not), about 0.1 ms a unit.
+    weighted = 0 if by_answers else len(sizes) * LATEST_PER_ACCOUNT // 2
     return Price(
-        own=3 * SCAN + CELL * cells,
+        own=3 * SCAN + CELL * cells + weighted,
         items=sizes[0] if sizes else 0,
         each=1,
         scope=replace(scope, levels=tuple(sizes[1:])),
@@ -264,6 +274,11 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
         "auditLog": connection(50),
         # Read from what admission already knows.
         "rateLimit": FREE,
+        # A few schedules and their campaigns: two small queries.
+        "schedules": listed(SCHEDULES),
+        # The schedule's campaigns, then one design-weighted aggregate over their
+        # overall answers (the latest-per-account pass of a weighted summary).
+        "scheduleTrend": fixed(SCAN + LATEST_PER_ACCOUNT, items=SCHEDULE_CYCLES, each=1),
     },
     "Mutation": {
         "updateFollowUp": fixed(WRITE, each=1),
@@ -272,6 +287,9 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
         "recordPhoneResponse": fixed(WRITE, each=1),
         "closeCampaign": fixed(WRITE, each=1),
         "recordDefection": fixed(WRITE, each=1),
+        "createSchedule": fixed(WRITE, each=1),
+        "pauseSchedule": fixed(WRITE, each=1),
+        "resumeSchedule": fixed(WRITE, each=1),
     },
     "Account": {
         **free(
@@ -348,7 +366,7 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
     "DrilldownNode": {
         **free(
             "dimension key label answers dissatisfied dissatisfiedShare "
-            "dissatisfiedShareInterval lowSample"
+            "dissatisfiedShareInterval lowSample accounts"
         ),
         "topReasons": listed(REASONS),
         "children": _children,
@@ -424,6 +442,20 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
         "key label answers distribution mean satisfiedShare dissatisfiedShare "
         "satisfiedShareInterval dissatisfiedShareInterval accounts lowSample"
     ),
+    "Schedule": {
+        **free(
+            "id name every startsOn kind sampleSize sampleFraction stratifyBy censusTiers "
+            "coverWithinDays includeOpenCases contacts contactRoles closesAfterDays "
+            "excludeDays paused pausedAt createdAt createdBy nextRun nextCycle nextCycleLabel"
+        ),
+        # Loaded with the schedules in one query.
+        "campaigns": listed(SCHEDULE_CYCLES),
+    },
+    "ScheduleTrendPoint": free(
+        "campaignId campaignName cycle opensAt answers accounts satisfiedShare "
+        "satisfiedShareInterval lowSample"
+    ),
+    "ScheduledCampaign": free("id name cycle cycleLabel opensAt status"),
     "ScoreDistribution": free(
         "veryDissatisfied somewhatDissatisfied noOpinion satisfied verySatisfied"
     ),

@@ -70,6 +70,11 @@ from survey.analysis.risk import (
     defection_precursors,
 )
 from survey.analysis.satisfaction import SatisfactionGroup, satisfaction_trends
+from survey.analysis.schedule_trend import (
+    ScheduleTrendPoint,
+    schedule_trend,
+    schedule_trends,
+)
 from survey.analysis.timeline import (
     TIMELINE_MAX_PAGE_SIZE,
     TIMELINE_PAGE_SIZE,
@@ -117,6 +122,7 @@ __all__ = [
     "ResponseFilter",
     "RootCauseOutcome",
     "SatisfactionGroup",
+    "ScheduleTrendPoint",
     "SourcedBreakdown",
     "Storage",
     "TimelineEvent",
@@ -149,6 +155,8 @@ __all__ = [
     "satisfaction_summaries",
     "satisfaction_summary",
     "satisfaction_trends",
+    "schedule_trend",
+    "schedule_trends",
     "stratum_progress",
     "unheard_accounts",
     "validate_defection_filter",

@@ -2,7 +2,10 @@
 and two campaigns compared on an aspect with a two-proportion z-test.
 
 A campaign's figures carry the finite population correction for its sampling frame
-when the frame is known and not smaller than the responses.
+when the frame is known and not smaller than the responses. When its design is not
+self-weighting (the responding accounts' inclusion probabilities π differ, e.g.
+census tiers beside a random sample), its margin is that of the design-weighted
+(Hájek) share with Kish's effective n over the accounts' weights 1/π.
 """
 
 from __future__ import annotations
@@ -13,37 +16,89 @@ from dataclasses import dataclass
 from sqlalchemy import case, func, select
 
 from survey.analysis.filters import Interval
+from survey.analysis.weighting import DesignSums, design_sums
 from survey.db import db
 from survey.errors import InvalidInputError, NotFoundError
 from survey.models import Answer, Aspect, Campaign, Response
 from survey.scale import OVERALL, SATISFIED_MIN
-from survey.statistics import margin_of_error, two_proportion_z_test, wilson_interval
+from survey.statistics import (
+    design_margin_of_error,
+    margin_of_error,
+    two_proportion_z_test,
+    wilson_interval,
+)
 
 #: A difference between two campaigns is called significant below this p-value.
 SIGNIFICANCE = 0.05
 
 
-def _satisfied_counts(campaign_ids: Sequence[int], aspect: str) -> dict[int, tuple[int, int]]:
-    """(answers, satisfied answers) on `aspect` per campaign, one GROUP BY."""
-    rows = db.session.execute(
+def _counts(
+    campaign_ids: Sequence[int], aspect: str
+) -> dict[int, tuple[int, int, DesignSums | None]]:
+    """(answers, satisfied answers, design sums) on `aspect` per campaign: one
+    statement, the raw GROUP BY beside the design-weighted sums of its accounts."""
+    ids = list(campaign_ids)
+    raw = (
         select(
-            Response.campaign_id,
-            func.count(Answer.id),
-            func.sum(case((Answer.score >= SATISFIED_MIN, 1), else_=0)),
+            Response.campaign_id.label("campaign_id"),
+            func.count(Answer.id).label("n"),
+            func.sum(case((Answer.score >= SATISFIED_MIN, 1), else_=0)).label("satisfied"),
         )
         .select_from(Answer)
         .join(Response, Response.id == Answer.response_id)
         .join(Aspect, Aspect.id == Answer.aspect_id)
-        .where(Aspect.code == aspect, Response.campaign_id.in_(list(campaign_ids)))
+        .where(Aspect.code == aspect, Response.campaign_id.in_(ids))
         .group_by(Response.campaign_id)
+        .subquery("raw_counts")
     )
-    return {cid: (int(n), int(sat or 0)) for cid, n, sat in rows}
+    design = design_sums(ids, aspect)
+    rows = db.session.execute(
+        select(
+            raw.c.campaign_id,
+            raw.c.n,
+            raw.c.satisfied,
+            *(design.c[c] for c in ("w", "w_satisfied", "w_squared", "accounts", "w_min", "w_max")),
+        ).select_from(raw.outerjoin(design, design.c.g0 == raw.c.campaign_id))
+    )
+    result: dict[int, tuple[int, int, DesignSums | None]] = {}
+    for cid, n, satisfied, w, w_satisfied, w_squared, accounts, w_min, w_max in rows:
+        sums = (
+            DesignSums(
+                float(w),
+                float(w_satisfied),
+                float(w_squared),
+                int(accounts),
+                float(w_min),
+                float(w_max),
+            )
+            if accounts
+            else None
+        )
+        result[cid] = (int(n), int(satisfied or 0), sums)
+    return result
+
+
+def _margin(n: int, satisfied: int, design: DesignSums | None, frame: int | None) -> float | None:
+    """The campaign's 95% margin of error on the satisfied share: the plain one on its
+    answers, or, when the design is not self-weighting, the design-weighted share's
+    with Kish's effective n over its accounts (both finite population corrected)."""
+    if design is not None and not design.self_weighting:
+        # A frame smaller than the accounts (a hand-made campaign) cannot correct.
+        population = frame if frame and frame >= design.accounts else None
+        return design_margin_of_error(
+            design.satisfied_share, design.effective_n, design.accounts, population
+        )
+    # A frame smaller than the responses (a hand-made campaign) cannot correct.
+    population = frame if frame and frame >= n else None
+    return margin_of_error(satisfied / n, n, population) if n else None
 
 
 def campaign_margins(campaign_ids: Sequence[int]) -> dict[int, float | None]:
     """The 95% margin of error of each campaign's overall satisfied share, for the
     responses received, with the finite population correction for its sampling frame
-    (two queries for any number of campaigns). None without responses."""
+    (two queries for any number of campaigns). None without responses. When the
+    design is not self-weighting, the margin of the design-weighted share with Kish's
+    effective n (see _margin)."""
     ids = list(dict.fromkeys(campaign_ids))
     if not ids:
         return {}
@@ -52,15 +107,8 @@ def campaign_margins(campaign_ids: Sequence[int]) -> dict[int, float | None]:
             select(Campaign.id, Campaign.frame_size).where(Campaign.id.in_(ids))
         ).all()
     )
-    counts = _satisfied_counts(ids, OVERALL)
-    result: dict[int, float | None] = {}
-    for cid in ids:
-        n, satisfied = counts.get(cid, (0, 0))
-        frame = frames.get(cid)
-        # A frame smaller than the responses (a hand-made campaign) cannot correct.
-        population = frame if frame and frame >= n else None
-        result[cid] = margin_of_error(satisfied / n, n, population) if n else None
-    return result
+    counts = _counts(ids, OVERALL)
+    return {cid: _margin(*counts.get(cid, (0, 0, None)), frames.get(cid)) for cid in ids}
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,12 +158,10 @@ def compare_campaigns(a_id: int, b_id: int, aspect: str = OVERALL) -> CampaignCo
     for field, cid in (("a", a_id), ("b", b_id)):
         if cid not in rows:
             raise NotFoundError(f"There is no campaign with ID {cid}.", field=field)
-    counts = _satisfied_counts([a_id, b_id], aspect)
+    counts = _counts([a_id, b_id], aspect)
 
     def share(cid: int) -> CampaignShare:
-        n, satisfied = counts.get(cid, (0, 0))
-        frame = rows[cid]
-        population = frame if frame and frame >= n else None
+        n, satisfied, design = counts.get(cid, (0, 0, None))
         return CampaignShare(
             campaign_id=cid,
             name=names[cid],
@@ -123,7 +169,7 @@ def compare_campaigns(a_id: int, b_id: int, aspect: str = OVERALL) -> CampaignCo
             satisfied=satisfied,
             satisfied_share=satisfied / n if n else None,
             satisfied_share_interval=wilson_interval(satisfied, n),
-            margin_of_error=margin_of_error(satisfied / n, n, population) if n else None,
+            margin_of_error=_margin(n, satisfied, design, rows[cid]),
         )
 
     first, second = share(a_id), share(b_id)

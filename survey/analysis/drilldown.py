@@ -2,7 +2,10 @@
 dimension after another, each node with its top reasons and newest comments.
 
 Three GROUP BY queries over the finest cells and one for the comments, whatever the
-depth and the number of nodes (SQL counts; Python adds cells up into nodes).
+depth and the number of nodes (SQL counts; Python adds cells up into nodes); under a
+weight (ACCOUNTS, REVENUE, DESIGN) one more, a UNION ALL of one GROUP BY per level:
+an account can sit in several cells of a node, so a node's Σw² over its accounts is
+not the sum of its cells'.
 """
 
 from __future__ import annotations
@@ -13,13 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, literal, select, union_all
+from sqlalchemy import Integer, case, cast, func, literal, null, select, union_all
 
 from survey.analysis.filters import (
     DEFAULT_MIN_GROUP_SIZE,
     Dimension,
     Interval,
     ResponseFilter,
+    Weight,
     group_column,
     group_key,
     key_infos,
@@ -28,11 +32,12 @@ from survey.analysis.filters import (
     validate_response_filter,
 )
 from survey.analysis.reasons import ReasonShare, reason_shares
+from survey.analysis.weighting import per_account, weighted_answers
 from survey.db import db
 from survey.errors import InvalidInputError
 from survey.models import Answer, AnswerReason, Response
 from survey.scale import DISSATISFIED_MAX
-from survey.statistics import wilson_interval
+from survey.statistics import kish_effective_n, weighted_wilson_interval, wilson_interval
 
 #: How many comments a drill-down node keeps at most (newest first).
 MAX_NODE_COMMENTS = 20
@@ -50,19 +55,27 @@ class DrilldownNode:
     label: str
     answers: int
     dissatisfied: int
-    dissatisfied_share: float
+    #: dissatisfied / answers; under a weight, the weighted share of the node's accounts
+    #: (None when none of them counts through it: their latest campaign lies elsewhere).
+    dissatisfied_share: float | None
     top_reasons: tuple[ReasonShare, ...] = ()
     comments: tuple[str, ...] = ()
     #: The id of the account behind each of `comments`, in the same order.
     comment_accounts: tuple[int, ...] = ()
     children: tuple[DrilldownNode, ...] = ()
-    #: Fewer answers than the minimum group size: still returned, but flagged.
+    #: Fewer answers (accounts, when weighted) than the minimum group size: still
+    #: returned, but flagged.
     low_sample: bool = False
+    #: Under a weight: the accounts counted, and Kish's effective n of their weights.
+    accounts: int | None = None
+    effective_n: float | None = None
 
     @property
     def dissatisfied_share_interval(self) -> Interval:
-        """95% Wilson interval of `dissatisfied_share`."""
-        return wilson_interval(self.dissatisfied, self.answers)
+        """95% Wilson interval of `dissatisfied_share` (Kish's effective n, weighted)."""
+        if self.accounts is None:
+            return wilson_interval(self.dissatisfied, self.answers)
+        return weighted_wilson_interval(self.dissatisfied_share, self.effective_n or 0.0)
 
 
 def _validate_levels(by: Sequence[Dimension]) -> None:
@@ -85,6 +98,7 @@ def dissatisfaction_drilldown(
     locale: str | None = None,
     comments_limit: int = MAX_NODE_COMMENTS,
     min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
+    weight: Weight = Weight.ANSWERS,
 ) -> list[DrilldownNode]:
     """Split the dissatisfied answers (scores 1-2) matching `f` by `by[0]`, each node
     by `by[1]`, and so on; siblings sorted by `dissatisfied`, most first.
@@ -96,6 +110,12 @@ def dissatisfaction_drilldown(
     (an answer's reason text before its response's comment).
     Three GROUP BY queries over the finest cells, whatever the depth and the number
     of nodes; every coarser node adds up its cells in Python.
+
+    Under a weight other than ANSWERS, `dissatisfied_share` and its interval are the
+    weighted ones of the node's accounts (as satisfaction_summary weighs them, Kish's
+    effective n for the interval), `accounts` counts them and `low_sample` compares
+    them with the minimum; which nodes exist, their order, `answers`, `dissatisfied`
+    and the reasons stay raw counts of answers.
     """
     _validate_levels(by)
     f = f or ResponseFilter()
@@ -136,6 +156,7 @@ def dissatisfaction_drilldown(
             reason_counts[level][path[: level + 1]][row[depth]] += int(row[depth + 1])
 
     texts = _node_comments(keys, f, comments_limit) if comments_limit > 0 else {}
+    weighted = _weighted_levels(weight, group_columns, f) if weight is not Weight.ANSWERS else None
 
     # The deepest level first: a node is made with its children, and never changes.
     children: dict[tuple[str, ...], list[DrilldownNode]] = defaultdict(list)
@@ -146,6 +167,12 @@ def dissatisfaction_drilldown(
         parents: dict[tuple[str, ...], list[DrilldownNode]] = defaultdict(list)
         for path, (answers, unhappy) in present.items():
             info = infos.get(path[-1])
+            share: float | None = unhappy / answers
+            accounts = effective_n = None
+            if weighted is not None:
+                w, w_unhappy, w_squared, accounts = weighted.get(path, (0.0, 0.0, 0.0, 0))
+                share = w_unhappy / w if w > 0 else None
+                effective_n = kish_effective_n(w, w_squared)
             parents[path[:-1]].append(
                 DrilldownNode(
                     dimension=by[level],
@@ -153,18 +180,54 @@ def dissatisfaction_drilldown(
                     label=info.label if info else path[-1],
                     answers=answers,
                     dissatisfied=unhappy,
-                    dissatisfied_share=unhappy / answers,
+                    dissatisfied_share=share,
                     top_reasons=tuple(
                         reason_shares(dict(reason_counts[level].get(path, {})), unhappy)
                     ),
                     comments=tuple(t.text for t in comments.get(path, [])),
                     comment_accounts=tuple(t.account_id for t in comments.get(path, [])),
                     children=tuple(sorted(children.get(path, []), key=_most_dissatisfied)),
-                    low_sample=answers < min_group_size,
+                    low_sample=(answers if accounts is None else accounts) < min_group_size,
+                    accounts=accounts,
+                    effective_n=effective_n,
                 )
             )
         children = parents
     return sorted(children.get((), []), key=_most_dissatisfied)
+
+
+def _weighted_levels(
+    weight: Weight, columns: list[Any], f: ResponseFilter
+) -> dict[tuple[str, ...], tuple[float, float, float, int]]:
+    """Per node (its path of keys, at every level): Σw and Σw·dissatisfied over its
+    accounts, Σw² and how many accounts. One statement: a UNION ALL of one GROUP BY
+    per level over each account's weight in the node (see weighting)."""
+    depth = len(columns)
+    # Each account's latest campaign and each answer's weight once, for every level.
+    answers = weighted_answers(weight, f, columns).cte("weighted_answers")
+    branches = []
+    for level in range(1, depth + 1):
+        accounts = per_account(answers, level, name=f"level{level}")
+        keys = [accounts.c[f"g{i}"] for i in range(level)]
+        branches.append(
+            select(
+                literal(level, Integer).label("level"),
+                *keys,
+                # Deeper keys absent at this level: NULLs of the key's own type.
+                *(cast(null(), columns[i].type).label(f"g{i}") for i in range(level, depth)),
+                func.sum(accounts.c.w).label("w"),
+                func.sum(accounts.c.w_unhappy).label("w_unhappy"),
+                func.sum(accounts.c.w * accounts.c.w).label("w_squared"),
+                func.count().label("accounts"),
+            ).group_by(*keys)
+        )
+    result: dict[tuple[str, ...], tuple[float, float, float, int]] = {}
+    for row in db.session.execute(union_all(*branches)):
+        level = int(row[0])
+        path = tuple(group_key(v) for v in row[1 : 1 + level])
+        w, w_unhappy, w_squared, accounts = row[1 + depth :]
+        result[path] = (float(w or 0), float(w_unhappy or 0), float(w_squared or 0), int(accounts))
+    return result
 
 
 def _most_dissatisfied(node: DrilldownNode) -> tuple[int, str]:

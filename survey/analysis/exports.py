@@ -19,6 +19,7 @@ from survey.models import (
     Aspect,
     Campaign,
     Contact,
+    Invitation,
     KeyAccount,
     QuestionnaireItem,
     Response,
@@ -48,6 +49,8 @@ class ExportResponse:
     #: The respondent's role (ContactRole code; "other" for a response without contact),
     #: as Dimension.CONTACT_ROLE groups it.
     contact_role: str = ContactRole.OTHER.value
+    #: The inclusion probability π its invitation recorded (Weight.DESIGN weighs 1/π).
+    inclusion_probability: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,14 +89,19 @@ def campaign_responses(campaign_id: int) -> ResponsesExport:
             Response.comment,
             *BRIEF_COLUMNS,
             group_column(Dimension.CONTACT_ROLE),
+            Invitation.inclusion_probability,
         )
         .join(KeyAccount, KeyAccount.id == Response.account_id)
+        .join(Invitation, Invitation.id == Response.invitation_id)
         .outerjoin(Contact, Contact.id == Response.contact_id)
         .where(Response.campaign_id == campaign_id)
         .order_by(Response.submitted_at, Response.id)
     ):
         responses[row[0]] = ExportResponse(
-            *row[:6], account=AccountBrief(*row[6:-1]), contact_role=row[-1]
+            *row[:6],
+            account=AccountBrief(*row[6:-2]),
+            contact_role=row[-2],
+            inclusion_probability=row[-1],
         )
     if responses:
         in_campaign = Response.campaign_id == campaign_id

@@ -49,12 +49,19 @@ class Weight(StrEnum):
     counts with the mean of its people (two contacts saying 5 and 1: one account,
     mean 3, half satisfied, half dissatisfied). REVENUE: the same, each account
     weighing its annual revenue ("are the accounts that bring most of our business
-    satisfied?"). Weighted intervals use Kish's effective n over the accounts' weights.
+    satisfied?"). DESIGN: the same, each account weighing 1/π, π being the inclusion
+    probability its invitation recorded (1 for census and coverage accounts, n_h/N_h
+    when drawn at random in stratum h): the Hájek estimate Σw·y / Σw of the whole
+    frame, correcting for strata sampled at different rates. Each of k respondents
+    of an account in a campaign weighs 1/(k·π); a response whose invitation has no π
+    (none should after migration 0007) counts with π = 1. Weighted intervals use
+    Kish's effective n = (Σw)² / Σw² over the accounts' weights.
     """
 
     ANSWERS = "answers"
     ACCOUNTS = "accounts"
     REVENUE = "revenue"
+    DESIGN = "design"
 
 
 class Dimension(StrEnum):

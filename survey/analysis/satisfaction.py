@@ -1,5 +1,6 @@
 """How satisfied key accounts are: score summaries per group (weighted by answers,
-accounts or revenue, with 95% intervals), and each account's trend across campaigns.
+accounts, revenue or the sampling design, with 95% intervals), and each account's
+trend across campaigns.
 
 SQL does the counting (GROUP BY with conditional sums); Python only arranges the
 few result rows into dataclasses. Every function issues a small, fixed number of
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, and_, case, cast, func, literal, select
+from sqlalchemy import ColumnElement, and_, case, func, select
 
 from survey.analysis.filters import (
     DEFAULT_MIN_GROUP_SIZE,
@@ -32,13 +33,13 @@ from survey.analysis.filters import (
     key_infos,
     matching_answers,
     resolve_locale,
-    response_level_conditions,
     validate_response_filter,
 )
+from survey.analysis.weighting import weighted_groups
 from survey.db import db
-from survey.models import Answer, Aspect, Campaign, KeyAccount, Response
+from survey.models import Answer, Aspect, Campaign, Response
 from survey.scale import DISSATISFIED_MAX, OVERALL, SATISFIED_MIN
-from survey.statistics import weighted_wilson_interval, wilson_interval
+from survey.statistics import kish_effective_n, weighted_wilson_interval, wilson_interval
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +68,7 @@ class SatisfactionGroup:
     dissatisfied_share_interval: Interval = None
     #: Fewer answers (accounts, when weighted) than the minimum group size.
     low_sample: bool = False
-    #: Accounts counted under the ACCOUNTS or REVENUE weight; None under ANSWERS.
+    #: Accounts counted under the ACCOUNTS, REVENUE or DESIGN weight; None under ANSWERS.
     accounts: int | None = None
 
 
@@ -77,101 +78,6 @@ def _score_columns() -> list[ColumnElement[Any]]:
         func.coalesce(func.sum(Answer.score), 0),
         *(func.sum(case((Answer.score == score, 1), else_=0)) for score in range(1, 6)),
     ]
-
-
-def _weighted_counts(
-    weight: Weight,
-    f: ResponseFilter,
-    keys: list[ColumnElement[Any]],
-    campaign_ids: Sequence[int] | None,
-) -> Any:
-    """A subquery: per group (columns g0, g1 ... of `keys`), sums of W, W·score,
-    W·satisfied, W·dissatisfied and W² over the accounts in it, and how many accounts,
-    where W is an account's weight in the group.
-
-    Each account counts through its latest campaign in `f` (every campaign of
-    `campaign_ids`, when summaries are batched by campaign) and, within it, through
-    every respondent: an answer weighs 1/k of the account's unit (1, or its annual
-    revenue under REVENUE), k being how many of its respondents in that campaign
-    answered that aspect. So an account weighs one unit per aspect however many of
-    its people answered. Kish's effective n is taken over the accounts' weights.
-    """
-    unit: ColumnElement[Any] = (
-        cast(KeyAccount.annual_revenue, Float) if weight is Weight.REVENUE else literal(1.0)
-    )
-    latest = _latest_campaigns(f, per_campaign=campaign_ids is not None)
-    respondents = func.count().over(
-        partition_by=(Response.account_id, Response.campaign_id, Answer.aspect_id)
-    )
-    labelled = [k.label(f"g{i}") for i, k in enumerate(keys)]
-    answers = matching_answers(
-        select(
-            *labelled,
-            Response.account_id.label("account_id"),
-            Answer.score.label("score"),
-            # Floats: squared revenues overflow SQLite's 64-bit integers.
-            (unit / cast(respondents, Float)).label("w"),
-        ),
-        f,
-    ).join(
-        latest,
-        and_(
-            latest.c.account_id == Response.account_id, latest.c.campaign_id == Response.campaign_id
-        ),
-    )
-    if campaign_ids is not None:
-        answers = answers.where(Response.campaign_id.in_(campaign_ids))
-    a = answers.subquery("weighted_answers")
-    groups = [a.c[f"g{i}"] for i in range(len(keys))]
-    per_account = (
-        select(
-            *groups,
-            func.sum(a.c.w).label("w"),
-            func.sum(a.c.w * a.c.score).label("w_score"),
-            func.sum(case((a.c.score >= SATISFIED_MIN, a.c.w), else_=0.0)).label("w_satisfied"),
-            func.sum(case((a.c.score <= DISSATISFIED_MAX, a.c.w), else_=0.0)).label("w_unhappy"),
-        )
-        .group_by(*groups, a.c.account_id)
-        .subquery("weighted_accounts")
-    )
-    outer = [per_account.c[f"g{i}"] for i in range(len(keys))]
-    return (
-        select(
-            *outer,
-            func.sum(per_account.c.w).label("w"),
-            func.sum(per_account.c.w_score).label("w_score"),
-            func.sum(per_account.c.w_satisfied).label("w_satisfied"),
-            func.sum(per_account.c.w_unhappy).label("w_unhappy"),
-            func.sum(per_account.c.w * per_account.c.w).label("w_squared"),
-            func.count().label("accounts"),
-        )
-        .group_by(*outer)
-        .subquery("weighted_groups")
-    )
-
-
-def _latest_campaigns(f: ResponseFilter, *, per_campaign: bool) -> Any:
-    """(account_id, campaign_id) of each account's latest campaign among the responses
-    `f` selects (latest by opening, then id); every pair when batched by campaign."""
-    partition = [Response.account_id, *([Response.campaign_id] if per_campaign else [])]
-    ranked = (
-        select(
-            Response.account_id.label("account_id"),
-            Response.campaign_id.label("campaign_id"),
-            func.row_number()
-            .over(partition_by=partition, order_by=(Campaign.opens_at.desc(), Campaign.id.desc()))
-            .label("rn"),
-        )
-        .join(KeyAccount, KeyAccount.id == Response.account_id)
-        .join(Campaign, Campaign.id == Response.campaign_id)
-        .where(*response_level_conditions(f))
-        .subquery("ranked_campaigns")
-    )
-    return (
-        select(ranked.c.account_id, ranked.c.campaign_id)
-        .where(ranked.c.rn == 1)
-        .subquery("latest_campaigns")
-    )
 
 
 def _group(
@@ -218,7 +124,7 @@ def _group(
     else:
         mean, satisfied_share, dissatisfied_share = w_score / w, w_satisfied / w, w_dissatisfied / w
         # ACCOUNTS: weights of 1, so n_eff is the number of accounts and Wilson is exact.
-        n_eff = w * w / w_squared if w_squared else 0.0
+        n_eff = kish_effective_n(w, w_squared)
     return SatisfactionGroup(
         key=key,
         label=label,
@@ -289,11 +195,11 @@ def satisfaction_summaries(
         stmt = stmt.where(Response.campaign_id.in_(campaign_ids))
     if weight is not Weight.ANSWERS:
         # Still one statement: the raw counts per group beside the weighted sums of
-        # each account's latest campaign (see _weighted_counts).
+        # each account's latest campaign (see weighting.weighted_groups).
         raw = stmt.with_only_columns(
             *(c.label(f"g{i}") for i, c in enumerate(columns)), *_score_columns()
         ).subquery("raw_groups")
-        weighted = _weighted_counts(weight, f, columns, campaign_ids)
+        weighted = weighted_groups(weight, f, columns, campaign_ids)
         same_group = and_(
             *(raw.c[f"g{i}"].is_not_distinct_from(weighted.c[f"g{i}"]) for i in range(len(columns)))
         )

@@ -7,6 +7,7 @@ inside it, import from the module.
 
 from __future__ import annotations
 
+from survey.campaigns.cycles import Cycle, cycle_containing, cycle_label
 from survey.campaigns.frames import (
     DEFAULT_DEFECTED_WITHIN_DAYS,
     EXCLUSION_REASONS,
@@ -44,6 +45,24 @@ from survey.campaigns.sample_audit import (
     sampling_records,
     verify_campaign,
 )
+from survey.campaigns.schedule_runs import (
+    CycleLaunch,
+    CycleProblem,
+    ScheduleRunReport,
+    campaign_name,
+    run_schedules,
+)
+from survey.campaigns.schedules import (
+    ScheduledCampaign,
+    ScheduleInputError,
+    ScheduleSpec,
+    ScheduleView,
+    create_schedule,
+    list_schedules,
+    pause_schedule,
+    resume_schedule,
+    schedule_by_id,
+)
 
 __all__ = [
     "ALL_STRATUM",
@@ -59,24 +78,41 @@ __all__ = [
     "CampaignPlan",
     "CampaignRequest",
     "ContactChoice",
+    "Cycle",
+    "CycleLaunch",
+    "CycleProblem",
     "Frame",
     "InvitationLink",
+    "ScheduleInputError",
+    "ScheduleRunReport",
+    "ScheduleSpec",
+    "ScheduleView",
+    "ScheduledCampaign",
     "build_exit_frame",
     "build_frame",
     "campaign_by_id",
     "campaign_kind",
     "campaign_links",
+    "campaign_name",
     "campaign_page",
     "census_tiers_of",
     "close_campaign",
     "contact_choice",
+    "create_schedule",
+    "cycle_containing",
+    "cycle_label",
     "get_campaign_summary",
     "invitation_by_id",
     "invitation_counts",
     "invitations_of_campaigns",
     "launch_campaign",
     "list_campaigns",
+    "list_schedules",
+    "pause_schedule",
     "plan_campaign",
+    "resume_schedule",
+    "run_schedules",
     "sampling_records",
+    "schedule_by_id",
     "verify_campaign",
 ]

@@ -120,6 +120,8 @@ def launch_campaign(
             census_tiers=",".join(plan.census_tiers) or None,
             cover_within_days=plan.cover_within_days,
             include_open_cases=plan.include_open_cases,
+            schedule_id=request.schedule_id,
+            cycle=request.cycle,
         )
         db.session.add(campaign)
         db.session.flush()
@@ -186,6 +188,11 @@ def launch_campaign(
                 "contacts": plan.choice.contacts,
                 "contact_roles": list(plan.choice.roles),
                 "invitations": len(invitations),
+                **(
+                    {"schedule_id": request.schedule_id, "cycle": request.cycle}
+                    if request.schedule_id is not None
+                    else {}
+                ),
                 # The frame as drawn from, to check the stored frame later (verify).
                 "frame_digest": frame_digest(m.account_id for m in frame.members),
                 # The panel design and how many came in each way (verify re-checks them).

@@ -17,6 +17,7 @@ from survey.campaigns.frames import Frame, build_exit_frame, build_frame
 from survey.campaigns.invitees import ContactChoice, Invitee, invitable_contacts
 from survey.campaigns.requests import (
     KINDS,
+    MAX_CLOSES_IN_DAYS,
     MAX_COVER_WITHIN_DAYS,
     MAX_EXCLUDE_DAYS,
     MAX_SEED,
@@ -309,6 +310,7 @@ def plan_campaign(request: CampaignRequest, *, now: datetime | None = None) -> C
 __all__ = [
     "ALL_STRATUM",
     "KINDS",
+    "MAX_CLOSES_IN_DAYS",
     "MAX_COVER_WITHIN_DAYS",
     "MAX_EXCLUDE_DAYS",
     "MAX_SEED",

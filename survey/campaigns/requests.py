@@ -63,6 +63,9 @@ class CampaignRequest:
     cover_within_days: int | None = None
     #: Keep accounts with an open, contacted or escalated follow-up in the frame.
     include_open_cases: bool = False
+    #: The schedule and cycle launching it (survey.campaigns.schedule_runs), if any.
+    schedule_id: int | None = None
+    cycle: str | None = None
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,12 @@ from __future__ import annotations
 from survey.demo.contacts import BUYING_CENTRE_CAMPAIGN
 from survey.demo.dataset import CLOSED_CAMPAIGN, OPEN_CAMPAIGN, DemoReport, load_demo
 from survey.demo.manager import ensure_demo_manager
+from survey.demo.schedules import DEMO_SCHEDULE
 
 __all__ = [
     "BUYING_CENTRE_CAMPAIGN",
     "CLOSED_CAMPAIGN",
+    "DEMO_SCHEDULE",
     "OPEN_CAMPAIGN",
     "DemoReport",
     "ensure_demo_manager",

@@ -25,6 +25,7 @@ from survey.clock import utcnow
 from survey.db import db
 from survey.demo.contacts import add_buying_centres
 from survey.demo.follow_ups import root_cause_for, work_follow_ups
+from survey.demo.schedules import add_quarterly_schedule
 from survey.demo.team import add_teams_and_tier_changes
 from survey.follow_ups import update_follow_up
 from survey.models import (
@@ -256,6 +257,16 @@ def load_demo(
     responses += _answer_campaign(rng, second.campaign_id or 0, launched2, share=0.25, days=6)
     # Closing the loop: follow-ups worked, and what the next answers say about it.
     responses += _close_the_loop(rng, first.campaign_id or 0, second.campaign_id or 0, now)
+    # A quarterly schedule whose two past cycles were answered (survey.demo.schedules);
+    # before the follow-ups are worked, so its cases are worked too.
+    schedule_rng = random.Random(DEMO_SEED + 3)
+    responses += add_quarterly_schedule(
+        secret_key=secret_key,
+        now=now,
+        answer=lambda campaign_id, opened: _answer_campaign(
+            schedule_rng, campaign_id, opened, share=0.6, days=18
+        ),
+    )
     add_teams_and_tier_changes(now)
     work_follow_ups(secret_key=secret_key, base_url=base_url, now=now)
     # Buying centres at the strategic accounts, and a campaign that asked all of them.

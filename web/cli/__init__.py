@@ -1,10 +1,11 @@
-"""`flask` commands: accounts, contacts, campaign, staff, outbox, follow-ups, demo (see README)."""
+"""`flask` commands: accounts, contacts, campaign, staff, outbox, follow-ups, schedules,
+demo (see README)."""
 
 from __future__ import annotations
 
 from flask import Flask
 
-from . import accounts, campaigns, contacts, demo, follow_ups, graphql, outbox, staff
+from . import accounts, campaigns, contacts, demo, follow_ups, graphql, outbox, schedules, staff
 
 
 def register_cli(app: Flask) -> None:
@@ -16,6 +17,7 @@ def register_cli(app: Flask) -> None:
         graphql.group,
         outbox.group,
         follow_ups.group,
+        schedules.group,
         demo.command,
     ):
         app.cli.add_command(group)

@@ -24,11 +24,12 @@ from survey.delivery import (
 from survey.follow_ups import EscalationReport
 
 from .follow_ups import escalation_step
+from .schedules import schedule_step
 
 group = AppGroup(
     "outbox",
     help="Deliver invitation, reminder and follow-up e-mails from the outbox "
-    "(each run also escalates overdue follow-up cases).",
+    "(each run also escalates overdue follow-up cases and launches due scheduled campaigns).",
 )
 
 
@@ -101,12 +102,19 @@ def send(loop: bool, batch_size: int, interval: float) -> None:
 def _escalating() -> Callable[[], object]:
     """Each pass of the worker also escalates overdue follow-up cases (their e-mails
     go out in the same run), and says so when it did."""
-    step = escalation_step(current_app._get_current_object())  # type: ignore[attr-defined]
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    step = escalation_step(app)
+    schedules = schedule_step(app)
 
     def run() -> EscalationReport:
         report = step()
         if report.escalated:
             click.echo(f"escalated {len(report.escalated)} follow-up case(s)", err=True)
+        # Each pass also launches any schedule's cycle that is due (see `flask schedules run`).
+        launched = schedules().launched
+        if launched:
+            names = ", ".join(item.campaign_name for item in launched)
+            click.echo(f"launched {len(launched)} scheduled campaign(s): {names}", err=True)
         return report
 
     return run

@@ -2,7 +2,17 @@
 per page family registering on it, and what they share in console.py."""
 
 # Importing each page module registers its pages on bp.
-from . import accounts, auth, campaigns, console, exports, follow_ups, results, settings  # noqa: F401
+from . import (  # noqa: F401
+    accounts,
+    auth,
+    campaigns,
+    console,
+    exports,
+    follow_ups,
+    results,
+    schedules,
+    settings,
+)
 from .blueprint import bp
 
 __all__ = ["bp"]

@@ -122,6 +122,7 @@ def responses_csv(campaign_id: int) -> HttpResponse:
         _("Channel"),
         _("Language"),
         _("Entered by"),
+        _("Inclusion probability (π)"),
     ]
     for _code, zh, en in export.aspects:
         label = en if locale == "en" else zh
@@ -146,6 +147,7 @@ def responses_csv(campaign_id: int) -> HttpResponse:
             r.channel,
             r.locale,
             r.entered_by,
+            "" if r.inclusion_probability is None else r.inclusion_probability,
         ]
         for code, _zh, _en in export.aspects:
             answer = r.answers.get(code)

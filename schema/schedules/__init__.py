@@ -1,0 +1,1 @@
+"""Schedules in the API: periodic campaigns, one per cycle, and their trend."""
