@@ -124,12 +124,14 @@ def test_frame_excludes_each_reason_once(app):
             "no_contact": 3,  # KA005, KA006 (blank), KA009
             "opted_out": 2,  # KA007, KA013
             "recently_surveyed": 2,  # KA010, KA011 (exactly 90 days)
+            "open_case": 0,
         }
         assert list(frame.excluded) == [
             "inactive",
             "no_contact",
             "opted_out",
             "recently_surveyed",
+            "open_case",
         ]
 
 
@@ -756,5 +758,5 @@ def test_frame_matches_the_rules_for_any_registry(app, states, exclude_days):
         ]
         assert frame.excluded == {
             reason: reasons.count(reason)
-            for reason in ("inactive", "no_contact", "opted_out", "recently_surveyed")
+            for reason in ("inactive", "no_contact", "opted_out", "recently_surveyed", "open_case")
         }

@@ -40,7 +40,7 @@ def campaign_count(app) -> int:
 
 PLAN_OUTPUT = (
     "Sampling frame: 10 accounts\n"
-    "Excluded: inactive 1, no_contact 0, opted_out 1, recently_surveyed 0 (total 2)\n"
+    "Excluded: inactive 1, no_contact 0, opted_out 1, recently_surveyed 0, open_case 0 (total 2)\n"
     "Invites: the primary contact of each sampled account\n"
     "tier     frame   sample  contacts\n"
     "A            2        1         1\n"

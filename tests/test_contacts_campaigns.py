@@ -95,6 +95,7 @@ def test_primary_is_todays_behaviour(app: Flask) -> None:
         "no_contact": 0,
         "opted_out": 1,
         "recently_surveyed": 1,
+        "open_case": 0,
     }
     campaign_id = _launch(app, size=2)
     assert _invited(app, campaign_id) == [("KA1", "李娜", "zh"), ("KA2", "李娜", "zh")]
@@ -195,7 +196,8 @@ def test_dry_run_shows_accounts_and_contacts_per_stratum(
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[:7] == [
         "Sampling frame: 4 accounts",
-        "Excluded: inactive 0, no_contact 0, opted_out 0, recently_surveyed 0 (total 0)",
+        "Excluded: inactive 0, no_contact 0, opted_out 0, recently_surveyed 0, open_case 0 "
+        "(total 0)",
         "Invites: all contacts of each sampled account",
         "tier     frame   sample  contacts",
         "A            2        2         5",

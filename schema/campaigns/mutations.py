@@ -17,13 +17,16 @@ from survey import analysis
 from survey.campaigns import (
     ALL_STRATUM,
     DEFAULT_DEFECTED_WITHIN_DAYS,
+    MAX_COVER_WITHIN_DAYS,
     CampaignRequest,
     campaign_by_id,
+    census_tiers_of,
     close_campaign,
     launch_campaign,
 )
 from survey.delivery import MailSettings, queue_reminders
-from survey.scale import ContactRole
+from survey.errors import InvalidInputError
+from survey.scale import TIERS, ContactRole
 
 from ..context import Info
 from ..errors import InputError, bad_input, service_errors, shown
@@ -53,6 +56,8 @@ LAUNCH_FIELDS = {
     "expected_response_rate": "expectedResponseRate",
     "contacts": "contacts",
     "contact_roles": "contactRoles",
+    "census_tiers": "censusTiers",
+    "cover_within_days": "coverWithinDays",
 }
 REMIND_FIELDS = {"campaign_id": "campaignId", "after_days": "afterDays"}
 
@@ -109,6 +114,20 @@ class LaunchCampaignInput:
         description="Only contacts in these roles: codes (decision_maker, purchaser, user, "
         "technical, finance, other) or their Chinese or English labels.",
     )
+    census_tiers: list[str] | None = strawberry.field(
+        default=None,
+        description="Tiers (A, B, C) surveyed in full on top of the random sample (π = 1).",
+    )
+    cover_within_days: int | None = strawberry.field(
+        default=None,
+        description="Coverage goal, 1-3650: also take every account that would otherwise go "
+        "longer than this many days (by the closing date) without an invitation (π = 1).",
+    )
+    include_open_cases: bool = strawberry.field(
+        default=False,
+        description="Keep accounts with an open, contacted or escalated follow-up in the "
+        "frame (left out by default: no survey while we still owe an answer).",
+    )
 
 
 @strawberry.type
@@ -119,6 +138,14 @@ class SampleAllocation:
     size: int
     contacts: int = strawberry.field(
         default=0, description="Contacts of the stratum's sampled accounts invited."
+    )
+    census: int = strawberry.field(default=0, description="Sampled in full: a census tier.")
+    coverage: int = strawberry.field(default=0, description="Sampled for the coverage goal.")
+    random: int = strawberry.field(default=0, description="Drawn at random (n_h).")
+    inclusion_probability: float | None = strawberry.field(
+        default=None,
+        description="π = n_h / N_h of an account drawn at random here (N_h without the "
+        "census and coverage accounts); null when nothing was left to draw from.",
     )
 
 
@@ -139,6 +166,17 @@ class LaunchCampaignPayload:
     allocation: list[SampleAllocation]
     excluded: list[ExclusionCount] = strawberry.field(
         description="Accounts left out of the frame, by why."
+    )
+    census: int = strawberry.field(default=0, description="Accounts sampled by census.")
+    coverage: int = strawberry.field(
+        default=0, description="Accounts sampled for the coverage goal."
+    )
+    random: int = strawberry.field(
+        default=0, description="Accounts drawn at random (sampleSize or sampleFraction)."
+    )
+    open_cases: list[str] = strawberry.field(
+        default_factory=list,
+        description="External ids of the accounts left out for an open case.",
     )
     emails_queued: int = strawberry.field(
         default=0, description="Invitation e-mails written to the outbox (0 on a dry run)."
@@ -183,6 +221,35 @@ def _contact_roles(values: list[str] | None) -> tuple[str, ...]:
     return tuple(codes)
 
 
+def _census_tiers(values: list[str] | None) -> tuple[str, ...]:
+    """Tier codes; an unknown one is said in the caller's language."""
+    try:
+        return census_tiers_of(values)
+    except InvalidInputError:
+        bad = next(v for v in values or () if (v or "").strip().upper() not in TIERS)
+        allowed = ", ".join(TIERS)
+        raise InputError(
+            {
+                "en": f"{shown(bad)} is not a tier: use {allowed}.",
+                "zh": f"{shown(bad)} 不是客户等级：请用 {allowed}。",
+            },
+            field="censusTiers",
+        ) from None
+
+
+def _cover_within_days(value: int | None) -> int | None:
+    if value is not None and not 1 <= value <= MAX_COVER_WITHIN_DAYS:
+        raise InputError(
+            {
+                "en": f"The coverage goal must be between 1 and {MAX_COVER_WITHIN_DAYS} days, "
+                f"got {value}.",
+                "zh": f"覆盖目标须在 1 到 {MAX_COVER_WITHIN_DAYS} 天之间，收到的是 {value}。",
+            },
+            field="coverWithinDays",
+        )
+    return value
+
+
 @strawberry.type
 class CampaignMutation:
     @strawberry.mutation(
@@ -192,6 +259,8 @@ class CampaignMutation:
     def launch_campaign(self, info: Info, input: LaunchCampaignInput) -> LaunchCampaignPayload:
         stratify_by = _stratify(input.stratify_by)
         roles = _contact_roles(input.contact_roles)
+        census_tiers = _census_tiers(input.census_tiers)
+        cover_within_days = _cover_within_days(input.cover_within_days)
         request = CampaignRequest(
             name=input.name,
             size=input.sample_size,
@@ -208,6 +277,9 @@ class CampaignMutation:
             expected_response_rate=input.expected_response_rate,
             contacts=input.contacts.value,
             contact_roles=roles,
+            census_tiers=census_tiers,
+            cover_within_days=cover_within_days,
+            include_open_cases=input.include_open_cases,
         )
         with service_errors(LAUNCH_FIELDS):
             result = launch_campaign(
@@ -242,10 +314,18 @@ class CampaignMutation:
                     frame=a.frame,
                     size=a.size,
                     contacts=a.contacts,
+                    census=a.census,
+                    coverage=a.coverage,
+                    random=a.random,
+                    inclusion_probability=a.inclusion_probability,
                 )
                 for a in plan.allocation
             ],
             excluded=[ExclusionCount(reason=k, count=v) for k, v in plan.excluded.items()],
+            census=plan.census_count,
+            coverage=plan.coverage_count,
+            random=plan.random_count,
+            open_cases=list(plan.open_cases),
             emails_queued=result.emails_queued,
             expected_response_rate=plan.expected_response_rate,
             expected_margin_of_error=plan.expected_margin,

@@ -406,7 +406,7 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
     "LaunchCampaignPayload": {
         **free(
             "sampled invited frameSize seed method allocation excluded emailsQueued "
-            "expectedResponseRate expectedMarginOfError"
+            "expectedResponseRate expectedMarginOfError census coverage random openCases"
         ),
         "campaign": ONE,
     },
@@ -434,7 +434,9 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
     },
     "ResponseConnection": CONNECTION,
     "ResponseEdge": EDGE,
-    "SampleAllocation": free("key label frame size contacts"),
+    "SampleAllocation": free(
+        "key label frame size contacts census coverage random inclusionProbability"
+    ),
     "SamplingStratum": free("key label frame size"),
     "SatisfactionGroup": free(
         "key label answers distribution mean satisfiedShare dissatisfiedShare "

@@ -32,11 +32,13 @@ from survey.campaigns.lookups import (
 from survey.campaigns.planning import (
     ALL_STRATUM,
     KINDS,
+    MAX_COVER_WITHIN_DAYS,
     MAX_EXCLUDE_DAYS,
     MAX_SEED,
     NAME_MAX_LENGTH,
     CampaignPlan,
     CampaignRequest,
+    census_tiers_of,
     plan_campaign,
 )
 from survey.campaigns.sample_audit import (
@@ -68,6 +70,7 @@ __all__ = [
     "EXCLUSION_REASONS",
     "EXIT_EXCLUSION_REASONS",
     "KINDS",
+    "MAX_COVER_WITHIN_DAYS",
     "MAX_EXCLUDE_DAYS",
     "MAX_SEED",
     "NAME_MAX_LENGTH",
@@ -92,6 +95,7 @@ __all__ = [
     "campaign_links",
     "campaign_name",
     "campaign_page",
+    "census_tiers_of",
     "close_campaign",
     "contact_choice",
     "create_schedule",

@@ -17,6 +17,7 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     String,
+    and_,
     case,
     exists,
     func,
@@ -31,14 +32,36 @@ from survey.campaigns.invitees import ContactChoice, exclusion_whens
 from survey.clock import utcnow
 from survey.db import db
 from survey.errors import InvalidInputError
-from survey.models import KIND_EXIT, Campaign, Defection, Invitation, KeyAccount
+from survey.models import (
+    FOLLOW_UP_CONTACTED,
+    FOLLOW_UP_ESCALATED,
+    FOLLOW_UP_OPEN,
+    KIND_EXIT,
+    SELECTION_CENSUS,
+    SELECTION_COVERAGE,
+    Campaign,
+    Defection,
+    FollowUp,
+    Invitation,
+    KeyAccount,
+)
 
 #: Account attributes a sample can be stratified by.
 STRATIFY_DIMENSIONS: tuple[str, ...] = ("tier", "value_type", "relationship_stage", "region")
 
 #: Why an account is not in the frame, in the order they are checked: an account
-#: counts once, under the first reason that applies.
-EXCLUSION_REASONS: tuple[str, ...] = ("inactive", "no_contact", "opted_out", "recently_surveyed")
+#: counts once, under the first reason that applies. `open_case` (an open, contacted or
+#: escalated follow-up: no survey while we still owe an answer) comes last, so it counts
+#: exactly the accounts that would be in the frame but for their case.
+EXCLUSION_REASONS: tuple[str, ...] = (
+    "inactive",
+    "no_contact",
+    "opted_out",
+    "recently_surveyed",
+    "open_case",
+)
+#: Follow-up statuses that leave an account out of the frame (all but resolved).
+OPEN_CASE_STATUSES: tuple[str, ...] = (FOLLOW_UP_OPEN, FOLLOW_UP_CONTACTED, FOLLOW_UP_ESCALATED)
 
 #: Why a recently lost account is not in an exit-survey frame (first that applies).
 EXIT_EXCLUSION_REASONS: tuple[str, ...] = ("no_contact", "opted_out", "already_asked")
@@ -53,6 +76,9 @@ class FrameMember(NamedTuple):
     external_id: str
     stratum: str | None
     locale: str
+    #: How the account is certain to be sampled (SELECTION_CENSUS: its tier is surveyed
+    #: in full; SELECTION_COVERAGE: the coverage goal), None when only by chance.
+    certainty: str | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +91,8 @@ class Frame:
     #: The query that selected the members (account_id, external_id, stratum), so a
     #: launch can store the frame server-side with one INSERT ... SELECT.
     source: Select[Any] | None = None
+    #: External ids of the accounts left out for an open case, sorted.
+    open_cases: tuple[str, ...] = ()
 
     @property
     def size(self) -> int:
@@ -78,13 +106,46 @@ class Frame:
         return dict(sorted(grouped.items()))
 
 
-def _exclusion_reason(cutoff: datetime | None, choice: ContactChoice) -> ColumnElement[Any]:
+def _exclusion_reason(
+    cutoff: datetime | None, choice: ContactChoice, include_open_cases: bool = False
+) -> ColumnElement[Any]:
     """A SQL CASE naming the first reason an account is left out, NULL if it is in."""
     defected = exists().where(Defection.account_id == KeyAccount.id)
     whens: list[tuple[ColumnElement[bool], str]] = [
         (or_(not_(KeyAccount.active), defected), "inactive"),
         *exclusion_whens(choice, cutoff),
     ]
+    if not include_open_cases:
+        # IN (not a correlated EXISTS): PostgreSQL hashes the subquery once instead of
+        # probing it for each of 100,000 accounts inside the CASE.
+        open_case = KeyAccount.id.in_(
+            select(FollowUp.account_id).where(FollowUp.status.in_(OPEN_CASE_STATUSES))
+        )
+        whens.append((open_case, "open_case"))
+    return case(*whens, else_=None)
+
+
+def coverage_due(before: datetime) -> ColumnElement[bool]:
+    """SQL: the account has not been invited to any campaign since `before` and was in
+    the registry before it, i.e. its last invitation (or, never invited, the day it
+    entered the registry) is older than `before`."""
+    invited_since = select(Invitation.account_id).where(Invitation.created_at >= before)
+    return and_(KeyAccount.created_at < before, KeyAccount.id.not_in(invited_since))
+
+
+def _certainty(
+    census_tiers: tuple[str, ...], coverage_before: datetime | None
+) -> ColumnElement[Any]:
+    """A SQL CASE: SELECTION_CENSUS for an account of a census tier, else
+    SELECTION_COVERAGE when the coverage goal is due, else NULL. A census account that is
+    also due counts as census."""
+    whens: list[tuple[ColumnElement[bool], str]] = []
+    if census_tiers:
+        whens.append((KeyAccount.tier.in_(census_tiers), SELECTION_CENSUS))
+    if coverage_before is not None:
+        whens.append((coverage_due(coverage_before), SELECTION_COVERAGE))
+    if not whens:
+        return null()
     return case(*whens, else_=None)
 
 
@@ -94,13 +155,22 @@ def build_frame(
     stratify_by: str | None = None,
     now: datetime | None = None,
     choice: ContactChoice | None = None,
+    include_open_cases: bool = False,
+    census_tiers: tuple[str, ...] = (),
+    coverage_before: datetime | None = None,
 ) -> Frame:
     """The sampling frame: active accounts (not defected) with at least one chosen
     contact (`choice`: the primary contact by default) that has an e-mail or phone,
     has not opted out and was not invited to any campaign in the last
-    `exclude_days` days (`exclude_days=0` excludes nobody for that reason).
+    `exclude_days` days (`exclude_days=0` excludes nobody for that reason), and,
+    unless `include_open_cases`, without an open, contacted or escalated follow-up.
 
-    One query: every account with the first reason it is left out, if any.
+    Each member says whether it is certain to be sampled: its tier is one of
+    `census_tiers`, or it was last invited (or, never invited, entered the registry)
+    before `coverage_before` (the coverage goal; None: no goal).
+
+    One query: every account with the first reason it is left out, if any, and how
+    certain it is to be sampled.
     """
     if stratify_by is not None and stratify_by not in STRATIFY_DIMENSIONS:
         raise InvalidInputError(
@@ -109,26 +179,36 @@ def build_frame(
         )
     now = now or utcnow()
     cutoff = now - timedelta(days=exclude_days) if exclude_days > 0 else None
-    reason = _exclusion_reason(cutoff, choice or ContactChoice())
+    reason = _exclusion_reason(cutoff, choice or ContactChoice(), include_open_cases)
+    certainty = _certainty(tuple(census_tiers), coverage_before)
 
     stratum = getattr(KeyAccount, stratify_by) if stratify_by else null()
     # One pass over the registry: each account with the reason it is left out (NULL
     # when it is in); the members and the counts by reason are read from the same rows.
     members: list[FrameMember] = []
     excluded = dict.fromkeys(EXCLUSION_REASONS, 0)
-    for account_id, external_id, value, locale, why in db.session.execute(
-        select(KeyAccount.id, KeyAccount.external_id, stratum, KeyAccount.locale, reason)
+    open_cases: list[str] = []
+    for account_id, external_id, value, locale, why, sure in db.session.execute(
+        select(KeyAccount.id, KeyAccount.external_id, stratum, KeyAccount.locale, reason, certainty)
     ):
         if why is None:
-            members.append(FrameMember(account_id, external_id, value, locale))
+            members.append(FrameMember(account_id, external_id, value, locale, sure))
         else:
             excluded[why] = excluded.get(why, 0) + 1
+            if why == "open_case":
+                open_cases.append(external_id)
     source = select(
         KeyAccount.id.label("account_id"),
         KeyAccount.external_id.label("external_id"),
         (stratum if stratify_by else literal(None, String)).label("stratum"),
     ).where(reason.is_(None))
-    return Frame(members=members, excluded=excluded, stratify_by=stratify_by, source=source)
+    return Frame(
+        members=members,
+        excluded=excluded,
+        stratify_by=stratify_by,
+        source=source,
+        open_cases=tuple(sorted(open_cases)),
+    )
 
 
 def build_exit_frame(
@@ -170,7 +250,7 @@ def build_exit_frame(
             lost, reason.is_(None)
         )
     )
-    members = list(map(FrameMember._make, rows))
+    members = [FrameMember(*row) for row in rows]
     reasons = select(reason.label("reason")).select_from(KeyAccount).where(lost).subquery()
     counted = db.session.execute(
         select(reasons.c.reason, func.count())
@@ -186,9 +266,11 @@ __all__ = [
     "DEFAULT_DEFECTED_WITHIN_DAYS",
     "EXCLUSION_REASONS",
     "EXIT_EXCLUSION_REASONS",
+    "OPEN_CASE_STATUSES",
     "STRATIFY_DIMENSIONS",
     "Frame",
     "FrameMember",
     "build_exit_frame",
     "build_frame",
+    "coverage_due",
 ]

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from survey.audit import CAMPAIGN_LAUNCH, record_audit
 from survey.campaigns.frames import Frame
-from survey.campaigns.planning import CampaignPlan, CampaignRequest, draw_plan
+from survey.campaigns.planning import ALL_STRATUM, CampaignPlan, CampaignRequest, draw_plan
 from survey.campaigns.questionnaires import ensure_default_questionnaire, ensure_exit_questionnaire
 from survey.campaigns.sample_audit import frame_digest
 from survey.clock import utcnow
@@ -27,6 +27,7 @@ from survey.models import (
     CAMPAIGN_OPEN,
     INVITATION_PENDING,
     KIND_EXIT,
+    SELECTION_RANDOM,
     Campaign,
     CampaignFrameMember,
     CampaignStratum,
@@ -116,6 +117,9 @@ def launch_campaign(
             exclude_days=plan.exclude_days,
             contacts=plan.choice.contacts,
             contact_roles=plan.choice.roles_text,
+            census_tiers=",".join(plan.census_tiers) or None,
+            cover_within_days=plan.cover_within_days,
+            include_open_cases=plan.include_open_cases,
             schedule_id=request.schedule_id,
             cycle=request.cycle,
         )
@@ -131,11 +135,15 @@ def launch_campaign(
             ],
         )
         _store_frame(campaign.id, frame)
-        # One invitation per invited contact: its own link, in its own language.
+        # One invitation per invited contact: its own link, in its own language; all
+        # contacts of an account share how it came in and its inclusion probability.
         invitations = []
         for member in frame.members:
             if member.account_id not in sampled:
                 continue
+            key = (member.stratum or "") if plan.stratify_by else ALL_STRATUM
+            selection = plan.selection.get(member.account_id, SELECTION_RANDOM)
+            probability = plan.inclusion_probability(member.account_id, key)
             for invitee in plan.invitees.get(member.account_id, ()):
                 nonce = new_nonce()
                 invitations.append(
@@ -147,6 +155,8 @@ def launch_campaign(
                         "token_hash": hash_token(derive_token(secret_key, nonce)),
                         "locale": normalise_locale(invitee.locale) or DEFAULT_LOCALE,
                         "stratum": member.stratum,
+                        "selection": selection,
+                        "inclusion_probability": probability,
                         "status": INVITATION_PENDING,
                         "created_at": now,
                         "reminders_sent": 0,
@@ -185,6 +195,18 @@ def launch_campaign(
                 ),
                 # The frame as drawn from, to check the stored frame later (verify).
                 "frame_digest": frame_digest(m.account_id for m in frame.members),
+                # The panel design and how many came in each way (verify re-checks them).
+                "census_tiers": list(plan.census_tiers),
+                "cover_within_days": plan.cover_within_days,
+                "coverage_before": (
+                    plan.coverage_before.isoformat() if plan.coverage_before else None
+                ),
+                "include_open_cases": plan.include_open_cases,
+                "open_cases": len(plan.open_cases),
+                "census": plan.census_count,
+                "coverage": plan.coverage_count,
+                "random": plan.random_count,
+                "certainty_digest": frame_digest(plan.selection),
                 **(
                     {"defected_within_days": request.defected_within_days}
                     if request.kind == KIND_EXIT

@@ -1,4 +1,5 @@
-"""Planning a campaign: the request, its validation, and the sample it draws.
+"""Planning a campaign: the sample a request draws (survey.campaigns.requests holds the
+request and its validation).
 
 A plan draws the sample from the frame with a recorded seed (simple or stratified)
 and says what margin of error to expect, without writing anything: a preview, a
@@ -7,104 +8,84 @@ dry run and a launch all start from it.
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
-from survey.campaigns.frames import (
-    DEFAULT_DEFECTED_WITHIN_DAYS,
-    STRATIFY_DIMENSIONS,
-    Frame,
-    build_exit_frame,
-    build_frame,
-)
-from survey.campaigns.invitees import (
-    ContactChoice,
-    Invitee,
-    contact_choice,
-    invitable_contacts,
+from survey.campaigns.frames import Frame, build_exit_frame, build_frame
+from survey.campaigns.invitees import ContactChoice, Invitee, invitable_contacts
+from survey.campaigns.requests import (
+    KINDS,
+    MAX_CLOSES_IN_DAYS,
+    MAX_COVER_WITHIN_DAYS,
+    MAX_EXCLUDE_DAYS,
+    MAX_SEED,
+    NAME_MAX_LENGTH,
+    CampaignRequest,
+    ValidRequest,
+    census_tiers_of,
+    validate_request,
 )
 from survey.campaigns.sampling import simple_sample, size_from_fraction, stratified_sample
 from survey.clock import utcnow
 from survey.db import db
-from survey.errors import ConflictError, InvalidInputError
+from survey.errors import InvalidInputError
 from survey.models import (
     CAMPAIGN_CLOSED,
-    CONTACTS_PRIMARY,
     KIND_EXIT,
     KIND_SATISFACTION,
+    SELECTION_CENSUS,
+    SELECTION_COVERAGE,
+    SELECTION_RANDOM,
     Campaign,
     Invitation,
     Response,
 )
-from survey.scale import TIERS
 from survey.statistics import expected_margin, required_sample_size
 
 METHOD_SIMPLE = "simple"
 METHOD_STRATIFIED = "stratified"
-KINDS: tuple[str, ...] = (KIND_SATISFACTION, KIND_EXIT)
 
 #: The allocation key of a sample that is not stratified.
 ALL_STRATUM = "all"
 
-NAME_MAX_LENGTH = 200
-CREATED_BY_MAX_LENGTH = 120
-# Generous bounds that keep date arithmetic and the BigInteger seed column safe.
-MAX_EXCLUDE_DAYS = 3660
-MAX_CLOSES_IN_DAYS = 366
-MAX_SEED = 2**63 - 1
-#: The longest coverage goal (ten years).
-MAX_COVER_WITHIN_DAYS = 3650
 #: The response rate a plan expects when no campaign has been closed yet.
 DEFAULT_RESPONSE_RATE = 0.3
 
 
-@dataclass
-class CampaignRequest:
-    """What a manager asks for: who (the frame), how many, how drawn, until when."""
-
-    name: str
-    size: int | None = None
-    fraction: float | None = None
-    stratify_by: str | None = None
-    seed: int | None = None
-    exclude_days: int = 90
-    closes_at: datetime | None = None
-    closes_in_days: int = 14
-    kind: str = KIND_SATISFACTION
-    created_by: str | None = None
-    #: Exit surveys: sample accounts lost within this many days.
-    defected_within_days: int = DEFAULT_DEFECTED_WITHIN_DAYS
-    #: Or: the smallest sample whose expected margin of error reaches this (e.g. 0.05).
-    target_margin: float | None = None
-    #: The share of invited accounts expected to answer; default: past campaigns' mean.
-    expected_response_rate: float | None = None
-    #: Whom of each sampled account to invite: "primary" (its primary contact) or
-    #: "all" (every contact), narrowed to these roles (codes or labels) when given.
-    contacts: str = CONTACTS_PRIMARY
-    contact_roles: tuple[str, ...] = ()
-    #: The panel design. Tiers surveyed in full (census; the certainty stratum).
-    census_tiers: tuple[str, ...] = ()
-    #: The coverage goal: accounts that would otherwise go longer than this many days
-    #: without an invitation by the campaign's close join the certainty stratum.
-    cover_within_days: int | None = None
-    #: Keep accounts with an open, contacted or escalated follow-up in the frame.
-    include_open_cases: bool = False
-    #: The schedule and cycle launching it (survey.campaigns.schedule_runs), if any.
-    schedule_id: int | None = None
-    cycle: str | None = None
-
-
 @dataclass(frozen=True)
 class StratumAllocation:
+    """One stratum of a plan: its accounts in the frame and those sampled (`size`: by
+    census, by the coverage goal and at random together)."""
+
     key: str
     frame: int
     size: int
     #: How many contacts of the sampled accounts of this stratum are invited.
     contacts: int = 0
+    #: Of `size`, the accounts taken in full (census tier) and for the coverage goal.
+    census: int = 0
+    coverage: int = 0
+
+    @property
+    def certain(self) -> int:
+        return self.census + self.coverage
+
+    @property
+    def random(self) -> int:
+        """Accounts drawn at random: n_h."""
+        return self.size - self.certain
+
+    @property
+    def random_frame(self) -> int:
+        """Accounts the random part was drawn from: N_h, without the certainty ones."""
+        return self.frame - self.certain
+
+    @property
+    def inclusion_probability(self) -> float | None:
+        """π = n_h / N_h of an account drawn at random here (None: nothing to draw)."""
+        return self.random / self.random_frame if self.random_frame else None
 
 
 @dataclass(frozen=True)
@@ -129,10 +110,42 @@ class CampaignPlan:
     choice: ContactChoice = field(default_factory=ContactChoice)
     #: The contacts invited, by sampled account id, primary contact first.
     invitees: dict[int, list[Invitee]] = field(default_factory=dict)
+    #: The panel design: census tiers, coverage goal (days) and the instant an account
+    #: must have been invited since (else it is due), whether open cases stayed in.
+    census_tiers: tuple[str, ...] = ()
+    cover_within_days: int | None = None
+    coverage_before: datetime | None = None
+    include_open_cases: bool = False
+    #: How each sampled account came in (SELECTIONS), by account id.
+    selection: dict[int, str] = field(default_factory=dict)
+    #: The random part asked for (size, fraction or target margin) and drawn: fewer
+    #: when the certainty stratum leaves less to draw from.
+    random_requested: int = 0
+    #: External ids of the accounts left out for an open case.
+    open_cases: tuple[str, ...] = ()
 
     @property
     def sample_size(self) -> int:
         return len(self.sample)
+
+    @property
+    def census_count(self) -> int:
+        return sum(a.census for a in self.allocation)
+
+    @property
+    def coverage_count(self) -> int:
+        return sum(a.coverage for a in self.allocation)
+
+    @property
+    def random_count(self) -> int:
+        return sum(a.random for a in self.allocation)
+
+    def inclusion_probability(self, account_id: int, key: str) -> float:
+        """π of a sampled account in stratum `key`: 1 for certainty accounts."""
+        if self.selection.get(account_id, SELECTION_RANDOM) != SELECTION_RANDOM:
+            return 1.0
+        row = next(a for a in self.allocation if a.key == key)
+        return row.inclusion_probability or 1.0
 
     @property
     def contact_count(self) -> int:
@@ -140,155 +153,17 @@ class CampaignPlan:
         return sum(len(v) for v in self.invitees.values())
 
 
-@dataclass(frozen=True)
-class _Validated:
-    name: str
-    closes_at: datetime
-    seed: int
-    created_by: str | None
-    choice: ContactChoice
-    census_tiers: tuple[str, ...] = ()
-
-
-def census_tiers_of(tiers: Iterable[str] | None) -> tuple[str, ...]:
-    """Validated census tier codes (case ignored), sorted and without repeats.
-    InvalidInputError (field "census_tiers") for an unknown tier."""
-    codes: set[str] = set()
-    for raw in tiers or ():
-        code = (raw or "").strip().upper()
-        if code not in TIERS:
-            raise InvalidInputError(
-                f"Unknown tier {raw!r} for a census: use {', '.join(TIERS)}.",
-                field="census_tiers",
-            )
-        codes.add(code)
-    return tuple(sorted(codes))
-
-
-def _validate(request: CampaignRequest, now: datetime) -> _Validated:
-    name = (request.name or "").strip()
-    if not name:
-        raise InvalidInputError("The campaign needs a name.", field="name")
-    if len(name) > NAME_MAX_LENGTH:
-        raise InvalidInputError(
-            f"The campaign name is {len(name)} characters long; "
-            f"at most {NAME_MAX_LENGTH} are allowed.",
-            field="name",
-        )
-    if request.kind not in KINDS:
-        raise InvalidInputError(
-            f"Unknown campaign kind {request.kind!r}: use {' or '.join(map(repr, KINDS))}.",
-            field="kind",
-        )
-    if request.kind == KIND_EXIT and not 1 <= request.defected_within_days <= MAX_EXCLUDE_DAYS:
-        raise InvalidInputError(
-            f"The defection window must be between 1 and {MAX_EXCLUDE_DAYS} days, "
-            f"got {request.defected_within_days}.",
-            field="defected_within_days",
-        )
-    chosen = [v for v in (request.size, request.fraction, request.target_margin) if v is not None]
-    if len(chosen) != 1:
-        raise InvalidInputError(
-            "Give either a sample size or a fraction of the frame (or a target margin of "
-            "error), not both or neither.",
-            field="size",
-        )
-    if request.target_margin is not None and not 0 < request.target_margin < 1:
-        raise InvalidInputError(
-            "The target margin of error must be greater than 0 and less than 1 "
-            f"(e.g. 0.05 for ±5 points), got {request.target_margin}.",
-            field="target_margin",
-        )
-    rate = request.expected_response_rate
-    if rate is not None and not 0 < rate <= 1:
-        raise InvalidInputError(
-            f"The expected response rate must be greater than 0 and at most 1, got {rate}.",
-            field="expected_response_rate",
-        )
-    if request.size is not None and request.size < 1:
-        raise InvalidInputError(
-            f"The sample size must be at least 1, got {request.size}.", field="size"
-        )
-    if request.fraction is not None and not 0 < request.fraction <= 1:
-        raise InvalidInputError(
-            f"The fraction must be greater than 0 and at most 1 (e.g. 0.2 for 20%), "
-            f"got {request.fraction}.",
-            field="fraction",
-        )
-    if request.stratify_by is not None and request.stratify_by not in STRATIFY_DIMENSIONS:
-        raise InvalidInputError(
-            f"Unknown stratification {request.stratify_by!r}: use one of "
-            f"{', '.join(STRATIFY_DIMENSIONS)}.",
-            field="stratify_by",
-        )
-    if not 0 <= request.exclude_days <= MAX_EXCLUDE_DAYS:
-        raise InvalidInputError(
-            f"The exclusion window must be between 0 and {MAX_EXCLUDE_DAYS} days, "
-            f"got {request.exclude_days}.",
-            field="exclude_days",
-        )
-    if request.seed is not None and not 0 <= request.seed <= MAX_SEED:
-        raise InvalidInputError(
-            f"The seed must be a whole number between 0 and {MAX_SEED}.", field="seed"
-        )
-    choice = contact_choice(request.contacts, request.contact_roles)
-    census = census_tiers_of(request.census_tiers)
-    days = request.cover_within_days
-    if days is not None and not 1 <= days <= MAX_COVER_WITHIN_DAYS:
-        raise InvalidInputError(
-            f"The coverage goal must be between 1 and {MAX_COVER_WITHIN_DAYS} days, got {days}.",
-            field="cover_within_days",
-        )
-    created_by = (request.created_by or "").strip() or None
-    if created_by is not None and len(created_by) > CREATED_BY_MAX_LENGTH:
-        raise InvalidInputError(
-            f"created_by is longer than {CREATED_BY_MAX_LENGTH} characters.",
-            field="created_by",
-        )
-
-    if request.closes_at is not None:
-        if request.closes_at.tzinfo is None:
-            # A naive time is ambiguous (UTC? Shanghai?): refuse rather than guess.
-            raise InvalidInputError(
-                "The closing time needs a time zone (e.g. 2026-12-31T18:00:00+08:00).",
-                field="closes_at",
-            )
-        if request.closes_at <= now:
-            raise InvalidInputError("The closing time must be in the future.", field="closes_at")
-        closes_at = request.closes_at
-    else:
-        if not 1 <= request.closes_in_days <= MAX_CLOSES_IN_DAYS:
-            raise InvalidInputError(
-                f"The campaign must stay open between 1 and {MAX_CLOSES_IN_DAYS} days, "
-                f"got {request.closes_in_days}.",
-                field="closes_in_days",
-            )
-        closes_at = now + timedelta(days=request.closes_in_days)
-
-    taken = db.session.scalar(select(Campaign.id).where(Campaign.name == name))
-    if taken is not None:
-        raise ConflictError(
-            f"A campaign named {name!r} already exists (ID {taken}); choose another name.",
-            field="name",
-        )
-    seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
-    return _Validated(
-        name=name,
-        closes_at=closes_at,
-        seed=seed,
-        created_by=created_by,
-        choice=choice,
-        census_tiers=census,
-    )
-
-
 def _excluded_text(excluded: dict[str, int]) -> str:
     return ", ".join(f"{count} {reason.replace('_', ' ')}" for reason, count in excluded.items())
 
 
-def draw_plan(request: CampaignRequest, now: datetime) -> tuple[CampaignPlan, Frame, _Validated]:
-    valid = _validate(request, now)
-    if request.kind == KIND_EXIT:
+def draw_plan(request: CampaignRequest, now: datetime) -> tuple[CampaignPlan, Frame, ValidRequest]:
+    valid = validate_request(request, now)
+    # The panel design applies to satisfaction surveys; an exit survey asks every lost
+    # account once, so census tiers and a coverage goal mean nothing there.
+    exit_kind = request.kind == KIND_EXIT
+    coverage_before: datetime | None = None
+    if exit_kind:
         frame = build_exit_frame(
             defected_within_days=request.defected_within_days,
             stratify_by=request.stratify_by,
@@ -303,11 +178,19 @@ def draw_plan(request: CampaignRequest, now: datetime) -> tuple[CampaignPlan, Fr
                 field="defected_within_days",
             )
     else:
+        coverage_before = (
+            valid.closes_at - timedelta(days=request.cover_within_days)
+            if request.cover_within_days is not None
+            else None
+        )
         frame = build_frame(
             exclude_days=request.exclude_days,
             stratify_by=request.stratify_by,
             now=now,
             choice=valid.choice,
+            include_open_cases=request.include_open_cases,
+            census_tiers=valid.census_tiers,
+            coverage_before=coverage_before,
         )
     if frame.size == 0:
         raise InvalidInputError(
@@ -315,6 +198,10 @@ def draw_plan(request: CampaignRequest, now: datetime) -> tuple[CampaignPlan, Fr
             "that has not opted out and was not surveyed in the last "
             f"{request.exclude_days} days (excluded: {_excluded_text(frame.excluded)}).",
         )
+    # The certainty stratum (census tiers, the coverage goal) is taken whole; the
+    # random part is drawn from the rest exactly as a sample without it would be.
+    selection = {m.account_id: m.certainty for m in frame.members if m.certainty}
+    rest = [m for m in frame.members if not m.certainty]
     if request.size is not None:
         size = request.size
         if size > frame.size:
@@ -324,38 +211,48 @@ def draw_plan(request: CampaignRequest, now: datetime) -> tuple[CampaignPlan, Fr
                 field="size",
             )
     elif request.fraction is not None:
-        size = size_from_fraction(frame.size, request.fraction)
+        size = size_from_fraction(len(rest), request.fraction)
     rate = request.expected_response_rate or past_response_rate() or DEFAULT_RESPONSE_RATE
     if request.target_margin is not None:
-        size = required_sample_size(request.target_margin, frame.size, rate)
+        size = required_sample_size(request.target_margin, len(rest), rate) if rest else 0
+    requested = size
+    size = min(size, len(rest))  # the certainty stratum may leave less to draw from
 
-    ids_by_external = {m.external_id: m.account_id for m in frame.members}
+    ids_by_external = {m.external_id: m.account_id for m in rest}
+    key_of = (lambda m: m.stratum or "") if request.stratify_by else (lambda m: ALL_STRATUM)
     if request.stratify_by:
-        strata = frame.strata()
-        allocated, drawn = stratified_sample(strata, size, valid.seed)
-        allocation = [StratumAllocation(k, len(strata[k]), allocated[k]) for k in strata]
+        strata: dict[str, list[str]] = {}
+        for m in rest:
+            strata.setdefault(m.stratum or "", []).append(m.external_id)
+        _allocated, drawn = stratified_sample(strata, size, valid.seed)
         method = METHOD_STRATIFIED
     else:
         drawn = simple_sample(list(ids_by_external), size, valid.seed)
-        allocation = [StratumAllocation(ALL_STRATUM, frame.size, size)]
         method = METHOD_SIMPLE
-    sample = [ids_by_external[e] for e in drawn]
+    chosen = {ids_by_external[e] for e in drawn} | selection.keys()
+    # In external_id order: the drawn ones and the certainty ones, sorted together.
+    certain_ids = {m.external_id: m.account_id for m in frame.members if m.certainty}
+    ids_by_external.update(certain_ids)
+    sample = [ids_by_external[e] for e in sorted([*drawn, *certain_ids])]
     # Each sampled account's contacts to invite; the frame holds only accounts with one.
-    exit_kind = request.kind == KIND_EXIT
     cutoff = (
         now - timedelta(days=request.exclude_days)
         if not exit_kind and request.exclude_days > 0
         else None
     )
     invitees = invitable_contacts(sample, valid.choice, cutoff)
-    stratum_of = (
-        {m.account_id: m.stratum or "" for m in frame.members} if request.stratify_by else {}
-    )
-    per_stratum: dict[str, int] = {}
-    for account_id in sample:
-        key = stratum_of.get(account_id, ALL_STRATUM)
-        per_stratum[key] = per_stratum.get(key, 0) + len(invitees.get(account_id, []))
-    allocation = [replace(a, contacts=per_stratum.get(a.key, 0)) for a in allocation]
+    counts: dict[str, list[int]] = {}  # key: frame, sampled, contacts, census, coverage
+    for m in frame.members:
+        row = counts.setdefault(key_of(m), [0, 0, 0, 0, 0])
+        row[0] += 1
+        if m.account_id in chosen:
+            row[1] += 1
+            row[2] += len(invitees.get(m.account_id, []))
+            if m.certainty == SELECTION_CENSUS:
+                row[3] += 1
+            elif m.certainty == SELECTION_COVERAGE:
+                row[4] += 1
+    allocation = [StratumAllocation(k, *counts[k]) for k in sorted(counts)]
     plan = CampaignPlan(
         frame_size=frame.size,
         excluded=frame.excluded,
@@ -369,9 +266,17 @@ def draw_plan(request: CampaignRequest, now: datetime) -> tuple[CampaignPlan, Fr
         exclude_days=0 if request.kind == KIND_EXIT else request.exclude_days,
         closes_at=valid.closes_at,
         expected_response_rate=rate,
-        expected_margin=expected_margin(size, frame.size, rate),
+        expected_margin=expected_margin(len(sample), frame.size, rate),
         choice=valid.choice,
         invitees=invitees,
+        census_tiers=() if exit_kind else valid.census_tiers,
+        cover_within_days=None if exit_kind else request.cover_within_days,
+        coverage_before=coverage_before,
+        # An exit frame leaves nobody out for an open case.
+        include_open_cases=exit_kind or request.include_open_cases,
+        selection=selection,
+        random_requested=requested,
+        open_cases=frame.open_cases,
     )
     return plan, frame, valid
 
@@ -405,6 +310,7 @@ def plan_campaign(request: CampaignRequest, *, now: datetime | None = None) -> C
 __all__ = [
     "ALL_STRATUM",
     "KINDS",
+    "MAX_CLOSES_IN_DAYS",
     "MAX_COVER_WITHIN_DAYS",
     "MAX_EXCLUDE_DAYS",
     "MAX_SEED",

@@ -75,6 +75,8 @@ def add_buying_centres(
             contacts="all",
             contact_roles=("decision_maker", "purchaser", "user"),
             exclude_days=0,
+            # It asks nearly every strategic account, open case or not.
+            include_open_cases=True,
             closes_in_days=21,
             created_by="demo",
         ),

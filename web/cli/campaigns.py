@@ -47,6 +47,8 @@ _OPTIONS = {
     "expected_response_rate": "--expected-response-rate",
     "contacts": "--contacts",
     "contact_roles": "--contact-role",
+    "census_tiers": "--census-tier",
+    "cover_within_days": "--cover-within-days",
 }
 
 LINKS_HEADER = (
@@ -62,6 +64,8 @@ LINKS_HEADER = (
 )
 # A cell starting with one of these is a formula to Excel/LibreOffice (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: How many accounts left out for an open case a dry run names.
+OPEN_CASES_SHOWN = 20
 
 
 def _fail(error: DomainError) -> click.ClickException:
@@ -85,15 +89,39 @@ def _print_plan(plan: CampaignPlan) -> None:
     roles = f" in the roles {', '.join(plan.choice.roles)}" if plan.choice.roles else ""
     who = "the primary contact" if plan.choice.contacts == CONTACTS_PRIMARY else "all contacts"
     click.echo(f"Invites: {who}{roles} of each sampled account")
+    if plan.open_cases:
+        shown = ", ".join(plan.open_cases[:OPEN_CASES_SHOWN])
+        more = len(plan.open_cases) - OPEN_CASES_SHOWN
+        click.echo(
+            f"Left out for an open case: {shown}" + (f" and {more} more" if more > 0 else "")
+        )
     heading = plan.stratify_by or "stratum"
     width = max([_width(heading), 5, *(_width(a.key) for a in plan.allocation)])
-    click.echo(f"{_pad(heading, width)}  {'frame':>7}  {'sample':>7}  {'contacts':>8}")
+    panel = bool(plan.census_tiers or plan.cover_within_days)
+    extra = f"  {'census':>7}  {'coverage':>8}  {'random':>7}" if panel else ""
+    click.echo(f"{_pad(heading, width)}  {'frame':>7}  {'sample':>7}{extra}  {'contacts':>8}")
     for row in plan.allocation:
-        click.echo(f"{_pad(row.key, width)}  {row.frame:>7}  {row.size:>7}  {row.contacts:>8}")
+        extra = f"  {row.census:>7}  {row.coverage:>8}  {row.random:>7}" if panel else ""
+        click.echo(
+            f"{_pad(row.key, width)}  {row.frame:>7}  {row.size:>7}{extra}  {row.contacts:>8}"
+        )
+    extra = (
+        f"  {plan.census_count:>7}  {plan.coverage_count:>8}  {plan.random_count:>7}"
+        if panel
+        else ""
+    )
     click.echo(
-        f"{_pad('total', width)}  {plan.frame_size:>7}  {plan.sample_size:>7}  "
+        f"{_pad('total', width)}  {plan.frame_size:>7}  {plan.sample_size:>7}{extra}  "
         f"{plan.contact_count:>8}"
     )
+    if panel:
+        census = f"tiers {', '.join(plan.census_tiers)}" if plan.census_tiers else "no tier"
+        goal = f"{plan.cover_within_days} days" if plan.cover_within_days else "none"
+        click.echo(
+            f"Certainty: {plan.census_count} by census ({census}), {plan.coverage_count} by "
+            f"the coverage goal ({goal}); by chance: {plan.random_count} "
+            f"(asked for {plan.random_requested}), each with probability n_h/N_h of its stratum"
+        )
     click.echo(f"Method: {plan.method}; seed: {plan.seed}")
     if plan.expected_response_rate is not None:
         margin = (
@@ -173,6 +201,24 @@ def _print_plan(plan: CampaignPlan) -> None:
     help="Only contacts in this role (code or Chinese/English label, e.g. purchaser or 采购); "
     "repeat for several.",
 )
+@click.option(
+    "--census-tier",
+    "census_tiers",
+    multiple=True,
+    help="Survey every account of this tier (A, B or C) on top of the random sample; "
+    "repeat for several.",
+)
+@click.option(
+    "--cover-within-days",
+    type=int,
+    help="Also take every account that would otherwise go longer than this many days "
+    "(by the closing date) without an invitation.",
+)
+@click.option(
+    "--include-open-cases",
+    is_flag=True,
+    help="Keep accounts with an open or escalated follow-up in the frame (left out by default).",
+)
 @click.option("--dry-run", is_flag=True, help="Show the frame and allocation; write nothing.")
 def launch(
     name: str,
@@ -188,6 +234,9 @@ def launch(
     expected_response_rate: float | None,
     contacts: str,
     contact_roles: tuple[str, ...],
+    census_tiers: tuple[str, ...],
+    cover_within_days: int | None,
+    include_open_cases: bool,
     dry_run: bool,
 ) -> None:
     """Draw a random sample of key accounts and open a survey campaign."""
@@ -206,6 +255,9 @@ def launch(
         expected_response_rate=expected_response_rate,
         contacts=contacts,
         contact_roles=contact_roles,
+        census_tiers=census_tiers,
+        cover_within_days=cover_within_days,
+        include_open_cases=include_open_cases,
     )
     try:
         result = launch_campaign(
@@ -344,12 +396,22 @@ def verify(campaign_id: int) -> None:
         f"sample of {result.sample_size}."
     )
     click.echo(f"Frame digest (SHA-256): {result.frame_digest or '-'}")
+    if result.census or result.coverage:
+        click.echo(
+            f"Certainty stratum: {result.census} by census, {result.coverage} by the coverage "
+            f"goal; the rest drawn at random from the remaining frame."
+        )
     if result.reproduced:
         click.echo("Verified: re-drawing the sample reproduces the invited accounts exactly.")
         return
-    if not result.digest_matches:
+    if not result.frame_digest_matches:
         click.echo(
             f"The recorded frame changed since launch: its digest was {result.recorded_digest}."
+        )
+    if not result.certainty_matches:
+        click.echo(
+            "The census and coverage accounts invited are not those recorded at launch: "
+            f"their digest was {result.recorded_certainty_digest}."
         )
     if result.missing:
         click.echo(f"Drawn but not invited ({len(result.missing)}): {', '.join(result.missing)}")

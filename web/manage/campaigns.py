@@ -55,7 +55,7 @@ from survey.models import (
     KIND_EXIT,
     KIND_SATISFACTION,
 )
-from survey.scale import ContactRole
+from survey.scale import TIERS, ContactRole
 
 from .blueprint import bp
 from .console import KIND_LABELS, STRATIFY_LABELS, app_timezone, page_locale, today
@@ -68,6 +68,7 @@ EXCLUSION_LABELS: dict[str, Any] = {
     "opted_out": _l("Opted out"),
     "recently_surveyed": _l("Surveyed recently"),
     "already_asked": _l("Asked in an earlier exit survey"),
+    "open_case": _l("Open follow-up case"),
 }
 DEFAULT_OPEN_DAYS = 14
 
@@ -179,6 +180,23 @@ class LaunchForm(FlaskForm):
         description=_l("None chosen: every role. Choose several with Ctrl (⌘) or Shift."),
         default=[],
     )
+    census_tiers = SelectMultipleField(
+        _l("Survey these tiers in full (census)"),
+        description=_l("Every account of these tiers, on top of the random sample."),
+        default=[],
+    )
+    cover_within_days = IntegerField(
+        _l("Coverage goal (days)"),
+        description=_l(
+            "Also invite every account that would otherwise go longer than this without an "
+            "invitation by the closing date. Empty: no goal."
+        ),
+        validators=[
+            Optional(),
+            NumberRange(min=1, max=3650, message=_l("Between 1 and 3650 days, please.")),
+        ],
+    )
+    open_cases = SelectField(_l("Accounts with an open follow-up case"), default="out")
     defected_within_days = IntegerField(
         _l("Exit survey: accounts lost in the last (days)"),
         description=_l("Only for exit surveys; satisfaction surveys ignore it."),
@@ -208,6 +226,11 @@ class LaunchForm(FlaskForm):
             (CONTACTS_ALL, _l("All its contacts (one personal link each)")),
         ]
         self.contact_roles.choices = [(r.value, r.label(page_locale())) for r in ContactRole]
+        self.census_tiers.choices = [(t, t) for t in TIERS]
+        self.open_cases.choices = [
+            ("out", _l("Leave them out (no survey while we owe an answer)")),
+            ("in", _l("Keep them in the frame")),
+        ]
 
     def validate(self, extra_validators: Any = None) -> bool:
         valid = super().validate(extra_validators)
@@ -278,6 +301,9 @@ def _campaign_request(form: LaunchForm) -> CampaignRequest:
         created_by=g.staff.name,
         contacts=form.contacts.data or CONTACTS_PRIMARY,
         contact_roles=tuple(form.contact_roles.data or ()),
+        census_tiers=tuple(form.census_tiers.data or ()),
+        cover_within_days=form.cover_within_days.data,
+        include_open_cases=form.open_cases.data == "in",
     )
 
 
@@ -291,7 +317,10 @@ def _frame_for(form: LaunchForm) -> Frame:
             choice=choice,
         )
     return build_frame(
-        exclude_days=form.exclude_days.data or 0, stratify_by=stratify_by, choice=choice
+        exclude_days=form.exclude_days.data or 0,
+        stratify_by=stratify_by,
+        choice=choice,
+        include_open_cases=form.open_cases.data == "in",
     )
 
 
