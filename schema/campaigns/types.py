@@ -229,7 +229,7 @@ def build_campaigns(rows: list[m.Campaign]) -> list[Campaign]:
             sample_size=r.sample_size,
             exclude_days=r.exclude_days,
             invited_contacts=InvitedContacts(r.contacts),
-            contact_roles=r.contact_roles.split(",") if r.contact_roles else [],
+            contact_roles=list(m.column_to_codes(r.contact_roles)),
             pk=r.id,
             batch=batch,
         )

@@ -26,6 +26,7 @@ from survey.models import (
     Contact,
     Invitation,
     KeyAccount,
+    codes_to_column,
 )
 from survey.scale import ContactRole
 
@@ -51,7 +52,7 @@ class ContactChoice:
     @property
     def roles_text(self) -> str | None:
         """The roles as stored on the campaign (comma-separated), None for all."""
-        return ",".join(self.roles) or None
+        return codes_to_column(self.roles)
 
     def chosen(self) -> list[ColumnElement[bool]]:
         """SQL: the contact belongs to the account of the enclosing query and is chosen."""

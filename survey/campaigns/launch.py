@@ -32,6 +32,7 @@ from survey.models import (
     CampaignFrameMember,
     CampaignStratum,
     Invitation,
+    codes_to_column,
 )
 from survey.scale import DEFAULT_LOCALE, normalise_locale
 from survey.tokens import derive_token, hash_token, new_nonce
@@ -117,7 +118,7 @@ def launch_campaign(
             exclude_days=plan.exclude_days,
             contacts=plan.choice.contacts,
             contact_roles=plan.choice.roles_text,
-            census_tiers=",".join(plan.census_tiers) or None,
+            census_tiers=codes_to_column(plan.census_tiers),
             cover_within_days=plan.cover_within_days,
             include_open_cases=plan.include_open_cases,
             schedule_id=request.schedule_id,

@@ -19,13 +19,12 @@ from sqlalchemy.exc import IntegrityError
 from survey.campaigns.cycles import Cycle, cycle_containing, cycles_between
 from survey.campaigns.launch import launch_campaign
 from survey.campaigns.planning import CampaignRequest, plan_campaign
-from survey.campaigns.schedules import split_list
 from survey.clock import today as clock_today
 from survey.clock import utcnow
 from survey.db import db
 from survey.delivery import MailSettings
 from survey.errors import DomainError
-from survey.models import Campaign, Schedule
+from survey.models import Campaign, Schedule, column_to_codes
 
 
 @dataclass(frozen=True)
@@ -83,10 +82,10 @@ def _request(schedule: Schedule, cycle: Cycle, actor: str | None) -> CampaignReq
         kind=schedule.kind,
         created_by=actor,
         contacts=schedule.contacts,
-        contact_roles=split_list(schedule.contact_roles),
+        contact_roles=column_to_codes(schedule.contact_roles),
         schedule_id=schedule.id,
         cycle=cycle.key,
-        census_tiers=split_list(schedule.census_tiers),
+        census_tiers=column_to_codes(schedule.census_tiers),
         cover_within_days=schedule.cover_within_days,
         include_open_cases=schedule.include_open_cases,
     )

@@ -22,7 +22,15 @@ from survey.campaigns.planning import KINDS, MAX_CLOSES_IN_DAYS, MAX_EXCLUDE_DAY
 from survey.clock import utcnow
 from survey.db import db
 from survey.errors import ConflictError, InvalidInputError, NotFoundError
-from survey.models import CADENCES, CONTACTS_PRIMARY, KIND_SATISFACTION, Campaign, Schedule
+from survey.models import (
+    CADENCES,
+    CONTACTS_PRIMARY,
+    KIND_SATISFACTION,
+    Campaign,
+    Schedule,
+    codes_to_column,
+    column_to_codes,
+)
 from survey.scale import TIERS
 
 SCHEDULE_NAME_MAX_LENGTH = 120
@@ -100,11 +108,6 @@ class ScheduleView:
     @property
     def paused(self) -> bool:
         return self.paused_at is not None
-
-
-def split_list(text: str | None) -> tuple[str, ...]:
-    """A comma-separated column as a tuple."""
-    return tuple(part for part in (text or "").split(",") if part)
 
 
 def _validate(spec: ScheduleSpec) -> dict[str, object]:
@@ -214,7 +217,7 @@ def _validate(spec: ScheduleSpec) -> dict[str, object]:
         "size": spec.size,
         "fraction": spec.fraction,
         "stratify_by": spec.stratify_by,
-        "census_tiers": ",".join(sorted(tiers)) or None,
+        "census_tiers": codes_to_column(sorted(tiers)),
         "cover_within_days": spec.cover_within_days,
         "include_open_cases": spec.include_open_cases,
         "contacts": choice.contacts,
@@ -341,11 +344,11 @@ def list_schedules(today: date, *, ids: Iterable[int] | None = None) -> list[Sch
                 size=s.size,
                 fraction=s.fraction,
                 stratify_by=s.stratify_by,
-                census_tiers=split_list(s.census_tiers),
+                census_tiers=column_to_codes(s.census_tiers),
                 cover_within_days=s.cover_within_days,
                 include_open_cases=s.include_open_cases,
                 contacts=s.contacts,
-                contact_roles=split_list(s.contact_roles),
+                contact_roles=column_to_codes(s.contact_roles),
                 closes_after_days=s.closes_after_days,
                 exclude_days=s.exclude_days,
                 paused_at=s.paused_at,
@@ -376,5 +379,4 @@ __all__ = [
     "pause_schedule",
     "resume_schedule",
     "schedule_by_id",
-    "split_list",
 ]

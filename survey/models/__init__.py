@@ -37,6 +37,8 @@ from survey.models.campaigns import (
     Questionnaire,
     QuestionnaireItem,
     Schedule,
+    codes_to_column,
+    column_to_codes,
 )
 from survey.models.follow_ups import (
     FOLLOW_UP_CONTACTED,
@@ -133,4 +135,6 @@ __all__ = [
     "Response",
     "Schedule",
     "StaffMember",
+    "codes_to_column",
+    "column_to_codes",
 ]

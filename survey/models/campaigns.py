@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 
 from sqlalchemy import (
@@ -54,6 +55,17 @@ SELECTION_RANDOM = "random"
 SELECTIONS = (SELECTION_CENSUS, SELECTION_COVERAGE, SELECTION_RANDOM)
 #: How often a schedule launches a campaign.
 CADENCES = ("month", "quarter", "half-year", "year")
+
+
+def codes_to_column(codes: Iterable[str]) -> str | None:
+    """Codes as a list column stores them (census tiers, contact roles): comma-separated,
+    None for none."""
+    return ",".join(codes) or None
+
+
+def column_to_codes(text: str | None) -> tuple[str, ...]:
+    """A list column (census tiers, contact roles) back as codes."""
+    return tuple(part for part in (text or "").split(",") if part)
 
 
 class Schedule(db.Model):
