@@ -40,6 +40,11 @@ FOLLOW_UP_ESCALATE = "follow_up.escalate"
 SCHEDULE_CREATE = "schedule.create"
 SCHEDULE_PAUSE = "schedule.pause"
 SCHEDULE_RESUME = "schedule.resume"
+#: A score model's weights or band limits changed: a new version (details: model,
+#: version, the weights and limits before and after).
+SCORE_MODEL_CHANGE = "score_model.change"
+#: Account indicators imported from CSV (details: file, rows, periods, indicators).
+METRICS_IMPORT = "account.metrics_import"
 ACTIONS: tuple[str, ...] = (
     CAMPAIGN_LAUNCH,
     CAMPAIGN_CLOSE,
@@ -57,6 +62,8 @@ ACTIONS: tuple[str, ...] = (
     SCHEDULE_CREATE,
     SCHEDULE_PAUSE,
     SCHEDULE_RESUME,
+    SCORE_MODEL_CHANGE,
+    METRICS_IMPORT,
 )
 
 ACTOR_MAX_LENGTH = 120  # audit_log.actor

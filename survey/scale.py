@@ -180,6 +180,81 @@ TIER_LABELS: dict[str, tuple[str, str]] = {
 }
 
 
+class ScoreKind(_LabelledStrEnum):
+    """What a score model measures: an account's value (tiering) or its health."""
+
+    VALUE = ("value", "客户价值", "Account value")
+    HEALTH = ("health", "客户健康度", "Account health")
+
+
+class Perspective(_LabelledStrEnum):
+    """The groups a score model's measures are weighted in.
+
+    A value scorecard weighs four: realised value (financial + sales) and potential
+    value (customer + service). A value pyramid may use one group (`value`). Health
+    groups its measures by what they tell: the voice of the customer, engagement,
+    service and the relationship.
+    """
+
+    FINANCIAL = ("financial", "财务", "Financial")
+    SALES = ("sales", "销售", "Sales")
+    CUSTOMER = ("customer", "客户", "Customer")
+    SERVICE = ("service", "服务", "Service")
+    VALUE = ("value", "综合价值", "Composite value")
+    VOICE = ("voice", "客户评价", "Voice of the customer")
+    ENGAGEMENT = ("engagement", "参与度", "Engagement")
+    RELATIONSHIP = ("relationship", "关系", "Relationship")
+
+
+class HealthMeasure(_LabelledStrEnum):
+    """What an account's health is made of: facts the product already holds.
+
+    Direction: `HEALTH_LOWER_IS_BETTER` lists the measures where less is healthier.
+    """
+
+    OVERALL_SCORE = ("overall_score", "最近一次总体满意度", "Latest overall satisfaction")
+    DISSATISFIED_SHARE = (
+        "dissatisfied_share",
+        "最近一次答卷中不满意的方面占比",
+        "Share of aspects at 1-2 in the latest response",
+    )
+    SCORE_CHANGE = ("score_change", "总体满意度较上次的变化", "Change since the previous response")
+    DAYS_SINCE_ANSWER = ("days_since_answer", "距上次答卷的天数", "Days since the account answered")
+    ANSWERED_LAST_INVITATION = (
+        "answered_last_invitation",
+        "是否回复了最近一次邀请",
+        "Answered its last invitation",
+    )
+    OPEN_FOLLOW_UPS = ("open_follow_ups", "未结跟进", "Open follow-ups")
+    OVERDUE_FOLLOW_UPS = ("overdue_follow_ups", "逾期跟进", "Overdue follow-ups")
+    RELATIONSHIP_STAGE = ("relationship_stage", "关系阶段", "Relationship stage")
+
+
+HEALTH_LOWER_IS_BETTER: frozenset[HealthMeasure] = frozenset(
+    {
+        HealthMeasure.DISSATISFIED_SHARE,
+        HealthMeasure.DAYS_SINCE_ANSWER,
+        HealthMeasure.OPEN_FOLLOW_UPS,
+        HealthMeasure.OVERDUE_FOLLOW_UPS,
+    }
+)
+
+
+class HealthBand(_LabelledStrEnum):
+    """Bands of the health score, best first (limits per model version)."""
+
+    GOOD = ("good", "健康", "Good")
+    WATCH = ("watch", "需关注", "Watch")
+    POOR = ("poor", "危险", "Poor")
+
+
+#: The value flag for a false key account: a big revenue from few orders.
+FLAG_ONE_OFF = "one_off"
+FLAG_LABELS: dict[str, tuple[str, str]] = {
+    FLAG_ONE_OFF: ("一次性大单客户", "One-off big-ticket customer"),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class AspectSpec:
     """One aspect of the company the questionnaire asks about."""
