@@ -12,9 +12,12 @@ from survey.delivery.mail import KIND_INVITATION, MailSettings
 from survey.delivery.optout import OptOutTarget, load_optout, opt_out
 from survey.delivery.outbox import (
     DEFAULT_BATCH_SIZE,
+    QueueTimes,
     invitation_status_counts,
     outbox_counts,
     queue_mail,
+    queue_times,
+    release_held_back,
     requeue_failed,
 )
 from survey.delivery.reminders import MAX_REMINDER_AFTER_DAYS, queue_reminders
@@ -28,6 +31,7 @@ __all__ = [
     "DeliveryReport",
     "MailSettings",
     "OptOutTarget",
+    "QueueTimes",
     "backend_from_config",
     "invitation_status_counts",
     "load_optout",
@@ -35,6 +39,8 @@ __all__ = [
     "outbox_counts",
     "queue_mail",
     "queue_reminders",
+    "queue_times",
+    "release_held_back",
     "requeue_failed",
     "run_worker",
 ]

@@ -13,8 +13,9 @@ A worker (survey.delivery.worker) delivers the rows later:
 
 A worker that dies between 2 and 3 leaves its rows "sending"; after
 `STALE_CLAIM` another worker takes them over and sends again with the same
-Message-ID (at-least-once: nothing is lost; a duplicate is possible only after a
-crash, and the stable Message-ID lets the receiving side recognise it).
+Message-ID (at-least-once: nothing is lost). A duplicate also goes out when the
+server accepted a message but its confirmation never arrived (connection dropped,
+server failed after queueing): the stable Message-ID lets the receiving side drop it.
 
 Temporary failures (4xx, connection refused, time-outs) go back to the queue with
 exponential back-off; permanent ones (5xx) mark the invitation bounced.
@@ -425,6 +426,55 @@ def outbox_counts() -> dict[str, int]:
     return counts
 
 
+@dataclass(frozen=True, slots=True)
+class QueueTimes:
+    """When the queued messages go out: how many are due now, how many are held back
+    (waiting after a failed attempt or an unreachable server), when the first of
+    those is due and the last error they met."""
+
+    due: int
+    held_back: int
+    next_attempt_at: datetime | None
+    last_error: str | None
+
+
+def queue_times(*, now: datetime | None = None) -> QueueTimes:
+    """The queue's timing (one aggregate, plus the newest error when any is held back)."""
+    now = now or utcnow()
+    queued = OutboxMessage.status == OUTBOX_QUEUED
+    later = OutboxMessage.next_attempt_at > now
+    due, held, first = db.session.execute(
+        select(
+            func.count().filter(~later),
+            func.count().filter(later),
+            func.min(OutboxMessage.next_attempt_at).filter(later),
+        ).where(queued)
+    ).one()
+    error = None
+    if held:
+        error = db.session.scalar(
+            select(OutboxMessage.last_error)
+            .where(queued, later, OutboxMessage.last_error.is_not(None))
+            .order_by(OutboxMessage.next_attempt_at.desc(), OutboxMessage.id.desc())
+            .limit(1)
+        )
+    return QueueTimes(int(due), int(held), first, error)
+
+
+def release_held_back(*, now: datetime | None = None) -> int:
+    """Make every queued message due now (`flask outbox send --now` after an outage
+    is over); attempts already counted stay counted. Commits; returns how many."""
+    now = now or utcnow()
+    result = db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == OUTBOX_QUEUED, OutboxMessage.next_attempt_at > now)
+        .values(next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 def requeue_failed(*, now: datetime | None = None) -> int:
     """Give failed messages (retry limit reached) a fresh set of attempts; commits."""
     now = now or utcnow()
@@ -460,6 +510,7 @@ __all__ = [
     "ERROR_LENGTH",
     "STALE_CLAIM",
     "OutgoingMail",
+    "QueueTimes",
     "claim_batch",
     "has_email",
     "invitation_status_counts",
@@ -470,6 +521,8 @@ __all__ = [
     "mark_skipped",
     "outbox_counts",
     "queue_mail",
+    "queue_times",
+    "release_held_back",
     "release_untried",
     "requeue_failed",
     "retry_delay",

@@ -48,6 +48,8 @@ class DeliveryReport:
     retried: int = 0  # temporary failure, back in the queue
     failed: int = 0  # gave up after the retry limit, or no longer to be sent (skipped)
     bounced: int = 0  # permanent failure
+    #: The error when the server could not be reached (the batch was held back).
+    unreachable: str | None = None
 
     def add(self, other: DeliveryReport) -> None:
         self.claimed += other.claimed
@@ -55,6 +57,7 @@ class DeliveryReport:
         self.retried += other.retried
         self.failed += other.failed
         self.bounced += other.bounced
+        self.unreachable = other.unreachable or self.unreachable
 
 
 def new_worker_id() -> str:
@@ -111,6 +114,7 @@ def deliver_batch(
                 else:
                     report.retried += 1
                 if exc.connection:
+                    report.unreachable = exc.message
                     release_untried(
                         (m.id for m in mails[index + 1 :]), worker_id, when + BASE_RETRY_DELAY
                     )

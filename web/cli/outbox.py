@@ -18,6 +18,8 @@ from survey.delivery import (
     MailSettings,
     backend_from_config,
     outbox_counts,
+    queue_times,
+    release_held_back,
     requeue_failed,
     run_worker,
 )
@@ -57,10 +59,24 @@ def _line(report: DeliveryReport) -> str:
     show_default=True,
     help="With --loop: seconds to wait when nothing is due.",
 )
-def send(loop: bool, batch_size: int, interval: float) -> None:
+@click.option(
+    "--now",
+    "now",
+    is_flag=True,
+    help="First make every queued message due, also those held back after a failed "
+    "attempt (the mail server is back).",
+)
+def send(loop: bool, batch_size: int, interval: float, now: bool) -> None:
     """Deliver due e-mails over SMTP (SMTP_HOST...), or to instance/outbox/*.eml
-    when SMTP_HOST is not set."""
+    when SMTP_HOST is not set.
+
+    Exits with status 75 (EX_TEMPFAIL) when nothing could be delivered although
+    messages wait: the server could not be reached, or every queued message is held
+    back after a failure. An empty queue exits 0."""
     config = current_app.config
+    if now:
+        released = release_held_back()
+        click.echo(f"{released} held-back message(s) made due now.", err=True)
     backend = backend_from_config(config, current_app.instance_path)
     where = (
         f"SMTP {config['SMTP_HOST']}:{config['SMTP_PORT']}"
@@ -97,6 +113,35 @@ def send(loop: bool, batch_size: int, interval: float) -> None:
     elapsed = time.perf_counter() - started
     rate = f" ({total.sent / elapsed:.0f} messages/second)" if total.sent and elapsed > 0 else ""
     click.echo(f"Outbox: {_line(total)}{rate}.")
+    if not loop and not total.sent:
+        _fail_if_stuck(total)
+
+
+def _held_back_line() -> str | None:
+    times = queue_times()
+    if not times.held_back or times.next_attempt_at is None:
+        return None
+    error = f" (last error: {times.last_error})" if times.last_error else ""
+    return (
+        f"{times.held_back} message(s) held back until "
+        f"{times.next_attempt_at:%Y-%m-%d %H:%M:%S} UTC{error}"
+    )
+
+
+def _fail_if_stuck(total: DeliveryReport) -> None:
+    """Nothing went out: say why and exit 75 unless the queue is simply empty."""
+    held = _held_back_line()
+    if total.unreachable is None and held is None:
+        return
+    reason = (
+        f"could not reach the mail server: {total.unreachable}"
+        if total.unreachable
+        else "every queued message is waiting after a failed attempt"
+    )
+    click.echo(f"Nothing delivered: {reason}.", err=True)
+    if held:
+        click.echo(f"{held}; `flask outbox send --now` tries them at once.", err=True)
+    raise SystemExit(75)
 
 
 def _escalating() -> Callable[[], object]:
@@ -122,10 +167,16 @@ def _escalating() -> Callable[[], object]:
 
 @group.command("status")
 def status() -> None:
-    """How many messages are queued, sending, sent, failed and bounced."""
+    """How many messages are queued, sending, sent, failed and bounced, and when the
+    held-back ones are tried again."""
     counts = outbox_counts()
     for name, count in counts.items():
         click.echo(f"{name:<8} {count:>7}")
+    if counts["queued"]:
+        click.echo(f"due now  {queue_times().due:>7}")
+        held = _held_back_line()
+        if held:
+            click.echo(held)
 
 
 @group.command("retry-failed")
