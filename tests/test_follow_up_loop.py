@@ -35,6 +35,7 @@ from survey.models import (
     Contact,
     FollowUp,
     FollowUpNote,
+    KeyAccount,
     OutboxMessage,
     StaffMember,
 )
@@ -388,6 +389,23 @@ def test_what_is_not_escalated(app, now):
             resolved: FOLLOW_UP_RESOLVED,
             lonely: FOLLOW_UP_ESCALATED,
         }
+
+
+def test_cases_of_lost_or_retired_accounts_are_not_escalated(app, now):
+    with app.app_context():
+        add_staff("Ada", "admin", "ada@example.com")
+        lost = _case("KA001")
+        retired = _case("KA002")
+        live = _case("KA003")
+        accounts = {a.external_id: a for a in db.session.scalars(select(KeyAccount))}
+        make_defection(accounts["KA001"], (now - timedelta(days=5)).date(), ["price"])
+        accounts["KA002"].active = False
+        db.session.commit()
+        report = escalate_overdue(mail=MAIL, after_days=3, now=now)
+        assert [e.follow_up_id for e in report.escalated] == [live]
+        statuses = dict(db.session.execute(select(FollowUp.id, FollowUp.status)).all())
+        assert statuses[lost] != FOLLOW_UP_ESCALATED
+        assert statuses[retired] != FOLLOW_UP_ESCALATED
 
 
 def test_escalate_cli_is_bilingual_and_idempotent(app, runner):

@@ -19,7 +19,9 @@ from survey.models import (
     AccountTeamMember,
     Answer,
     Aspect,
+    Defection,
     FollowUp,
+    KeyAccount,
     StaffMember,
 )
 from survey.scale import ASPECT_REASON, DISSATISFIED_MAX, ReasonCode, TeamRole
@@ -63,9 +65,12 @@ def work_follow_ups(*, secret_key: str, base_url: str, now: datetime) -> int:
     # to a sponsor in English and the rest to a sponsor in Chinese or the admins.
     oldest_overdue = db.session.scalar(
         select(FollowUp.account_id)
+        .join(KeyAccount, KeyAccount.id == FollowUp.account_id)
         .where(
             FollowUp.status == FOLLOW_UP_OPEN,
             FollowUp.due_at < escalated_at - timedelta(days=DEFAULT_ESCALATE_AFTER_DAYS),
+            KeyAccount.active.is_(True),
+            ~select(Defection.id).where(Defection.account_id == FollowUp.account_id).exists(),
         )
         .order_by(FollowUp.id)
         .limit(1)

@@ -1,7 +1,8 @@
 """Escalation: a case still not resolved `ESCALATE_AFTER_DAYS` after its due date goes
 up to the account's executive sponsor (an account team member with role
 executive_sponsor and an e-mail) or, without one, to every active administrator with
-an e-mail.
+an e-mail. Cases of accounts that have defected or are no longer active are not
+escalated.
 
 Each case is escalated exactly once: a conditional UPDATE ... WHERE escalated_at IS
 NULL claims it, and only the run whose UPDATE changed the row writes the e-mails,
@@ -36,6 +37,7 @@ from survey.models import (
     FOLLOW_UP_RESOLVED,
     ROLE_ADMIN,
     AccountTeamMember,
+    Defection,
     FollowUp,
     FollowUpNote,
     KeyAccount,
@@ -150,6 +152,10 @@ def escalate_overdue(
             FollowUp.status != FOLLOW_UP_RESOLVED,
             FollowUp.escalated_at.is_(None),
             FollowUp.due_at < now - timedelta(days=after_days),
+            # A lost or retired account has nobody left to win back: its case stays
+            # open for the record (its root cause), but nobody is woken for it.
+            KeyAccount.active.is_(True),
+            ~select(Defection.id).where(Defection.account_id == FollowUp.account_id).exists(),
         )
         .order_by(FollowUp.due_at, FollowUp.id)
     ).all()
