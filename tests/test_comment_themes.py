@@ -63,6 +63,10 @@ DEMO_TERMS = {
         "空间太薄",
         "支持不够",
     ),
+    # The repository's corrections to jieba: 次品率 one word, 价格比 two (比 a stop
+    # word); a single character (货, 高, 少) is a term only inside a phrase.
+    _REASON_TEXT["product_quality"][0]: ("最近", "次品率", "偏高", "货次品率", "次品率偏高"),
+    _REASON_TEXT["price"][0]: ("价格", "同类", "供应商", "返点", "同类供应商", "供应商高"),
     _COMMENTS[2][0]: ("交货", "问题", "尽快", "解决", "交货问题", "尽快解决"),
     _COMMENTS[1][0]: ("总体", "不错", "继续", "保持", "总体不错", "继续保持"),
     # English: lower case, punctuation and stop words out; a comma breaks a phrase.

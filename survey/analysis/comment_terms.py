@@ -5,18 +5,20 @@ How a text becomes terms (`text_terms`):
 
 1. NFKC-normalised (full-width letters, digits and punctuation become their ASCII
    forms) and lower-cased; a typographic apostrophe is read as "'".
-2. Runs of Chinese characters are segmented by jieba (its shipped dictionary and its
-   HMM for words the dictionary lacks); runs of Latin letters and digits are words
+2. Runs of Chinese characters are segmented by jieba (its shipped dictionary with the
+   corrections in `stopwords/zh_segmentation.txt`, and its HMM for words the
+   dictionary lacks); runs of Latin letters and digits are words
    (an apostrophe inside a word is kept: "don't"). Everything else (punctuation,
    symbols, emoji) separates words. White space and a stray apostrophe do not:
    "交货 问题" reads as "交货问题", "suppliers' prices" as "suppliers prices".
 3. A word is left out when it is in the stop list of its script (`stopwords/zh.txt`,
    `stopwords/en.txt`, kept in the repository), when it is a number or a counted
    quantity ("2026", "三个", "一批"), or when it is a single Latin letter.
-4. The terms are the words left, and each pair of adjacent words left ("adjacent":
-   nothing between them but white space, neither of them left out), written together
-   when both are Chinese ("延迟" + "交货" → "延迟交货") and with a space otherwise
-   ("delivery problems", "交货 delay").
+4. The terms are the words left, except a single Chinese character (多, 高: too
+   vague alone), and each pair of adjacent words left ("adjacent": nothing between
+   them but white space, neither of them left out), written together when both are
+   Chinese ("延迟" + "交货" → "延迟交货", "供应商" + "高" → "供应商高") and with a
+   space otherwise ("delivery problems", "交货 delay").
 
 Each term counts once per text, however often the text repeats it. jieba is loaded
 once per process, on first use (its dictionary ships with the package: no network),
@@ -51,14 +53,13 @@ _lock = threading.Lock()
 @functools.cache
 def stop_words() -> frozenset[str]:
     """The Chinese and English stop lists kept in `survey/analysis/stopwords/`."""
-    words: set[str] = set()
-    folder = resources.files("survey.analysis").joinpath("stopwords")
-    for name in ("zh.txt", "en.txt"):
-        for line in folder.joinpath(name).read_text(encoding="utf-8").splitlines():
-            word = line.strip()
-            if word and not word.startswith("#"):
-                words.add(word)
-    return frozenset(words)
+    return frozenset([*_lines("zh.txt"), *_lines("en.txt")])
+
+
+def _lines(name: str) -> list[str]:
+    """The non-empty, non-comment lines of a word list in `stopwords/`."""
+    text = resources.files("survey.analysis").joinpath("stopwords", name).read_text("utf-8")
+    return [w for w in (line.strip() for line in text.splitlines()) if w and w[0] != "#"]
 
 
 @functools.cache
@@ -76,6 +77,11 @@ def _segmenter() -> Any:
         logging.getLogger("jieba").setLevel(logging.WARNING)
         tokenizer = jieba.Tokenizer()
         tokenizer.initialize()
+        for line in _lines("zh_segmentation.txt"):
+            if line.startswith("-"):
+                tokenizer.del_word(line[1:])
+            elif line.startswith("+"):
+                tokenizer.add_word(line[1:])
     return tokenizer
 
 
@@ -122,7 +128,8 @@ def text_terms(text: str) -> tuple[str, ...]:
     sequence = words(text)
     terms: dict[str, None] = {}
     for word in sequence:
-        if word is not None:
+        # One Chinese character alone says too little (多, 高, 货): only in a phrase.
+        if word is not None and not (len(word) == 1 and _IS_HAN.match(word)):
             terms[word] = None
     for left, right in itertools.pairwise(sequence):
         if left is not None and right is not None:
