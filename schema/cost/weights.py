@@ -265,8 +265,9 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
         "responses": connection(50),
         "satisfactionSummary": _summary,
         "dissatisfactionDrilldown": _drilldown,
-        # One statement over the texts, then each text split into words (jieba):
-        # a pass over the answers plus Python work per text.
+        # One statement over the texts, then each text split into words: jieba takes
+        # about 0.26 ms per text not seen before (a process remembers 50,000 texts'
+        # terms, and the analysis cache the result); a pass over the answers plus that.
         "commentThemes": first_list(10, 3 * SCAN),
         # Staff-recorded reasons and exit-survey answers, over the few defections.
         "defectionReasons": groups(DEFECTION_SCAN),
