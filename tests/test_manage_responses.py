@@ -102,7 +102,7 @@ def test_the_page_costs_a_fixed_number_of_statements(app, client, one_response):
     assert sum("FROM answer_reasons" in s for s in statements) == 1
 
 
-@pytest.mark.parametrize("response_id", ["999", "0", "abc", "9" * 30, "-1"])
+@pytest.mark.parametrize("response_id", ["999", "0", "abc", "9" * 30, "-1", "١"])
 def test_an_unknown_response_is_a_404_page(app, client, one_response, response_id):
     sign_in(app, client, "viewer")
     page = client.get(f"/manage/responses/{response_id}?lang=en")

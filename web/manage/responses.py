@@ -5,6 +5,8 @@ results page link their examples here."""
 
 from __future__ import annotations
 
+import contextlib
+
 from flask import render_template
 
 from survey.answers import get_response_details
@@ -27,10 +29,10 @@ def _label(vocabulary: type[Channel] | type[ContactRole], code: str | None, loca
 @bp.get("/responses/<response_id>")
 def response(response_id: str) -> str | tuple[str, int]:
     locale = page_locale()
-    try:
-        details = get_response_details(int(response_id)) if response_id.isdigit() else None
-    except NotFoundError:
-        details = None
+    details = None
+    if response_id.isascii() and response_id.isdigit():
+        with contextlib.suppress(NotFoundError):
+            details = get_response_details(int(response_id))
     if details is None:
         return render_template("manage/response_not_found.html", response_id=response_id), 404
     return render_template(
