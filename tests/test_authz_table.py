@@ -126,6 +126,7 @@ RULES: dict[tuple[str, str], tuple[str, Variables, str]] = {
     ),
     ("Query", "defectionReasons"): ("{ defectionReasons { key } }", _none, VIEWER),
     ("Query", "atRiskAccounts"): ("{ atRiskAccounts { dissatisfiedAspects } }", _none, VIEWER),
+    ("Query", "commentThemes"): ("{ commentThemes { term count } }", _none, VIEWER),
     ("Query", "me"): ("{ me { name role } }", _none, VIEWER),
     ("Query", "rateLimit"): ("{ rateLimit { cost remaining } }", _none, VIEWER),
     ("Query", "compareCampaigns"): (

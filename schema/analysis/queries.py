@@ -14,6 +14,7 @@ from ..registry.types import build_accounts
 from ..scalars import BigInt, Dimension, domain_dimension
 from .types import (
     AtRiskAccount,
+    CommentTheme,
     DefectionFilter,
     DrilldownNode,
     ReasonBreakdown,
@@ -23,6 +24,7 @@ from .types import (
     build_group,
     build_node,
     build_sourced_breakdown,
+    build_theme,
     response_filter,
 )
 
@@ -102,3 +104,20 @@ class AnalysisQuery:
             )
             for r in risky
         ]
+
+    @strawberry.field(
+        description="What the comments say: the terms and two-word phrases in the most texts "
+        "(answers' reason texts and responses' comments) matching the filter, most texts "
+        "first. With `aspect`: only that aspect's reason texts, and comments scored by that "
+        "aspect (a comment of a response that did not rate it is left out). Terms in fewer "
+        "than 3 texts are left out. `first`: 1-50."
+    )
+    def comment_themes(
+        self,
+        filter: ResponseFilter | None = None,
+        aspect: str | None = None,
+        first: int | None = 10,
+    ) -> list[CommentTheme]:
+        size = 10 if first is None else first
+        themes = analysis.comment_themes(response_filter(filter), aspect, size)
+        return [build_theme(t) for t in themes]

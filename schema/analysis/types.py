@@ -11,7 +11,7 @@ from flask import current_app
 
 from survey import analysis
 from survey import statistics as stats
-from survey.analysis import MAX_NODE_COMMENTS, SourcedBreakdown
+from survey.analysis import MAX_NODE_COMMENTS, MAX_THEME_EXAMPLES, SourcedBreakdown
 
 from ..pagination import check_first
 from ..registry.types import Account
@@ -254,6 +254,39 @@ class AtRiskAccount:
     )
 
 
+@strawberry.type(description="A text holding a theme's term, with the score it comes with.")
+class ThemeExample:
+    text: str
+    response_id: strawberry.ID = strawberry.field(description="The response the text is part of.")
+    score: int = strawberry.field(
+        description="1-5: for an answer's reason text, that answer's score; for a response's "
+        "comment, the response's overall score, or with `aspect` that aspect's score."
+    )
+
+
+@strawberry.type(
+    description="A term (a word) or a phrase (two adjacent words) of the comments and reason "
+    "texts. Chinese is segmented with jieba, English lower-cased with punctuation and stop "
+    "words (lists kept in the repository) removed. Only terms in at least 3 texts are themes."
+)
+class CommentTheme:
+    term: str
+    count: int = strawberry.field(
+        description="Texts holding the term (a text is one reason text or one comment; a term "
+        "counts once per text)."
+    )
+    dissatisfied_share: float = strawberry.field(
+        description="Share (0..1) of those texts that come with a score of 1-2: a reason text "
+        "with its answer's score, a comment with the response's overall score (with `aspect`: "
+        "that aspect's score)."
+    )
+    all_examples: strawberry.Private[list[ThemeExample]]
+
+    @strawberry.field(description="Texts holding the term, newest first (at most 10).")
+    def examples(self, first: int | None = 3) -> list[ThemeExample]:
+        return self.all_examples[: check_first(first, MAX_THEME_EXAMPLES, default=3)]
+
+
 # ---------------------------------------------------------------------------
 # Builders
 
@@ -331,4 +364,16 @@ def build_sourced_breakdown(b: SourcedBreakdown) -> ReasonBreakdown:
             for r in b.reasons
         ],
         exit_survey_responses=b.exit_responses,
+    )
+
+
+def build_theme(theme: analysis.CommentTheme) -> CommentTheme:
+    return CommentTheme(
+        term=theme.term,
+        count=theme.count,
+        dissatisfied_share=theme.dissatisfied_share,
+        all_examples=[
+            ThemeExample(text=e.text, response_id=strawberry.ID(str(e.response_id)), score=e.score)
+            for e in theme.examples
+        ],
     )

@@ -17,6 +17,7 @@ inside it, import from the module.
 
 from __future__ import annotations
 
+from survey.analysis import comment_themes as _comment_themes
 from survey.analysis import defections as _defections
 from survey.analysis import drilldown as _drilldown
 from survey.analysis import satisfaction as _satisfaction
@@ -37,6 +38,13 @@ from survey.analysis.account_list import (
 )
 from survey.analysis.briefs import account_briefs
 from survey.analysis.cache import AnalysisCache, LRUStorage, Storage, cached, install_cache
+from survey.analysis.comment_themes import (
+    MAX_THEME_EXAMPLES,
+    MAX_THEMES,
+    MIN_THEME_TEXTS,
+    CommentTheme,
+    ThemeExample,
+)
 from survey.analysis.comparisons import CampaignShare, campaign_margins, compare_campaigns
 from survey.analysis.defections import ReasonBreakdown, SourcedBreakdown
 from survey.analysis.drilldown import MAX_DRILLDOWN_LEVELS, MAX_NODE_COMMENTS, DrilldownNode
@@ -92,6 +100,9 @@ satisfaction_summaries = cached(_satisfaction.satisfaction_summaries)
 dissatisfaction_drilldown = cached(_drilldown.dissatisfaction_drilldown)
 defection_reasons = cached(_defections.defection_reasons)
 defection_reasons_by_source = cached(_defections.defection_reasons_by_source)
+# What the comments say: one statement, then every text split into words.
+comment_themes = cached(_comment_themes.comment_themes)
+comment_themes_by_aspect = cached(_comment_themes.comment_themes_by_aspect)
 
 __all__ = [
     "ACCOUNT_DIMENSIONS",
@@ -101,6 +112,9 @@ __all__ = [
     "DEFAULT_WINDOW_DAYS",
     "MAX_DRILLDOWN_LEVELS",
     "MAX_NODE_COMMENTS",
+    "MAX_THEMES",
+    "MAX_THEME_EXAMPLES",
+    "MIN_THEME_TEXTS",
     "SORT_REVENUE",
     "SORT_SCORE",
     "TIMELINE_MAX_PAGE_SIZE",
@@ -112,6 +126,7 @@ __all__ = [
     "CampaignAspects",
     "CampaignProgress",
     "CampaignShare",
+    "CommentTheme",
     "DefectionFilter",
     "Dimension",
     "DrilldownNode",
@@ -125,6 +140,7 @@ __all__ = [
     "ScheduleTrendPoint",
     "SourcedBreakdown",
     "Storage",
+    "ThemeExample",
     "TimelineEvent",
     "TimelineKind",
     "TimelinePage",
@@ -140,6 +156,8 @@ __all__ = [
     "campaign_margins",
     "campaign_progress",
     "campaign_responses",
+    "comment_themes",
+    "comment_themes_by_aspect",
     "compare_campaigns",
     "coverage",
     "defection_precursors",

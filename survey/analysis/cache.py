@@ -115,6 +115,8 @@ def fingerprint() -> str:
     digest = hashlib.blake2b(digest_size=8)
     for path in [
         *sorted(here.glob("*.py")),
+        # The stop lists decide which terms comment themes count.
+        *sorted(here.glob("stopwords/*.txt")),
         *(here.parent / f"{name}.py" for name in ("scale", "statistics", "models")),
     ]:
         digest.update(path.name.encode())

@@ -6,6 +6,7 @@ inside it, import from the module.
 
 from __future__ import annotations
 
+from survey.answers.details import AnswerDetail, ResponseDetails, get_response_details
 from survey.answers.exit_surveys import (
     MAX_KEPT_LENGTH,
     SOURCES,
@@ -41,11 +42,14 @@ __all__ = [
     "SOURCES",
     "WOULD_RETURN",
     "WOULD_RETURN_LABELS",
+    "AnswerDetail",
     "AnswerInput",
     "AspectQuestion",
     "ExitAnswers",
     "InvitationContext",
+    "ResponseDetails",
     "answers_of_responses",
+    "get_response_details",
     "is_open",
     "load_invitation",
     "mark_opened",

@@ -9,6 +9,7 @@ from . import (  # noqa: F401
     console,
     exports,
     follow_ups,
+    responses,
     results,
     schedules,
     settings,

@@ -1,6 +1,7 @@
 """The console's results page: satisfaction by aspect (chart and table), a drill-down
-into the dissatisfied, accounts at risk, who has not been heard from (coverage), and
-defection reasons over time; with its filter form."""
+into the dissatisfied, what the comments say about each aspect (themes beside its
+reasons, examples linking to the response), accounts at risk, who has not been heard
+from (coverage), and defection reasons over time; with its filter form."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from survey.analysis import (
     ResponseFilter,
     account_briefs,
     at_risk_by_expected_loss,
+    comment_themes_by_aspect,
     coverage,
     defection_reasons,
     defection_reasons_by_source,
@@ -55,6 +57,9 @@ COVERAGE_LABELS: dict[Dimension, Any] = {
 AT_RISK_SHOWN = 20
 UNHEARD_SHOWN = 10
 COMMENTS_SHOWN = 5
+#: Comment themes per aspect, and examples per theme, on the results page.
+THEMES_SHOWN = 5
+THEME_EXAMPLES_SHOWN = 3
 
 
 class ResultsFilterForm(FlaskForm):
@@ -115,6 +120,8 @@ def results() -> str | tuple[str, int]:
         comments_limit=COMMENTS_SHOWN,
         min_group_size=min_size,
     )
+    # What the texts say about each aspect: one statement for every aspect.
+    themes = comment_themes_by_aspect(answers_filter, first=THEMES_SHOWN)
     # Ranked by expected lost revenue (risk score × annual revenue), not revenue alone.
     at_risk = at_risk_by_expected_loss(AT_RISK_SHOWN)
     # Coverage is about the account registry, not answers: the filter does not apply.
@@ -137,6 +144,9 @@ def results() -> str | tuple[str, int]:
         chart=diverging_chart([a for a in aspects if a.answers]),
         drilldown=drilldown,
         by_label=DRILL_LABELS[by],
+        themes=themes,
+        theme_examples=THEME_EXAMPLES_SHOWN,
+        reasons_by_aspect={n.key: n.top_reasons for n in drilldown},
         at_risk=[(a, briefs.get(a.account_id)) for a in at_risk],
         coverage=coverage_groups,
         coverage_label=COVERAGE_LABELS[coverage_by],
