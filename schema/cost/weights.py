@@ -279,6 +279,9 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
         # The schedule's campaigns, then one design-weighted aggregate over their
         # overall answers (the latest-per-account pass of a weighted summary).
         "scheduleTrend": fixed(SCAN + LATEST_PER_ACCOUNT, items=SCHEDULE_CYCLES, each=1),
+        # One pivot of the answers matching the filter per response (or account), then
+        # numpy on a few thousand rows: about one SCAN (benchmarks/drivers.py).
+        "keyDrivers": fixed(SCAN, each=1),
     },
     "Mutation": {
         "updateFollowUp": fixed(WRITE, each=1),
@@ -374,6 +377,12 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
         "comments": FREE,
     },
     "ExclusionCount": free("reason count"),
+    "KeyDriver": free(
+        "aspect label n importance importanceLow importanceHigh pValue relativeWeight "
+        "performance satisfiedShare satisfiedShareLow satisfiedShareHigh quadrant lowSample"
+    ),
+    # The drivers are computed with the analysis: one object per aspect.
+    "KeyDriverAnalysis": {**free("n r2 lowSample"), "drivers": listed(ASPECTS)},
     "FollowUp": {
         **free(
             "id owner status openedAt dueAt contactedAt resolvedAt overdue notes escalatedAt "
