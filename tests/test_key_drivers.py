@@ -96,7 +96,9 @@ def data(app):
                 submitted_at=TEST_NOW - timedelta(days=90 if row < 12 else 5),
             )
         db.session.commit()
-        yield {"q3": q3.id, "q4": q4.id}
+        ids = {"q3": q3.id, "q4": q4.id}
+    # Outside the app context: each request of a test then gets its own (and locale).
+    return ids
 
 
 def test_per_response_every_figure_against_scipy_and_statsmodels(app, data):

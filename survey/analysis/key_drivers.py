@@ -54,7 +54,7 @@ from survey.analysis.filters import (
 )
 from survey.db import db
 from survey.models import Answer, Aspect, KeyAccount, Response
-from survey.scale import OVERALL, SATISFIED_MIN
+from survey.scale import OVERALL, SATISFIED_MIN, DriverQuadrant
 from survey.statistics import Z95, kish_effective_n, weighted_wilson_interval, wilson_interval
 
 #: Fisher's interval needs n > 3: with fewer observations nothing is estimated.
@@ -81,11 +81,8 @@ class DriverWeight(StrEnum):
     REVENUE = "revenue"
 
 
-class Quadrant(StrEnum):
-    FIX_FIRST = "fix_first"
-    KEEP_UP = "keep_up"
-    SECONDARY = "secondary"
-    POSSIBLE_OVERKILL = "possible_overkill"
+#: The quadrants and their labels live with the vocabulary (survey.scale).
+Quadrant = DriverQuadrant
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +120,9 @@ class KeyDriverAnalysis:
     r2: float | None
     low_sample: bool
     drivers: tuple[KeyDriver, ...]
+    #: The medians the quadrants are cut at (over the aspects with both figures).
+    median_importance: float | None = None
+    median_performance: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,7 +224,7 @@ def weighted_correlation(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> float |
     """Pearson's r of x and y with observation weights w (None if either is constant)."""
     if np.ptp(x) == 0 or np.ptp(y) == 0:
         return None
-    covariance = np.cov(np.vstack([x, y]), aweights=w)
+    covariance = np.cov(np.vstack([x, y]), aweights=w, ddof=0)
     variances = covariance[0, 0] * covariance[1, 1]
     if not variances > 0:
         return None
@@ -263,7 +263,7 @@ def relative_weights(
         return None
     if np.any(np.ptp(predictors, axis=0) == 0) or np.ptp(outcome) == 0:
         return None
-    covariance = np.cov(np.column_stack([predictors, outcome]).T, aweights=w)
+    covariance = np.cov(np.column_stack([predictors, outcome]).T, aweights=w, ddof=0)
     scale = np.sqrt(np.diag(covariance))
     correlation = covariance / np.outer(scale, scale)
     rxx, rxy = correlation[:k, :k], correlation[:k, k]
@@ -281,11 +281,13 @@ def relative_weights(
 
 def _quadrants(
     importance: list[float | None], performance: list[float | None], weak: list[bool]
-) -> list[Quadrant | None]:
+) -> tuple[list[Quadrant | None], float | None, float | None]:
+    """Each aspect's quadrant, and the median importance and performance across the
+    aspects that have both."""
     pairs = zip(importance, performance, strict=True)
     known = [(i, p) for i, p in pairs if i is not None and p is not None]
     if not known:
-        return [None] * len(importance)
+        return [None] * len(importance), None, None
     middle_importance = float(np.median([i for i, _ in known]))
     middle_performance = float(np.median([p for _, p in known]))
     result: list[Quadrant | None] = []
@@ -299,7 +301,7 @@ def _quadrants(
             result.append(Quadrant.FIX_FIRST if behind else Quadrant.KEEP_UP)
         else:
             result.append(Quadrant.SECONDARY if behind else Quadrant.POSSIBLE_OVERKILL)
-    return result
+    return result, middle_importance, middle_performance
 
 
 def analyse(
@@ -346,7 +348,7 @@ def analyse(
         else None
     )
     n_complete = int(complete.sum())
-    quadrants = _quadrants(
+    quadrants, median_importance, median_performance = _quadrants(
         [f["importance"] for f in figures],
         [f.get("performance") for f in figures],
         [f["low_sample"] for f in figures],
@@ -380,6 +382,8 @@ def analyse(
         low_sample=regression is None
         or n_complete < max(minimum, OBSERVATIONS_PER_ASPECT * len(obs.aspects)),
         drivers=drivers,
+        median_importance=median_importance,
+        median_performance=median_performance,
     )
 
 
