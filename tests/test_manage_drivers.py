@@ -64,17 +64,21 @@ def test_chart_geometry_puts_points_medians_and_shapes_in_place():
     )
     chart = driver_chart(result, "en")
     assert chart is not None
-    # Performance 2.8 .. 4.2 (0.2 either side) across, importance 0.32 .. 0.88 up.
+    # Performance 2.8 .. 4.2 (0.2 either side) across; up, the importances and their
+    # intervals, -0.1 .. 0.9, with 0.04 either side: -0.14 .. 0.94.
     a, b, c = chart.points
-    assert (a.x, a.y) == (106.6, 55.7)
+    assert (a.x, a.y) == (106.6, 51.5)  # 330 - (0.8 + 0.14) / 1.08 * 320
     assert b.x == pytest.approx(PLOT_LEFT + 1.2 / 1.4 * (PLOT_RIGHT - PLOT_LEFT), abs=0.1)
     assert chart.median_x == c.x and chart.median_y == c.y
     assert PLOT_TOP <= a.y < chart.median_y < b.y <= PLOT_BOTTOM
-    # The shape tells the quadrant; a low sample is hollow, its whisker clipped to the plot.
+    # The shape tells the quadrant; a low sample is hollow; whiskers span the intervals.
     assert a.path == marker_path("triangle", a.x, a.y) and a.path.count("L") == 2
     assert b.path == marker_path("diamond", b.x, b.y) and b.hollow
-    assert b.whisker_bottom == PLOT_BOTTOM
+    assert (b.whisker_bottom, b.whisker_top) == (318.1, 81.1)
+    assert a.whisker_top > PLOT_TOP and b.whisker_bottom < PLOT_BOTTOM
     assert [p.short_label for p in chart.points] == ["1 Aspect a", "2 Aspect b", "3 Aspect c"]
+    # Names right beside their markers need no leader line.
+    assert (a.anchor, a.label_x, a.leader) == ("start", a.x + 10, None)
 
 
 def test_chart_without_estimable_drivers_is_none():
@@ -84,8 +88,9 @@ def test_chart_without_estimable_drivers_is_none():
 
 
 def test_long_names_are_cut_counting_chinese_twice():
-    assert shorten("Communication with your account manager") == "Communication with you…"
-    assert shorten("与客户经理的沟通与客户经理的沟通") == "与客户经理的沟通与客户…"
+    assert shorten("Communication with your account manager") == "Communication with…"
+    assert shorten("与客户经理的沟通与客户经理的沟通") == "与客户经理的沟通与…"
+    assert shorten("Product quality") == "Product quality"
 
 
 def test_drivers_page_shows_chart_and_table_in_english(app, client, data):  # noqa: F811
@@ -99,8 +104,8 @@ def test_drivers_page_shows_chart_and_table_in_english(app, client, data):  # no
     points = re.findall(r'<g class="point quadrant-([a-z_]+)[^"]*" data-aspect="(\w+)">', html)
     assert ("fix_first", "communication") in points and len(points) == 7
     row = re.search(r'<tr data-aspect="delivery">(.*?)</tr>', html, re.S).group(1)
-    cells = re.findall(r'<td class="num[^"]*">(.*?)</td>', row, re.S)
-    assert cells[1] == "0.76" and cells[2] == "0.39 – 0.92"
+    cells = re.findall(r'<td class="num[^"]*" data-label="[^"]*"><span>(.*?)</span></td>', row)
+    assert cells[0] == "0.76" and cells[1] == "0.39 – 0.92"
 
 
 def test_drivers_page_by_account_and_revenue_in_chinese(app, client, data):  # noqa: F811

@@ -26,9 +26,11 @@ PLOT_TOP = 10.0
 PLOT_BOTTOM = 330.0
 HEIGHT = 420.0  # room below the plot for ticks, the axis title and the legend
 FONT = 12.0
+#: A name further than this from its marker (pixels) gets a leader line.
+LEADER_GAP = 14.0
 #: Names longer than this (in half-width characters, a Chinese one counting two)
 #: are cut in the chart; the table and the point's <title> have them whole.
-NAME_WIDTH = 22
+NAME_WIDTH = 18
 SHAPES: dict[DriverQuadrant, str] = {
     DriverQuadrant.FIX_FIRST: "triangle",
     DriverQuadrant.KEEP_UP: "circle",
@@ -87,6 +89,8 @@ class Point:
     label_x: float
     label_y: float
     anchor: str
+    #: A thin line from the marker to its name when the name sits away from it.
+    leader: tuple[float, float, float, float] | None
     path: str
     colour: str
     hollow: bool
@@ -142,8 +146,10 @@ def driver_chart(result: KeyDriverAnalysis, locale: str) -> DriverChart | None:
         return None
     importance = [d.importance for _, d in shown if d.importance is not None]
     performance = [d.performance for _, d in shown if d.performance is not None]
+    # The importance axis holds the intervals too, so every whisker is seen whole.
+    spans = [v for _, d in shown for v in (d.importance_low, d.importance_high) if v is not None]
     x_low, x_high = _domain(performance, 0.2, 1.0, 5.0, 1.0)
-    y_low, y_high = _domain(importance, 0.08, -1.0, 1.0, 0.4)
+    y_low, y_high = _domain(importance + spans, 0.04, -1.0, 1.0, 0.4)
 
     def sx(v: float) -> float:
         return PLOT_LEFT + (v - x_low) / (x_high - x_low) * (PLOT_RIGHT - PLOT_LEFT)
@@ -154,24 +160,28 @@ def driver_chart(result: KeyDriverAnalysis, locale: str) -> DriverChart | None:
 
     median_y = result.median_importance if result.median_importance is not None else y_low
     median_x = result.median_performance if result.median_performance is not None else x_low
+    centres = {
+        number: (sx(d.performance), sy(d.importance))
+        for number, d in shown
+        if d.performance is not None and d.importance is not None
+    }
+    # Markers and the corner names are obstacles for every label.
+    placed: list[Box] = [(x - 8, y - 8, x + 8, y + 8) for x, y in centres.values()]
+    placed += [
+        (PLOT_LEFT, PLOT_TOP, PLOT_LEFT + 130, PLOT_TOP + 20),
+        (PLOT_RIGHT - 130, PLOT_TOP, PLOT_RIGHT, PLOT_TOP + 20),
+        (PLOT_LEFT, PLOT_BOTTOM - 20, PLOT_LEFT + 130, PLOT_BOTTOM),
+        (PLOT_RIGHT - 130, PLOT_BOTTOM - 20, PLOT_RIGHT, PLOT_BOTTOM),
+    ]
     points: list[Point] = []
-    placed: list[tuple[float, float, float, float]] = []
-    # Labels are placed top to bottom, each nudged down past the ones before it.
     for number, d in sorted(shown, key=lambda item: -(item[1].importance or 0.0)):
         assert d.importance is not None and d.performance is not None and d.quadrant
-        x, y = sx(d.performance), sy(d.importance)
+        x, y = centres[number]
         label = d.label(locale)
         short = f"{number} {shorten(label)}"
-        width = text_width(short)
-        right_side = x + 10 + width <= PLOT_RIGHT
-        left_x = x + 10 if right_side else x - 10 - width
-        label_y = y + 4
-        for _ in range(20):
-            box = (left_x, label_y - FONT, left_x + width, label_y + 2)
-            if not any(_overlap(box, other) for other in placed):
-                break
-            label_y += FONT + 1
-        placed.append((left_x, label_y - FONT, left_x + width, label_y + 2))
+        label_x, label_y, anchor, box = _place_label(x, y, text_width(short), placed)
+        placed.append(box)
+        leader = _leader(x, y, box)
         low = d.importance_low if d.importance_low is not None else d.importance
         high = d.importance_high if d.importance_high is not None else d.importance
         points.append(
@@ -184,9 +194,10 @@ def driver_chart(result: KeyDriverAnalysis, locale: str) -> DriverChart | None:
                 y=round(y, 1),
                 whisker_top=round(sy(high), 1),
                 whisker_bottom=round(sy(low), 1),
-                label_x=round(x + 10 if right_side else x - 10, 1),
+                label_x=round(label_x, 1),
                 label_y=round(label_y, 1),
-                anchor="start" if right_side else "end",
+                anchor=anchor,
+                leader=leader,
                 path=marker_path(SHAPES[d.quadrant], x, y),
                 colour=COLOURS[d.quadrant],
                 hollow=d.low_sample,
@@ -216,5 +227,70 @@ def driver_chart(result: KeyDriverAnalysis, locale: str) -> DriverChart | None:
     )
 
 
-def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+Box = tuple[float, float, float, float]  # left, top, right, bottom
+
+
+def _place_label(
+    x: float, y: float, width: float, taken: list[Box]
+) -> tuple[float, float, str, Box]:
+    """Where a point's label goes: right of it, left, above, below or diagonally, the
+    first spot inside the plot clear of the other labels, markers and corner names;
+    failing all, right (or left) of it, nudged down until clear."""
+    candidates = [
+        (x + 10, y + 4, "start"),
+        (x - 10, y + 4, "end"),
+        (x, y - 11, "middle"),
+        (x, y + 20, "middle"),
+        (x + 7, y - 9, "start"),
+        (x - 7, y - 9, "end"),
+        (x + 7, y + 18, "start"),
+        (x - 7, y + 18, "end"),
+        # Points that (nearly) coincide: further up or down, still beside the point.
+        *((x + 10, y + dy, "start") for dy in (-20, 28, -32, 40)),
+        *((x - 10, y + dy, "end") for dy in (-20, 28, -32, 40)),
+    ]
+
+    def box_of(lx: float, ly: float, anchor: str) -> Box:
+        left = {"start": lx, "end": lx - width, "middle": lx - width / 2}[anchor]
+        return (left, ly - FONT + 1, left + width, ly + 3)
+
+    def inside(b: Box) -> bool:
+        return (
+            b[0] >= PLOT_LEFT + 2
+            and b[2] <= PLOT_RIGHT - 2
+            and b[1] >= PLOT_TOP
+            and (b[3] <= PLOT_BOTTOM)
+        )
+
+    for lx, ly, anchor in candidates:
+        b = box_of(lx, ly, anchor)
+        if inside(b) and not any(_overlap(b, other) for other in taken):
+            return lx, ly, anchor, b
+    lx, anchor = (x + 10, "start") if x + 10 + width <= PLOT_RIGHT else (x - 10, "end")
+    ly = y + 4
+    for _ in range(30):
+        b = box_of(lx, ly, anchor)
+        if not any(_overlap(b, other) for other in taken):
+            break
+        ly += FONT + 1
+    return lx, ly, anchor, box_of(lx, ly, anchor)
+
+
+def _leader(x: float, y: float, box: Box) -> tuple[float, float, float, float] | None:
+    """From the marker's edge towards the nearest point of its name's box, or None
+    when the name is right beside the marker (closer than LEADER_GAP)."""
+    nx, ny = min(max(x, box[0]), box[2]), min(max(y, box[1]), box[3])
+    distance = math.hypot(nx - x, ny - y)
+    if distance < LEADER_GAP:
+        return None
+    start = 8.0 / distance
+    return (
+        round(x + (nx - x) * start, 1),
+        round(y + (ny - y) * start, 1),
+        round(nx, 1),
+        round(ny, 1),
+    )
+
+
+def _overlap(a: Box, b: Box) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
