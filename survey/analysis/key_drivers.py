@@ -185,9 +185,8 @@ def observations_from_rows(
 ) -> Observations:
     """The arrays of `observations_statement`'s rows (NULL becomes NaN)."""
     k = len(aspects)
-    data = np.array(
-        [tuple(np.nan if v is None else float(v) for v in row[1:]) for row in rows], dtype=float
-    ).reshape(len(rows), 2 * k + 2)
+    # numpy reads None as NaN when told the array holds floats.
+    data = np.array(rows, dtype=float).reshape(len(rows), 2 * k + 3)[:, 1:]
     weights = data[:, 0] if weight is DriverWeight.REVENUE else np.ones(len(rows))
     return Observations(
         aspects=aspects,
@@ -324,8 +323,8 @@ def analyse(
         if n:
             total = float(w.sum())
             n_eff = kish_effective_n(total, float((w * w).sum()))
-            share = float(np.dot(w, obs.satisfied[mask, j]) / total)
-            figure["performance"] = _finite(np.dot(w, x) / total)
+            share = float((w * obs.satisfied[mask, j]).sum() / total)
+            figure["performance"] = _finite((w * x).sum() / total)
             figure["satisfied_share"] = share
             figure["satisfied_interval"] = (
                 wilson_interval(round(share * n), n)
