@@ -18,7 +18,8 @@ scipy do the rest:
   every aspect, over the observations that answered every aspect and overall
   (eigen-decomposition of the aspects' correlation matrix R = VΛVᵀ, Λ½ = VΛ^½Vᵀ,
   β = Λ½⁻¹·r_xy, ε_j = Σ_k (Λ½)_jk²·β_k², shares ε/R² summing to 1), and r2 that
-  regression's R² (Σε = r_xyᵀR⁻¹r_xy);
+  regression's R² (Σε = r_xyᵀR⁻¹r_xy), flagged low_sample with fewer than
+  OBSERVATIONS_PER_ASPECT complete observations per aspect;
 - performance: the mean score, satisfied_share the share of satisfied scores (of
   an account, the share of its responses), with its Wilson interval (Kish's n
   when weighted), over the same observations as importance;
