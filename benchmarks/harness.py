@@ -34,6 +34,7 @@ from survey.db import db
 from survey.registry.staff import add_staff
 
 from .data import Generator
+from .drivers import drivers_item
 from .items import (
     PAGE_SIZE,
     ItemResult,
@@ -57,6 +58,8 @@ GROWTH_SIZES = (10_000, 100_000, 1_000_000)
 #: "No faster than linear", with room for timing noise on a shared machine.
 GROWTH_MAX_EXPONENT = 1.1
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+#: The items, by the key `--only` selects them with, in the order they run.
+ITEMS = ("get", "post", "summary", "drilldown", "responses", "launch", "cached", "drivers")
 GET_LINKS = 50
 
 
@@ -100,6 +103,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--seed", type=int, default=20261123)
     parser.add_argument(
+        "--only",
+        default=None,
+        help=f"comma-separated items to measure ({', '.join(ITEMS)}); "
+        "skips the others and the growth timings",
+    )
+    parser.add_argument(
         "--database-url",
         default=os.environ.get("BENCH_DATABASE_URL") or None,
         help="PostgreSQL server to create a scratch database on (default: SQLite)",
@@ -108,6 +117,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--output", type=Path, default=RESULTS_DIR, help="where latest.json and latest.md go"
     )
     args = parser.parse_args(argv)
+    args.only = [k.strip() for k in args.only.split(",") if k.strip()] if args.only else None
+    unknown = sorted(set(args.only or ()) - set(ITEMS))
+    if unknown:
+        parser.error(f"unknown item(s) {', '.join(unknown)}: use {', '.join(ITEMS)}")
     if args.answers is None:
         args.answers = LARGE_ANSWERS if args.large else DEFAULT_ANSWERS
     if args.growth:
@@ -228,6 +241,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 f"{data.answers:,} answers ({data.responses:,} responses, "
                 f"{data.campaigns} campaigns) in {time.perf_counter() - t:.1f} s"
             )
+            if args.only:
+                continue  # selected items only: no growth timings
             summary_check(app, client, viewer)
             latency, floor = summary_latency(app, client, viewer, max(3, settings.rounds // 2))
             growth.append(GrowthPoint(data.answers, latency, floor))
@@ -235,20 +250,29 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         # Links the GET item cycles through (each opened once before timing).
         links = max(1, min(GET_LINKS, settings.batch))
-        with app.app_context():
-            generator.open_campaign(links + posts_needed(settings))
+        if not args.only or {"get", "post"} & set(args.only):
+            with app.app_context():
+                generator.open_campaign(links + posts_needed(settings))
         tokens = generator.data.open_tokens
         items: list[ItemResult] = []
-        for measure in (
-            lambda: survey_get_item(client, tokens[:links], settings),
-            lambda: survey_post_item(client, tokens[links:], settings),
-            lambda: summary_item(app, client, viewer, settings),
-            lambda: drilldown_item(app, client, viewer, settings),
-            lambda: responses_item(app, client, viewer, settings),
-            lambda: launch_item(client, manager, min(args.sample, args.accounts // 2), settings),
-            lambda: cached_summary_item(cached_app, cached_app.test_client(), viewer, settings),
-        ):
-            item = measure()
+        measures = {
+            "get": lambda: survey_get_item(client, tokens[:links], settings),
+            "post": lambda: survey_post_item(client, tokens[links:], settings),
+            "summary": lambda: summary_item(app, client, viewer, settings),
+            "drilldown": lambda: drilldown_item(app, client, viewer, settings),
+            "responses": lambda: responses_item(app, client, viewer, settings),
+            "launch": lambda: launch_item(
+                client, manager, min(args.sample, args.accounts // 2), settings
+            ),
+            "cached": lambda: cached_summary_item(
+                cached_app, cached_app.test_client(), viewer, settings
+            ),
+            "drivers": lambda: drivers_item(app, client, viewer, settings),
+        }
+        for key in ITEMS:
+            if args.only and key not in args.only:
+                continue
+            item = measures[key]()
             log(f"  {_line(item)}")
             items.append(item)
         for each in (app, cached_app):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import strawberry
 
+from .analysis.drivers import DriverQuery
 from .analysis.insights import InsightsQuery
 from .analysis.queries import AnalysisQuery
 from .answers.mutations import PhoneResponseMutation
@@ -32,6 +33,7 @@ class Query(
     CampaignQuery,
     ResponseQuery,
     AnalysisQuery,
+    DriverQuery,
     StaffQuery,
     AuditQuery,
     ScheduleQuery,

@@ -255,6 +255,16 @@ FLAG_LABELS: dict[str, tuple[str, str]] = {
 }
 
 
+class DriverQuadrant(_LabelledStrEnum):
+    """Where an aspect sits in a key-driver analysis: its importance (how strongly it
+    goes with overall satisfaction) and performance against the medians of all aspects."""
+
+    FIX_FIRST = ("fix_first", "优先改进", "Fix first")
+    KEEP_UP = ("keep_up", "继续保持", "Keep up")
+    SECONDARY = ("secondary", "次要", "Secondary")
+    POSSIBLE_OVERKILL = ("possible_overkill", "可能投入过度", "Possible overkill")
+
+
 @dataclass(frozen=True, slots=True)
 class AspectSpec:
     """One aspect of the company the questionnaire asks about."""

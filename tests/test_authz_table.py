@@ -137,6 +137,7 @@ RULES: dict[tuple[str, str], tuple[str, Variables, str]] = {
     ("Query", "coverage"): ("{ coverage(groupBy: TIER) { key } }", _none, VIEWER),
     ("Query", "unheardAccounts"): ("{ unheardAccounts { externalId } }", _none, VIEWER),
     ("Query", "aspectDefectionRisk"): ("{ aspectDefectionRisk { aspect } }", _none, VIEWER),
+    ("Query", "keyDrivers"): ("{ keyDrivers(unit: ACCOUNT) { n r2 } }", _none, VIEWER),
     ("Query", "followUps"): ("{ followUps { totalCount } }", _none, VIEWER),
     ("Query", "recovery"): ("{ recovery { accounts } }", _none, VIEWER),
     ("Query", "staffTokens"): ("{ staffTokens { staffName } }", _none, ADMIN),

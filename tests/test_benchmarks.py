@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from benchmarks import costliest, harness
+from benchmarks import costliest, drivers, harness
 from benchmarks.data import Generator
 from benchmarks.harness import GrowthPoint, growth_exponent, markdown, parse_args
 from benchmarks.items import survey_form_data
@@ -82,6 +82,7 @@ def test_tiny_run_measures_every_item_and_writes_results(
         "responses(first: 20) with account, campaign, answers",
     ]
     assert names[5].startswith("launchCampaign stratified, ")
+    assert names[6:] == ["satisfactionSummary(groupBy: ASPECT), cached", drivers.NAME]
     for item in results["items"]:
         assert set(item) >= {"name", "measured", "floor", "ratio", "target", "met"}
         assert item["measured"] > 0
@@ -110,6 +111,21 @@ def test_tiny_run_of_the_costliest_requests(capsys: pytest.CaptureFixture[str]) 
     table = capsys.readouterr().out
     for name in costliest.CANDIDATES:
         assert f"| {name} |" in table
+
+
+def test_tiny_run_of_one_item(tmp_path: Path) -> None:
+    """`--only drivers`: that item alone, no growth timings, checked against its floor."""
+    argv = [*TINY, "--output", str(tmp_path), "--only", "drivers"]
+    assert harness.main(argv) == 0
+    results = json.loads((tmp_path / "latest.json").read_text(encoding="utf-8"))
+    assert [i["name"] for i in results["items"]] == [drivers.NAME]
+    assert results["growth"] == [] and results["answers"] == 1600
+
+
+def test_only_refuses_an_unknown_item(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        parse_args(["--only", "drivers,weather"])
+    assert "unknown item(s) weather" in capsys.readouterr().err
 
 
 def test_default_and_large_sizes() -> None:

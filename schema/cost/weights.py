@@ -283,6 +283,10 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
         # The schedule's campaigns, then one design-weighted aggregate over their
         # overall answers (the latest-per-account pass of a weighted summary).
         "scheduleTrend": fixed(SCAN + LATEST_PER_ACCOUNT, items=SCHEDULE_CYCLES, each=1),
+        # One pivot of the answers matching the filter per response (or account), a
+        # CASE per aspect, then numpy on the rows: 0.9-1.5 s at 100,000 answers on 2
+        # cores at load 10-12 (`python -m benchmarks --only drivers`), about 3 SCANs.
+        "keyDrivers": fixed(3 * SCAN, each=1),
     },
     "Mutation": {
         "updateFollowUp": fixed(WRITE, each=1),
@@ -380,6 +384,12 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
     # Examples are cut from the texts the themes already kept.
     "CommentTheme": free("term count dissatisfiedShare examples"),
     "ExclusionCount": free("reason count"),
+    "KeyDriver": free(
+        "aspect label n importance importanceLow importanceHigh pValue relativeWeight "
+        "performance satisfiedShare satisfiedShareLow satisfiedShareHigh quadrant lowSample"
+    ),
+    # The drivers are computed with the analysis: one object per aspect.
+    "KeyDriverAnalysis": {**free("n r2 lowSample"), "drivers": listed(ASPECTS)},
     "FollowUp": {
         **free(
             "id owner status openedAt dueAt contactedAt resolvedAt overdue notes escalatedAt "

@@ -63,6 +63,14 @@ from survey.analysis.filters import (
     validate_response_filter,
 )
 from survey.analysis.follow_up_recovery import RootCauseOutcome, recovery, root_cause_breakdown
+from survey.analysis.key_drivers import (
+    DriverUnit,
+    DriverWeight,
+    KeyDriver,
+    KeyDriverAnalysis,
+    Quadrant,
+    key_drivers,
+)
 from survey.analysis.listing import response_page
 from survey.analysis.progress import (
     CampaignProgress,
@@ -130,8 +138,13 @@ __all__ = [
     "DefectionFilter",
     "Dimension",
     "DrilldownNode",
+    "DriverUnit",
+    "DriverWeight",
+    "KeyDriver",
+    "KeyDriverAnalysis",
     "LRUStorage",
     "Precursor",
+    "Quadrant",
     "ReasonBreakdown",
     "ReasonShare",
     "ResponseFilter",
@@ -166,6 +179,7 @@ __all__ = [
     "dimension_labels",
     "dissatisfaction_drilldown",
     "install_cache",
+    "key_drivers",
     "recovery",
     "response_conditions",
     "response_page",

@@ -7,6 +7,7 @@ from . import (  # noqa: F401
     auth,
     campaigns,
     console,
+    drivers,
     exports,
     follow_ups,
     responses,

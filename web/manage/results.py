@@ -5,6 +5,8 @@ from (coverage), and defection reasons over time; with its filter form."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from flask import current_app, render_template, request
@@ -62,8 +64,9 @@ THEMES_SHOWN = 5
 THEME_EXAMPLES_SHOWN = 3
 
 
-class ResultsFilterForm(FlaskForm):
-    """The results page's filter (a GET form: nothing changes, so no CSRF token)."""
+class AnswersFilterForm(FlaskForm):
+    """Which answers a results page counts: a campaign and dates (a GET form: nothing
+    changes, so no CSRF token). The results and key-driver pages extend it."""
 
     class Meta:
         csrf = False
@@ -71,8 +74,6 @@ class ResultsFilterForm(FlaskForm):
     campaign = SelectField(_l("Campaign"), default="")
     since = DateField(_l("From"), validators=[Optional()])
     until = DateField(_l("To"), validators=[Optional()])
-    by = SelectField(_l("Drill down by"), default="tier")
-    coverage_by = SelectField(_l("Coverage by"), default="tier")
     submit = SubmitField(_l("Show"))
 
     def validate(self, extra_validators: Any = None) -> bool:
@@ -83,23 +84,59 @@ class ResultsFilterForm(FlaskForm):
         return valid
 
 
-@bp.get("/results")
-def results() -> str | tuple[str, int]:
-    locale = page_locale()
-    form = ResultsFilterForm(request.args)
+class ResultsFilterForm(AnswersFilterForm):
+    """The results page's filter: the answers, and how to drill down and cover."""
+
+    by = SelectField(_l("Drill down by"), default="tier")
+    coverage_by = SelectField(_l("Coverage by"), default="tier")
+
+
+def offer_campaigns(form: AnswersFilterForm) -> list[Any]:
+    """Fill the form's campaign choices; returns the campaigns (newest first)."""
     every_campaign = list_campaigns()
     form.campaign.choices = [("", _("All campaigns"))] + [
         (str(c.id), c.name) for c in every_campaign
     ]
+    return every_campaign
+
+
+@dataclass(frozen=True, slots=True)
+class AnswersScope:
+    """What a validated AnswersFilterForm selects (invalid fields dropped) and says."""
+
+    filter: ResponseFilter
+    campaign_name: str | None
+    since: date | None
+    until: date | None
+
+
+def answers_scope(form: AnswersFilterForm, campaigns: list[Any]) -> AnswersScope:
+    """Use what is valid in `form`, drop what is not (the form says so by the field)."""
+    campaign_id = (
+        int(form.campaign.data) if form.campaign.data and not form.campaign.errors else None
+    )
+    dates_ok = not form.since.errors and not form.until.errors
+    since = form.since.data if dates_ok else None
+    until = form.until.data if dates_ok else None
+    return AnswersScope(
+        filter=ResponseFilter(campaign_id=campaign_id, since=since, until=until),
+        campaign_name=next((c.name for c in campaigns if c.id == campaign_id), None),
+        since=since,
+        until=until,
+    )
+
+
+@bp.get("/results")
+def results() -> str | tuple[str, int]:
+    locale = page_locale()
+    form = ResultsFilterForm(request.args)
+    every_campaign = offer_campaigns(form)
     form.by.choices = [(d.value, DRILL_LABELS[d]) for d in DRILL_DIMENSIONS]
     form.coverage_by.choices = [(d.value, COVERAGE_LABELS[d]) for d in ACCOUNT_DIMENSIONS]
     valid = form.validate() if request.args else True
     # Use what is valid, drop what is not (and say so next to the field).
-    campaign_id = (
-        int(form.campaign.data) if form.campaign.data and not form.campaign.errors else None
-    )
-    since = form.since.data if not form.since.errors and not form.until.errors else None
-    until = form.until.data if not form.since.errors and not form.until.errors else None
+    scope = answers_scope(form, every_campaign)
+    since, until = scope.since, scope.until
     by = Dimension(form.by.data) if form.by.data and not form.by.errors else Dimension.TIER
     coverage_by = (
         Dimension(form.coverage_by.data)
@@ -107,7 +144,7 @@ def results() -> str | tuple[str, int]:
         else Dimension.TIER
     )
 
-    answers_filter = ResponseFilter(campaign_id=campaign_id, since=since, until=until)
+    answers_filter = scope.filter
     # Groups smaller than this are flagged, not hidden: a share of 3 answers misleads.
     min_size = int(current_app.config.get("MIN_GROUP_SIZE") or 0)
     aspects = satisfaction_summary(
@@ -157,7 +194,7 @@ def results() -> str | tuple[str, int]:
         by_month=defection_reasons_by_source(Dimension.MONTH, defection_filter, locale=locale),
         by_tier=defection_reasons(Dimension.TIER, defection_filter, locale=locale),
         by_value_type=defection_reasons(Dimension.VALUE_TYPE, defection_filter, locale=locale),
-        campaign_name=next((c.name for c in every_campaign if c.id == campaign_id), None),
+        campaign_name=scope.campaign_name,
         since=since,
         until=until,
     )
