@@ -10,12 +10,11 @@ from __future__ import annotations
 from survey.delivery.backends import backend_from_config
 from survey.delivery.mail import KIND_INVITATION, MailSettings
 from survey.delivery.optout import OptOutTarget, load_optout, opt_out
-from survey.delivery.outbox import (
-    DEFAULT_BATCH_SIZE,
+from survey.delivery.outbox import DEFAULT_BATCH_SIZE, queue_mail
+from survey.delivery.queue_status import (
     QueueTimes,
     invitation_status_counts,
     outbox_counts,
-    queue_mail,
     queue_times,
     release_held_back,
     requeue_failed,
