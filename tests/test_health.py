@@ -306,3 +306,44 @@ def test_a_page_of_healths_in_two_statements(app, now):
         assert len(get_recorded_queries()) - before == 2
         assert set(healths) == {data.accounts[c].id for c in ("H1", "H2", "H3", "H5")}
         assert all(len(h.history) == 3 for h in healths.values())
+
+
+def test_cli_recompute_backfill_show(app, runner, now):
+    with app.app_context():
+        data = build_health_data()
+    result = runner.invoke(args=["health", "backfill", "--days", "14"])
+    assert result.exit_code == 0, result.output
+    assert "Wrote health snapshots for 2 day(s)." in result.output
+    result = runner.invoke(args=["health", "recompute"])
+    assert result.exit_code == 0, result.output
+    assert "Health (version 1): 4 account(s), 3 scored (good 0, watch 3, poor 0)" in result.output
+    result = runner.invoke(args=["health", "show", "H1"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("Account H1 (H1): 58.1 需关注 / Watch (v1, 2026-11-23 09:30")
+    assert "  最近一次总体满意度 / Latest overall satisfaction | 5 | 83.3 | 0.250 | 20.83" in lines
+    assert "  逾期跟进 / Overdue follow-ups | 1 | 12.5 | 0.100 | 1.25" in lines
+    assert "  2026-11-09  58.1  需关注 / Watch" in lines
+    assert lines[-1] == ("Health did not change between 2026-11-16 and 2026-11-23 (58.1).")
+    result = runner.invoke(args=["health", "show", "H4"])
+    assert "no health yet" in result.output
+    result = runner.invoke(args=["health", "show", "NOPE"])
+    assert result.exit_code != 0
+    del data
+
+
+def test_outbox_worker_recomputes_health(app, runner, now):
+    with app.app_context():
+        build_health_data()
+    assert runner.invoke(args=["outbox", "send"]).exit_code == 0
+    with app.app_context():
+        assert db.session.query(AccountScore).count() == 4
+        computed = db.session.scalar(
+            select(ScoreModel.computed_at).where(ScoreModel.code == MODEL_HEALTH)
+        )
+    assert runner.invoke(args=["outbox", "send"]).exit_code == 0
+    with app.app_context():
+        again = db.session.scalar(
+            select(ScoreModel.computed_at).where(ScoreModel.code == MODEL_HEALTH)
+        )
+    assert again == computed  # nothing changed: not recomputed
