@@ -135,6 +135,8 @@ class AccountHealth:
     band: str | None
     version: int
     as_of: datetime
+    #: The lowest score of each band under that version ({"good": 70, "watch": 40}).
+    band_limits: dict[str, float]
     parts: tuple[HealthPart, ...]
     history: tuple[HealthPoint, ...]
     why_moved: WhyMoved | None
@@ -236,6 +238,7 @@ def health_of_accounts(
             AccountScore.parts,
             AccountScore.computed_at,
             ScoreModelVersion.version,
+            ScoreModelVersion.band_limits,
         )
         .join(ScoreModel, ScoreModel.id == AccountScore.model_id)
         .join(ScoreModelVersion, ScoreModelVersion.id == AccountScore.version_id)
@@ -286,6 +289,7 @@ def health_of_accounts(
             band=row.band,
             version=row.version,
             as_of=row.computed_at,
+            band_limits={k: float(v) for k, v in json.loads(row.band_limits).items()},
             parts=_parts(row.parts),
             history=tuple(HealthPoint(day, score, band) for day, score, band, _ in snaps),
             why_moved=moved,
@@ -304,6 +308,7 @@ def account_health(account_id: int, history_first: int = 12) -> AccountHealth | 
             band=health.band,
             version=health.version,
             as_of=health.as_of,
+            band_limits=health.band_limits,
             parts=health.parts,
             history=health.history[: max(history_first, 0)],
             why_moved=health.why_moved,

@@ -46,6 +46,7 @@ from survey.scale import (
 )
 
 from .account_charts import aspect_history_chart, aspect_order
+from .account_health import health_section
 from .blueprint import bp
 from .console import page_locale
 
@@ -188,6 +189,7 @@ def account(external_id: str) -> str | tuple[str, int]:
         cases=[(c, is_overdue(c.status, c.due_at)) for c in cases],
         timeline=timeline,
         older=after is not None,
+        health=health_section(details.id, locale),
     )
 
 
