@@ -102,10 +102,16 @@ class MovedPart:
         return measure_label(self.measure, locale)
 
     def values(self, locale: str | None) -> str:
-        return (
-            f"{format_measure(self.measure, self.value_before, locale)} → "
-            f"{format_measure(self.measure, self.value_after, locale)}"
-        )
+        """ "136 days → 142 days"; an unchanged value says the others moved (the
+        percentile is relative to the other accounts)."""
+        after = format_measure(self.measure, self.value_after, locale)
+        if self.value_before == self.value_after:
+            return (
+                f"{after} unchanged, others moved"
+                if locale == "en"
+                else f"{after} 未变，其他客户有变化"
+            )
+        return f"{format_measure(self.measure, self.value_before, locale)} → {after}"
 
 
 @dataclass(frozen=True, slots=True)
