@@ -72,3 +72,15 @@ def test_the_section_costs_two_statements(app, client, health):
         statements = [q.statement for q in get_recorded_queries()]
     assert sum("account_scores" in s for s in statements) == 1
     assert sum("health_snapshots" in s for s in statements) == 1
+
+
+def test_account_list_shows_the_health_band(app, client, health):
+    html = client.get("/manage/accounts?lang=en").get_data(as_text=True)
+    row = re.search(
+        r'<th role="rowheader" scope="row"><a href="/manage/accounts/H1">.*?</tr>',
+        html,
+        re.S,
+    ).group(0)
+    assert '<strong class="tag health-watch">Watch</strong> 64' in row
+    h3 = re.search(r'<a href="/manage/accounts/H3">.*?</tr>', html, re.S).group(0)
+    assert 'data-label="Health"><span><span class="muted">–</span>' in h3

@@ -40,6 +40,7 @@ from survey.scale import (
     TIER_LABELS,
     TIERS,
     ContactRole,
+    HealthBand,
     RelationshipStage,
     TeamRole,
     ValueType,
@@ -125,6 +126,7 @@ def accounts() -> str | tuple[str, int]:
         query=query,
         filtered=any(v for k, v in query.items() if k != "sort"),
         stage_label=lambda code: _stage_label(code, locale),
+        health_band_label=lambda code: HealthBand(code).label(locale),
     )
     return (html, 422) if not valid else html
 
