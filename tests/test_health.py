@@ -381,3 +381,17 @@ def test_why_moved_names_the_parts_and_unchanged_values():
         "距上次答卷的天数（-10.0；10 天 → 17 天）、"
         "最近一次总体满意度（-5.0；4 未变，其他客户有变化）。"
     )
+
+
+def test_an_account_invited_before_it_was_imported_counts(app, now):
+    with app.app_context():
+        data = build_health_data()
+        late = make_account("LATE", created_at=now - timedelta(days=1))
+        db.session.commit()
+        ids = health_measures_as_of(at(9, 15)).account_ids.tolist()
+        assert late.id not in ids
+        # H1 entered the registry after its first campaign: counted from its invitation.
+        data.accounts["H1"].created_at = now - timedelta(days=1)
+        db.session.commit()
+        assert data.accounts["H1"].id in health_measures_as_of(at(3, 2)).account_ids.tolist()
+        assert data.accounts["H1"].id not in health_measures_as_of(at(2, 28)).account_ids.tolist()

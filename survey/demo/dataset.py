@@ -278,7 +278,7 @@ def load_demo(
         seed=DEMO_SEED,
         answers=lambda account, en: _answers(answer_rng, account, en),
     )
-    add_health_history(now)  # weekly health snapshots for half a year, then today's
+    add_health_history()  # weekly health snapshots for half a year, then today's
     return DemoReport(True, accounts, responses + added, defections, second.campaign_id)
 
 
