@@ -25,6 +25,7 @@ from survey.clock import utcnow
 from survey.db import db
 from survey.demo.contacts import add_buying_centres
 from survey.demo.follow_ups import root_cause_for, work_follow_ups
+from survey.demo.health import add_health_history
 from survey.demo.schedules import add_quarterly_schedule
 from survey.demo.team import add_teams_and_tier_changes
 from survey.follow_ups import update_follow_up
@@ -277,6 +278,7 @@ def load_demo(
         seed=DEMO_SEED,
         answers=lambda account, en: _answers(answer_rng, account, en),
     )
+    add_health_history()  # weekly health snapshots for half a year, then today's
     return DemoReport(True, accounts, responses + added, defections, second.campaign_id)
 
 
