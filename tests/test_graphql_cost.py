@@ -16,7 +16,7 @@ from graphql import GraphQLObjectType, parse
 from benchmarks.items import DRILLDOWN_QUERY, LAUNCH_MUTATION, SUMMARY_QUERY, responses_query
 from schema.build import schema
 from schema.cost import CARDINALITY, DEFAULT_MAX_COST, WEIGHTS, operation_cost
-from schema.cost.weights import SCAN
+from schema.cost.units import SCAN
 from survey import analysis
 
 from .graphql_data import build

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from .admission import DEFAULT_MAX_COST, QUERY_TOO_COSTLY, RATE_LIMITED, CostLimit
 from .estimate import operation_cost
-from .weights import CARDINALITY, WEIGHTS
+from .units import CARDINALITY
+from .weights import WEIGHTS
 
 __all__ = [
     "CARDINALITY",

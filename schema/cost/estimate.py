@@ -31,7 +31,8 @@ from graphql import (
 )
 from graphql.execution.values import get_argument_values, get_variable_values
 
-from .weights import INTROSPECTION, REQUEST, WEIGHTS, Scope
+from .units import INTROSPECTION, REQUEST, Scope
+from .weights import WEIGHTS
 
 _INTROSPECTION_FIELDS = frozenset({"__schema", "__type"})
 
