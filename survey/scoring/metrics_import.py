@@ -146,11 +146,12 @@ def _account_ids(external_ids: set[str]) -> dict[str, int]:
     found: dict[str, int] = {}
     for start in range(0, len(wanted), BATCH_SIZE):
         found.update(
-            db.session.execute(
+            (external_id, account_id)
+            for external_id, account_id in db.session.execute(
                 select(KeyAccount.external_id, KeyAccount.id).where(
                     KeyAccount.external_id.in_(wanted[start : start + BATCH_SIZE])
                 )
-            ).tuples()
+            )
         )
     return found
 
