@@ -17,6 +17,7 @@ import strawberry
 from survey import analysis, scale
 from survey import models as m
 from survey.registry import (
+    accounts_by_ids,
     contacts_by_ids,
     contacts_of_accounts,
     defections_of_accounts,
@@ -28,6 +29,7 @@ from ..context import Info
 from ..loaders import Batch
 from ..permissions import IsManager
 from ..scalars import BigInt, ReasonCode, reason_enum
+from ..scoring.value import AccountValue, provide_accounts, resolve_value
 from .team import TeamMember, resolve_team
 from .timeline import TimelineConnection, resolve_timeline
 
@@ -258,6 +260,14 @@ class Account:
     ) -> TimelineConnection:
         return resolve_timeline(info, self.batch, self.pk, first, after)
 
+    @strawberry.field(
+        description="The account's value under a value model (default: the one that "
+        "suggests tiers): score, band, suggested tier, flags and the parts that made it; "
+        "null before its indicators were scored."
+    )
+    def value(self, info: Info, model: str | None = None) -> AccountValue | None:
+        return resolve_value(info, self.batch, self.pk, model)
+
 
 def _enum_label(
     enum: type[scale.ValueType | scale.RelationshipStage], code: str, locale: str
@@ -368,3 +378,10 @@ def build_defection(row: m.Defection, account: Account) -> Defection:
         recorded_at=row.recorded_at,
         recorded_by=row.recorded_by,
     )
+
+
+def _accounts_by_id(ids: list[int]) -> dict[int, Account]:
+    return {a.pk: a for a in build_accounts(list(accounts_by_ids(ids).values()))}
+
+
+provide_accounts(_accounts_by_id)
