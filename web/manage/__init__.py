@@ -12,6 +12,7 @@ from . import (  # noqa: F401
     results,
     schedules,
     settings,
+    value,
 )
 from .blueprint import bp
 

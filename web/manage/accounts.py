@@ -44,6 +44,7 @@ from survey.scale import (
     TeamRole,
     ValueType,
 )
+from survey.scoring.value_reads import account_value
 
 from .account_charts import aspect_history_chart, aspect_order
 from .blueprint import bp
@@ -188,6 +189,7 @@ def account(external_id: str) -> str | tuple[str, int]:
         cases=[(c, is_overdue(c.status, c.due_at)) for c in cases],
         timeline=timeline,
         older=after is not None,
+        value=account_value(details.id),
     )
 
 
