@@ -125,9 +125,7 @@ def decode_parts(text: str, labels: dict[str, tuple[str, str]]) -> tuple[ValuePa
     return tuple(parts)
 
 
-def account_values(
-    account_ids: Iterable[int], model: str | None = None
-) -> dict[int, AccountValue]:
+def account_values(account_ids: Iterable[int], model: str | None = None) -> dict[int, AccountValue]:
     """The value of each of these accounts under `model` (default: the tiering model);
     accounts without a score row are left out. One statement for the scores (with the
     model and version), one for the indicators' labels when there are scores.
