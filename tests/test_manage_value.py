@@ -34,7 +34,7 @@ def test_value_page_shows_the_pyramid_and_suggestions(app, client):
     assert (
         "<svg" in html and '<title id="pyramid-title">Value pyramid: Value pyramid</title>' in html
     )
-    assert "Tier A: 2 accounts" in html  # the text alternative
+    assert "Tier A: accounts: 2" in html  # the text alternative
     assert "2026-Q3" in html
     assert re.search(r'<th scope="row">Tier C</th>\s*<td class="num">1</td>', html)
     assert 'href="/manage/accounts/A5"' in html and "One-off big-ticket customer" in html
@@ -59,7 +59,7 @@ def test_manager_applies_chosen_suggestions(app, client):
         follow_redirects=True,
     )
     page = response.get_data(as_text=True)
-    assert "Tier changed for 1 account: A5 C → A." in page
+    assert "Tiers changed (1): A5 C → A." in page
     with app.app_context():
         assert db.session.get(KeyAccount, ids["A5"]).tier == "A"
         details = json.loads(db.session.scalars(select(AuditEntry.details)).all()[-1])

@@ -13,7 +13,6 @@ from typing import Any
 
 from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from werkzeug.wrappers import Response as HttpResponse
 
 from survey.errors import DomainError
@@ -135,12 +134,10 @@ def apply_tiers() -> HttpResponse:
         return redirect(url_for("manage.value"), 303)
     listed = ", ".join(f"{c.external_id} {c.old} → {c.new}" for c in changes)
     flash(
-        ngettext(
-            "Tier changed for %(num)d account: %(list)s. The audit log and the account's "
-            "timeline record it.",
-            "Tiers changed for %(num)d accounts: %(list)s. The audit log and the accounts' "
-            "timelines record it.",
-            len(changes),
+        _(
+            "Tiers changed (%(num)d): %(list)s. The audit log and each account's timeline "
+            "record it.",
+            num=len(changes),
             list=listed,
         ),
         "success",
