@@ -6,7 +6,10 @@ from __future__ import annotations
 from .admission import DEFAULT_MAX_COST, QUERY_TOO_COSTLY, RATE_LIMITED, CostLimit
 from .estimate import operation_cost
 from .units import CARDINALITY
+from .value_weights import add_value_weights
 from .weights import WEIGHTS
+
+add_value_weights(WEIGHTS)
 
 __all__ = [
     "CARDINALITY",

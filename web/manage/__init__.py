@@ -14,6 +14,7 @@ from . import (  # noqa: F401
     results,
     schedules,
     settings,
+    value,
 )
 from .blueprint import bp
 
