@@ -20,7 +20,7 @@ import secrets
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -58,6 +58,8 @@ GROWTH_SIZES = (10_000, 100_000, 1_000_000)
 GROWTH_MAX_EXPONENT = 1.1
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 GET_LINKS = 50
+#: The items in the order they run; `--only` picks some of them.
+ITEM_NAMES = ("get", "post", "summary", "drilldown", "responses", "launch", "cached")
 
 
 @dataclass
@@ -98,6 +100,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--page-size", type=int, default=PAGE_SIZE, help="responses(first: ...) page size"
     )
+    parser.add_argument(
+        "--only",
+        default=None,
+        help=f"comma-separated items to measure (default all): {', '.join(ITEM_NAMES)}; "
+        "the growth table runs only with summary",
+    )
     parser.add_argument("--seed", type=int, default=20261123)
     parser.add_argument(
         "--database-url",
@@ -105,9 +113,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="PostgreSQL server to create a scratch database on (default: SQLite)",
     )
     parser.add_argument(
-        "--output", type=Path, default=RESULTS_DIR, help="where latest.json and latest.md go"
+        "--output",
+        type=Path,
+        default=None,
+        help="where latest.json and latest.md go (default benchmarks/results; "
+        "with --only nowhere unless given)",
     )
     args = parser.parse_args(argv)
+    args.items = _selected_items(parser, args.only)
+    if args.output is None and not args.only:
+        args.output = RESULTS_DIR
     if args.answers is None:
         args.answers = LARGE_ANSWERS if args.large else DEFAULT_ANSWERS
     if args.growth:
@@ -118,6 +133,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         args.growth_sizes = sorted({*args.growth_sizes, args.answers})
     args.growth_sizes = [s for s in args.growth_sizes if s <= args.answers]
     return args
+
+
+def _selected_items(parser: argparse.ArgumentParser, only: str | None) -> tuple[str, ...]:
+    if not only:
+        return ITEM_NAMES
+    chosen = {name.strip() for name in only.split(",") if name.strip()}
+    unknown = sorted(chosen - set(ITEM_NAMES))
+    if unknown:
+        parser.error(f"unknown item(s) {', '.join(unknown)}; choose from {', '.join(ITEM_NAMES)}")
+    return tuple(name for name in ITEM_NAMES if name in chosen)
 
 
 # ---------------------------------------------------------------------------
@@ -219,7 +244,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             log(f"{generator.data.accounts:,} accounts in {time.perf_counter() - t:.1f} s")
 
         growth: list[GrowthPoint] = []
-        for size in args.growth_sizes:
+        # Without the summary the data is loaded once, at its full size.
+        sizes = args.growth_sizes if "summary" in args.items else [args.answers]
+        for size in sizes:
             t = time.perf_counter()
             with app.app_context():
                 generator.grow_to(size)
@@ -228,6 +255,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 f"{data.answers:,} answers ({data.responses:,} responses, "
                 f"{data.campaigns} campaigns) in {time.perf_counter() - t:.1f} s"
             )
+            if "summary" not in args.items:
+                continue
             summary_check(app, client, viewer)
             latency, floor = summary_latency(app, client, viewer, max(3, settings.rounds // 2))
             growth.append(GrowthPoint(data.answers, latency, floor))
@@ -239,16 +268,21 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             generator.open_campaign(links + posts_needed(settings))
         tokens = generator.data.open_tokens
         items: list[ItemResult] = []
-        for measure in (
-            lambda: survey_get_item(client, tokens[:links], settings),
-            lambda: survey_post_item(client, tokens[links:], settings),
-            lambda: summary_item(app, client, viewer, settings),
-            lambda: drilldown_item(app, client, viewer, settings),
-            lambda: responses_item(app, client, viewer, settings),
-            lambda: launch_item(client, manager, min(args.sample, args.accounts // 2), settings),
-            lambda: cached_summary_item(cached_app, cached_app.test_client(), viewer, settings),
-        ):
-            item = measure()
+        measures: dict[str, Callable[[], ItemResult]] = {
+            "get": lambda: survey_get_item(client, tokens[:links], settings),
+            "post": lambda: survey_post_item(client, tokens[links:], settings),
+            "summary": lambda: summary_item(app, client, viewer, settings),
+            "drilldown": lambda: drilldown_item(app, client, viewer, settings),
+            "responses": lambda: responses_item(app, client, viewer, settings),
+            "launch": lambda: launch_item(
+                client, manager, min(args.sample, args.accounts // 2), settings
+            ),
+            "cached": lambda: cached_summary_item(
+                cached_app, cached_app.test_client(), viewer, settings
+            ),
+        }
+        for name in args.items:
+            item = measures[name]()
             log(f"  {_line(item)}")
             items.append(item)
         for each in (app, cached_app):
@@ -274,12 +308,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "growth": [p.as_json() for p in growth],
         "growth_exponent": None if exponent is None else round(exponent, 3),
         "growth_met": exponent is None or exponent <= GROWTH_MAX_EXPONENT,
-        "growth_note": None
-        if LARGE_ANSWERS in args.growth_sizes
-        else f"{LARGE_ANSWERS:,} answers needs --large",
+        "growth_note": _growth_note(args),
         "seconds": round(time.perf_counter() - started, 1),
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+
+
+def _growth_note(args: argparse.Namespace) -> str | None:
+    if "summary" not in args.items:
+        return "Growth not measured (--only without summary)"
+    if LARGE_ANSWERS in args.growth_sizes:
+        return None
+    return f"{LARGE_ANSWERS:,} answers needs --large"
 
 
 def machine(load_before: float | None = None) -> dict[str, Any]:
@@ -370,9 +410,10 @@ def write_results(results: dict[str, Any], directory: Path) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     results = run(args)
-    write_results(results, args.output)
     print(markdown(results))
-    log(f"wrote {args.output / 'latest.json'} and latest.md in {results['seconds']} s")
+    if args.output is not None:
+        write_results(results, args.output)
+        log(f"wrote {args.output / 'latest.json'} and latest.md in {results['seconds']} s")
     missed = [i["name"] for i in results["items"] if not i["met"]]
     if not results["growth_met"]:
         missed.append("growth")
