@@ -50,6 +50,7 @@ from .items import (
     survey_get_item,
     survey_post_item,
 )
+from .served import ServedSettings, describe, served_items
 
 DEFAULT_ANSWERS = 100_000
 LARGE_ANSWERS = 1_000_000
@@ -59,7 +60,7 @@ GROWTH_MAX_EXPONENT = 1.1
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 GET_LINKS = 50
 #: The items in the order they run; `--only` picks some of them.
-ITEM_NAMES = ("get", "post", "summary", "drilldown", "responses", "launch", "cached")
+ITEM_NAMES = ("get", "post", "summary", "drilldown", "responses", "launch", "cached", "served")
 
 
 @dataclass
@@ -105,6 +106,28 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=None,
         help=f"comma-separated items to measure (default all): {', '.join(ITEM_NAMES)}; "
         "the growth table runs only with summary",
+    )
+    served = ServedSettings()
+    parser.add_argument(
+        "--served-workers", type=int, default=served.workers, help="gunicorn workers (served)"
+    )
+    parser.add_argument(
+        "--served-clients", type=int, default=served.clients, help="concurrent clients (served)"
+    )
+    parser.add_argument(
+        "--served-requests",
+        type=int,
+        default=served.requests,
+        help="requests per served run, at most",
+    )
+    parser.add_argument(
+        "--served-seconds",
+        type=float,
+        default=served.seconds,
+        help="seconds per served run, at most",
+    )
+    parser.add_argument(
+        "--served-port", type=int, default=served.port, help="gunicorn's port (0: a free one)"
     )
     parser.add_argument("--seed", type=int, default=20261123)
     parser.add_argument(
@@ -282,9 +305,30 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             ),
         }
         for name in args.items:
-            item = measures[name]()
-            log(f"  {_line(item)}")
-            items.append(item)
+            if name == "served":
+                with app.app_context():
+                    generator.open_campaign(
+                        args.served_requests, name="本季度大客户满意度调查 (bench, served)"
+                    )
+                served = served_items(
+                    app,
+                    url,
+                    secret_key,
+                    tokens[:links],
+                    generator.data.open_tokens,
+                    ServedSettings(
+                        workers=args.served_workers,
+                        clients=args.served_clients,
+                        requests=args.served_requests,
+                        seconds=args.served_seconds,
+                        port=args.served_port,
+                    ),
+                )
+            else:
+                served = [measures[name]()]
+            for item in served:
+                log(f"  {_line(item)}")
+                items.append(item)
         for each in (app, cached_app):
             with each.app_context():
                 db.session.remove()
@@ -366,7 +410,8 @@ def markdown(results: dict[str, Any]) -> str:
         f"({results['data']['responses']:,} responses, {results['data']['accounts']:,} "
         "accounts). A = through the whole app in-process (WSGI test client, GraphQL over "
         "HTTP); B = the floor (a bare route in the same app, or the raw SQL on a DBAPI "
-        "cursor). Medians of interleaved A/B runs.",
+        "cursor). Medians of interleaved A/B runs. Served items: gunicorn on a loopback "
+        "port under concurrent clients, B = the bare route served and loaded the same way.",
         "",
         "| item | measured (A) | floor (B) | A/B | target | met |",
         "|---|---|---|---|---|---|",
@@ -377,6 +422,8 @@ def markdown(results: dict[str, Any]) -> str:
         extra = ""
         if "statements" in item.get("detail", {}):
             extra = f", {item['detail']['statements']} statements"
+        if "p99" in item.get("detail", {}):
+            extra = describe(item)
         lines.append(
             f"| {item['name']} | {_fmt(item['measured'], item['unit'])}{extra} | {floor} "
             f"| {ratio} | {item['target']} | {'yes' if item['met'] else '**no**'} |"
