@@ -13,8 +13,8 @@ would give (tests/test_survey_page_cache.py compares the two).
 The key holds the questionnaire's id and its questions as read with the link (so
 an edited aspect or a changed question list is a new key), the language, whether
 it is a phone interview, and the compiled catalogs' modification times and sizes
-(new translations are a new key); with template auto-reload on (development) also
-the templates'. Entries live in the process's memory, at most MAX_ENTRIES of
+(new translations are a new key, within a second); with template auto-reload on
+(development) also the templates'. Entries live in the process's memory, at most MAX_ENTRIES of
 them, least recently used first out. The form classes the POST falls back to for
 a page with errors are kept the same way (a class per questionnaire and language).
 
@@ -28,6 +28,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
@@ -46,6 +47,8 @@ from .forms import SurveyForm, survey_form_class
 
 #: Entries kept per process (a questionnaire in two languages, web and phone, is four).
 MAX_ENTRIES = 128
+#: How long the catalogs' modification times are taken as they were last seen.
+STAMP_SECONDS = 1.0
 
 _LINK = "kpPageSentinelToken"
 _NAME = "kpPageSentinelName"
@@ -125,9 +128,15 @@ class SurveyPageCache:
     forms: _Lru
     dates: _Lru
     files: tuple[Path, ...] | None = None
+    #: The files' last stamps and when they were taken (time.monotonic()).
+    stamps: tuple[Hashable, float] | None = None
 
     def catalogs(self, app: Flask) -> Hashable:
-        """What identifies the translations (and, under auto-reload, the templates)."""
+        """What identifies the translations (and, under auto-reload, the templates):
+        the files' modification times and sizes, looked at most once a second."""
+        now = time.monotonic()
+        if self.stamps is not None and now - self.stamps[1] < STAMP_SECONDS:
+            return self.stamps[0]
         if self.files is None:
             files = [
                 path
@@ -146,7 +155,8 @@ class SurveyPageCache:
                 stamps.append((str(path), None, None))
             else:
                 stamps.append((str(path), stat.st_mtime_ns, stat.st_size))
-        return tuple(stamps)
+        self.stamps = (tuple(stamps), now)
+        return self.stamps[0]
 
 
 def page_cache(app: Flask | None = None) -> SurveyPageCache:
