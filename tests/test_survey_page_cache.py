@@ -304,3 +304,10 @@ def test_reading_the_post_agrees_with_the_form(app, scores, drop, reasons, extra
     if read is not None:
         assert read.answers == form.answers()
         assert read.comment == form.comment.data
+
+
+@pytest.mark.parametrize("app_config", [{"WTF_CSRF_ENABLED": False}], ids=["csrf-off"])
+def test_cached_page_without_csrf(app, client, links):
+    html = client.get(f"/s/{links['en']}").get_data(as_text=True)
+    assert 'name="csrf_token"' not in html
+    assert html == old_page(app, links["en"])

@@ -11,7 +11,7 @@ and `submit_response` stores the answers without reading the invitation again.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -96,8 +96,8 @@ def open_survey(token: str) -> OpenedSurvey | None:
     statement). Malformed and unknown tokens alike give None, as `load_invitation`."""
     if not looks_like_token(token):
         return None
-    rows: list[Row[tuple[object, ...]]] = list(
-        db.session.connection().execute(_OPEN, {"token_hash": hash_token(token)})
+    rows: Sequence[Row[tuple[object, ...]]] = (
+        db.session.connection().execute(_OPEN, {"token_hash": hash_token(token)}).all()
     )
     if not rows:
         return None
