@@ -37,6 +37,8 @@ from urllib.parse import urlencode
 
 from flask import Flask
 
+from survey.db import db
+
 from .items import FLOOR_PATH, ItemResult, raw_query, survey_form_data
 
 HOST = "127.0.0.1"
@@ -78,9 +80,12 @@ def served_app() -> Flask:
     route) over the database named in the environment."""
     from .harness import make_bench_app
 
-    return make_bench_app(
-        os.environ["BENCH_SERVED_DATABASE_URL"], os.environ["BENCH_SERVED_SECRET"]
-    )
+    app = make_bench_app(os.environ["BENCH_SERVED_DATABASE_URL"], os.environ["BENCH_SERVED_SECRET"])
+    # gunicorn --preload forks the workers from this process: none may inherit the
+    # connection create_all() opened (two processes on one socket corrupt it).
+    with app.app_context():
+        db.engine.dispose()
+    return app
 
 
 def free_port() -> int:
