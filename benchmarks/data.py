@@ -612,7 +612,7 @@ class Generator:
         self.data.answers += len(answers)
         self.data.reasons += len(reasons)
 
-    def open_campaign(self, links: int) -> None:
+    def open_campaign(self, links: int, name: str = "本季度大客户满意度调查 (bench)") -> None:
         """The current campaign: open, `links` invitations sent and not yet answered,
         whose real link tokens the survey-page items use."""
         rng = self.rng
@@ -623,7 +623,7 @@ class Generator:
             row = list(
                 _campaign_row(
                     campaign_id,
-                    "本季度大客户满意度调查 (bench)",
+                    name,
                     self.questionnaire_id,
                     opens,
                     CAMPAIGN_OPEN,

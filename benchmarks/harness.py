@@ -20,7 +20,7 @@ import secrets
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -51,6 +51,7 @@ from .items import (
     survey_get_item,
     survey_post_item,
 )
+from .served import ServedSettings, describe, served_items
 
 DEFAULT_ANSWERS = 100_000
 LARGE_ANSWERS = 1_000_000
@@ -59,8 +60,19 @@ GROWTH_SIZES = (10_000, 100_000, 1_000_000)
 GROWTH_MAX_EXPONENT = 1.1
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 #: The items, by the key `--only` selects them with, in the order they run.
-ITEMS = ("get", "post", "summary", "drilldown", "responses", "launch", "cached", "drivers")
 GET_LINKS = 50
+#: The items in the order they run; `--only` picks some of them.
+ITEM_NAMES = (
+    "get",
+    "post",
+    "summary",
+    "drilldown",
+    "responses",
+    "launch",
+    "cached",
+    "drivers",
+    "served",
+)
 
 
 @dataclass
@@ -101,26 +113,51 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--page-size", type=int, default=PAGE_SIZE, help="responses(first: ...) page size"
     )
-    parser.add_argument("--seed", type=int, default=20261123)
     parser.add_argument(
         "--only",
         default=None,
-        help=f"comma-separated items to measure ({', '.join(ITEMS)}); "
-        "skips the others and the growth timings",
+        help=f"comma-separated items to measure (default all): {', '.join(ITEM_NAMES)}; "
+        "the growth table runs only with summary",
     )
+    served = ServedSettings()
+    parser.add_argument(
+        "--served-workers", type=int, default=served.workers, help="gunicorn workers (served)"
+    )
+    parser.add_argument(
+        "--served-clients", type=int, default=served.clients, help="concurrent clients (served)"
+    )
+    parser.add_argument(
+        "--served-requests",
+        type=int,
+        default=served.requests,
+        help="requests per served run, at most",
+    )
+    parser.add_argument(
+        "--served-seconds",
+        type=float,
+        default=served.seconds,
+        help="seconds per served run, at most",
+    )
+    parser.add_argument(
+        "--served-port", type=int, default=served.port, help="gunicorn's port (0: a free one)"
+    )
+    parser.add_argument("--seed", type=int, default=20261123)
     parser.add_argument(
         "--database-url",
         default=os.environ.get("BENCH_DATABASE_URL") or None,
         help="PostgreSQL server to create a scratch database on (default: SQLite)",
     )
     parser.add_argument(
-        "--output", type=Path, default=RESULTS_DIR, help="where latest.json and latest.md go"
+        "--output",
+        type=Path,
+        default=None,
+        help="where latest.json and latest.md go (default benchmarks/results; "
+        "with --only nowhere unless given)",
     )
     args = parser.parse_args(argv)
-    args.only = [k.strip() for k in args.only.split(",") if k.strip()] if args.only else None
-    unknown = sorted(set(args.only or ()) - set(ITEMS))
-    if unknown:
-        parser.error(f"unknown item(s) {', '.join(unknown)}: use {', '.join(ITEMS)}")
+    args.items = _selected_items(parser, args.only)
+    if args.output is None and not args.only:
+        args.output = RESULTS_DIR
     if args.answers is None:
         args.answers = LARGE_ANSWERS if args.large else DEFAULT_ANSWERS
     if args.growth:
@@ -131,6 +168,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         args.growth_sizes = sorted({*args.growth_sizes, args.answers})
     args.growth_sizes = [s for s in args.growth_sizes if s <= args.answers]
     return args
+
+
+def _selected_items(parser: argparse.ArgumentParser, only: str | None) -> tuple[str, ...]:
+    if not only:
+        return ITEM_NAMES
+    chosen = {name.strip() for name in only.split(",") if name.strip()}
+    unknown = sorted(chosen - set(ITEM_NAMES))
+    if unknown:
+        parser.error(f"unknown item(s) {', '.join(unknown)}; choose from {', '.join(ITEM_NAMES)}")
+    return tuple(name for name in ITEM_NAMES if name in chosen)
 
 
 # ---------------------------------------------------------------------------
@@ -232,7 +279,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             log(f"{generator.data.accounts:,} accounts in {time.perf_counter() - t:.1f} s")
 
         growth: list[GrowthPoint] = []
-        for size in args.growth_sizes:
+        # Without the summary the data is loaded once, at its full size.
+        sizes = args.growth_sizes if "summary" in args.items else [args.answers]
+        for size in sizes:
             t = time.perf_counter()
             with app.app_context():
                 generator.grow_to(size)
@@ -241,8 +290,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 f"{data.answers:,} answers ({data.responses:,} responses, "
                 f"{data.campaigns} campaigns) in {time.perf_counter() - t:.1f} s"
             )
-            if args.only:
-                continue  # selected items only: no growth timings
+            if "summary" not in args.items:
+                continue
             summary_check(app, client, viewer)
             latency, floor = summary_latency(app, client, viewer, max(3, settings.rounds // 2))
             growth.append(GrowthPoint(data.answers, latency, floor))
@@ -250,12 +299,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         # Links the GET item cycles through (each opened once before timing).
         links = max(1, min(GET_LINKS, settings.batch))
-        if not args.only or {"get", "post"} & set(args.only):
+        if {"get", "post"} & set(args.items):
             with app.app_context():
                 generator.open_campaign(links + posts_needed(settings))
         tokens = generator.data.open_tokens
         items: list[ItemResult] = []
-        measures = {
+        measures: dict[str, Callable[[], ItemResult]] = {
             "get": lambda: survey_get_item(client, tokens[:links], settings),
             "post": lambda: survey_post_item(client, tokens[links:], settings),
             "summary": lambda: summary_item(app, client, viewer, settings),
@@ -269,12 +318,31 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             ),
             "drivers": lambda: drivers_item(app, client, viewer, settings),
         }
-        for key in ITEMS:
-            if args.only and key not in args.only:
-                continue
-            item = measures[key]()
-            log(f"  {_line(item)}")
-            items.append(item)
+        for name in args.items:
+            if name == "served":
+                with app.app_context():
+                    generator.open_campaign(
+                        args.served_requests, name="本季度大客户满意度调查 (bench, served)"
+                    )
+                served = served_items(
+                    app,
+                    url,
+                    secret_key,
+                    tokens[:links],
+                    generator.data.open_tokens,
+                    ServedSettings(
+                        workers=args.served_workers,
+                        clients=args.served_clients,
+                        requests=args.served_requests,
+                        seconds=args.served_seconds,
+                        port=args.served_port,
+                    ),
+                )
+            else:
+                served = [measures[name]()]
+            for item in served:
+                log(f"  {_line(item)}")
+                items.append(item)
         for each in (app, cached_app):
             with each.app_context():
                 db.session.remove()
@@ -298,12 +366,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "growth": [p.as_json() for p in growth],
         "growth_exponent": None if exponent is None else round(exponent, 3),
         "growth_met": exponent is None or exponent <= GROWTH_MAX_EXPONENT,
-        "growth_note": None
-        if LARGE_ANSWERS in args.growth_sizes
-        else f"{LARGE_ANSWERS:,} answers needs --large",
+        "growth_note": _growth_note(args),
         "seconds": round(time.perf_counter() - started, 1),
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+
+
+def _growth_note(args: argparse.Namespace) -> str | None:
+    if "summary" not in args.items:
+        return "Growth not measured (--only without summary)"
+    if LARGE_ANSWERS in args.growth_sizes:
+        return None
+    return f"{LARGE_ANSWERS:,} answers needs --large"
 
 
 def machine(load_before: float | None = None) -> dict[str, Any]:
@@ -350,7 +424,8 @@ def markdown(results: dict[str, Any]) -> str:
         f"({results['data']['responses']:,} responses, {results['data']['accounts']:,} "
         "accounts). A = through the whole app in-process (WSGI test client, GraphQL over "
         "HTTP); B = the floor (a bare route in the same app, or the raw SQL on a DBAPI "
-        "cursor). Medians of interleaved A/B runs.",
+        "cursor). Medians of interleaved A/B runs. Served items: gunicorn on a loopback "
+        "port under concurrent clients, B = the bare route served and loaded the same way.",
         "",
         "| item | measured (A) | floor (B) | A/B | target | met |",
         "|---|---|---|---|---|---|",
@@ -361,6 +436,8 @@ def markdown(results: dict[str, Any]) -> str:
         extra = ""
         if "statements" in item.get("detail", {}):
             extra = f", {item['detail']['statements']} statements"
+        if "p99" in item.get("detail", {}):
+            extra = describe(item)
         lines.append(
             f"| {item['name']} | {_fmt(item['measured'], item['unit'])}{extra} | {floor} "
             f"| {ratio} | {item['target']} | {'yes' if item['met'] else '**no**'} |"
@@ -394,9 +471,10 @@ def write_results(results: dict[str, Any], directory: Path) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     results = run(args)
-    write_results(results, args.output)
     print(markdown(results))
-    log(f"wrote {args.output / 'latest.json'} and latest.md in {results['seconds']} s")
+    if args.output is not None:
+        write_results(results, args.output)
+        log(f"wrote {args.output / 'latest.json'} and latest.md in {results['seconds']} s")
     missed = [i["name"] for i in results["items"] if not i["met"]]
     if not results["growth_met"]:
         missed.append("growth")

@@ -21,10 +21,22 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Connection, Engine, Integer, String, TextClause, event, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Insert,
+    Integer,
+    String,
+    TextClause,
+    bindparam,
+    event,
+    select,
+    update,
+)
 from sqlalchemy import inspect as inspect_state
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column
 
@@ -121,6 +133,24 @@ def _table_present(connection: Connection) -> bool:
     return present
 
 
+@lru_cache(maxsize=2)
+def _upsert(dialect: str) -> Insert:
+    """INSERT ... ON CONFLICT DO UPDATE of the row, built once per dialect (it runs
+    in every transaction that writes what the figures read)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as upsert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as upsert
+    table = DataVersion.__table__
+    stmt = upsert(table).values(
+        id=bindparam("row_id"), token=bindparam("new_token"), changed_at=bindparam("at")
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=[table.c.id],
+        set_={"token": stmt.excluded.token, "changed_at": stmt.excluded.changed_at},
+    )
+
+
 def bump(connection: Connection) -> str | None:
     """Give the data a new token on `connection`, in its transaction (the row is
     created when missing). Returns the token (None without the table)."""
@@ -130,16 +160,7 @@ def bump(connection: Connection) -> str | None:
     table = DataVersion.__table__
     dialect = connection.dialect.name
     if dialect in ("postgresql", "sqlite"):
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as upsert
-        else:
-            from sqlalchemy.dialects.sqlite import insert as upsert
-        stmt = upsert(table).values(id=ROW_ID, token=token, changed_at=now)
-        connection.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[table.c.id], set_={"token": token, "changed_at": now}
-            )
-        )
+        connection.execute(_upsert(dialect), {"row_id": ROW_ID, "new_token": token, "at": now})
     else:  # pragma: no cover - KeyPulse runs on SQLite and PostgreSQL
         changed = connection.execute(
             update(table).where(table.c.id == ROW_ID).values(token=token, changed_at=now)

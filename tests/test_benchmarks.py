@@ -50,6 +50,10 @@ TINY = [
     "--batch", "2",
     "--launches", "1",
     "--page-size", "20",
+    "--served-workers", "2",
+    "--served-clients", "4",
+    "--served-requests", "12",
+    "--served-seconds", "20",
 ]  # fmt: skip
 
 SERVERS = [None]
@@ -82,7 +86,15 @@ def test_tiny_run_measures_every_item_and_writes_results(
         "responses(first: 20) with account, campaign, answers",
     ]
     assert names[5].startswith("launchCampaign stratified, ")
-    assert names[6:] == ["satisfactionSummary(groupBy: ASPECT), cached", drivers.NAME]
+    assert names[6:] == [
+        "satisfactionSummary(groupBy: ASPECT), cached",
+        drivers.NAME,
+        "survey page GET, gunicorn 2 workers, 4 clients",
+        "survey POST, gunicorn 2 workers, 4 clients",
+    ]
+    served_post = results["items"][9]["detail"]
+    assert served_post["requests"] == 12  # each one stored (checked by the harness)
+    assert 0 < served_post["p50"] <= served_post["p99"]
     for item in results["items"]:
         assert set(item) >= {"name", "measured", "floor", "ratio", "target", "met"}
         assert item["measured"] > 0
@@ -100,6 +112,8 @@ def test_tiny_run_measures_every_item_and_writes_results(
 
     table = (tmp_path / "latest.md").read_text(encoding="utf-8")
     assert "| survey page GET |" in table
+    assert "| survey POST, gunicorn 2 workers, 4 clients | " in table
+    assert ", p99 " in table
     assert "1,600 answers" in table
     assert table in capsys.readouterr().out
 
@@ -318,3 +332,23 @@ def test_cached_parse_and_validation_still_refuse_what_the_limits_refuse(app: An
             headers={"Authorization": f"Bearer {token}"},
         )
         assert ok.get_json() == {"data": {"me": {"name": "bench-viewer"}}}
+
+
+def test_only_picks_items_in_their_order() -> None:
+    assert parse_args([]).items == harness.ITEM_NAMES
+    assert parse_args([]).output == harness.RESULTS_DIR
+    only = parse_args(["--only", "served, get"])
+    assert only.items == ("get", "served")
+    assert only.output is None  # a partial run overwrites no results unless told
+    with pytest.raises(SystemExit):
+        parse_args(["--only", "get,speed"])
+
+
+def test_served_percentiles() -> None:
+    from benchmarks.served import LoadRun
+
+    run = LoadRun(seconds=2.0, latencies=[0.01 * n for n in range(1, 101)])
+    assert run.rate == 50.0
+    assert run.percentile(50) == pytest.approx(0.51)
+    assert run.percentile(99) == pytest.approx(0.99)
+    assert LoadRun().percentile(99) == 0.0

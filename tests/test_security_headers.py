@@ -144,7 +144,7 @@ def test_the_500_page_sends_them_too(app, client, monkeypatch):
     def broken(*_args: Any) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(web.survey_pages, "load_invitation", broken)
+    monkeypatch.setattr(web.survey_pages, "open_survey", broken)
     resp = client.get("/s/" + "A" * 43)
     assert resp.status_code == 500
     assert_secure_headers(resp, "500")

@@ -238,19 +238,33 @@ def test_page_and_submission_cost_a_fixed_number_of_queries(app, client, survey)
     # One app context around one request, so its recorded queries can be read after.
     with app.app_context():
         html = client.get(f"/s/{token}").get_data(as_text=True)
-        # invitation, questions, opened-at update
-        assert len(get_recorded_queries()) == 3
+        # the invitation with its questions (one statement), the opened-at update
+        assert len(get_recorded_queries()) == 2
+    with app.app_context():
+        client.get(f"/s/{token}")
+        # opened before: no update
+        assert len(get_recorded_queries()) == 1
     data = valid_answers(
         "1", **{f"reasons_{code}": ReasonCode.codes() for code in CODES}, comment="c"
     )
     with app.app_context():
         response = client.post(f"/s/{token}", data={"csrf_token": csrf_token_from(html), **data})
         assert response.status_code == 303
-        # invitation, questions, then record_response's seven statements, and two for
-        # the follow-up every score of 1 opens (its account, its insert), and the data
-        # version's new token (survey/data_version.py)
-        assert len(get_recorded_queries()) == 12
+        # the invitation with its questions, then the response, its answers (one
+        # INSERT), their reasons (one INSERT), two for the follow-up every score of 1
+        # opens (its account, its insert), the invitation marked responded and the
+        # data version's new token (survey/data_version.py)
+        statements = [q.statement for q in get_recorded_queries()]
+        assert len(statements) == 8
         assert count(AnswerReason) == len(CODES) * len(ReasonCode)
+    inserts = [s.split("(")[0].strip() for s in statements if s.startswith("INSERT")]
+    assert inserts == [
+        "INSERT INTO responses",
+        "INSERT INTO answers",
+        "INSERT INTO answer_reasons",
+        "INSERT INTO follow_ups",
+        "INSERT INTO data_version",
+    ]
 
 
 def test_browser_language_counts_only_for_an_unsupported_invitation_language(app, client):

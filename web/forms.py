@@ -14,6 +14,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from werkzeug.datastructures import MultiDict
 from wtforms import Field, RadioField, SelectChoice, SelectMultipleField, TextAreaField
 from wtforms.validators import StopValidation, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -188,11 +189,11 @@ class SurveyForm(FlaskForm):
         return links
 
 
-def survey_form_for(questions: Sequence[AspectQuestion], locale: str, **kwargs: Any) -> SurveyForm:
-    """A bound survey form for these questions, its choices labelled in `locale`.
+def survey_form_class(questions: Sequence[AspectQuestion], locale: str) -> type[SurveyForm]:
+    """The form class for these questions, its choices labelled in `locale`.
 
-    `kwargs` go to the form (e.g. `formdata=None` to render it empty).
-    """
+    Building it costs far more than binding it: the survey page keeps one per
+    questionnaire and language (web.survey_page_cache)."""
     scale = [SelectChoice(str(int(s)), s.label(locale)) for s in SCALE]
     reasons = [SelectChoice(r.value, r.label(locale)) for r in ReasonCode]
     attrs: dict[str, Any] = {"questions": tuple(questions), "locale": locale}
@@ -206,8 +207,63 @@ def survey_form_for(questions: Sequence[AspectQuestion], locale: str, **kwargs: 
             filters=[normalise_newlines],
             validators=[FreeText(MAX_REASON_TEXT_LENGTH)],
         )
-    form_class = type("QuestionnaireForm", (SurveyForm,), attrs)
-    return form_class(**kwargs)
+    return type("QuestionnaireForm", (SurveyForm,), attrs)
+
+
+def survey_form_for(questions: Sequence[AspectQuestion], locale: str, **kwargs: Any) -> SurveyForm:
+    """A bound survey form for these questions, its choices labelled in `locale`.
+
+    `kwargs` go to the form (e.g. `formdata=None` to render it empty).
+    """
+    return survey_form_class(questions, locale)(**kwargs)
+
+
+@dataclass(frozen=True, slots=True)
+class SurveySubmission:
+    """What a valid survey POST says: the answers as the service takes them, and the comment."""
+
+    answers: dict[str, AnswerInput]
+    comment: str | None
+
+
+def _free_text_ok(value: str | None, limit: int) -> bool:
+    """FreeText's rule, as a yes or no."""
+    text = (value or "").strip()
+    return len(text) <= limit and not has_control_characters(text)
+
+
+def _first(formdata: MultiDict[str, str], name: str) -> str | None:
+    values = formdata.getlist(name)
+    return values[0] if values else None
+
+
+def read_survey_post(
+    questions: Sequence[AspectQuestion], formdata: MultiDict[str, str]
+) -> SurveySubmission | None:
+    """The submission when the posted fields are valid, else None, without binding
+    a form: the rules of `SurveyForm.validate` (each field read as its WTForms field
+    reads it), so that a None here and only a None means the form would show an
+    error. Everything else about the request (its CSRF token, files or JSON
+    instead of form fields) is for the caller to check first.
+    """
+    answers: dict[str, AnswerInput] = {}
+    for q in questions:
+        code = q.code
+        score = _SCORE_BY_TEXT.get(_first(formdata, f"score_{code}") or "")
+        if score is None:
+            return None
+        reasons = list(dict.fromkeys(str(v) for v in formdata.getlist(f"reasons_{code}")))
+        why = normalise_newlines(_first(formdata, f"why_{code}"))
+        if score <= DISSATISFIED_MAX and (
+            any(r not in _REASON_CODES for r in reasons)
+            or not _free_text_ok(why, MAX_REASON_TEXT_LENGTH)
+        ):
+            return None
+        answers[code] = AnswerInput(score=score, reasons=tuple(reasons), reason_text=why)
+    comment = normalise_newlines(_first(formdata, "comment"))
+    if not _free_text_ok(comment, MAX_COMMENT_LENGTH):
+        return None
+    return SurveySubmission(answers, comment)
 
 
 # --- the exit survey (issue 5): why did a lost account leave? ---------------------------

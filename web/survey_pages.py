@@ -24,12 +24,13 @@ from survey.answers import (
     MAX_KEPT_LENGTH,
     MAX_REASON_TEXT_LENGTH,
     InvitationContext,
+    OpenedSurvey,
     is_open,
     load_invitation,
-    note_opened,
-    questionnaire_questions,
+    note_first_view,
+    open_survey,
     record_exit_response,
-    record_response,
+    submit_response,
 )
 from survey.db import db
 from survey.delivery import MailSettings
@@ -38,8 +39,16 @@ from survey.models import KIND_EXIT, ROLE_MANAGER
 from survey.registry import authenticate, role_at_least
 from survey.scale import DEFAULT_LOCALE, DISSATISFIED_MAX, LOCALES, Channel, normalise_locale
 
-from .forms import ErrorLink, ExitSurveyForm, SurveyForm, exit_form_for, survey_form_for
+from .forms import (
+    ErrorLink,
+    ExitSurveyForm,
+    SurveyForm,
+    SurveySubmission,
+    exit_form_for,
+    read_survey_post,
+)
 from .limits import count_failed_lookup
+from .survey_page_cache import fresh_page, survey_form_class_for, worded_date
 
 bp = Blueprint("survey", __name__)
 log = logging.getLogger(__name__)
@@ -67,15 +76,18 @@ def _open_link(token: str) -> tuple[InvitationContext, str]:
     ctx = load_invitation(token)
     if ctx is None:
         _unknown_link()
-    locale = (
+    g.locale = _page_locale(ctx)
+    return ctx, g.locale
+
+
+def _page_locale(ctx: InvitationContext) -> str:
+    return (
         normalise_locale(request.args.get("lang"))
         or normalise_locale(ctx.locale)
         # Only for an invitation in a language the site does not speak.
         or request.accept_languages.best_match(LOCALES)
         or DEFAULT_LOCALE
     )
-    g.locale = locale
-    return ctx, locale
 
 
 def _unknown_link() -> NoReturn:
@@ -112,7 +124,8 @@ def _phone_interviewer(phone: bool) -> tuple[str | None, str | None]:
 
 @bp.route("/s/<token>", methods=["GET", "POST"])
 def questionnaire(token: str) -> str | tuple[str, int] | HttpResponse:
-    ctx, locale = _open_link(token)
+    survey, locale = _open_survey(token)
+    ctx = survey.context
     phone = request.args.get("channel") == Channel.PHONE.value
     if ctx.responded:
         # A double click or replayed POST must not look like a failure to the customer.
@@ -120,43 +133,115 @@ def questionnaire(token: str) -> str | tuple[str, int] | HttpResponse:
         return render_template("survey/already.html", ctx=ctx), status
     if not is_open(ctx):
         abort(410)
-
-    form: SurveyForm | ExitSurveyForm
     if ctx.campaign_kind == KIND_EXIT:
-        form = exit_form_for(locale)
-    else:
-        form = survey_form_for(questionnaire_questions(ctx.questionnaire_id), locale)
+        return _exit_questionnaire(token, survey, locale, phone)
     if request.method == "GET":
         if not phone:  # staff opening the link to phone the contact is not the contact
-            note_opened(ctx.invitation_id)
+            note_first_view(survey)
+        return fresh_page(
+            token,
+            ctx,
+            survey.questions,
+            locale,
+            phone=phone,
+            closes_on=worded_date(ctx.closes_at, locale, lambda: _closes_on(ctx)),
+            render=lambda t, c, f, closes_on: _render_form(
+                t, c, f, locale, phone=phone, closes_on=closes_on
+            ),
+        )
+
+    # The posted fields are read directly; a form is bound only to show errors.
+    submission = _read_post(survey)
+    form: SurveyForm | None = None
+    if submission is None:
+        form = _survey_form(survey, locale)
+        if form.validate():
+            submission = SurveySubmission(form.answers(), form.comment.data)
+    interviewer, staff_error = _phone_interviewer(phone)
+    if submission is not None and staff_error is None:
+        # If the database fails below, the 503 page shows this form again as typed.
+        g.pending_survey = (token, survey, form, locale)
+        try:
+            submit_response(
+                survey,
+                submission.answers,
+                comment=submission.comment,
+                locale=locale,
+                channel=Channel.PHONE.value if phone else Channel.WEB.value,
+                entered_by=interviewer,
+                follow_up_days=current_app.config["FOLLOW_UP_DAYS"],
+                mail=MailSettings.from_config(current_app.config),
+            )
+        except AlreadyRespondedError:
+            return render_template("survey/already.html", ctx=ctx), 409
+        except SurveyClosedError:
+            abort(410)
+        except InvalidInputError as exc:
+            form = form or _validated_form(survey, locale)
+            form.add_service_error(exc)
+        else:
+            return redirect(
+                url_for(".thanks", token=token, lang=locale, channel="phone" if phone else None),
+                code=303,
+            )
+    form = form or _validated_form(survey, locale)
+    return _render_form(token, ctx, form, locale, phone=phone, staff_error=staff_error), 422
+
+
+def _open_survey(token: str) -> tuple[OpenedSurvey, str]:
+    """The link's survey (one statement) and the page language, or a 404 page."""
+    survey = open_survey(token)
+    if survey is None:
+        _unknown_link()
+    g.locale = _page_locale(survey.context)
+    return survey, g.locale
+
+
+def _read_post(survey: OpenedSurvey) -> SurveySubmission | None:
+    """The submission read straight from the posted fields when they are plain form
+    fields with a valid CSRF token and pass every check; None leaves it to the form."""
+    if request.files or not request.form:
+        return None
+    if current_app.config.get("WTF_CSRF_ENABLED", True) and not g.get("csrf_valid"):
+        return None  # CSRFProtect did not check this request: the form will
+    return read_survey_post(survey.questions, request.form)
+
+
+def _survey_form(survey: OpenedSurvey, locale: str) -> SurveyForm:
+    """A form of the questionnaire's kept class, bound to this request."""
+    return survey_form_class_for(survey.context.questionnaire_id, survey.questions, locale)()
+
+
+def _validated_form(survey: OpenedSurvey, locale: str) -> SurveyForm:
+    """The bound form with its checks run, to show what was typed and the errors."""
+    form = _survey_form(survey, locale)
+    form.validate()
+    return form
+
+
+def _exit_questionnaire(
+    token: str, survey: OpenedSurvey, locale: str, phone: bool
+) -> str | tuple[str, int] | HttpResponse:
+    """The exit questionnaire: why did a lost account leave?"""
+    ctx = survey.context
+    form = exit_form_for(locale)
+    if request.method == "GET":
+        if not phone:
+            note_first_view(survey)
         return _render_form(token, ctx, form, locale, phone=phone)
 
     valid = form.validate()
     interviewer, staff_error = _phone_interviewer(phone)
     if valid and staff_error is None:
-        # If the database fails below, the 503 page shows this form again as typed.
-        g.pending_survey = (token, ctx, form, locale)
-        channel = Channel.PHONE.value if phone else Channel.WEB.value
+        g.pending_survey = (token, survey, form, locale)
         try:
-            if isinstance(form, ExitSurveyForm):
-                record_exit_response(
-                    ctx.invitation_id,
-                    form.answers(),
-                    locale=locale,
-                    channel=channel,
-                    entered_by=interviewer,
-                )
-            else:
-                record_response(
-                    ctx.invitation_id,
-                    form.answers(),
-                    comment=form.comment.data,
-                    locale=locale,
-                    channel=channel,
-                    entered_by=interviewer,
-                    follow_up_days=current_app.config["FOLLOW_UP_DAYS"],
-                    mail=MailSettings.from_config(current_app.config),
-                )
+            record_exit_response(
+                ctx.invitation_id,
+                form.answers(),
+                locale=locale,
+                channel=Channel.PHONE.value if phone else Channel.WEB.value,
+                entered_by=interviewer,
+            )
         except AlreadyRespondedError:
             return render_template("survey/already.html", ctx=ctx), 409
         except SurveyClosedError:
@@ -171,6 +256,10 @@ def questionnaire(token: str) -> str | tuple[str, int] | HttpResponse:
     return _render_form(token, ctx, form, locale, phone=phone, staff_error=staff_error), 422
 
 
+def _closes_on(ctx: InvitationContext) -> str:
+    return f"{format_date(ctx.closes_at, 'long')} {format_time(ctx.closes_at, 'short')}"
+
+
 def _render_form(
     token: str,
     ctx: InvitationContext,
@@ -180,6 +269,7 @@ def _render_form(
     unavailable: bool = False,
     phone: bool = False,
     staff_error: str | None = None,
+    closes_on: str | None = None,
 ) -> str:
     summary = form.error_summary()
     if staff_error:
@@ -192,7 +282,7 @@ def _render_form(
         form=form,
         locale=locale,
         summary=summary,
-        closes_on=f"{format_date(ctx.closes_at, 'long')} {format_time(ctx.closes_at, 'short')}",
+        closes_on=_closes_on(ctx) if closes_on is None else closes_on,
         action=url_for(
             ".questionnaire", token=token, lang=locale, channel="phone" if phone else None
         ),
@@ -235,9 +325,11 @@ def database_unavailable(exc: Exception) -> tuple[str, int]:
         log.debug("rollback after a database failure failed too", exc_info=True)
     pending = g.pop("pending_survey", None)
     if pending is not None:
-        token, ctx, form, locale = pending
+        token, survey, form, locale = pending
         phone = request.args.get("channel") == Channel.PHONE.value
-        return _render_form(token, ctx, form, locale, unavailable=True, phone=phone), 503
+        # The answers were valid: the form shows them as typed, without errors.
+        form = form or _survey_form(survey, locale)
+        return _render_form(token, survey.context, form, locale, unavailable=True, phone=phone), 503
     if request.method == "POST" and request.form:
         fields = [(k, v) for k, values in request.form.lists() for v in values]
         return render_template("survey/unavailable.html", fields=fields), 503

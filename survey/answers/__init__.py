@@ -34,6 +34,12 @@ from survey.answers.responses import (
     questionnaire_questions,
     record_response,
 )
+from survey.answers.survey_link import (
+    OpenedSurvey,
+    note_first_view,
+    open_survey,
+    submit_response,
+)
 
 __all__ = [
     "MAX_COMMENT_LENGTH",
@@ -47,17 +53,21 @@ __all__ = [
     "AspectQuestion",
     "ExitAnswers",
     "InvitationContext",
+    "OpenedSurvey",
     "ResponseDetails",
     "answers_of_responses",
     "get_response_details",
     "is_open",
     "load_invitation",
     "mark_opened",
+    "note_first_view",
     "note_opened",
+    "open_survey",
     "questionnaire_questions",
     "record_exit_response",
     "record_response",
     "response_by_id",
     "responses_by_ids",
     "responses_of_accounts",
+    "submit_response",
 ]

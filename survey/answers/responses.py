@@ -8,12 +8,13 @@ in as few statements as possible: opening the survey page costs three queries
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
-from sqlalchemy import case, exists, insert, select, update
+from sqlalchemy import Table, TextClause, bindparam, case, exists, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import Label
 
@@ -251,6 +252,50 @@ def response_exists(invitation_id: int) -> bool:
     return bool(db.session.scalar(select(exists().where(Response.invitation_id == invitation_id))))
 
 
+# The writes of a response, built once (with bound parameters) rather than per request.
+_INVITATIONS = Invitation.__table__
+_MARK_RESPONDED = (
+    update(_INVITATIONS)
+    .where(_INVITATIONS.c.id == bindparam("invitation_id"))
+    .values(status=bindparam("new_status"), responded_at=bindparam("at"))
+)
+_RESPONSES = Response.__table__
+_INSERT_RESPONSE = insert(_RESPONSES).returning(_RESPONSES.c.id)
+_ANSWER_COLUMNS = ("response_id", "aspect_id", "score", "reason_text")
+_REASON_COLUMNS = ("answer_id", "reason")
+
+
+@lru_cache(maxsize=64)
+def _insert_rows(
+    table: Table, columns: tuple[str, ...], rows: int, returning: tuple[str, ...]
+) -> TextClause:
+    """One INSERT of `rows` VALUES rows, its parameters named `<column>_<row>`.
+
+    Written out rather than `insert(table).values([...])`, whose statements
+    SQLAlchemy compiles anew on every call: this text is built and compiled once
+    per table and row count."""
+    names = ", ".join(table.c[c].name for c in columns)
+    values = ", ".join("(" + ", ".join(f":{c}_{n}" for c in columns) + ")" for n in range(rows))
+    sql = f"INSERT INTO {table.name} ({names}) VALUES {values}"  # noqa: S608 (our names, bound values)
+    if returning:
+        sql += " RETURNING " + ", ".join(table.c[c].name for c in returning)
+    return text(sql)
+
+
+def _insert_many(
+    table: Table,
+    columns: tuple[str, ...],
+    rows: Sequence[tuple[object, ...]],
+    returning: tuple[str, ...] = (),
+) -> tuple[TextClause, dict[str, object]]:
+    """The statement and parameters that insert `rows` (tuples in `columns` order)."""
+    stmt = _insert_rows(table, columns, len(rows), returning)
+    params = {
+        f"{c}_{n}": v for n, row in enumerate(rows) for c, v in zip(columns, row, strict=True)
+    }
+    return stmt, params
+
+
 @contextmanager
 def storing_response(invitation_id: int, now: datetime) -> Iterator[None]:
     """The transaction that stores a response: the writes inside, then the invitation
@@ -260,10 +305,8 @@ def storing_response(invitation_id: int, now: datetime) -> Iterator[None]:
     try:
         yield
         db.session.execute(
-            update(Invitation)
-            .where(Invitation.id == invitation_id)
-            .values(status=INVITATION_RESPONDED, responded_at=now)
-            .execution_options(synchronize_session=False)
+            _MARK_RESPONDED,
+            {"invitation_id": invitation_id, "new_status": INVITATION_RESPONDED, "at": now},
         )
         db.session.commit()
     except IntegrityError:
@@ -353,15 +396,52 @@ def record_response(
     """
     now = now or utcnow()
     target = answerable_invitation(invitation_id, now)
-    account_id, campaign_id = target.account_id, target.campaign_id
-    questionnaire_id = target.questionnaire_id
+    return store_response(
+        invitation_id,
+        target,
+        answers,
+        lambda: _aspect_ids(target.questionnaire_id),
+        comment=comment,
+        locale=locale,
+        channel=channel,
+        entered_by=entered_by,
+        now=now,
+        follow_up_days=follow_up_days,
+        mail=mail,
+    )
 
+
+def store_response(
+    invitation_id: int,
+    target: AnswerTarget,
+    answers: Mapping[str, AnswerInput],
+    aspect_ids_of: Callable[[], dict[str, int]],
+    *,
+    comment: str | None,
+    locale: str,
+    channel: str,
+    entered_by: str | None,
+    now: datetime,
+    follow_up_days: int,
+    mail: MailSettings | None,
+) -> int:
+    """Check the input and write the response, its answers (one multi-row INSERT)
+    and their reasons (another) in one transaction; `record_response` without
+    finding the invitation, for a caller that has just read it (`target`).
+
+    `aspect_ids_of` gives the questionnaire's aspect ids by code in question order;
+    it is called after the locale and channel are checked, so the errors come in
+    the same order whatever the caller knew before. Without a follow-up the
+    transaction is five statements: the response, answers, reasons, the
+    invitation marked responded, the data version; then COMMIT.
+    """
+    account_id, campaign_id = target.account_id, target.campaign_id
     chosen_locale = normalise_locale(locale)
     if chosen_locale is None:
         raise InvalidInputError(f"unsupported locale {locale!r}", field="locale")
     if channel not in _CHANNELS:
         raise InvalidInputError(f"unknown channel {channel!r}", field="channel")
-    aspect_ids = _aspect_ids(questionnaire_id)
+    aspect_ids = aspect_ids_of()
     if not aspect_ids:
         raise InvalidInputError("this questionnaire has no questions", field="questionnaire")
     cleaned = _clean_answers(answers, aspect_ids)
@@ -369,45 +449,32 @@ def record_response(
     staff_name = clean_text(entered_by, limit=MAX_ENTERED_BY_LENGTH, field="entered_by")
 
     with storing_response(invitation_id, now):
-        response_id = db.session.scalar(
-            insert(Response)
-            .values(
-                invitation_id=invitation_id,
-                campaign_id=campaign_id,
-                account_id=account_id,
-                contact_id=target.contact_id,
-                submitted_at=now,
-                channel=channel,
-                locale=chosen_locale,
-                comment=comment_text,
-                entered_by=staff_name,
-            )
-            .returning(Response.id)
+        response_id = db.session.execute(
+            _INSERT_RESPONSE,
+            {
+                "invitation_id": invitation_id,
+                "campaign_id": campaign_id,
+                "account_id": account_id,
+                "contact_id": target.contact_id,
+                "submitted_at": now,
+                "channel": channel,
+                "locale": chosen_locale,
+                "comment": comment_text,
+                "entered_by": staff_name,
+            },
+        ).scalar_one()
+        # One INSERT with a VALUES row per answer, in questionnaire order; RETURNING
+        # carries the aspect id, so the rows may come back in any order.
+        stmt, params = _insert_many(
+            Answer.__table__,
+            _ANSWER_COLUMNS,
+            [(response_id, a.aspect_id, a.score, a.reason_text) for a in cleaned],
+            returning=("aspect_id", "id"),
         )
-        assert response_id is not None
-        # RETURNING carries the aspect id, so the rows may come back in any order and
-        # the whole batch goes in one statement on every backend.
-        answer_ids = dict(
-            db.session.execute(
-                insert(Answer).returning(Answer.aspect_id, Answer.id),
-                [
-                    {
-                        "response_id": response_id,
-                        "aspect_id": a.aspect_id,
-                        "score": a.score,
-                        "reason_text": a.reason_text,
-                    }
-                    for a in cleaned
-                ],
-            ).all()
-        )
-        reason_rows = [
-            {"answer_id": answer_ids[a.aspect_id], "reason": reason}
-            for a in cleaned
-            for reason in a.reasons
-        ]
+        answer_ids = dict(db.session.execute(stmt, params).all())
+        reason_rows = [(answer_ids[a.aspect_id], reason) for a in cleaned for reason in a.reasons]
         if reason_rows:
-            db.session.execute(insert(AnswerReason), reason_rows)
+            db.session.execute(*_insert_many(AnswerReason.__table__, _REASON_COLUMNS, reason_rows))
         # `cleaned` is in questionnaire order, as `aspect_ids` is.
         if needs_follow_up(dict(zip(aspect_ids, (a.score for a in cleaned), strict=True))):
             open_follow_up(response_id, now=now, follow_up_days=follow_up_days, mail=mail)

@@ -1,0 +1,172 @@
+"""The survey page's two requests in the fewest statements: opening a personal link
+(the invitation, its account and campaign, the questions: one statement) and
+submitting it (the response, answers, reasons, the invitation marked responded,
+the data version: five more, then COMMIT).
+
+The survey page and its submission need all of these on every request; one
+round trip fetches them (the invitation's columns repeat on each question's row).
+`note_first_view` then writes the opened-at time only for a link not opened before,
+and `submit_response` stores the answers without reading the invitation again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, bindparam, select
+from sqlalchemy.engine import Row
+
+from survey.answers.links import note_opened
+from survey.answers.responses import (
+    AnswerInput,
+    AnswerTarget,
+    AspectQuestion,
+    InvitationContext,
+    _has_response,
+    is_open,
+    store_response,
+)
+from survey.clock import utcnow
+from survey.db import db
+from survey.delivery import MailSettings
+from survey.errors import AlreadyRespondedError, SurveyClosedError
+from survey.follow_ups import DEFAULT_FOLLOW_UP_DAYS
+from survey.models import Aspect, Campaign, Invitation, KeyAccount, QuestionnaireItem
+from survey.tokens import hash_token, looks_like_token
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedSurvey:
+    """What a personal link opens: the invitation and the questions to ask."""
+
+    context: InvitationContext
+    questions: tuple[AspectQuestion, ...]
+    account_id: int
+    contact_id: int | None
+    #: Whether the link was opened before (its opened-at time is set).
+    opened: bool
+
+
+_CONTEXT_COLUMNS = 11  # InvitationContext's fields, in order, first in each row
+
+
+def _open_statement() -> Select[tuple[object, ...]]:
+    """Built once: the token's hash is a bound parameter."""
+    return (
+        select(
+            Invitation.id,
+            Invitation.status,
+            Invitation.locale,
+            KeyAccount.name,
+            Campaign.id,
+            Campaign.name,
+            Campaign.status,
+            Campaign.closes_at,
+            Campaign.questionnaire_id,
+            _has_response(),
+            Campaign.kind,
+            Invitation.account_id,
+            Invitation.contact_id,
+            Invitation.opened_at.is_not(None),
+            Aspect.id,
+            Aspect.code,
+            Aspect.label_zh,
+            Aspect.label_en,
+            Aspect.question_zh,
+            Aspect.question_en,
+        )
+        .join(KeyAccount, KeyAccount.id == Invitation.account_id)
+        .join(Campaign, Campaign.id == Invitation.campaign_id)
+        .outerjoin(
+            QuestionnaireItem, QuestionnaireItem.questionnaire_id == Campaign.questionnaire_id
+        )
+        .outerjoin(Aspect, Aspect.id == QuestionnaireItem.aspect_id)
+        .where(Invitation.token_hash == bindparam("token_hash"))
+        .order_by(QuestionnaireItem.position, Aspect.id)
+    )
+
+
+_OPEN = _open_statement()
+
+
+def open_survey(token: str) -> OpenedSurvey | None:
+    """The invitation a link token opens with its questions in order, or None (one
+    statement). Malformed and unknown tokens alike give None, as `load_invitation`."""
+    if not looks_like_token(token):
+        return None
+    rows: Sequence[Row[tuple[object, ...]]] = (
+        db.session.connection().execute(_OPEN, {"token_hash": hash_token(token)}).all()
+    )
+    if not rows:
+        return None
+    first = rows[0]
+    n = _CONTEXT_COLUMNS
+    questions = tuple(
+        AspectQuestion(*row[n + 3 : n + 9])  # type: ignore[arg-type]
+        for row in rows
+        if row[n + 3] is not None
+    )
+    return OpenedSurvey(
+        context=InvitationContext(*first[:n]),  # type: ignore[arg-type]
+        questions=questions,
+        account_id=first[n],  # type: ignore[arg-type]
+        contact_id=first[n + 1],  # type: ignore[arg-type]
+        opened=bool(first[n + 2]),
+    )
+
+
+def note_first_view(survey: OpenedSurvey) -> bool:
+    """Record the first view of the link; a link opened before costs no statement.
+    Returns whether this view was recorded as the first."""
+    if survey.opened:
+        return False
+    return note_opened(survey.context.invitation_id)
+
+
+def submit_response(
+    survey: OpenedSurvey,
+    answers: Mapping[str, AnswerInput],
+    *,
+    comment: str | None,
+    locale: str,
+    channel: str = "web",
+    entered_by: str | None = None,
+    now: datetime | None = None,
+    follow_up_days: int = DEFAULT_FOLLOW_UP_DAYS,
+    mail: MailSettings | None = None,
+) -> int:
+    """`record_response` for a link opened in this request by `open_survey`: the
+    invitation, campaign and questions it read stand in for record_response's own
+    reads (a closed survey and a stored response give the same errors), so storing
+    costs only the writes. The unique constraint on `responses.invitation_id` still
+    decides a race: of two simultaneous submissions exactly one is stored, the other
+    gets AlreadyRespondedError."""
+    now = now or utcnow()
+    ctx = survey.context
+    if not is_open(ctx, now):
+        raise SurveyClosedError("this survey is closed")
+    if ctx.responded:
+        raise AlreadyRespondedError("this invitation already has a response")
+    target = AnswerTarget(
+        survey.account_id,
+        ctx.campaign_id,
+        ctx.campaign_kind,
+        ctx.questionnaire_id,
+        survey.contact_id,
+    )
+    aspect_ids = {q.code: q.id for q in survey.questions}
+    return store_response(
+        ctx.invitation_id,
+        target,
+        answers,
+        lambda: aspect_ids,
+        comment=comment,
+        locale=locale,
+        channel=channel,
+        entered_by=entered_by,
+        now=now,
+        follow_up_days=follow_up_days,
+        mail=mail,
+    )
