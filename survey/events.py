@@ -9,7 +9,8 @@ use). `survey.delivery.webhooks` posts the deliveries.
 The fan-out happens here, at emit time: an endpoint receives the events emitted while
 it is active and subscribed, never older ones. When no endpoint wants a kind, nothing
 is written and the payload (which may be a callable) is never built, so a change
-nobody listens to costs one small query.
+nobody listens to costs one small query per transaction (the subscriptions are read
+once per transaction).
 
 This module lives in the kernel because events come from every area, some below
 `survey.delivery` (the registry records defections and tier changes).
@@ -77,14 +78,31 @@ def event_body(event_id: str, kind: str, created_at: datetime, data: Payload) ->
     return json.dumps(envelope, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
+_CACHE = "keypulse.webhook_subscriptions"
+
+
+def _subscriptions() -> list[tuple[int, tuple[str, ...]]]:
+    """The active endpoints and their kinds, read once per transaction (a response that
+    also opens a follow-up asks once)."""
+    session = db.session()
+    cached = session.info.get(_CACHE)
+    if cached is not None and cached[0] is session.get_transaction():
+        return cached[1]  # type: ignore[no-any-return]
+    rows = [
+        (endpoint_id, column_to_codes(events))
+        for endpoint_id, events in session.execute(
+            select(WebhookEndpoint.id, WebhookEndpoint.events)
+            .where(WebhookEndpoint.active.is_(True))
+            .order_by(WebhookEndpoint.id)
+        )
+    ]
+    session.info[_CACHE] = (session.get_transaction(), rows)
+    return rows
+
+
 def subscribers(kind: str) -> list[int]:
     """The active endpoints that want `kind`, by id."""
-    rows = db.session.execute(
-        select(WebhookEndpoint.id, WebhookEndpoint.events)
-        .where(WebhookEndpoint.active.is_(True))
-        .order_by(WebhookEndpoint.id)
-    )
-    return [endpoint_id for endpoint_id, events in rows if kind in column_to_codes(events)]
+    return [endpoint_id for endpoint_id, kinds in _subscriptions() if kind in kinds]
 
 
 def emit(

@@ -247,9 +247,10 @@ def test_page_and_submission_cost_a_fixed_number_of_queries(app, client, survey)
         response = client.post(f"/s/{token}", data={"csrf_token": csrf_token_from(html), **data})
         assert response.status_code == 303
         # invitation, questions, then record_response's seven statements, and two for
-        # the follow-up every score of 1 opens (its account, its insert), and the data
-        # version's new token (survey/data_version.py)
-        assert len(get_recorded_queries()) == 12
+        # the follow-up every score of 1 opens (its account, its insert), the webhook
+        # subscriptions (survey/events.py), and the data version's new token
+        # (survey/data_version.py)
+        assert len(get_recorded_queries()) == 13
         assert count(AnswerReason) == len(CODES) * len(ReasonCode)
 
 

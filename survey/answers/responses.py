@@ -17,6 +17,7 @@ from sqlalchemy import case, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import Label
 
+from survey.answers.webhook_events import emit_response_submitted
 from survey.clock import utcnow
 from survey.db import db
 from survey.delivery import MailSettings
@@ -408,6 +409,7 @@ def record_response(
         ]
         if reason_rows:
             db.session.execute(insert(AnswerReason), reason_rows)
+        emit_response_submitted(response_id, account_id)  # webhooks, same transaction
         # `cleaned` is in questionnaire order, as `aspect_ids` is.
         if needs_follow_up(dict(zip(aspect_ids, (a.score for a in cleaned), strict=True))):
             open_follow_up(response_id, now=now, follow_up_days=follow_up_days, mail=mail)

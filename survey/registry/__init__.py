@@ -55,6 +55,11 @@ from survey.registry.staff import (
     set_password,
     set_staff_locale,
 )
+from survey.registry.webhook_events import (
+    account_block,
+    emit_health_changed,
+    emit_tier_changed,
+)
 
 __all__ = [
     "ACCOUNT_COLUMNS",
@@ -102,3 +107,5 @@ __all__ = [
     "set_staff_locale",
     "teams_of_accounts",
 ]
+# Webhook events the registry's callers emit (tier changes, health bands).
+__all__ += ["account_block", "emit_health_changed", "emit_tier_changed"]

@@ -19,6 +19,7 @@ from survey.errors import ConflictError
 from survey.models import Defection, KeyAccount
 from survey.registry.account_csv import IMPORTED_FIELDS, AccountRow, Problem, validate_accounts_csv
 from survey.registry.contacts import set_primary_contacts
+from survey.registry.webhook_events import emit_tier_changed
 
 #: Rows per query when writing; well under SQLite's limit on bound parameters.
 BATCH_SIZE = 1000
@@ -64,7 +65,7 @@ def import_accounts_csv(
 
     try:
         created, updated, unchanged, tier_changes = _upsert(checked.rows, progress)
-        record_audits(actor, ACCOUNT_TIER_CHANGE, "account", tier_changes)
+        _record_tier_changes(tier_changes, actor, source="import")
         db.session.commit()
     except IntegrityError as exc:
         db.session.rollback()
@@ -86,14 +87,29 @@ def import_accounts_csv(
     )
 
 
+def _record_tier_changes(
+    changes: list[tuple[int, str, str, str]], actor: str | None, *, source: str
+) -> None:
+    """An audit entry and an `account.tier_changed` event per (account id, external
+    id, old tier, new tier), in the caller's transaction."""
+    record_audits(
+        actor,
+        ACCOUNT_TIER_CHANGE,
+        "account",
+        [(external_id, {"old": old, "new": new}) for _, external_id, old, new in changes],
+    )
+    emit_tier_changed(((a, old, new) for a, _, old, new in changes), source=source)
+
+
 def _upsert(
     rows: list[AccountRow], progress: Callable[[int], None] | None
-) -> tuple[int, int, int, list[tuple[str, dict[str, str]]]]:
-    """Created, updated and unchanged counts, and (external_id, old/new tier) changes."""
+) -> tuple[int, int, int, list[tuple[int, str, str, str]]]:
+    """Created, updated and unchanged counts, and (id, external_id, old tier, new tier)
+    of each existing account whose tier changed."""
     existing = _existing_accounts([row.external_id for row in rows])
     created = updated = 0
     unchanged_ids: set[str] = set()
-    tier_changes: list[tuple[str, dict[str, str]]] = []
+    tier_changes: list[tuple[int, str, str, str]] = []
     for start in range(0, len(rows), BATCH_SIZE):
         batch = rows[start : start + BATCH_SIZE]
         inserts: list[dict[str, Any]] = []
@@ -114,7 +130,7 @@ def _upsert(
             else:
                 updates.append({"id": current.id, "active": active, **values})
                 if current.tier != row.tier:
-                    tier_changes.append((row.external_id, {"old": current.tier, "new": row.tier}))
+                    tier_changes.append((current.id, row.external_id, current.tier, row.tier))
         # ORM bulk statements: one executemany per batch instead of a unit of work
         # per object; column defaults (created_at) and onupdate (updated_at) still apply.
         if inserts:
