@@ -22,6 +22,8 @@ from .registry.mutations import DefectionMutation
 from .registry.queries import AccountQuery, StaffQuery
 from .schedules.mutations import ScheduleMutation
 from .schedules.queries import ScheduleQuery
+from .webhooks.mutations import WebhookMutation
+from .webhooks.queries import WebhookQuery
 
 
 @strawberry.type
@@ -35,6 +37,7 @@ class Query(
     StaffQuery,
     AuditQuery,
     ScheduleQuery,
+    WebhookQuery,
     RateLimitQuery,
 ):
     """Lists (keyset pages), single rows and the analysis."""
@@ -48,6 +51,7 @@ class Mutation(
     CampaignCloseMutation,
     DefectionMutation,
     ScheduleMutation,
+    WebhookMutation,
 ):
     """Managers launch and close campaigns, record lost accounts and phone answers,
     and move follow-up cases along."""

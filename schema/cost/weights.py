@@ -468,3 +468,34 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
     "WhyAspect": free("aspect label score scoreLabel reasons reasonText"),
     "WhyReason": free("code label"),
 }
+
+# Webhooks (schema/webhooks): a few endpoints with their counts (two queries); the
+# delivery log by keyset; writes that commit once.
+WEBHOOKS = 20
+WEIGHTS["Query"].update({"webhooks": listed(WEBHOOKS), "webhookDeliveries": connection(50)})
+WEIGHTS["Mutation"].update(
+    {
+        "createWebhook": fixed(WRITE, each=1),
+        "deleteWebhook": fixed(WRITE),
+        "redeliverWebhook": fixed(WRITE, each=1),
+    }
+)
+WEIGHTS.update(
+    {
+        "Webhook": {
+            **free(
+                "id url description events active createdAt createdBy failingSince "
+                "disabledAt disabledReason"
+            ),
+            "deliveries": FREE,
+        },
+        "WebhookDeliveryCounts": free("queued sending delivered failed"),
+        "CreatedWebhook": {"webhook": ONE, "secret": FREE},
+        "WebhookDelivery": free(
+            "id webhookId eventId event status attempts createdAt nextAttemptAt lastAttemptAt "
+            "deliveredAt lastError responseStatus responseMs responseBody"
+        ),
+        "WebhookDeliveryConnection": CONNECTION,
+        "WebhookDeliveryEdge": EDGE,
+    }
+)

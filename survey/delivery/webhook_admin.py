@@ -236,6 +236,16 @@ def list_deliveries(
     return DeliveryPage(views, has_next=len(rows) > first)
 
 
+def count_deliveries(*, endpoint_id: int | None = None, failed_only: bool = False) -> int:
+    """How many deliveries the log holds (of one endpoint, failed only, when asked)."""
+    stmt = select(func.count()).select_from(WebhookDelivery)
+    if endpoint_id is not None:
+        stmt = stmt.where(WebhookDelivery.endpoint_id == endpoint_id)
+    if failed_only:
+        stmt = stmt.where(WebhookDelivery.status == WEBHOOK_FAILED)
+    return int(db.session.scalar(stmt) or 0)
+
+
 def redeliver(delivery_id: int, *, actor: str | None = None) -> DeliveryView:
     """Queue a failed delivery again, due now, with 24 hours of retries (the same event
     id: a receiver that got it already drops it). ConflictError unless it failed or
@@ -276,6 +286,7 @@ __all__ = [
     "DeliveryView",
     "EndpointView",
     "NewEndpoint",
+    "count_deliveries",
     "create_endpoint",
     "delete_endpoint",
     "get_endpoint",
