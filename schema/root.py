@@ -20,6 +20,7 @@ from .follow_ups.mutations import FollowUpMutation
 from .follow_ups.queries import FollowUpQuery
 from .registry.mutations import DefectionMutation
 from .registry.queries import AccountQuery, StaffQuery
+from .registry.sync import AccountSyncMutation
 from .schedules.mutations import ScheduleMutation
 from .schedules.queries import ScheduleQuery
 from .webhooks.mutations import WebhookMutation
@@ -52,6 +53,7 @@ class Mutation(
     DefectionMutation,
     ScheduleMutation,
     WebhookMutation,
+    AccountSyncMutation,
 ):
     """Managers launch and close campaigns, record lost accounts and phone answers,
     and move follow-up cases along."""

@@ -499,3 +499,8 @@ WEIGHTS.update(
         "WebhookDeliveryEdge": EDGE,
     }
 )
+
+# upsertAccounts: up to 500 accounts checked and written in one transaction (the CSV
+# import's batched statements): priced like a large write.
+WEIGHTS["Mutation"]["upsertAccounts"] = fixed(10 * WRITE, each=1)
+WEIGHTS["UpsertAccountsResult"] = free("created updated unchanged")

@@ -6,7 +6,7 @@ a registry of 50,000 accounts imports in seconds.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -15,10 +15,18 @@ from sqlalchemy.exc import IntegrityError
 
 from survey.audit import ACCOUNT_TIER_CHANGE, record_audits
 from survey.db import db
-from survey.errors import ConflictError
+from survey.errors import ConflictError, InvalidInputError
 from survey.models import Defection, KeyAccount
-from survey.registry.account_csv import IMPORTED_FIELDS, AccountRow, Problem, validate_accounts_csv
+from survey.registry.account_csv import (
+    ACCOUNT_COLUMNS,
+    IMPORTED_FIELDS,
+    AccountRow,
+    Problem,
+    check_account_records,
+    validate_accounts_csv,
+)
 from survey.registry.contacts import set_primary_contacts
+from survey.registry.csv_files import CsvRecord
 from survey.registry.webhook_events import emit_tier_changed
 
 #: Rows per query when writing; well under SQLite's limit on bound parameters.
@@ -85,6 +93,69 @@ def import_accounts_csv(
         no_contact=checked.no_contact,
         imported=True,
     )
+
+
+#: The most accounts one `upsert_accounts` call takes (the API's upsertAccounts).
+MAX_UPSERT = 500
+
+
+class AccountItemsError(InvalidInputError):
+    """Some items of an upsert are invalid: nothing was written. `problems` name each
+    item by its index (Problem.line) and the column."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        first = problems[0]
+        super().__init__(
+            f"{len(problems)} problem(s) in the accounts, nothing was written; "
+            f"the first: item {first.line}: {first.column}: {first.message}",
+            field="input",
+        )
+        self.problems = problems
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertReport:
+    created: int
+    updated: int
+    unchanged: int
+
+
+def upsert_accounts(
+    items: Sequence[Mapping[str, object]], *, actor: str | None = None
+) -> UpsertReport:
+    """Create or update accounts by `external_id` from plain values (a CRM through the
+    API), with the account CSV's columns and checks (survey.registry.account_csv),
+    all or nothing: AccountItemsError lists every problem by item index. At most
+    MAX_UPSERT items. Tier changes are audited and emit `account.tier_changed`
+    (source "api"). One transaction; committed here."""
+    if len(items) > MAX_UPSERT:
+        raise InvalidInputError(
+            f"At most {MAX_UPSERT} accounts per call ({len(items)} given).", field="input"
+        )
+    records = [
+        CsvRecord(
+            index,
+            {c: "" if item.get(c) is None else str(item.get(c)).strip() for c in ACCOUNT_COLUMNS},
+        )
+        for index, item in enumerate(items)
+    ]
+    checked = check_account_records(records, unit="item")
+    if checked.problems:
+        raise AccountItemsError(checked.problems)
+    try:
+        created, updated, unchanged, tier_changes = _upsert(checked.rows, None)
+        _record_tier_changes(tier_changes, actor, source="api")
+        db.session.commit()
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise ConflictError(
+            "the registry changed while writing (another import at the same time?); "
+            "nothing was written, send the accounts again"
+        ) from exc
+    except BaseException:
+        db.session.rollback()
+        raise
+    return UpsertReport(created, updated, unchanged)
 
 
 def _record_tier_changes(
@@ -196,6 +267,10 @@ __all__ = [
     "BATCH_SIZE",
     "FULL_SCAN_MIN",
     "FULL_SCAN_RATIO",
+    "MAX_UPSERT",
+    "AccountItemsError",
     "ImportReport",
+    "UpsertReport",
     "import_accounts_csv",
+    "upsert_accounts",
 ]
