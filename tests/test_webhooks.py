@@ -10,6 +10,7 @@ import json
 import random
 import threading
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -330,3 +331,29 @@ def test_flask_outbox_send_delivers_due_webhooks_too(app, runner):
         assert result.exit_code == 0, result.output
         assert "webhooks delivered 1, retry later 0, failed 0" in result.output
         assert len(receiver.events()) == 1
+
+
+def _readme_verify():
+    """The verification snippet of README.md's Webhooks section, executed."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    after = readme.split("<!-- webhook-verify -->", 1)[1]
+    code = after.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    return namespace["verify"]
+
+
+def test_the_readme_snippet_verifies_a_real_delivery_and_rejects_tampering(app):
+    verify = _readme_verify()
+    with serving() as receiver, app.app_context():
+        _, secret = _endpoint(receiver.url)
+        emit(RESPONSE_SUBMITTED, {"score": 5}, account_id=1)
+        db.session.commit()
+        assert _deliver_all() == 1
+    (got,) = receiver.received
+    header = got.headers["X-KeyPulse-Signature"]
+    at = TEST_NOW.timestamp()
+    assert verify(secret, header, got.body, now=at)
+    assert not verify(secret, header, got.body.replace(b"5", b"1"), now=at)
+    assert not verify(secret + "x", header, got.body, now=at)
+    assert not verify(secret, header, got.body, now=at + 3600)  # a replay an hour later
