@@ -12,6 +12,7 @@ from . import (  # noqa: F401
     results,
     schedules,
     settings,
+    webhooks,
 )
 from .blueprint import bp
 
