@@ -4,11 +4,13 @@ change, arrives once at a real receiver; a burst of submissions yields as many e
 from __future__ import annotations
 
 import io
+import json
 from datetime import timedelta
 
 from sqlalchemy import func, select
 
 from survey import clock
+from survey.answers.exit_surveys import ExitAnswers, record_exit_response
 from survey.answers.responses import AnswerInput, record_response
 from survey.campaigns import CampaignRequest, close_campaign, launch_campaign
 from survey.campaigns.questionnaires import ensure_default_questionnaire
@@ -23,7 +25,7 @@ from survey.registry import emit_health_changed, import_accounts_csv, record_def
 from survey.scale import DEFAULT_ASPECTS, OVERALL
 
 from .conftest import TEST_NOW, TEST_SECRET
-from .factories import make_account, make_campaign
+from .factories import make_account, make_campaign, make_defection
 from .webhook_receiver import serving
 
 MAIL = MailSettings(secret_key=TEST_SECRET, base_url="https://survey.example.test")
@@ -208,3 +210,35 @@ def test_a_burst_of_200_submissions_yields_200_events(app):
         events = receiver.events()
         assert len(events) == 200 and len({e["id"] for e in events}) == 200
         assert {e["type"] for e in events} == {RESPONSE_SUBMITTED}
+
+
+def test_an_exit_survey_answer_is_a_response_submitted_with_its_exit_block(app):
+    with app.app_context():
+        create_endpoint(
+            "https://crm.example.com/h",
+            [RESPONSE_SUBMITTED],
+            secret_key=TEST_SECRET,
+            allow_http_loopback=False,
+        )
+        lost = make_account("L1")
+        make_defection(lost, TEST_NOW.date() - timedelta(days=10), ["price"])
+        db.session.commit()
+        campaign, _ = make_campaign("Exit", accounts=[lost], kind="exit")
+        db.session.commit()
+        invitation_id = db.session.scalar(
+            select(Invitation.id).where(Invitation.campaign_id == campaign.id)
+        )
+        record_exit_response(
+            invitation_id,
+            ExitAnswers(main_reason="price", other_reasons=["service"], would_return="maybe"),
+            locale="zh",
+        )
+        (event,) = db.session.scalars(select(WebhookEvent)).all()
+        data = json.loads(event.body)["data"]
+        assert data["campaign"]["kind"] == "exit" and data["response"]["scores"] == {}
+        assert data["exit"] == {
+            "main_reason": "price",
+            "other_reasons": ["service"],
+            "what_would_have_kept": None,
+            "would_return": "maybe",
+        }

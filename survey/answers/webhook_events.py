@@ -3,7 +3,8 @@
 `record_response` makes one call, `emit_response_submitted(response_id, account_id)`,
 inside its transaction, before a follow-up case is opened (so an endpoint hears the
 response first, then `follow_up.opened` with its `response_id`); the payload is built
-(four small queries) only when an endpoint subscribes."""
+(four small queries) only when an endpoint subscribes. Exit-survey responses
+(`record_exit_response`) send the same event with an `exit` block."""
 
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ from sqlalchemy import select
 from survey.db import db
 from survey.events import RESPONSE_SUBMITTED, emit
 from survey.models import (
+    KIND_EXIT,
     Answer,
     AnswerReason,
     Aspect,
     Campaign,
     Contact,
+    ExitFeedback,
     QuestionnaireItem,
     Response,
 )
@@ -67,7 +70,7 @@ def response_payload(response_id: int) -> dict[str, Any]:
     ):
         reasons.setdefault(answer_id, []).append(reason)
     scores = {a.code: a.score for a in answers}
-    return {
+    payload: dict[str, Any] = {
         "account": account_block(head.account_id),
         "contact": {"id": head.contact_id, "role": head.contact_role},
         "campaign": {
@@ -94,6 +97,29 @@ def response_payload(response_id: int) -> dict[str, Any]:
                 if a.score <= Satisfaction.SOMEWHAT_DISSATISFIED
             ],
         },
+    }
+    if head.campaign_kind == KIND_EXIT:
+        payload["exit"] = _exit_answers(response_id)
+    return payload
+
+
+def _exit_answers(response_id: int) -> dict[str, Any] | None:
+    """A lost account's exit-survey answers: why it left, what would have kept it."""
+    row = db.session.execute(
+        select(
+            ExitFeedback.main_reason,
+            ExitFeedback.other_reasons,
+            ExitFeedback.what_would_have_kept,
+            ExitFeedback.would_return,
+        ).where(ExitFeedback.response_id == response_id)
+    ).one_or_none()
+    if row is None:
+        return None
+    return {
+        "main_reason": row.main_reason,
+        "other_reasons": [r for r in (row.other_reasons or "").split(",") if r],
+        "what_would_have_kept": row.what_would_have_kept,
+        "would_return": row.would_return,
     }
 
 
