@@ -21,10 +21,13 @@ from .follow_ups.mutations import FollowUpMutation
 from .follow_ups.queries import FollowUpQuery
 from .registry.mutations import DefectionMutation
 from .registry.queries import AccountQuery, StaffQuery
+from .registry.sync import AccountSyncMutation
 from .schedules.mutations import ScheduleMutation
 from .schedules.queries import ScheduleQuery
 from .scoring.mutations import ScoringMutation
 from .scoring.queries import ScoringQuery
+from .webhooks.mutations import WebhookMutation
+from .webhooks.queries import WebhookQuery
 
 
 @strawberry.type
@@ -40,6 +43,7 @@ class Query(
     AuditQuery,
     ScheduleQuery,
     ScoringQuery,
+    WebhookQuery,
     RateLimitQuery,
 ):
     """Lists (keyset pages), single rows and the analysis."""
@@ -54,6 +58,8 @@ class Mutation(
     DefectionMutation,
     ScheduleMutation,
     ScoringMutation,
+    WebhookMutation,
+    AccountSyncMutation,
 ):
     """Managers launch and close campaigns, record lost accounts and phone answers,
     and move follow-up cases along."""

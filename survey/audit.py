@@ -45,6 +45,10 @@ SCHEDULE_RESUME = "schedule.resume"
 SCORE_MODEL_CHANGE = "score_model.change"
 #: Account indicators imported from CSV (details: file, rows, periods, indicators).
 METRICS_IMPORT = "account.metrics_import"
+#: Webhook endpoints (survey.delivery.webhook_admin): added, deleted, a delivery sent again.
+WEBHOOK_CREATE = "webhook.create"
+WEBHOOK_DELETE = "webhook.delete"
+WEBHOOK_REDELIVER = "webhook.redeliver"
 ACTIONS: tuple[str, ...] = (
     CAMPAIGN_LAUNCH,
     CAMPAIGN_CLOSE,
@@ -64,6 +68,9 @@ ACTIONS: tuple[str, ...] = (
     SCHEDULE_RESUME,
     SCORE_MODEL_CHANGE,
     METRICS_IMPORT,
+    WEBHOOK_CREATE,
+    WEBHOOK_DELETE,
+    WEBHOOK_REDELIVER,
 )
 
 ACTOR_MAX_LENGTH = 120  # audit_log.actor

@@ -10,15 +10,26 @@ from typing import Any
 
 import graphql
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from schema.build import schema as api_schema
 from survey.campaigns import ScheduleSpec, create_schedule
 from survey.db import db
-from survey.models import AuditEntry, Campaign, Defection, FollowUp, Invitation, Response
+from survey.delivery import create_endpoint
+from survey.events import emit
+from survey.models import (
+    AuditEntry,
+    Campaign,
+    Defection,
+    FollowUp,
+    Invitation,
+    Response,
+    WebhookDelivery,
+)
 from survey.registry.staff import add_staff, revoke_staff
 from survey.scale import DEFAULT_ASPECTS
 
+from .conftest import TEST_SECRET
 from .factories import make_account, make_campaign
 from .graphql_data import Data, build
 from .graphql_helpers import codes, make_tokens
@@ -103,6 +114,36 @@ def _defection(data: Data, who: str) -> dict[str, Any]:
     }
 
 
+#: The webhook endpoint and its failed delivery the admins delete or send again.
+_WEBHOOKS: dict[str, int] = {}
+
+
+def _webhook(_data: Data, _who: str) -> dict[str, Any]:
+    return {"id": str(_WEBHOOKS["endpoint"])}
+
+
+def _webhook_delivery(_data: Data, _who: str) -> dict[str, Any]:
+    return {"id": str(_WEBHOOKS["delivery"])}
+
+
+def _new_webhook(_data: Data, who: str) -> dict[str, Any]:
+    return {"input": {"url": f"https://{who}.example.com/h", "events": ["CAMPAIGN_CLOSED"]}}
+
+
+def _accounts_input(_data: Data, who: str) -> dict[str, Any]:
+    account = {
+        "externalId": f"SYNC-{who}",
+        "name": who,
+        "tier": "B",
+        "valueType": "strategic",
+        "relationshipStage": "partner",
+        "region": "华东",
+        "annualRevenue": 1000,
+        "accountManager": "王伟",
+    }
+    return {"input": [account]}
+
+
 #: (root type, field) -> (document, variables, least role allowed)
 RULES: dict[tuple[str, str], tuple[str, Variables, str]] = {
     ("Query", "accounts"): ("{ accounts(first: 1) { totalCount } }", _none, VIEWER),
@@ -142,6 +183,28 @@ RULES: dict[tuple[str, str], tuple[str, Variables, str]] = {
     ("Query", "recovery"): ("{ recovery { accounts } }", _none, VIEWER),
     ("Query", "staffTokens"): ("{ staffTokens { staffName } }", _none, ADMIN),
     ("Query", "auditLog"): ("{ auditLog { totalCount } }", _none, ADMIN),
+    ("Query", "webhooks"): ("{ webhooks { id url } }", _none, ADMIN),
+    ("Query", "webhookDeliveries"): ("{ webhookDeliveries { totalCount } }", _none, ADMIN),
+    ("Mutation", "createWebhook"): (
+        "mutation($input: CreateWebhookInput!) { createWebhook(input: $input) { secret } }",
+        _new_webhook,
+        ADMIN,
+    ),
+    ("Mutation", "deleteWebhook"): (
+        "mutation($id: ID!) { deleteWebhook(id: $id) }",
+        _webhook,
+        ADMIN,
+    ),
+    ("Mutation", "redeliverWebhook"): (
+        "mutation($id: ID!) { redeliverWebhook(id: $id) { status } }",
+        _webhook_delivery,
+        ADMIN,
+    ),
+    ("Mutation", "upsertAccounts"): (
+        "mutation($input: [AccountInput!]!) { upsertAccounts(input: $input) { created } }",
+        _accounts_input,
+        ADMIN,
+    ),
     ("Query", "schedules"): ("{ schedules { name nextRun } }", _none, MANAGER),
     ("Query", "scheduleTrend"): (
         "query($id: ID!) { scheduleTrend(id: $id) { cycle } }",
@@ -283,6 +346,16 @@ def world(app) -> tuple[Data, dict[str, str]]:
         _FOLLOW_UPS["case"] = case.id
         plan = ScheduleSpec(name="Plan", every="month", starts_on=date(2026, 1, 1), size=1)
         _SCHEDULES["plan"] = create_schedule(plan, actor=None, today=date(2026, 11, 23)).id
+        hook = create_endpoint(
+            "https://crm.example.com/h",
+            ["response.submitted"],
+            secret_key=TEST_SECRET,
+            allow_http_loopback=False,
+        )
+        emit("response.submitted", {}, account_id=data.accounts["KA1"])
+        db.session.execute(update(WebhookDelivery).values(status="failed"))
+        _WEBHOOKS["endpoint"] = hook.endpoint.id
+        _WEBHOOKS["delivery"] = db.session.scalars(select(WebhookDelivery.id)).one()
         tokens = make_tokens()
         tokens[REVOKED] = add_staff("gone", "admin").token  # an admin's, revoked
         revoke_staff("gone")

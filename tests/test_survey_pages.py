@@ -252,10 +252,11 @@ def test_page_and_submission_cost_a_fixed_number_of_queries(app, client, survey)
         assert response.status_code == 303
         # the invitation with its questions, then the response, its answers (one
         # INSERT), their reasons (one INSERT), two for the follow-up every score of 1
-        # opens (its account, its insert), the invitation marked responded and the
+        # opens (its account, its insert), the webhook subscriptions
+        # (survey/events.py), the invitation marked responded and the
         # data version's new token (survey/data_version.py)
         statements = [q.statement for q in get_recorded_queries()]
-        assert len(statements) == 8
+        assert len(statements) == 9
         assert count(AnswerReason) == len(CODES) * len(ReasonCode)
     inserts = [s.split("(")[0].strip() for s in statements if s.startswith("INSERT")]
     assert inserts == [

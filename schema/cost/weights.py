@@ -314,3 +314,29 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
     "WhyAspect": free("aspect label score scoreLabel reasons reasonText"),
     "WhyReason": free("code label"),
 }
+
+# Webhooks (schema/webhooks): a few endpoints with their counts (two queries), the
+# delivery log by keyset, writes that commit once; upsertAccounts writes up to 500
+# accounts in one transaction (the CSV import's batched statements).
+WEIGHTS["Query"].update({"webhooks": listed(20), "webhookDeliveries": connection(50)})
+WEIGHTS["Mutation"].update(
+    createWebhook=fixed(WRITE, each=1),
+    deleteWebhook=fixed(WRITE),
+    redeliverWebhook=fixed(WRITE, each=1),
+    upsertAccounts=fixed(10 * WRITE, each=1),
+)
+WEIGHTS.update(
+    Webhook={
+        **free("id url description events active createdAt createdBy failingSince disabledAt"),
+        **free("disabledReason deliveries"),
+    },
+    WebhookDeliveryCounts=free("queued sending delivered failed"),
+    CreatedWebhook={"webhook": ONE, "secret": FREE},
+    WebhookDelivery=free(
+        "id webhookId eventId event status attempts createdAt nextAttemptAt lastAttemptAt "
+        "deliveredAt lastError responseStatus responseMs responseBody"
+    ),
+    WebhookDeliveryConnection=CONNECTION,
+    WebhookDeliveryEdge=EDGE,
+    UpsertAccountsResult=free("created updated unchanged"),
+)

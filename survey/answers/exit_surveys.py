@@ -22,6 +22,7 @@ from survey.answers.responses import (
     answerable_invitation,
     storing_response,
 )
+from survey.answers.webhook_events import emit_response_submitted
 from survey.clock import utcnow
 from survey.db import db
 from survey.errors import InvalidInputError
@@ -152,6 +153,7 @@ def record_exit_response(
                 would_return=clean.would_return,
             )
         )
+        emit_response_submitted(response_id, account_id)  # webhooks, same transaction
     return response_id
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import Table, TextClause, bindparam, case, exists, insert, selec
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import Label
 
+from survey.answers.webhook_events import emit_response_submitted
 from survey.clock import utcnow
 from survey.db import db
 from survey.delivery import MailSettings
@@ -475,6 +476,7 @@ def store_response(
         reason_rows = [(answer_ids[a.aspect_id], reason) for a in cleaned for reason in a.reasons]
         if reason_rows:
             db.session.execute(*_insert_many(AnswerReason.__table__, _REASON_COLUMNS, reason_rows))
+        emit_response_submitted(response_id, account_id)  # webhooks, same transaction
         # `cleaned` is in questionnaire order, as `aspect_ids` is.
         if needs_follow_up(dict(zip(aspect_ids, (a.score for a in cleaned), strict=True))):
             open_follow_up(response_id, now=now, follow_up_days=follow_up_days, mail=mail)

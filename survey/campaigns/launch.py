@@ -19,6 +19,7 @@ from survey.campaigns.frames import Frame
 from survey.campaigns.planning import ALL_STRATUM, CampaignPlan, CampaignRequest, draw_plan
 from survey.campaigns.questionnaires import ensure_default_questionnaire, ensure_exit_questionnaire
 from survey.campaigns.sample_audit import frame_digest
+from survey.campaigns.webhook_events import emit_campaign_launched
 from survey.clock import utcnow
 from survey.db import db
 from survey.delivery import KIND_INVITATION, MailSettings, queue_mail
@@ -216,6 +217,7 @@ def launch_campaign(
             },
         )
         campaign_id = campaign.id  # read before commit expires the object
+        emit_campaign_launched(campaign_id)
         db.session.commit()
     except IntegrityError as exc:
         db.session.rollback()

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, func, select, update
 
 from survey.audit import CAMPAIGN_CLOSE, record_audit
+from survey.campaigns.webhook_events import emit_campaign_closed
 from survey.clock import utcnow
 from survey.db import db
 from survey.errors import NotFoundError
@@ -120,6 +121,7 @@ def close_campaign(
         .execution_options(synchronize_session=False)
     ).rowcount
     record_audit(actor, CAMPAIGN_CLOSE, "campaign", campaign_id, {"expired": expired}, at=now)
+    emit_campaign_closed(campaign_id, expired=expired)
     db.session.commit()
     return campaign
 

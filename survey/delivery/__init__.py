@@ -20,6 +20,20 @@ from survey.delivery.queue_status import (
     requeue_failed,
 )
 from survey.delivery.reminders import MAX_REMINDER_AFTER_DAYS, queue_reminders
+from survey.delivery.webhook_admin import (
+    DeliveryPage,
+    DeliveryView,
+    EndpointView,
+    NewEndpoint,
+    count_deliveries,
+    create_endpoint,
+    delete_endpoint,
+    get_endpoint,
+    list_deliveries,
+    list_endpoints,
+    redeliver,
+)
+from survey.delivery.webhooks import WebhookReport
 from survey.delivery.worker import DEFAULT_MAX_ATTEMPTS, DeliveryReport, run_worker
 
 __all__ = [
@@ -42,4 +56,19 @@ __all__ = [
     "release_held_back",
     "requeue_failed",
     "run_worker",
+]
+# Webhooks: endpoints, the delivery log, send again (survey.delivery.webhook_admin).
+__all__ += [
+    "DeliveryPage",
+    "DeliveryView",
+    "EndpointView",
+    "NewEndpoint",
+    "WebhookReport",
+    "count_deliveries",
+    "create_endpoint",
+    "delete_endpoint",
+    "get_endpoint",
+    "list_deliveries",
+    "list_endpoints",
+    "redeliver",
 ]

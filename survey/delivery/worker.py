@@ -11,7 +11,7 @@ import secrets
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from survey.clock import utcnow
@@ -33,6 +33,7 @@ from survey.delivery.outbox import (
     mark_skipped,
     release_untried,
 )
+from survey.delivery.webhooks import WebhookReport, deliver_webhooks
 
 log = logging.getLogger("survey.delivery.outbox")  # one name for the delivery log
 
@@ -50,8 +51,11 @@ class DeliveryReport:
     bounced: int = 0  # permanent failure
     #: The error when the server could not be reached (the batch was held back).
     unreachable: str | None = None
+    #: Webhook deliveries posted in the same pass (survey.delivery.webhooks).
+    webhooks: WebhookReport = field(default_factory=WebhookReport)
 
     def add(self, other: DeliveryReport) -> None:
+        self.webhooks.add(other.webhooks)
         self.claimed += other.claimed
         self.sent += other.sent
         self.retried += other.retried
@@ -156,12 +160,16 @@ def run_worker(
         report = deliver_batch(
             backend, settings, worker_id=worker_id, batch_size=batch_size, max_attempts=max_attempts
         )
+        # The webhooks due in the same pass (their own queue; a mail outage stops nothing).
+        report.webhooks = deliver_webhooks(settings, worker_id=worker_id)
+        hooks = report.webhooks
         total.add(report)
-        if on_batch is not None and report.claimed:
+        if on_batch is not None and (report.claimed or hooks.claimed):
             on_batch(report)
         # Every message went back to the queue (server down): wait as if idle.
         stalled = report.claimed and report.sent + report.bounced + report.failed == 0
-        if not report.claimed or stalled:
+        hooks_idle = not hooks.claimed or hooks.delivered + hooks.failed == 0
+        if (not report.claimed or stalled) and hooks_idle:
             if not loop:
                 break
             time.sleep(idle_seconds)

@@ -31,6 +31,7 @@ from survey.follow_ups.notices import (
     compose_opened,
     queue_notice,
 )
+from survey.follow_ups.webhook_events import emit_follow_up
 from survey.follow_ups.why import why_for_cases
 from survey.models import (
     FOLLOW_UP_CONTACTED,
@@ -135,6 +136,7 @@ def open_follow_up(
         )
         to = Recipient(manager, (manager_email or "").strip(), locale)
         queue_notice(KIND_FOLLOW_UP, mail, [(to, subject, body)], now=now)
+    emit_follow_up("opened", follow_up_id, account_id)
     return follow_up_id
 
 
@@ -263,6 +265,8 @@ def update_follow_up(
             changes,
             at=now,
         )
+        if resolving:
+            emit_follow_up("resolved", case.id, case.account_id)
         db.session.commit()
     except BaseException:
         db.session.rollback()

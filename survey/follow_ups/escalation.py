@@ -31,6 +31,7 @@ from survey.follow_ups.notices import (
     compose_escalation,
     queue_notice,
 )
+from survey.follow_ups.webhook_events import emit_follow_up
 from survey.follow_ups.why import why_for_cases
 from survey.models import (
     FOLLOW_UP_ESCALATED,
@@ -249,6 +250,7 @@ def _escalate_one(case: Escalated, mail: MailSettings, now: datetime, actor: str
             },
             at=now,
         )
+        emit_follow_up("escalated", case.follow_up_id)
         db.session.commit()
     except BaseException:
         db.session.rollback()

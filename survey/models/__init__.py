@@ -88,6 +88,17 @@ from survey.models.scoring import (
     ScoreModelVersion,
     ScoreModelWeight,
 )
+from survey.models.webhooks import (
+    RESPONSE_BODY_LIMIT,
+    WEBHOOK_DELIVERED,
+    WEBHOOK_FAILED,
+    WEBHOOK_QUEUED,
+    WEBHOOK_SENDING,
+    WEBHOOK_STATUSES,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 
 # survey.data_version comes with the models: its table, and the session events that
 # give the data a new token with every write the figures read, so no process that
@@ -169,4 +180,16 @@ __all__ = [
     "StaffMember",
     "codes_to_column",
     "column_to_codes",
+]
+# Webhooks (survey.events writes the events, survey.delivery.webhooks posts them).
+__all__ += [
+    "RESPONSE_BODY_LIMIT",
+    "WEBHOOK_DELIVERED",
+    "WEBHOOK_FAILED",
+    "WEBHOOK_QUEUED",
+    "WEBHOOK_SENDING",
+    "WEBHOOK_STATUSES",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
 ]

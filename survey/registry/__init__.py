@@ -8,7 +8,13 @@ inside it, import from the module.
 from __future__ import annotations
 
 from survey.registry.account_csv import ACCOUNT_COLUMNS, parse_revenue
-from survey.registry.account_import import import_accounts_csv
+from survey.registry.account_import import (
+    MAX_UPSERT,
+    AccountItemsError,
+    UpsertReport,
+    import_accounts_csv,
+    upsert_accounts,
+)
 from survey.registry.account_search import (
     MAX_SEARCH_LENGTH,
     AccountChoices,
@@ -54,6 +60,11 @@ from survey.registry.staff import (
     role_at_least,
     set_password,
     set_staff_locale,
+)
+from survey.registry.webhook_events import (
+    account_block,
+    emit_health_changed,
+    emit_tier_changed,
 )
 
 __all__ = [
@@ -102,3 +113,7 @@ __all__ = [
     "set_staff_locale",
     "teams_of_accounts",
 ]
+# Webhook events the registry's callers emit (tier changes, health bands).
+__all__ += ["account_block", "emit_health_changed", "emit_tier_changed"]
+# Account sync from a CRM (the API's upsertAccounts), with the CSV import's checks.
+__all__ += ["MAX_UPSERT", "AccountItemsError", "UpsertReport", "upsert_accounts"]

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from survey.registry.csv_files import Problem, RowCheck, read_csv_file
+from survey.registry.csv_files import CsvRecord, Problem, RowCheck, read_csv_file
 from survey.registry.messages import join_choices, quote_input
 from survey.scale import DEFAULT_LOCALE, TIERS, RelationshipStage, ValueType
 
@@ -134,11 +134,20 @@ def validate_accounts_csv(stream: IO[bytes]) -> ValidationResult:
         result.problems.extend(file.problems)
         result.fatal = True
         return result
+    return check_account_records(file.records, result)
 
+
+def check_account_records(
+    records: Iterable[CsvRecord], result: ValidationResult | None = None, *, unit: str = "line"
+) -> ValidationResult:
+    """Check account records (a CSV file's, or the API's items with their index as
+    `line` and `unit="item"`): every problem, the valid rows parsed, a repeated
+    external id a problem on each copy."""
+    result = result if result is not None else ValidationResult()
     first_line_of: dict[str, int] = {}
     duplicates: dict[str, list[int]] = {}
     parsed: list[tuple[int, AccountRow | None, list[Problem]]] = []
-    for record in file.records:
+    for record in records:
         line, values = record.line, record.values
         result.total_rows += 1
         if values is None:
@@ -158,7 +167,7 @@ def validate_accounts_csv(stream: IO[bytes]) -> ValidationResult:
     for external_id, lines in duplicates.items():
         for line in lines:
             others = [str(n) for n in lines if n != line]
-            where = f"line {others[0]}" if len(others) == 1 else f"lines {', '.join(others)}"
+            where = f"{unit} {others[0]}" if len(others) == 1 else f"{unit}s {', '.join(others)}"
             duplicate_problems[line] = Problem(
                 line, "external_id", f"{quote_input(external_id)} is also on {where}"
             )
@@ -287,6 +296,7 @@ __all__ = [
     "AccountRow",
     "Problem",
     "ValidationResult",
+    "check_account_records",
     "parse_revenue",
     "validate_accounts_csv",
 ]

@@ -6,7 +6,7 @@ a registry of 50,000 accounts imports in seconds.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -15,10 +15,19 @@ from sqlalchemy.exc import IntegrityError
 
 from survey.audit import ACCOUNT_TIER_CHANGE, record_audits
 from survey.db import db
-from survey.errors import ConflictError
+from survey.errors import ConflictError, InvalidInputError
 from survey.models import Defection, KeyAccount
-from survey.registry.account_csv import IMPORTED_FIELDS, AccountRow, Problem, validate_accounts_csv
+from survey.registry.account_csv import (
+    ACCOUNT_COLUMNS,
+    IMPORTED_FIELDS,
+    AccountRow,
+    Problem,
+    check_account_records,
+    validate_accounts_csv,
+)
 from survey.registry.contacts import set_primary_contacts
+from survey.registry.csv_files import CsvRecord
+from survey.registry.webhook_events import emit_tier_changed
 
 #: Rows per query when writing; well under SQLite's limit on bound parameters.
 BATCH_SIZE = 1000
@@ -64,7 +73,7 @@ def import_accounts_csv(
 
     try:
         created, updated, unchanged, tier_changes = _upsert(checked.rows, progress)
-        record_audits(actor, ACCOUNT_TIER_CHANGE, "account", tier_changes)
+        _record_tier_changes(tier_changes, actor, source="import")
         db.session.commit()
     except IntegrityError as exc:
         db.session.rollback()
@@ -86,14 +95,92 @@ def import_accounts_csv(
     )
 
 
+#: The most accounts one `upsert_accounts` call takes (the API's upsertAccounts).
+MAX_UPSERT = 500
+
+
+class AccountItemsError(InvalidInputError):
+    """Some items of an upsert are invalid: nothing was written. `problems` name each
+    item by its index (Problem.line) and the column."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        first = problems[0]
+        super().__init__(
+            f"{len(problems)} problem(s) in the accounts, nothing was written; "
+            f"the first: item {first.line}: {first.column}: {first.message}",
+            field="input",
+        )
+        self.problems = problems
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertReport:
+    created: int
+    updated: int
+    unchanged: int
+
+
+def upsert_accounts(
+    items: Sequence[Mapping[str, object]], *, actor: str | None = None
+) -> UpsertReport:
+    """Create or update accounts by `external_id` from plain values (a CRM through the
+    API), with the account CSV's columns and checks (survey.registry.account_csv),
+    all or nothing: AccountItemsError lists every problem by item index. At most
+    MAX_UPSERT items. Tier changes are audited and emit `account.tier_changed`
+    (source "api"). One transaction; committed here."""
+    if len(items) > MAX_UPSERT:
+        raise InvalidInputError(
+            f"At most {MAX_UPSERT} accounts per call ({len(items)} given).", field="input"
+        )
+    records = [
+        CsvRecord(
+            index,
+            {c: "" if item.get(c) is None else str(item.get(c)).strip() for c in ACCOUNT_COLUMNS},
+        )
+        for index, item in enumerate(items)
+    ]
+    checked = check_account_records(records, unit="item")
+    if checked.problems:
+        raise AccountItemsError(checked.problems)
+    try:
+        created, updated, unchanged, tier_changes = _upsert(checked.rows, None)
+        _record_tier_changes(tier_changes, actor, source="api")
+        db.session.commit()
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise ConflictError(
+            "the registry changed while writing (another import at the same time?); "
+            "nothing was written, send the accounts again"
+        ) from exc
+    except BaseException:
+        db.session.rollback()
+        raise
+    return UpsertReport(created, updated, unchanged)
+
+
+def _record_tier_changes(
+    changes: list[tuple[int, str, str, str]], actor: str | None, *, source: str
+) -> None:
+    """An audit entry and an `account.tier_changed` event per (account id, external
+    id, old tier, new tier), in the caller's transaction."""
+    record_audits(
+        actor,
+        ACCOUNT_TIER_CHANGE,
+        "account",
+        [(external_id, {"old": old, "new": new}) for _, external_id, old, new in changes],
+    )
+    emit_tier_changed(((a, old, new) for a, _, old, new in changes), source=source)
+
+
 def _upsert(
     rows: list[AccountRow], progress: Callable[[int], None] | None
-) -> tuple[int, int, int, list[tuple[str, dict[str, str]]]]:
-    """Created, updated and unchanged counts, and (external_id, old/new tier) changes."""
+) -> tuple[int, int, int, list[tuple[int, str, str, str]]]:
+    """Created, updated and unchanged counts, and (id, external_id, old tier, new tier)
+    of each existing account whose tier changed."""
     existing = _existing_accounts([row.external_id for row in rows])
     created = updated = 0
     unchanged_ids: set[str] = set()
-    tier_changes: list[tuple[str, dict[str, str]]] = []
+    tier_changes: list[tuple[int, str, str, str]] = []
     for start in range(0, len(rows), BATCH_SIZE):
         batch = rows[start : start + BATCH_SIZE]
         inserts: list[dict[str, Any]] = []
@@ -114,7 +201,7 @@ def _upsert(
             else:
                 updates.append({"id": current.id, "active": active, **values})
                 if current.tier != row.tier:
-                    tier_changes.append((row.external_id, {"old": current.tier, "new": row.tier}))
+                    tier_changes.append((current.id, row.external_id, current.tier, row.tier))
         # ORM bulk statements: one executemany per batch instead of a unit of work
         # per object; column defaults (created_at) and onupdate (updated_at) still apply.
         if inserts:
@@ -180,6 +267,10 @@ __all__ = [
     "BATCH_SIZE",
     "FULL_SCAN_MIN",
     "FULL_SCAN_RATIO",
+    "MAX_UPSERT",
+    "AccountItemsError",
     "ImportReport",
+    "UpsertReport",
     "import_accounts_csv",
+    "upsert_accounts",
 ]

@@ -17,6 +17,7 @@ from survey.models import SOURCE_EXIT_SURVEY, SOURCE_STAFF, Defection, Defection
 from survey.registry.account_csv import MAX_REVENUE
 from survey.registry.accounts import find_account
 from survey.registry.messages import join_choices, quote_input
+from survey.registry.webhook_events import emit_defection_recorded
 from survey.scale import ReasonCode
 
 MAX_COMPETITOR_LENGTH = 200
@@ -138,6 +139,7 @@ def record_defection(
                 "source": source,
             },
         )
+        emit_defection_recorded(defection.id, account.id)
         db.session.commit()
     except IntegrityError as exc:
         # Someone recorded the same account between our check and our commit.

@@ -17,6 +17,7 @@ from . import (
     schedules,
     scorecard,
     staff,
+    webhooks,
 )
 
 
@@ -32,6 +33,7 @@ def register_cli(app: Flask) -> None:
         schedules.group,
         health.group,
         scorecard.group,
+        webhooks.group,
         demo.command,
     ):
         app.cli.add_command(group)

@@ -37,10 +37,17 @@ group = AppGroup(
 
 
 def _line(report: DeliveryReport) -> str:
-    return (
+    line = (
         f"sent {report.sent}, retry later {report.retried}, "
         f"bounced {report.bounced}, failed {report.failed}"
     )
+    hooks = report.webhooks
+    if hooks.claimed:
+        line += (
+            f"; webhooks delivered {hooks.delivered}, retry later {hooks.retried}, "
+            f"failed {hooks.failed}"
+        )
+    return line
 
 
 @group.command("send")

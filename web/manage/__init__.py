@@ -15,6 +15,7 @@ from . import (  # noqa: F401
     schedules,
     settings,
     value,
+    webhooks,
 )
 from .blueprint import bp
 

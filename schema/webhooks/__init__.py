@@ -1,0 +1,1 @@
+"""Webhooks in the API: endpoints (admin only), their delivery log, send again."""
