@@ -64,6 +64,7 @@ from survey.registry.staff import (
 from survey.registry.webhook_events import (
     account_block,
     emit_health_changed,
+    emit_health_changes,
     emit_tier_changed,
 )
 
@@ -114,6 +115,6 @@ __all__ = [
     "teams_of_accounts",
 ]
 # Webhook events the registry's callers emit (tier changes, health bands).
-__all__ += ["account_block", "emit_health_changed", "emit_tier_changed"]
+__all__ += ["account_block", "emit_health_changed", "emit_health_changes", "emit_tier_changed"]
 # Account sync from a CRM (the API's upsertAccounts), with the CSV import's checks.
 __all__ += ["MAX_UPSERT", "AccountItemsError", "UpsertReport", "upsert_accounts"]

@@ -108,6 +108,32 @@ def emit_tier_changed(changes: Iterable[tuple[int, str, str]], *, source: str) -
     ]
 
 
+def emit_health_changes(
+    changes: Iterable[tuple[int, str | None, str, float | None]], *, model_version: int | None
+) -> list[str | None]:
+    """`account.health_changed` for each (account id, old band, new band, score) whose
+    band changed, in the caller's transaction (a recompute of every account's
+    health): one query for all the accounts' blocks, none when nobody subscribes."""
+    changes = [c for c in changes if c[1] != c[2]]
+    if not changes or not subscribers(ACCOUNT_HEALTH_CHANGED):
+        return []
+    blocks = account_blocks(account_id for account_id, _, _, _ in changes)
+    return [
+        emit(
+            ACCOUNT_HEALTH_CHANGED,
+            {
+                "account": blocks.get(account_id, {"id": account_id}),
+                "old_band": old,
+                "new_band": new,
+                "score": score,
+                "model_version": model_version,
+            },
+            account_id=account_id,
+        )
+        for account_id, old, new, score in changes
+    ]
+
+
 def emit_health_changed(
     account_id: int,
     *,
@@ -138,5 +164,6 @@ __all__ = [
     "account_blocks",
     "emit_defection_recorded",
     "emit_health_changed",
+    "emit_health_changes",
     "emit_tier_changed",
 ]

@@ -36,6 +36,7 @@ from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from survey.clock import today, utcnow
 from survey.data_version import current_token
 from survey.db import db
+from survey.events import ACCOUNT_HEALTH_CHANGED, subscribers
 from survey.models import (
     MODEL_HEALTH,
     AccountScore,
@@ -43,6 +44,7 @@ from survey.models import (
     Invitation,
     ScoreModel,
 )
+from survey.registry import emit_health_changes
 from survey.scale import HEALTH_LOWER_IS_BETTER, HealthBand
 from survey.scoring.health_measures import FloatArray, IntArray, health_measures_as_of
 from survey.scoring.normalise import composite, midrank_percentiles, threshold_band
@@ -271,6 +273,25 @@ def _summary(scores: HealthScores, day: date | None, inputs: str | None) -> Heal
     )
 
 
+def _emit_band_changes(model_id: int, rows: list[dict[str, Any]], version: int) -> None:
+    """account.health_changed for the accounts whose band the new rows change."""
+    before = dict(
+        db.session.execute(
+            select(AccountScore.account_id, AccountScore.band).where(
+                AccountScore.model_id == model_id
+            )
+        ).all()
+    )
+    emit_health_changes(
+        (
+            (row["account_id"], before.get(row["account_id"]), row["band"], row["score"])
+            for row in rows
+            if row["band"] is not None
+        ),
+        model_version=version,
+    )
+
+
 def recompute_health(*, snapshot: bool = True, commit: bool = True) -> HealthRecompute:
     """Store every active account's health now (replacing the model's scores),
     replace today's snapshot (with `snapshot`), record the inputs it read, and
@@ -280,6 +301,10 @@ def recompute_health(*, snapshot: bool = True, commit: bool = True) -> HealthRec
     scores = health_scores_as_of(now)
     model_id = scores.version.model_id
     rows = _rows(scores)
+    # Webhooks: account.health_changed for every account whose band moved (a first
+    # score counts as a move from none), in the transaction that stores the new bands.
+    if subscribers(ACCOUNT_HEALTH_CHANGED):
+        _emit_band_changes(model_id, rows, scores.version.version)
     db.session.execute(delete(AccountScore).where(AccountScore.model_id == model_id))
     if rows:
         _insert(

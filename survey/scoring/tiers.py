@@ -18,6 +18,7 @@ from survey.clock import utcnow
 from survey.db import db
 from survey.errors import InvalidInputError
 from survey.models import AccountScore, KeyAccount, ScoreModelVersion
+from survey.registry import emit_tier_changed
 from survey.scale import TIERS
 from survey.scoring.value_reads import ValuePart, decode_parts, indicator_labels
 from survey.scoring.versions import tiering_model
@@ -168,6 +169,14 @@ def apply_tier_suggestions(account_ids: Iterable[int], actor: str | None) -> lis
                 for s in sorted(suggestions.values(), key=lambda s: s.external_id)
             ],
             at=now,
+        )
+        # Webhooks (account.tier_changed), in the same transaction as the change.
+        emit_tier_changed(
+            (
+                (s.account_id, s.current_tier, s.suggested_tier)
+                for s in sorted(suggestions.values(), key=lambda s: s.external_id)
+            ),
+            source="tier_suggestion",
         )
         db.session.commit()
     except BaseException:
