@@ -13,6 +13,8 @@ from scipy.stats import mannwhitneyu
 
 from survey.db import db
 from survey.errors import InvalidInputError
+from survey.scale import WeightsNote
+from survey.scoring.suggested_weights import fit_defection_logit, standardise
 from survey.scoring.validation import (
     auc_lower_defects,
     defection_outcomes,
@@ -160,3 +162,93 @@ def test_outcomes_judge_accounts_active_at_the_cutoff(app):
             left_on_horizon_end.id: True,
         }
         assert switched_off.id not in judged
+
+
+# --- suggested weights: the logistic regression -------------------------------------
+
+
+def _logit_data() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(7)
+    n = 80
+    satisfaction = rng.normal(3.5, 1.0, n)
+    overdue = rng.poisson(1.0, n).astype(float)
+    noise = rng.normal(0, 1, n)
+    logit = -1.0 - 1.2 * (satisfaction - 3.5) + 0.8 * (overdue - 1.0)
+    defected = rng.random(n) < 1 / (1 + np.exp(-logit))
+    satisfaction[[3, 11]] = NAN  # two accounts without the measure: imputed by the mean
+    constant = np.full(n, 2.0)  # no variation: left out
+    return np.column_stack([satisfaction, overdue, noise, constant]), defected
+
+
+def test_logit_matches_an_independent_glm_fit():
+    import statsmodels.api as sm
+
+    values, defected = _logit_data()
+    got = fit_defection_logit(
+        values, defected, ["sat", "overdue", "noise", "flat"], [True, False, True, True]
+    )
+    # Independently: standardise by hand (ddof 0, mean-imputed), a binomial GLM.
+    cols = []
+    for j in range(3):
+        x = values[:, j].copy()
+        mean, sd = np.nanmean(x), np.nanstd(x)
+        x[np.isnan(x)] = mean
+        cols.append((x - mean) / sd)
+    glm = sm.GLM(
+        defected.astype(float),
+        sm.add_constant(np.column_stack(cols)),
+        family=sm.families.Binomial(),
+    ).fit()
+    by_measure = {c.measure: c for c in got.coefficients}
+    for j, code in enumerate(["sat", "overdue", "noise"]):
+        c = by_measure[code]
+        assert c.coefficient == pytest.approx(glm.params[j + 1], rel=1e-5)
+        low, high = glm.conf_int(0.05)[j + 1]
+        assert (c.low, c.high) == pytest.approx((low, high), rel=1e-4)
+        assert c.p_value == pytest.approx(glm.pvalues[j + 1], rel=1e-4)
+    flat = by_measure["flat"]
+    assert flat.coefficient is None and flat.proposed_weight is None
+    # Healthier = more satisfaction (β < 0 protects) and fewer overdue (β > 0 protects).
+    sat, overdue, noise = (by_measure[m] for m in ("sat", "overdue", "noise"))
+    assert sat.coefficient < 0 < overdue.coefficient
+    protective = {
+        "sat": max(0.0, -sat.coefficient),
+        "overdue": max(0.0, overdue.coefficient),
+        "noise": max(0.0, -noise.coefficient),
+    }
+    total = sum(protective.values())
+    for code, part in protective.items():
+        assert by_measure[code].proposed_weight == pytest.approx(part / total)
+    assert sum(c.proposed_weight or 0 for c in got.coefficients) == pytest.approx(1.0)
+    # The in-sample AUC of the fitted predictor, by the health AUC's rule.
+    predictor = glm.fittedvalues
+    assert got.auc == pytest.approx(auc_lower_defects(-np.asarray(predictor), defected))
+    assert got.accounts == 80 and got.defections == int(defected.sum())
+    assert got.low_sample == (got.defections < 10)
+
+
+def test_logit_never_crashes_on_separation_or_thin_data():
+    measures, directions = ["a", "b"], [True, True]
+    x = np.column_stack([np.arange(12.0), np.tile([1.0, 2.0], 6)])
+    separated = fit_defection_logit(x, np.arange(12) < 6, measures, directions)
+    assert separated.note is WeightsNote.SEPARATION and separated.low_sample
+    assert all(c.coefficient is None for c in separated.coefficients)
+    nobody = fit_defection_logit(x, np.zeros(12, bool), measures, directions)
+    assert nobody.note is WeightsNote.NOTHING_TO_FIT and nobody.auc is None
+    flat = fit_defection_logit(np.ones((12, 2)), np.arange(12) < 3, measures, directions)
+    assert flat.note is WeightsNote.NO_VARIATION
+    tiny = fit_defection_logit(x[:3], np.array([True, False, False]), measures, directions)
+    assert tiny.note is WeightsNote.TOO_FEW
+    # Few but overlapping defections: fitted, flagged.
+    few = fit_defection_logit(
+        x, np.array([1, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0], bool), measures, directions
+    )
+    assert few.note is WeightsNote.FEW_DEFECTIONS and few.low_sample
+    assert all(c.coefficient is not None and math.isfinite(c.coefficient) for c in few.coefficients)
+
+
+def test_standardise_imputes_the_mean_and_marks_flat_columns():
+    z, usable = standardise(np.array([[1.0, 5.0], [3.0, 5.0], [NAN, 5.0]]))
+    assert usable.tolist() == [True, False]
+    assert z[:, 0].tolist() == [-1.0, 1.0, 0.0]
+    assert z[:, 1].tolist() == [0.0, 0.0, 0.0]
