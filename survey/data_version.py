@@ -69,6 +69,19 @@ WATCHED: dict[str, frozenset[str]] = {
             "bounce_reason",
         }
     ),
+    # Health counts open and overdue cases (survey.scoring.health): when a case was
+    # opened, is due and was resolved count; who works it and how it went do not.
+    "follow_ups": frozenset(
+        {
+            "owner",
+            "status",
+            "contacted_at",
+            "escalated_at",
+            "escalated_to",
+            "root_cause",
+            "root_cause_note",
+        }
+    ),
 }
 #: Tables no figure reads whose deleted rows take responses with them (ON DELETE
 #: CASCADE): deleting counts, inserting and updating (a link opened) does not.

@@ -7,6 +7,16 @@ check of health against the accounts that actually left.
 """
 
 from survey.scoring.defaults import INDICATORS, MODELS, ensure_score_models
+from survey.scoring.health import (
+    HealthRecompute,
+    HealthScores,
+    backfill_health,
+    health_inputs_changed,
+    health_scores_as_of,
+    recompute_health,
+    refresh_health,
+)
+from survey.scoring.health_measures import HealthMeasures, health_measures_as_of
 from survey.scoring.normalise import (
     MIN_WEIGHT_SHARE,
     Composite,
@@ -31,17 +41,27 @@ __all__ = [
     "MIN_WEIGHT_SHARE",
     "MODELS",
     "Composite",
+    # health
+    "HealthMeasures",
+    "HealthRecompute",
+    "HealthScores",
     "ModelVersion",
     "ModelWeight",
     "WeightChange",
+    "backfill_health",
     "change_model",
     "composite",
     "ensure_score_models",
+    "health_inputs_changed",
+    "health_measures_as_of",
+    "health_scores_as_of",
     "list_models",
     "load_model",
     "midrank_percentiles",
     "model_history",
     "pyramid_bands",
+    "recompute_health",
+    "refresh_health",
     "threshold_band",
     "tiering_model",
 ]
