@@ -14,17 +14,25 @@ from scipy.stats import mannwhitneyu
 from survey.db import db
 from survey.errors import InvalidInputError
 from survey.scale import WeightsNote
-from survey.scoring.suggested_weights import fit_defection_logit, standardise
+from survey.scoring import health_scores_as_of
+from survey.scoring.suggested_weights import (
+    fit_defection_logit,
+    standardise,
+    suggested_health_weights,
+)
 from survey.scoring.validation import (
     auc_lower_defects,
+    cutoff_moment,
     defection_outcomes,
     hanley_mcneil_interval,
     health_quintiles,
+    health_validation,
     resolve_cutoff,
     validate_scores,
 )
 
 from .factories import make_account, make_defection
+from .health_data import build_health_data
 
 NAN = math.nan
 
@@ -252,3 +260,51 @@ def test_standardise_imputes_the_mean_and_marks_flat_columns():
     assert usable.tolist() == [True, False]
     assert z[:, 0].tolist() == [-1.0, 1.0, 0.0]
     assert z[:, 1].tolist() == [0.0, 0.0, 0.0]
+
+
+# --- the services on the health data set --------------------------------------------
+
+
+def test_health_validation_judges_health_at_the_cutoff(app):
+    with app.app_context():
+        data = build_health_data()
+        # At the end of 2026-04-01: H1 65.0, H2 57.2, H3 insufficient data (nothing but
+        # its stage and follow-up counts), H4 39.2 (defected 2026-10-01), H5 36.9.
+        scores = health_scores_as_of(cutoff_moment(date(2026, 4, 1)))
+        by_id = dict(zip(scores.account_ids.tolist(), scores.scores.tolist(), strict=True))
+        h4 = by_id[data.accounts["H4"].id]
+        others = [by_id[data.accounts[c].id] for c in ("H1", "H2", "H5")]
+        assert sum(h4 < s for s in others) == 2  # H4 below H1 and H2, above H5
+        result = health_validation(365, date(2026, 4, 1))
+        assert (result.accounts, result.defections, result.unscored) == (4, 1, 1)
+        assert result.auc == pytest.approx(2 / 3)
+        # Q1 = ½, Q2 = 8/15, SE² = (2/9 + 0 + 2(8/15 − 4/9)) / 3 = 0.13333: 2/3 ∓ 0.7157.
+        assert (result.auc_low, result.auc_high) == (0.0, 1.0)
+        assert result.low_sample
+        assert [(q.accounts, q.defections) for q in result.quintiles] == [
+            (1, 0),
+            (1, 1),
+            (0, 0),
+            (1, 0),
+            (1, 0),
+        ]
+        # A cut-off after H4 left: H4 is not judged; nobody left after it.
+        later = health_validation(30, date(2026, 10, 1))
+        assert later.defections == 0 and later.auc is None and later.low_sample
+        # The default cut-off (2025-11-23) is before any response: all five unscored.
+        default = health_validation()
+        assert default.cutoff == date(2025, 11, 23)
+        assert (default.accounts, default.unscored, default.auc) == (0, 5, None)
+
+
+def test_suggested_weights_on_too_few_accounts_say_so(app):
+    with app.app_context():
+        build_health_data()
+        suggestion = suggested_health_weights(365, date(2026, 4, 1))
+        assert (suggestion.accounts, suggestion.defections) == (4, 1)
+        assert suggestion.note is WeightsNote.TOO_FEW and suggestion.low_sample
+        assert suggestion.cutoff == date(2026, 4, 1) and suggestion.horizon_days == 365
+        assert [c.measure for c in suggestion.coefficients][:2] == [
+            "overall_score",
+            "dissatisfied_share",
+        ]

@@ -27,7 +27,8 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
 
 import numpy as np
 import statsmodels.api as sm
@@ -37,12 +38,17 @@ from statsmodels.tools.sm_exceptions import (
     PerfectSeparationWarning,
 )
 
-from survey.scale import WeightsNote
+from survey.scale import HEALTH_LOWER_IS_BETTER, WeightsNote
+from survey.scoring.health import health_scores_as_of
 from survey.scoring.validation import (
     LOW_SAMPLE_DEFECTIONS,
     BoolArray,
     FloatArray,
     auc_lower_defects,
+    cutoff_moment,
+    defection_outcomes,
+    judged,
+    resolve_cutoff,
 )
 
 
@@ -60,6 +66,8 @@ class SuggestedCoefficient:
 
 @dataclass(frozen=True, slots=True)
 class WeightSuggestion:
+    """The fit's figures (`cutoff`/`horizon_days` are set by the service)."""
+
     accounts: int
     defections: int
     #: AUC of the fitted linear predictor on the accounts it was fitted to.
@@ -67,6 +75,8 @@ class WeightSuggestion:
     low_sample: bool
     note: WeightsNote | None
     coefficients: list[SuggestedCoefficient]
+    cutoff: date | None = None
+    horizon_days: int | None = None
 
 
 def _finite(value: float) -> float | None:
@@ -173,9 +183,31 @@ def fit_defection_logit(
     )
 
 
+def suggested_health_weights(
+    horizon_days: int = 365, cutoff: date | None = None
+) -> WeightSuggestion:
+    """The regression over the current health model's measures, on the accounts
+    `health_validation` judges: active at the cut-off and with a health score then
+    (missing measures of those accounts imputed, see the module's rules)."""
+    cutoff = resolve_cutoff(horizon_days, cutoff)
+    outcomes = defection_outcomes(horizon_days, cutoff)
+    health = health_scores_as_of(cutoff_moment(cutoff))
+    mask, defected = judged(outcomes, health.account_ids)
+    scored = ~np.isnan(health.scores[mask])
+    lower = {m.value for m in HEALTH_LOWER_IS_BETTER}
+    fitted = fit_defection_logit(
+        health.values[mask][scored],
+        defected[scored],
+        health.measures,
+        [m not in lower for m in health.measures],
+    )
+    return replace(fitted, cutoff=cutoff, horizon_days=horizon_days)
+
+
 __all__ = [
     "SuggestedCoefficient",
     "WeightSuggestion",
     "fit_defection_logit",
     "standardise",
+    "suggested_health_weights",
 ]

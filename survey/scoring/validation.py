@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
 from numpy.typing import NDArray
@@ -48,6 +48,7 @@ from survey.clock import today as clock_today
 from survey.db import db
 from survey.errors import InvalidInputError
 from survey.models import Defection, KeyAccount
+from survey.scoring.health import health_scores_as_of
 from survey.scoring.normalise import midrank_percentiles
 from survey.statistics import Z95
 
@@ -218,6 +219,32 @@ def validate_scores(
     )
 
 
+def cutoff_moment(cutoff: date) -> datetime:
+    """The last moment of the cut-off day (UTC): everything dated that day counts, and
+    an account that defected on it is not judged (it was gone by then)."""
+    return datetime.combine(cutoff, time.max, UTC)
+
+
+def judged(outcomes: Outcomes, account_ids: np.ndarray) -> tuple[np.ndarray, BoolArray]:
+    """Of `account_ids` (a health computation's rows), which are judged at the cut-off
+    (a mask over them) and, for those, whether each defected within the horizon."""
+    outcome = dict(zip(outcomes.account_ids, outcomes.defected.tolist(), strict=True))
+    ids = [int(i) for i in account_ids]
+    mask = np.array([i in outcome for i in ids], dtype=bool)
+    defected = np.array([outcome[i] for i in ids if i in outcome], dtype=bool)
+    return mask, defected
+
+
+def health_validation(horizon_days: int = 365, cutoff: date | None = None) -> HealthValidation:
+    """Health at the cut-off (default today − horizon) against defection within the
+    horizon after it, under the current health model (see the module's rules)."""
+    cutoff = resolve_cutoff(horizon_days, cutoff)
+    outcomes = defection_outcomes(horizon_days, cutoff)
+    scores = health_scores_as_of(cutoff_moment(cutoff))
+    mask, defected = judged(outcomes, scores.account_ids)
+    return validate_scores(scores.scores[mask], defected, cutoff=cutoff, horizon_days=horizon_days)
+
+
 __all__ = [
     "LOW_SAMPLE_DEFECTIONS",
     "MAX_HORIZON_DAYS",
@@ -225,9 +252,12 @@ __all__ = [
     "Outcomes",
     "Quintile",
     "auc_lower_defects",
+    "cutoff_moment",
     "defection_outcomes",
     "hanley_mcneil_interval",
     "health_quintiles",
+    "health_validation",
+    "judged",
     "resolve_cutoff",
     "validate_scores",
 ]
