@@ -308,3 +308,14 @@ def test_suggested_weights_on_too_few_accounts_say_so(app):
             "overall_score",
             "dissatisfied_share",
         ]
+
+
+def test_a_measure_repeating_another_is_left_out():
+    values, defected = _logit_data()
+    doubled = np.column_stack([values[:, :2], values[:, 1] * 2 + 1])
+    got = fit_defection_logit(doubled, defected, ["sat", "overdue", "again"], [True] * 3)
+    alone = fit_defection_logit(values[:, :2], defected, ["sat", "overdue"], [True] * 2)
+    assert got.coefficients[2].coefficient is None
+    assert [c.coefficient for c in got.coefficients[:2]] == pytest.approx(
+        [c.coefficient for c in alone.coefficients]
+    )

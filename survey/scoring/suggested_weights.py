@@ -4,8 +4,9 @@
 `z_j` is measure j *standardised* over the judged accounts: `(x − mean) / sd` with
 the mean and the population standard deviation (ddof 0) of the accounts that have a
 value; an account without a value gets the mean (z = 0), so it neither helps nor
-hurts. A measure that does not vary (or that fewer than two accounts have) is left out
-of the fit and shows no coefficient.
+hurts. A measure that does not vary (or that fewer than two accounts have), or that is
+a linear combination of the measures before it, is left out of the fit and shows no
+coefficient.
 
 A coefficient is the change in the log-odds of defecting for one standard deviation
 more of the measure, with its 95 % Wald interval and p-value. The *proposed weight*
@@ -99,6 +100,21 @@ def standardise(values: FloatArray) -> tuple[FloatArray, np.ndarray]:
     return z, usable
 
 
+def _independent(z: FloatArray, usable: np.ndarray) -> np.ndarray:
+    """`usable` less each column that is a linear combination of the constant and the
+    usable columns before it (open and overdue cases that always go together): it
+    cannot have a coefficient of its own, and is left out like a flat one."""
+    kept = usable.copy()
+    basis = [np.ones(len(z))]
+    for j in np.flatnonzero(usable):
+        candidate = np.column_stack([*basis, z[:, j]])
+        if np.linalg.matrix_rank(candidate) == len(basis) + 1:
+            basis.append(z[:, j])
+        else:
+            kept[j] = False
+    return kept
+
+
 def _empty(measures: Sequence[str], n: int, d: int, note: WeightsNote) -> WeightSuggestion:
     return WeightSuggestion(
         accounts=n,
@@ -122,6 +138,7 @@ def fit_defection_logit(
     if d == 0 or d == n:
         return _empty(measures, n, d, WeightsNote.NOTHING_TO_FIT)
     z, usable = standardise(values)
+    usable = _independent(z, usable)
     columns = np.flatnonzero(usable)
     if len(columns) == 0:
         return _empty(measures, n, d, WeightsNote.NO_VARIATION)
