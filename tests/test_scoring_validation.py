@@ -16,6 +16,7 @@ from survey.errors import InvalidInputError
 from survey.scale import WeightsNote
 from survey.scoring import health_scores_as_of
 from survey.scoring.suggested_weights import (
+    adopt_command,
     fit_defection_logit,
     standardise,
     suggested_health_weights,
@@ -319,3 +320,18 @@ def test_a_measure_repeating_another_is_left_out():
     assert [c.coefficient for c in got.coefficients[:2]] == pytest.approx(
         [c.coefficient for c in alone.coefficients]
     )
+
+
+def test_adopt_command_lists_the_proposed_weights():
+    values, defected = _logit_data()
+    got = fit_defection_logit(
+        values, defected, ["sat", "overdue", "noise", "flat"], [True, False, True, True]
+    )
+    weights = {c.measure: c.proposed_weight for c in got.coefficients}
+    command = adopt_command(got)
+    assert command == (
+        f"flask scorecard set health sat={weights['sat']:.3f} "
+        f"overdue={weights['overdue']:.3f} noise={weights['noise']:.3f}"
+    )
+    nothing = fit_defection_logit(values, np.zeros(80, bool), ["a", "b", "c", "d"], [True] * 4)
+    assert adopt_command(nothing) is None

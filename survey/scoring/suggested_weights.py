@@ -200,6 +200,18 @@ def fit_defection_logit(
     )
 
 
+def adopt_command(suggestion: WeightSuggestion) -> str | None:
+    """The command that would adopt the proposed weights (to 3 decimals), or None when
+    nothing is proposed. Measures without a coefficient are not in it (they keep
+    their weight); a measure proposed at 0 leaves the model."""
+    parts = [
+        f"{c.measure}={c.proposed_weight:.3f}"
+        for c in suggestion.coefficients
+        if c.proposed_weight is not None
+    ]
+    return f"flask scorecard set health {' '.join(parts)}" if parts else None
+
+
 def suggested_health_weights(
     horizon_days: int = 365, cutoff: date | None = None
 ) -> WeightSuggestion:
@@ -224,6 +236,7 @@ def suggested_health_weights(
 __all__ = [
     "SuggestedCoefficient",
     "WeightSuggestion",
+    "adopt_command",
     "fit_defection_logit",
     "standardise",
     "suggested_health_weights",

@@ -9,6 +9,7 @@ from . import (  # noqa: F401
     console,
     exports,
     follow_ups,
+    priorities,
     results,
     schedules,
     settings,
