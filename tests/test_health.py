@@ -17,7 +17,7 @@ from sqlalchemy import select
 from survey import clock
 from survey.db import db
 from survey.models import MODEL_HEALTH, AccountScore, FollowUp, HealthSnapshot, ScoreModel
-from survey.scoring import WeightChange, change_model
+from survey.scoring import WeightChange, account_health, change_model, health_of_accounts
 from survey.scoring.health import (
     backfill_health,
     health_inputs_changed,
@@ -249,3 +249,101 @@ def test_backfill_writes_past_days(app, now):
         )
         with pytest.raises(ValueError):
             backfill_health(0)
+
+
+def test_account_health_parts_history_and_why_moved(app, now):
+    with app.app_context():
+        data = build_health_data()
+        backfill_health(14, every=7)
+        h1 = data.accounts["H1"].id
+        # H1's case is resolved an hour ago: the move between 11-16 and today.
+        case = db.session.scalar(select(FollowUp).where(FollowUp.account_id == h1))
+        case.resolved_at = now - timedelta(hours=1)
+        db.session.commit()
+        recompute_health()
+        health = account_health(h1)
+        assert health is not None
+        assert health.version == 1 and health.band == "watch"
+        assert [p.day for p in health.history] == [
+            date(2026, 11, 23),
+            date(2026, 11, 16),
+            date(2026, 11, 9),
+        ]
+        assert sum(p.contribution for p in health.parts) == pytest.approx(health.score, abs=0.01)
+        assert health.history[1].score == pytest.approx(58.125)
+        # No open case any more: open 25 -> 62.5 (of .05), overdue 12.5 -> 50 (of .1).
+        assert health.score == pytest.approx(58.125 + 0.05 * 37.5 + 0.1 * 37.5)
+        assert health.change == pytest.approx(5.625, abs=0.006)
+        moved = health.why_moved
+        assert moved is not None and moved.since == date(2026, 11, 16)
+        assert [(p.measure, p.delta) for p in moved.parts] == [
+            ("overdue_follow_ups", 3.75),
+            ("open_follow_ups", 1.88),
+        ]
+        assert (moved.parts[0].value_before, moved.parts[0].value_after) == (1.0, 0.0)
+        assert moved.text_en == (
+            "Health rose 5.6 points between 2026-11-16 and 2026-11-23 (58.1 → 63.8), mostly: "
+            "Overdue follow-ups (+3.8; 1 → 0); Open follow-ups (+1.9; 1 → 0)."
+        )
+        assert moved.text_zh.startswith("自 2026-11-16 至 2026-11-23，健康度上升 5.6 分")
+        assert len(account_health(h1, history_first=1).history) == 1
+        # H3 has a row without a score; why-moved says there is not enough data.
+        h3 = account_health(data.accounts["H3"].id)
+        assert h3 is not None and h3.score is None and h3.why_moved.change is None
+        assert h3.why_moved.text_en.startswith("Not enough data")
+        # A defected account has no current health.
+        assert account_health(data.accounts["H4"].id) is None
+
+
+def test_a_page_of_healths_in_two_statements(app, now):
+    with app.app_context():
+        data = build_health_data()
+        backfill_health(21, every=7)
+        recompute_health()
+        ids = [a.id for a in data.accounts.values()]
+        before = len(get_recorded_queries())
+        healths = health_of_accounts(ids, history_first=3)
+        assert len(get_recorded_queries()) - before == 2
+        assert set(healths) == {data.accounts[c].id for c in ("H1", "H2", "H3", "H5")}
+        assert all(len(h.history) == 3 for h in healths.values())
+
+
+def test_cli_recompute_backfill_show(app, runner, now):
+    with app.app_context():
+        data = build_health_data()
+    result = runner.invoke(args=["health", "backfill", "--days", "14"])
+    assert result.exit_code == 0, result.output
+    assert "Wrote health snapshots for 2 day(s)." in result.output
+    result = runner.invoke(args=["health", "recompute"])
+    assert result.exit_code == 0, result.output
+    assert "Health (version 1): 4 account(s), 3 scored (good 0, watch 3, poor 0)" in result.output
+    result = runner.invoke(args=["health", "show", "H1"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("Account H1 (H1): 58.1 需关注 / Watch (v1, 2026-11-23 09:30")
+    assert "  最近一次总体满意度 / Latest overall satisfaction | 5 | 83.3 | 0.250 | 20.83" in lines
+    assert "  逾期跟进 / Overdue follow-ups | 1 | 12.5 | 0.100 | 1.25" in lines
+    assert "  2026-11-09  58.1  需关注 / Watch" in lines
+    assert lines[-1] == ("Health did not change between 2026-11-16 and 2026-11-23 (58.1).")
+    result = runner.invoke(args=["health", "show", "H4"])
+    assert "no health yet" in result.output
+    result = runner.invoke(args=["health", "show", "NOPE"])
+    assert result.exit_code != 0
+    del data
+
+
+def test_outbox_worker_recomputes_health(app, runner, now):
+    with app.app_context():
+        build_health_data()
+    assert runner.invoke(args=["outbox", "send"]).exit_code == 0
+    with app.app_context():
+        assert db.session.query(AccountScore).count() == 4
+        computed = db.session.scalar(
+            select(ScoreModel.computed_at).where(ScoreModel.code == MODEL_HEALTH)
+        )
+    assert runner.invoke(args=["outbox", "send"]).exit_code == 0
+    with app.app_context():
+        again = db.session.scalar(
+            select(ScoreModel.computed_at).where(ScoreModel.code == MODEL_HEALTH)
+        )
+    assert again == computed  # nothing changed: not recomputed

@@ -304,7 +304,23 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
         # Loaded for the whole page with one query: a few people per account.
         "team": listed(TEAM),
         "contacts": listed(ACCOUNT_CONTACTS),
+        # Two statements for the whole page (scores, ranked snapshots).
+        "health": ONE,
     },
+    # Health (schema/scoring/health.py): value objects read with the account's score.
+    "AccountHealth": {
+        **free("score band version asOf change"),
+        "parts": listed(len(scale.HealthMeasure)),
+        "history": first_list(12, 0),
+        "whyMoved": ONE,
+    },
+    "HealthPart": free("measure label perspective value percentile weight contribution"),
+    "HealthPoint": free("at score band"),
+    "HealthMove": {
+        **free("since until scoreBefore scoreAfter change text"),
+        "parts": listed(len(scale.HealthMeasure)),
+    },
+    "HealthMovePart": free("measure label before after change valueBefore valueAfter"),
     "AccountConnection": CONNECTION,
     "AccountEdge": EDGE,
     "Answer": free("aspect aspectLabel score satisfaction reasons reasonText"),

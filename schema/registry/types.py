@@ -28,6 +28,7 @@ from ..context import Info
 from ..loaders import Batch
 from ..permissions import IsManager
 from ..scalars import BigInt, ReasonCode, reason_enum
+from ..scoring.health import AccountHealth, resolve_health
 from .team import TeamMember, resolve_team
 from .timeline import TimelineConnection, resolve_timeline
 
@@ -257,6 +258,13 @@ class Account:
         self, info: Info, first: int | None = 50, after: str | None = None
     ) -> TimelineConnection:
         return resolve_timeline(info, self.batch, self.pk, first, after)
+
+    @strawberry.field(
+        description="The account's health score, parts, history and why it moved; null "
+        "before health was computed or when the account is no longer active."
+    )
+    def health(self, info: Info) -> AccountHealth | None:
+        return resolve_health(info, self.batch, self.pk)
 
 
 def _enum_label(

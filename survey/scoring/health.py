@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -74,20 +75,44 @@ class HealthScores:
     def parts(self, i: int) -> list[dict[str, object]]:
         """Account row `i`'s parts, as stored (JSON-ready; None for NaN)."""
         return [
-            {
-                "measure": measure,
-                "perspective": self.perspectives[j],
-                "value": _num(self.values[i, j], 4),
-                "percentile": _num(self.percentiles[i, j], 4),
-                "weight": _num(self.weights[i, j], 6),
-                "contribution": _num(self.contributions[i, j], 4),
-            }
-            for j, measure in enumerate(self.measures)
+            {key: (None if isinstance(v, float) and np.isnan(v) else v) for key, v in part.items()}
+            for part in _parts_of(self, slice(i, i + 1))[0]
         ]
 
 
-def _num(x: float, digits: int) -> float | None:
-    return None if np.isnan(x) else round(float(x), digits)
+def _parts_of(scores: HealthScores, rows: slice) -> list[list[dict[str, object]]]:
+    """The parts of a run of account rows, rounded (NaN stays NaN: see `_parts_json`)."""
+    values = np.round(scores.values[rows], 4).tolist()
+    percentiles = np.round(scores.percentiles[rows], 4).tolist()
+    weights = np.round(scores.weights[rows], 6).tolist()
+    contributions = np.round(scores.contributions[rows], 4).tolist()
+    named = tuple(zip(scores.measures, scores.perspectives, strict=True))
+    return [
+        [
+            {
+                "measure": measure,
+                "perspective": perspective,
+                "value": v,
+                "percentile": p,
+                "weight": w,
+                "contribution": c,
+            }
+            for (measure, perspective), v, p, w, c in zip(named, vr, pr, wr, cr, strict=True)
+        ]
+        for vr, pr, wr, cr in zip(values, percentiles, weights, contributions, strict=True)
+    ]
+
+
+_ENCODE = json.JSONEncoder(separators=(",", ":"), allow_nan=True).encode
+
+
+def _parts_json(scores: HealthScores) -> list[str]:
+    """Every account's parts as a JSON text, NaN written null: one C-encoder pass
+    over all rows, split at the row boundaries (a part holds no brackets)."""
+    if not len(scores.account_ids):
+        return []
+    text = _ENCODE(_parts_of(scores, slice(None))).replace("NaN", "null")
+    return ["[" + piece + "]" for piece in text[2:-2].split("],[")]
 
 
 def health_scores_as_of(at: datetime, version: ModelVersion | None = None) -> HealthScores:
@@ -179,27 +204,30 @@ class HealthRecompute:
 
 
 def _rows(scores: HealthScores) -> list[dict[str, object]]:
+    """One row per account: score, band, parts (the columns every write shares are
+    given once, with the statement's values)."""
+    score = np.round(scores.scores, 4).tolist()
     return [
         {
-            "account_id": int(account_id),
-            "score": _num(scores.scores[i], 4),
-            "band": scores.bands[i],
-            "parts": json.dumps(scores.parts(i), separators=(",", ":")),
+            "account_id": account_id,
+            "score": None if math.isnan(value) else value,
+            "band": band,
+            "parts": parts,
         }
-        for i, account_id in enumerate(scores.account_ids)
+        for account_id, value, band, parts in zip(
+            scores.account_ids.tolist(), score, scores.bands, _parts_json(scores), strict=True
+        )
     ]
 
 
 def _write_snapshots(scores: HealthScores, day: date, rows: list[dict[str, object]]) -> None:
     db.session.execute(delete(HealthSnapshot).where(HealthSnapshot.day == day))
     if rows:
-        taken = utcnow()
         db.session.execute(
-            insert(HealthSnapshot),
-            [
-                {**row, "day": day, "version_id": scores.version.version_id, "taken_at": taken}
-                for row in rows
-            ],
+            insert(HealthSnapshot.__table__).values(
+                day=day, version_id=scores.version.version_id, taken_at=utcnow()
+            ),
+            rows,
         )
 
 
@@ -231,18 +259,14 @@ def recompute_health(*, snapshot: bool = True, commit: bool = True) -> HealthRec
     db.session.execute(delete(AccountScore).where(AccountScore.model_id == model_id))
     if rows:
         db.session.execute(
-            insert(AccountScore),
-            [
-                {
-                    **row,
-                    "model_id": model_id,
-                    "version_id": scores.version.version_id,
-                    "period": None,
-                    "flags": "",
-                    "computed_at": now,
-                }
-                for row in rows
-            ],
+            insert(AccountScore.__table__).values(
+                model_id=model_id,
+                version_id=scores.version.version_id,
+                period=None,
+                flags="",
+                computed_at=now,
+            ),
+            rows,
         )
     day = today() if snapshot else None
     if day is not None:

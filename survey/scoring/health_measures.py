@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy import and_, case, func, or_, select
 
 from survey.db import db
 from survey.models import (
@@ -183,11 +183,8 @@ def _responses(at: datetime, ids: IntArray, values: FloatArray) -> None:
 
 def _invitations(at: datetime, ids: IntArray, values: FloatArray) -> None:
     """Whether the account answered its last judged invitation (1/0)."""
-    answered = (
-        select(literal(1))
-        .where(Response.invitation_id == Invitation.id, Response.submitted_at < at)
-        .exists()
-    )
+    # An invitation has at most one response (responses.invitation_id is unique).
+    answered = Response.id.is_not(None)
     closed = or_(
         and_(Campaign.closed_at.is_not(None), Campaign.closed_at < at),
         Campaign.closes_at < at,
@@ -205,6 +202,10 @@ def _invitations(at: datetime, ids: IntArray, values: FloatArray) -> None:
             .label("rn"),
         )
         .join(Campaign, Campaign.id == Invitation.campaign_id)
+        .outerjoin(
+            Response,
+            and_(Response.invitation_id == Invitation.id, Response.submitted_at < at),
+        )
         .where(
             Invitation.sent_at.is_not(None),
             Invitation.sent_at < at,

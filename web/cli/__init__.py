@@ -5,7 +5,18 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import accounts, campaigns, contacts, demo, follow_ups, graphql, outbox, schedules, staff
+from . import (
+    accounts,
+    campaigns,
+    contacts,
+    demo,
+    follow_ups,
+    graphql,
+    health,
+    outbox,
+    schedules,
+    staff,
+)
 
 
 def register_cli(app: Flask) -> None:
@@ -18,6 +29,7 @@ def register_cli(app: Flask) -> None:
         outbox.group,
         follow_ups.group,
         schedules.group,
+        health.group,
         demo.command,
     ):
         app.cli.add_command(group)

@@ -24,6 +24,7 @@ from survey.delivery import (
 from survey.follow_ups import EscalationReport
 
 from .follow_ups import escalation_step
+from .health import health_step
 from .schedules import schedule_step
 
 group = AppGroup(
@@ -105,6 +106,7 @@ def _escalating() -> Callable[[], object]:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     step = escalation_step(app)
     schedules = schedule_step(app)
+    health = health_step()
 
     def run() -> EscalationReport:
         report = step()
@@ -115,6 +117,9 @@ def _escalating() -> Callable[[], object]:
         if launched:
             names = ", ".join(item.campaign_name for item in launched)
             click.echo(f"launched {len(launched)} scheduled campaign(s): {names}", err=True)
+        # And recomputes health when its inputs changed, or once a day for the snapshot.
+        if health() is not None:
+            click.echo("recomputed account health", err=True)
         return report
 
     return run

@@ -1,0 +1,1 @@
+"""Scores of accounts in the API: value and health (survey.scoring)."""
