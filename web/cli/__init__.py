@@ -15,6 +15,7 @@ from . import (
     health,
     outbox,
     schedules,
+    scorecard,
     staff,
 )
 
@@ -30,6 +31,7 @@ def register_cli(app: Flask) -> None:
         follow_ups.group,
         schedules.group,
         health.group,
+        scorecard.group,
         demo.command,
     ):
         app.cli.add_command(group)

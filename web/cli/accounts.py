@@ -21,12 +21,13 @@ from survey.errors import DomainError
 from survey.models import Contact, KeyAccount
 from survey.scale import TIERS, ContactRole, ReasonCode, RelationshipStage, ValueType
 
-from . import account_team
+from . import account_team, metrics
 
 group = AppGroup(
     "accounts", help="Key-account registry: import, defections, list, show, account teams."
 )
 group.add_command(account_team.group)
+group.add_command(metrics.group)
 
 #: Files with more rows than this get a progress bar on stderr.
 PROGRESS_MIN_ROWS = 1000
