@@ -22,6 +22,7 @@ from .registry.mutations import DefectionMutation
 from .registry.queries import AccountQuery, StaffQuery
 from .schedules.mutations import ScheduleMutation
 from .schedules.queries import ScheduleQuery
+from .scoring.priority import PriorityQuery
 
 
 @strawberry.type
@@ -35,6 +36,7 @@ class Query(
     StaffQuery,
     AuditQuery,
     ScheduleQuery,
+    PriorityQuery,
     RateLimitQuery,
 ):
     """Lists (keyset pages), single rows and the analysis."""

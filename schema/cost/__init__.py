@@ -3,6 +3,7 @@ hourly budget (README: GraphQL API, Cost and budgets)."""
 
 from __future__ import annotations
 
+from . import priorities  # noqa: F401 (adds the priorities' prices to WEIGHTS)
 from .admission import DEFAULT_MAX_COST, QUERY_TOO_COSTLY, RATE_LIMITED, CostLimit
 from .estimate import operation_cost
 from .weights import CARDINALITY, WEIGHTS
