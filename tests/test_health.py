@@ -17,7 +17,13 @@ from sqlalchemy import select
 from survey import clock
 from survey.db import db
 from survey.models import MODEL_HEALTH, AccountScore, FollowUp, HealthSnapshot, ScoreModel
-from survey.scoring import WeightChange, account_health, change_model, health_of_accounts
+from survey.scoring import (
+    HealthPart,
+    WeightChange,
+    account_health,
+    change_model,
+    health_of_accounts,
+)
 from survey.scoring.health import (
     backfill_health,
     health_inputs_changed,
@@ -26,6 +32,7 @@ from survey.scoring.health import (
     refresh_health,
 )
 from survey.scoring.health_measures import MEASURES, health_measures_as_of
+from survey.scoring.health_reads import why_moved
 
 from .factories import make_account
 from .health_data import CREATED, at, build_health_data
@@ -347,3 +354,30 @@ def test_outbox_worker_recomputes_health(app, runner, now):
             select(ScoreModel.computed_at).where(ScoreModel.code == MODEL_HEALTH)
         )
     assert again == computed  # nothing changed: not recomputed
+
+
+def test_why_moved_names_the_parts_and_unchanged_values():
+    before = (
+        HealthPart("overall_score", "voice", 4.0, 50.0, 0.5, 25.0),
+        HealthPart("days_since_answer", "engagement", 10.0, 80.0, 0.5, 40.0),
+    )
+    after = (
+        HealthPart("overall_score", "voice", 4.0, 40.0, 0.5, 20.0),
+        HealthPart("days_since_answer", "engagement", 17.0, 60.0, 0.5, 30.0),
+    )
+    moved = why_moved(date(2026, 11, 16), 65.0, before, date(2026, 11, 23), 50.0, after)
+    assert moved.change == -15.0
+    assert [(p.measure, p.delta) for p in moved.parts] == [
+        ("days_since_answer", -10.0),
+        ("overall_score", -5.0),
+    ]
+    assert moved.text_en == (
+        "Health fell 15.0 points between 2026-11-16 and 2026-11-23 (65.0 → 50.0), mostly: "
+        "Days since the account answered (-10.0; 10 days → 17 days); "
+        "Latest overall satisfaction (-5.0; 4 unchanged, others moved)."
+    )
+    assert moved.text_zh == (
+        "自 2026-11-16 至 2026-11-23，健康度下降 15.0 分（65.0 → 50.0），主要因为："
+        "距上次答卷的天数（-10.0；10 天 → 17 天）、"
+        "最近一次总体满意度（-5.0；4 未变，其他客户有变化）。"
+    )

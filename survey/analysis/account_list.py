@@ -17,7 +17,16 @@ from sqlalchemy import case, func, select
 
 from survey.db import db
 from survey.errors import InvalidInputError
-from survey.models import Answer, Aspect, Defection, KeyAccount, Response
+from survey.models import (
+    MODEL_HEALTH,
+    AccountScore,
+    Answer,
+    Aspect,
+    Defection,
+    KeyAccount,
+    Response,
+    ScoreModel,
+)
 from survey.registry import AccountFilter, account_conditions
 from survey.scale import OVERALL
 
@@ -46,6 +55,10 @@ class AccountListRow:
     #: The overall score (1-5) of its newest response with one; None if never heard.
     latest_overall: int | None
     latest_at: datetime | None
+    #: Its stored health score and band (survey.scoring.health); None: none yet, or
+    #: insufficient data (score None with a row).
+    health_score: float | None = None
+    health_band: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +150,12 @@ def account_list(
         )
     else:
         order = (KeyAccount.annual_revenue.desc(), KeyAccount.external_id)
+    health = (
+        select(AccountScore.account_id, AccountScore.score, AccountScore.band)
+        .join(ScoreModel, ScoreModel.id == AccountScore.model_id)
+        .where(ScoreModel.code == MODEL_HEALTH)
+        .subquery()
+    )
     rows = db.session.execute(
         select(
             KeyAccount.id,
@@ -151,9 +170,12 @@ def account_list(
             Defection.defected_on,
             latest.c.score,
             latest.c.submitted_at,
+            health.c.score,
+            health.c.band,
         )
         .outerjoin(Defection, Defection.account_id == KeyAccount.id)
         .outerjoin(latest, latest.c.account_id == KeyAccount.id)
+        .outerjoin(health, health.c.account_id == KeyAccount.id)
         .where(*conditions)
         .order_by(*order)
         .limit(page_size)
@@ -168,6 +190,8 @@ def account_list(
                 defected_on=row[9],
                 latest_overall=int(row[10]) if row[10] is not None else None,
                 latest_at=row[11],
+                health_score=row[12],
+                health_band=row[13],
             )
             for row in rows
         ),

@@ -26,6 +26,7 @@ from survey.clock import utcnow
 from survey.db import db
 from survey.demo.contacts import add_buying_centres
 from survey.demo.follow_ups import root_cause_for, work_follow_ups
+from survey.demo.health import add_health_history
 from survey.demo.history import finish_last_year, open_last_year
 from survey.demo.schedules import add_quarterly_schedule
 from survey.demo.team import add_teams_and_tier_changes
@@ -299,6 +300,7 @@ def load_demo(
         seed=DEMO_SEED,
         answers=lambda account, en: _answers(answer_rng, account, en),
     )
+    add_health_history(now)  # weekly health snapshots for half a year, then today's
     return DemoReport(True, accounts, responses + added, defections, second.campaign_id)
 
 

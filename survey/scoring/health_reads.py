@@ -102,10 +102,16 @@ class MovedPart:
         return measure_label(self.measure, locale)
 
     def values(self, locale: str | None) -> str:
-        return (
-            f"{format_measure(self.measure, self.value_before, locale)} → "
-            f"{format_measure(self.measure, self.value_after, locale)}"
-        )
+        """ "136 days → 142 days"; an unchanged value says the others moved (the
+        percentile is relative to the other accounts)."""
+        after = format_measure(self.measure, self.value_after, locale)
+        if self.value_before == self.value_after:
+            return (
+                f"{after} unchanged, others moved"
+                if locale == "en"
+                else f"{after} 未变，其他客户有变化"
+            )
+        return f"{format_measure(self.measure, self.value_before, locale)} → {after}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +141,8 @@ class AccountHealth:
     band: str | None
     version: int
     as_of: datetime
+    #: The lowest score of each band under that version ({"good": 70, "watch": 40}).
+    band_limits: dict[str, float]
     parts: tuple[HealthPart, ...]
     history: tuple[HealthPoint, ...]
     why_moved: WhyMoved | None
@@ -236,6 +244,7 @@ def health_of_accounts(
             AccountScore.parts,
             AccountScore.computed_at,
             ScoreModelVersion.version,
+            ScoreModelVersion.band_limits,
         )
         .join(ScoreModel, ScoreModel.id == AccountScore.model_id)
         .join(ScoreModelVersion, ScoreModelVersion.id == AccountScore.version_id)
@@ -286,6 +295,7 @@ def health_of_accounts(
             band=row.band,
             version=row.version,
             as_of=row.computed_at,
+            band_limits={k: float(v) for k, v in json.loads(row.band_limits).items()},
             parts=_parts(row.parts),
             history=tuple(HealthPoint(day, score, band) for day, score, band, _ in snaps),
             why_moved=moved,
@@ -304,6 +314,7 @@ def account_health(account_id: int, history_first: int = 12) -> AccountHealth | 
             band=health.band,
             version=health.version,
             as_of=health.as_of,
+            band_limits=health.band_limits,
             parts=health.parts,
             history=health.history[: max(history_first, 0)],
             why_moved=health.why_moved,

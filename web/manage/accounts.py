@@ -40,12 +40,14 @@ from survey.scale import (
     TIER_LABELS,
     TIERS,
     ContactRole,
+    HealthBand,
     RelationshipStage,
     TeamRole,
     ValueType,
 )
 
 from .account_charts import aspect_history_chart, aspect_order
+from .account_health import health_section
 from .blueprint import bp
 from .console import page_locale
 
@@ -124,6 +126,7 @@ def accounts() -> str | tuple[str, int]:
         query=query,
         filtered=any(v for k, v in query.items() if k != "sort"),
         stage_label=lambda code: _stage_label(code, locale),
+        health_band_label=lambda code: HealthBand(code).label(locale),
     )
     return (html, 422) if not valid else html
 
@@ -188,6 +191,7 @@ def account(external_id: str) -> str | tuple[str, int]:
         cases=[(c, is_overdue(c.status, c.due_at)) for c in cases],
         timeline=timeline,
         older=after is not None,
+        health=health_section(details.id, locale),
     )
 
 
