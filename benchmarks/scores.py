@@ -26,6 +26,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from survey.clock import utcnow
 from survey.db import db
 from survey.models import AccountMetric, AccountScore, KeyAccount
 from survey.scoring import ensure_score_models, recompute_health
@@ -60,6 +61,7 @@ ACCOUNT_SCORES = """query($id: ID!) { account(id: $id) {
 def add_indicators(seed: int) -> int:
     """Eight indicators per active account for PERIOD, loosely tied to its revenue."""
     rng = random.Random(seed)
+    now = utcnow()
     with db.engine.begin() as conn:
         accounts = conn.execute(
             select(KeyAccount.id, KeyAccount.annual_revenue).where(KeyAccount.active.is_(True))
@@ -78,12 +80,12 @@ def add_indicators(seed: int) -> int:
                     ("growth_potential", float(rng.randint(1, 5))),
                     ("service_cost", sales * rng.uniform(0.01, 0.1)),
                 ):
-                    yield (account_id, PERIOD, PERIOD_END, indicator, round(value, 2))
+                    yield (account_id, PERIOD, PERIOD_END, indicator, round(value, 2), now)
 
         return bulk_insert(
             conn,
             AccountMetric.__table__,  # type: ignore[arg-type]
-            ("account_id", "period", "period_end", "indicator", "value"),
+            ("account_id", "period", "period_end", "indicator", "value", "imported_at"),
             rows(),
         )
 
