@@ -22,7 +22,9 @@ from .registry.mutations import DefectionMutation
 from .registry.queries import AccountQuery, StaffQuery
 from .schedules.mutations import ScheduleMutation
 from .schedules.queries import ScheduleQuery
+from .scoring.mutations import ScoringMutation
 from .scoring.priority import PriorityQuery
+from .scoring.queries import ScoringQuery
 
 
 @strawberry.type
@@ -36,6 +38,7 @@ class Query(
     StaffQuery,
     AuditQuery,
     ScheduleQuery,
+    ScoringQuery,
     PriorityQuery,
     RateLimitQuery,
 ):
@@ -50,6 +53,7 @@ class Mutation(
     CampaignCloseMutation,
     DefectionMutation,
     ScheduleMutation,
+    ScoringMutation,
 ):
     """Managers launch and close campaigns, record lost accounts and phone answers,
     and move follow-up cases along."""

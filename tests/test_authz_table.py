@@ -191,6 +191,19 @@ RULES: dict[tuple[str, str], tuple[str, Variables, str]] = {
         _defection,
         MANAGER,
     ),
+    ("Query", "valuePyramid"): ("{ valuePyramid { band accounts } }", _none, VIEWER),
+    ("Query", "tierSuggestions"): ("{ tierSuggestions { suggestedTier } }", _none, VIEWER),
+    ("Query", "scoreModels"): ("{ scoreModels { code version } }", _none, VIEWER),
+    ("Mutation", "applyTierSuggestions"): (
+        "mutation { applyTierSuggestions(accountIds: []) { newTier } }",
+        _none,
+        MANAGER,
+    ),
+    ("Mutation", "setScoreModel"): (
+        'mutation { setScoreModel(code: "pyramid", note: "same weights") { version } }',
+        _none,
+        ADMIN,
+    ),
 }
 
 #: Fields inside types that need more than the viewer role. The contact person is a

@@ -3,10 +3,14 @@ hourly budget (README: GraphQL API, Cost and budgets)."""
 
 from __future__ import annotations
 
-from . import priorities  # noqa: F401 (adds the priorities' prices to WEIGHTS)
 from .admission import DEFAULT_MAX_COST, QUERY_TOO_COSTLY, RATE_LIMITED, CostLimit
 from .estimate import operation_cost
+from .priorities import add_priority_weights
+from .value_weights import add_value_weights
 from .weights import CARDINALITY, WEIGHTS
+
+add_value_weights(WEIGHTS)
+add_priority_weights(WEIGHTS)
 
 __all__ = [
     "CARDINALITY",

@@ -1,15 +1,14 @@
 """The prices of the priorities' fields (schema/scoring/priority.py), added to WEIGHTS.
 
-Kept beside weights.py (whose table is at its size limit) and merged into it when the
-cost package is imported (schema/cost/__init__.py), so every reader of WEIGHTS sees
-them. Same unit as weights.py: about 0.1 ms on the benchmark's data set.
+Kept beside weights.py (whose table is at its size limit); schema/cost/__init__.py
+adds them to WEIGHTS when the package is imported, so every reader sees them. Same unit as weights.py: about 0.1 ms on the benchmark's data set.
 """
 
 from __future__ import annotations
 
 from survey import scale
 
-from .weights import CONNECTION, EDGE, FREE, SCAN, WEIGHTS, Weight, connection, fixed, free, listed
+from .weights import CONNECTION, EDGE, FREE, SCAN, Weight, connection, fixed, free, listed
 
 #: Health as of a past day for every account (survey.scoring.health_measures: four
 #: set-based statements over responses, invitations and follow-ups, then numpy), as
@@ -47,9 +46,7 @@ TYPES: dict[str, dict[str, Weight]] = {
 }
 
 
-def add_to(weights: dict[str, dict[str, Weight]]) -> None:
+def add_priority_weights(weights: dict[str, dict[str, Weight]]) -> None:
+    """Add the priorities' prices to the table (schema/cost/__init__.py does, once)."""
     weights["Query"].update(QUERY)
     weights.update(TYPES)
-
-
-add_to(WEIGHTS)

@@ -17,6 +17,7 @@ import strawberry
 from survey import analysis, scale
 from survey import models as m
 from survey.registry import (
+    accounts_by_ids,
     contacts_by_ids,
     contacts_of_accounts,
     defections_of_accounts,
@@ -29,6 +30,7 @@ from ..loaders import Batch
 from ..permissions import IsManager
 from ..scalars import BigInt, ReasonCode, reason_enum
 from ..scoring.health import AccountHealth, resolve_health
+from ..scoring.value import AccountValue, provide_accounts, resolve_value
 from .team import TeamMember, resolve_team
 from .timeline import TimelineConnection, resolve_timeline
 
@@ -266,6 +268,14 @@ class Account:
     def health(self, info: Info) -> AccountHealth | None:
         return resolve_health(info, self.batch, self.pk)
 
+    @strawberry.field(
+        description="The account's value under a value model (default: the one that "
+        "suggests tiers): score, band, suggested tier, flags and the parts that made it; "
+        "null before its indicators were scored."
+    )
+    def value(self, info: Info, model: str | None = None) -> AccountValue | None:
+        return resolve_value(info, self.batch, self.pk, model)
+
 
 def _enum_label(
     enum: type[scale.ValueType | scale.RelationshipStage], code: str, locale: str
@@ -376,3 +386,10 @@ def build_defection(row: m.Defection, account: Account) -> Defection:
         recorded_at=row.recorded_at,
         recorded_by=row.recorded_by,
     )
+
+
+def _accounts_by_id(ids: list[int]) -> dict[int, Account]:
+    return {a.pk: a for a in build_accounts(list(accounts_by_ids(ids).values()))}
+
+
+provide_accounts(_accounts_by_id)

@@ -28,6 +28,7 @@ from survey.demo.contacts import add_buying_centres
 from survey.demo.follow_ups import root_cause_for, work_follow_ups
 from survey.demo.health import add_health_history
 from survey.demo.history import finish_last_year, open_last_year
+from survey.demo.metrics import add_demo_metrics
 from survey.demo.schedules import add_quarterly_schedule
 from survey.demo.team import add_teams_and_tier_changes
 from survey.follow_ups import update_follow_up
@@ -206,6 +207,11 @@ def _backdate_campaign(campaign_id: int, launched: datetime, closes: datetime) -
     )
 
 
+def demo_accounts_csv(accounts: int = 200) -> bytes:
+    """The demo's account file, exactly as `load_demo` imports it."""
+    return _accounts_csv(random.Random(DEMO_SEED), accounts)
+
+
 def load_demo(
     *,
     secret_key: str,
@@ -222,7 +228,8 @@ def load_demo(
     rng = random.Random(DEMO_SEED)
     now = utcnow()
     today = today or now.date()
-    report = import_accounts_csv(io.BytesIO(_accounts_csv(rng, accounts)))
+    accounts_file = _accounts_csv(rng, accounts)
+    report = import_accounts_csv(io.BytesIO(accounts_file))
     if not report.imported:
         raise RuntimeError(f"demo accounts did not import: {report.problems[:3]}")
 
@@ -300,6 +307,8 @@ def load_demo(
         seed=DEMO_SEED,
         answers=lambda account, en: _answers(answer_rng, account, en),
     )
+    # Business indicators for the value pyramid and tier suggestions (survey.demo.metrics).
+    add_demo_metrics(accounts_file)
     add_health_history(now)  # weekly health snapshots for half a year, then today's
     return DemoReport(True, accounts, responses + added, defections, second.campaign_id)
 

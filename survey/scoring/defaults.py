@@ -161,28 +161,39 @@ def _add_once(row: object) -> bool:
 
 
 def _add_model(spec: ModelSpec) -> None:
-    model = ScoreModel(
-        code=spec.code,
-        kind=spec.kind.value,
-        label_zh=spec.zh,
-        label_en=spec.en,
-        tiering=spec.tiering,
-    )
-    if not _add_once(model):
-        return
-    version = ScoreModelVersion(
-        model_id=model.id,
-        version=1,
-        band_limits=json.dumps(spec.band_limits, sort_keys=True),
-        note="shipped default",
-        weights=[
-            ScoreModelWeight(
-                measure=str(measure), perspective=str(perspective), weight=weight, position=i
+    """The model, its first version and weights in one savepoint: all or nothing.
+
+    (On SQLite a savepoint opened outside a transaction is the transaction, and its
+    release commits: a model must never be stored without its version.)"""
+    try:
+        with db.session.begin_nested():
+            model = ScoreModel(
+                code=spec.code,
+                kind=spec.kind.value,
+                label_zh=spec.zh,
+                label_en=spec.en,
+                tiering=spec.tiering,
             )
-            for i, (perspective, measure, weight) in enumerate(spec.weights)
-        ],
-    )
-    db.session.add(version)
-    db.session.flush()
-    model.current_version_id = version.id
-    db.session.flush()
+            db.session.add(model)
+            db.session.flush()
+            version = ScoreModelVersion(
+                model_id=model.id,
+                version=1,
+                band_limits=json.dumps(spec.band_limits, sort_keys=True),
+                note="shipped default",
+                weights=[
+                    ScoreModelWeight(
+                        measure=str(measure),
+                        perspective=str(perspective),
+                        weight=weight,
+                        position=i,
+                    )
+                    for i, (perspective, measure, weight) in enumerate(spec.weights)
+                ],
+            )
+            db.session.add(version)
+            db.session.flush()
+            model.current_version_id = version.id
+            db.session.flush()
+    except IntegrityError:
+        return  # another process added it first

@@ -119,13 +119,13 @@ class TierChange:
 def apply_tier_suggestions(account_ids: Iterable[int], actor: str | None) -> list[TierChange]:
     """Change each account's tier to its suggestion, with an audit entry each; commits.
 
-    InvalidInputError (nothing changed) when no id is given, too many are, or an id
-    has no suggestion (its tier already matches, it has no value score, or it left).
+    No ids change nothing. InvalidInputError (nothing changed) when too many are
+    given, or an id has no suggestion (its tier already matches, it has no value score, or it left).
     The caller checks that `actor` is a manager or admin.
     """
     ids = sorted(set(account_ids))
     if not ids:
-        raise InvalidInputError("choose at least one account", field="accountIds")
+        return []
     if len(ids) > MAX_APPLY:
         raise InvalidInputError(f"at most {MAX_APPLY} accounts at once", field="accountIds")
     suggestions = {s.account_id: s for s in tier_suggestions(ids)}

@@ -268,6 +268,13 @@ def value_pyramid(model: str | None = None) -> ValuePyramid:
     )
 
 
+def computed_times() -> dict[str, datetime | None]:
+    """When each score model's scores were last computed, by code."""
+    return {
+        code: at for code, at in db.session.execute(select(ScoreModel.code, ScoreModel.computed_at))
+    }
+
+
 def value_model_choices() -> list[ModelVersion]:
     """The value models, for a chooser."""
     return list_models(ScoreKind.VALUE)
@@ -280,6 +287,7 @@ __all__ = [
     "ValuePyramid",
     "account_value",
     "account_values",
+    "computed_times",
     "decode_parts",
     "indicator_labels",
     "value_model_choices",

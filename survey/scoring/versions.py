@@ -221,9 +221,19 @@ def change_model(
     if tiering:
         if current.kind != ScoreKind.VALUE:
             raise InvalidInputError("only a value model suggests tiers", field="tiering")
+        before = [m.code for m in db.session.scalars(select(ScoreModel).where(ScoreModel.tiering))]
         for other in db.session.scalars(select(ScoreModel).where(ScoreModel.tiering)):
             other.tiering = False
         model.tiering = True
+        if before != [current.code]:
+            # Which model suggests tiers is a change too: audited, though not a version.
+            record_audit(
+                actor,
+                SCORE_MODEL_CHANGE,
+                "score_model",
+                current.code,
+                {"model": current.code, "tiering_before": before, "tiering_after": current.code},
+            )
     new_weights = [weights[m] for m in order if m in weights]
     if new_weights == list(current.weights) and limits == current.band_limits:
         db.session.flush()
