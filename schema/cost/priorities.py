@@ -1,7 +1,8 @@
 """The prices of the priorities' fields (schema/scoring/priority.py), added to WEIGHTS.
 
 Kept beside weights.py (whose table is at its size limit); schema/cost/__init__.py
-adds them to WEIGHTS when the package is imported, so every reader sees them. Same unit as weights.py: about 0.1 ms on the benchmark's data set.
+adds them to WEIGHTS when the package is imported, so every reader sees them.
+Same unit as weights.py: about 0.1 ms on the benchmark's data set.
 """
 
 from __future__ import annotations
