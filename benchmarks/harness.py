@@ -50,6 +50,7 @@ from .items import (
     survey_get_item,
     survey_post_item,
 )
+from .scores import scores_read_item, scores_recompute_item
 
 DEFAULT_ANSWERS = 100_000
 LARGE_ANSWERS = 1_000_000
@@ -247,6 +248,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             lambda: responses_item(app, client, viewer, settings),
             lambda: launch_item(client, manager, min(args.sample, args.accounts // 2), settings),
             lambda: cached_summary_item(cached_app, cached_app.test_client(), viewer, settings),
+            lambda: scores_recompute_item(app, args.seed, settings),
+            lambda: scores_read_item(app, client, viewer, settings),
         ):
             item = measure()
             log(f"  {_line(item)}")
