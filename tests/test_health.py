@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import date, timedelta
 
 import numpy as np
 import pytest
 from flask_sqlalchemy.record_queries import get_recorded_queries
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from survey import clock
 from survey.db import db
@@ -381,3 +382,32 @@ def test_why_moved_names_the_parts_and_unchanged_values():
         "距上次答卷的天数（-10.0；10 天 → 17 天）、"
         "最近一次总体满意度（-5.0；4 未变，其他客户有变化）。"
     )
+
+
+def test_an_account_invited_before_it_was_imported_counts(app, now):
+    with app.app_context():
+        data = build_health_data()
+        late = make_account("LATE", created_at=now - timedelta(days=1))
+        db.session.commit()
+        ids = health_measures_as_of(at(9, 15)).account_ids.tolist()
+        assert late.id not in ids
+        # H1 entered the registry after its first campaign: counted from its invitation.
+        data.accounts["H1"].created_at = now - timedelta(days=1)
+        db.session.commit()
+        assert data.accounts["H1"].id in health_measures_as_of(at(3, 2)).account_ids.tolist()
+        assert data.accounts["H1"].id not in health_measures_as_of(at(2, 28)).account_ids.tolist()
+
+
+def test_bulk_rows_store_dates_as_the_orm_does(app, now):
+    with app.app_context():
+        build_health_data()
+        recompute_health()
+        # Read back through the ORM's types: aware UTC datetimes, dates.
+        score = db.session.scalars(select(AccountScore)).first()
+        snap = db.session.scalars(select(HealthSnapshot)).first()
+        assert timedelta(0) <= score.computed_at - now < timedelta(minutes=5)
+        assert snap.day == date(2026, 11, 23) and snap.taken_at.tzinfo is not None
+        # And as the ORM writes them (SQLite keeps text: the same format).
+        if db.engine.dialect.name == "sqlite":
+            raw = db.session.execute(text("SELECT computed_at FROM account_scores")).scalar()
+            assert re.fullmatch(r"2026-11-23 09:3\d:\d\d\.\d{6}", raw), raw

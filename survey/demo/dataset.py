@@ -309,7 +309,7 @@ def load_demo(
     )
     # Business indicators for the value pyramid and tier suggestions (survey.demo.metrics).
     add_demo_metrics(accounts_file)
-    add_health_history(now)  # weekly health snapshots for half a year, then today's
+    add_health_history()  # weekly health snapshots for half a year, then today's
     return DemoReport(True, accounts, responses + added, defections, second.campaign_id)
 
 

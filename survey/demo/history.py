@@ -1,10 +1,9 @@
-"""The demo's last year: accounts that have been customers for years, and last year's
-survey, so health can be checked against who left since (`healthValidation` looks a
-year back by default and needs answers from before then).
+"""The demo's last year: last year's survey, so health can be checked against who left
+since (`healthValidation` looks a year back by default and needs answers from before
+then; an account counts from its first invitation, survey.scoring.health_measures).
 
-The accounts entered the registry three years ago. Last year's survey went to every
-account about 14 months ago (before the validation's default cut-off) and most
-answered; the same pressures as this year's make the same kinds of account unhappy
+Last year's survey went to every account about 14 months ago (before the
+validation's default cut-off) and most answered; the same pressures as this year's make the same kinds of account unhappy
 (survey/demo/dataset.py), and the accounts that have left since were already less
 happy then (a little more pressure on every aspect), so they tended to answer
 worse, not always. Its follow-up cases were all worked: most within the week, those
@@ -19,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from survey.campaigns import CampaignRequest, close_campaign, launch_campaign
 from survey.db import db
@@ -34,8 +33,7 @@ from survey.models import (
 )
 
 LAST_YEAR_CAMPAIGN = "2025 年度大客户满意度调查"
-#: How long ago the accounts entered the registry, and last year's survey opened.
-IN_REGISTRY_DAYS = 3 * 365
+#: How long ago last year's survey opened.
 LAST_YEAR_DAYS_AGO = 425
 CLOSES_AFTER_DAYS = 21
 _SLOW_MANAGER = "刘洋"
@@ -48,10 +46,9 @@ def open_last_year(
     seed: int,
     backdate: Callable[[int, datetime, datetime], None],
 ) -> tuple[int, datetime]:
-    """Back-date the accounts and launch last year's survey to all of them, back-dated
-    with `backdate(campaign_id, opened, closes)`. Returns its id and opening moment:
+    """Launch last year's survey to every account, back-dated with
+    `backdate(campaign_id, opened, closes)`. Returns its id and opening moment:
     it is answered (back-dated) by `finish_last_year` once the story knows who left."""
-    db.session.execute(update(KeyAccount).values(created_at=now - timedelta(IN_REGISTRY_DAYS)))
     accounts = db.session.scalar(select(func.count()).select_from(KeyAccount)) or 0
     launched = launch_campaign(
         CampaignRequest(name=LAST_YEAR_CAMPAIGN, size=accounts, seed=seed, created_by="demo"),

@@ -28,9 +28,10 @@ import json
 import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 
 from survey.clock import today, utcnow
 from survey.data_version import current_token
@@ -220,14 +221,37 @@ def _rows(scores: HealthScores) -> list[dict[str, object]]:
     ]
 
 
+def _insert(table: Table, rows: list[dict[str, object]], **same: object) -> None:
+    """INSERT `rows` (all with the same keys: plain values no type converts) plus the
+    columns every row shares, as one DBAPI executemany in the session's transaction.
+    The shared values are converted for the database once (a datetime, a date), not
+    once per row as a Core executemany would: 100,000 rows in about a second."""
+    connection = db.session.connection()
+    dialect = connection.dialect
+    fixed = []
+    for name, value in same.items():
+        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        fixed.append(process(value) if process is not None and value is not None else value)
+    names = [*rows[0], *same]
+    compiled = insert(table).values({n: bindparam(n) for n in names}).compile(dialect=dialect)
+    values = [(*row.values(), *fixed) for row in rows]
+    if compiled.positional:
+        order = [names.index(n) for n in compiled.positiontup or ()]
+        params: list[Any] = [tuple(v[i] for i in order) for v in values]
+    else:
+        params = [dict(zip(names, v, strict=True)) for v in values]
+    connection.exec_driver_sql(str(compiled), params)
+
+
 def _write_snapshots(scores: HealthScores, day: date, rows: list[dict[str, object]]) -> None:
     db.session.execute(delete(HealthSnapshot).where(HealthSnapshot.day == day))
     if rows:
-        db.session.execute(
-            insert(HealthSnapshot.__table__).values(
-                day=day, version_id=scores.version.version_id, taken_at=utcnow()
-            ),
+        _insert(
+            HealthSnapshot.__table__,
             rows,
+            day=day,
+            version_id=scores.version.version_id,
+            taken_at=utcnow(),
         )
 
 
@@ -258,15 +282,14 @@ def recompute_health(*, snapshot: bool = True, commit: bool = True) -> HealthRec
     rows = _rows(scores)
     db.session.execute(delete(AccountScore).where(AccountScore.model_id == model_id))
     if rows:
-        db.session.execute(
-            insert(AccountScore.__table__).values(
-                model_id=model_id,
-                version_id=scores.version.version_id,
-                period=None,
-                flags="",
-                computed_at=now,
-            ),
+        _insert(
+            AccountScore.__table__,
             rows,
+            model_id=model_id,
+            version_id=scores.version.version_id,
+            period=None,
+            flags="",
+            computed_at=now,
         )
     day = today() if snapshot else None
     if day is not None:

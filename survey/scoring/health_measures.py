@@ -27,9 +27,11 @@ the relationship stage, see below). The measures, in `HealthMeasure` order:
   alliance), in `RelationshipStage` order. Its *current* value: the stage has no
   history, so a past moment reads today's stage.
 
-An account is active at `at` when it was created before `at` and had not defected
-on or before `at`'s (UTC) day; an account made inactive without a recorded
-defection has no date for it and counts as gone at any moment.
+An account is active at `at` when it was in the registry before `at` (created
+before it, or invited before it: an account imported after its first surveys was a
+customer already) and had not defected on or before `at`'s (UTC) day; an account
+made inactive without a recorded defection has no date for it and counts as gone
+at any moment.
 """
 
 from __future__ import annotations
@@ -97,7 +99,10 @@ def health_measures_as_of(at: datetime) -> HealthMeasures:
         select(KeyAccount.id, _stage_ordinal())
         .outerjoin(Defection, Defection.account_id == KeyAccount.id)
         .where(
-            KeyAccount.created_at < at,
+            or_(
+                KeyAccount.created_at < at,
+                KeyAccount.id.in_(select(Invitation.account_id).where(Invitation.sent_at < at)),
+            ),
             or_(
                 and_(Defection.id.is_(None), KeyAccount.active),
                 Defection.defected_on > at.astimezone(UTC).date(),
