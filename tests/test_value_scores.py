@@ -6,12 +6,16 @@ import json
 from datetime import date
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 
+from survey.analysis import account_timeline
 from survey.audit import ACCOUNT_TIER_CHANGE
 from survey.db import db
 from survey.errors import InvalidInputError
 from survey.models import AccountMetric, AccountScore, AuditEntry, KeyAccount, ScoreModel
+from survey.scale import TimelineKind
 from survey.scoring import WeightChange, change_model, ensure_score_models
 from survey.scoring.periods import PeriodError, parse_period
 from survey.scoring.tiers import apply_tier_suggestions, tier_suggestions
@@ -71,6 +75,24 @@ def _load(
 def test_periods_parse_to_canonical_text_and_last_day(text, canonical, end):
     period = parse_period(text)
     assert (period.text, period.end) == (canonical, end)
+
+
+@given(
+    st.integers(1900, 2999),
+    st.sampled_from(["", "-Q1", "-Q2", "-Q3", "-Q4", *[f"-{m:02d}" for m in range(1, 13)]]),
+)
+def test_every_valid_period_round_trips_and_ends_in_it(year, suffix):
+    period = parse_period(f"{year}{suffix}")
+    assert period.text == f"{year}{suffix}"
+    assert period.end.year == year
+    assert parse_period(period.text) == period
+    months = {"": 12, "-Q": 3}.get(suffix[:2] if suffix.startswith("-Q") else suffix, 1)
+    assert period.months == months
+    # the day after the last day is in the next period (or the next year)
+    following = date.fromordinal(period.end.toordinal() + 1)
+    assert following.day == 1
+    if months > 1:
+        assert following.month in ((1,) if months == 12 else (1, 4, 7, 10))
 
 
 @pytest.mark.parametrize(
@@ -197,6 +219,10 @@ def test_tier_suggestions_and_applying_them(app):
         assert details["old"] == "C" and details["new"] == "A"
         assert details["model"] == "pyramid" and details["version"] == 1
         assert [s.external_id for s in tier_suggestions()] == ["A1"]
+        # the account's timeline tells it, from the same audit entry
+        events = account_timeline(ids["A5"], locale="en").events
+        changed = [e for e in events if e.kind == TimelineKind.TIER_CHANGED]
+        assert [e.detail for e in changed] == ["Tier C → Tier A"]
 
 
 def test_versions_are_recorded_and_period_default(app):

@@ -127,19 +127,23 @@ def decode_parts(text: str, labels: dict[str, tuple[str, str]]) -> tuple[ValuePa
 
 def account_values(account_ids: Iterable[int], model: str | None = None) -> dict[int, AccountValue]:
     """The value of each of these accounts under `model` (default: the tiering model);
-    accounts without a score row are left out. One query for the scores."""
+    accounts without a score row are left out. One statement for the scores (with the
+    model and version), one for the indicators' labels when there are scores.
+    NotFoundError / InvalidInputError for a model that is not a value model."""
     ids = sorted(set(account_ids))
-    chosen = _model(model)
-    if not ids:
-        return {}
-    rows = db.session.execute(
-        select(AccountScore, ScoreModelVersion.version)
+    query = (
+        select(AccountScore, ScoreModel, ScoreModelVersion.version)
+        .join(ScoreModel, ScoreModel.id == AccountScore.model_id)
         .join(ScoreModelVersion, ScoreModelVersion.id == AccountScore.version_id)
-        .where(AccountScore.model_id == chosen.model_id, AccountScore.account_id.in_(ids))
-    ).all()
+        .where(ScoreModel.kind == ScoreKind.VALUE.value, AccountScore.account_id.in_(ids))
+    )
+    query = query.where(ScoreModel.tiering if model is None else ScoreModel.code == model)
+    rows = db.session.execute(query).all() if ids else []
+    if not rows and model is not None:
+        _model(model)  # says why there is nothing: no such model, or not a value model
     labels = indicator_labels() if rows else {}
     found: dict[int, AccountValue] = {}
-    for score, version in rows:
+    for score, chosen, version in rows:
         found[score.account_id] = AccountValue(
             account_id=score.account_id,
             model=chosen.code,

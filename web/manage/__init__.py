@@ -13,6 +13,7 @@ from . import (  # noqa: F401
     results,
     schedules,
     settings,
+    value,
 )
 from .blueprint import bp
 

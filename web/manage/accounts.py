@@ -45,6 +45,7 @@ from survey.scale import (
     TeamRole,
     ValueType,
 )
+from survey.scoring.value_reads import account_value
 
 from .account_charts import aspect_history_chart, aspect_order
 from .account_health import health_section
@@ -192,6 +193,7 @@ def account(external_id: str) -> str | tuple[str, int]:
         timeline=timeline,
         older=after is not None,
         health=health_section(details.id, locale),
+        value=account_value(details.id),
     )
 
 
