@@ -6,11 +6,11 @@ Last year's survey went to every account about 14 months ago (before the
 validation's default cut-off) and most answered; the same pressures as this year's
 make the same kinds of account unhappy (survey/demo/dataset.py), and the accounts
 that have left since were already less happy then (a little more pressure on every
-aspect), so they tended to answer worse, not always. Its follow-up cases were all worked: most within the week, those
-of 刘洋's accounts (the red tape of this year's survey) only after two months, so
-they were overdue for a while. The survey is launched first (it is a year old, so
-this year's draws are the same as without it) and answered, closed and worked once
-the story knows who left, all dated in the past.
+aspect), so they tended to answer worse, not always. Its follow-up cases were all
+worked: most within the week, those of 刘洋's accounts (the red tape of this year's
+survey) only after two months, so they were overdue for a while. The survey is
+launched first (it is a year old, so this year's draws are the same as without it)
+and answered, closed and worked once the story knows who left, all dated in the past.
 """
 
 from __future__ import annotations
