@@ -51,6 +51,7 @@ from .items import (
     survey_get_item,
     survey_post_item,
 )
+from .scores import scores_read_item, scores_recompute_item
 from .served import ServedSettings, describe, served_items
 
 DEFAULT_ANSWERS = 100_000
@@ -71,6 +72,8 @@ ITEM_NAMES = (
     "launch",
     "cached",
     "drivers",
+    "scores",
+    "account-scores",
     "served",
 )
 
@@ -317,6 +320,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 cached_app, cached_app.test_client(), viewer, settings
             ),
             "drivers": lambda: drivers_item(app, client, viewer, settings),
+            "scores": lambda: scores_recompute_item(app, args.seed, settings),
+            "account-scores": lambda: scores_read_item(app, client, viewer, settings),
         }
         for name in args.items:
             if name == "served":

@@ -25,6 +25,7 @@ from .registry.sync import AccountSyncMutation
 from .schedules.mutations import ScheduleMutation
 from .schedules.queries import ScheduleQuery
 from .scoring.mutations import ScoringMutation
+from .scoring.priority import PriorityQuery
 from .scoring.queries import ScoringQuery
 from .webhooks.mutations import WebhookMutation
 from .webhooks.queries import WebhookQuery
@@ -44,6 +45,7 @@ class Query(
     ScheduleQuery,
     ScoringQuery,
     WebhookQuery,
+    PriorityQuery,
     RateLimitQuery,
 ):
     """Lists (keyset pages), single rows and the analysis."""

@@ -265,6 +265,47 @@ class DriverQuadrant(_LabelledStrEnum):
     POSSIBLE_OVERKILL = ("possible_overkill", "可能投入过度", "Possible overkill")
 
 
+class WeightsNote(_LabelledStrEnum):
+    """Why the suggested health weights are missing or to be read with care."""
+
+    NOTHING_TO_FIT = (
+        "nothing_to_fit",
+        "观察期内没有流失客户（或没有留存客户），无从拟合。",
+        "No account defected in the horizon (or none stayed): there is nothing to fit.",
+    )
+    TOO_FEW = (
+        "too_few",
+        "客户太少，不足以为每个指标估计系数。",
+        "Too few accounts to estimate a coefficient for each measure.",
+    )
+    NO_VARIATION = (
+        "no_variation",
+        "这些客户的各项指标没有差异，无从比较。",
+        "The measures do not vary across these accounts.",
+    )
+    SEPARATION = (
+        "separation",
+        "指标把流失与留存客户完全分开（完全分离），系数无法估计。",
+        "The measures separate defectors from stayers perfectly: the coefficients "
+        "cannot be estimated.",
+    )
+    NOT_CONVERGED = (
+        "not_converged",
+        "回归没有收敛，系数不可用。",
+        "The regression did not converge: no coefficients to show.",
+    )
+    FEW_DEFECTIONS = (
+        "few_defections",
+        "流失客户少于 10 个：系数只能作为参考，不能作为依据。",
+        "Fewer than 10 defections: read the coefficients as a hint, not as evidence.",
+    )
+    NOTHING_PROTECTS = (
+        "nothing_protects",
+        "没有哪个指标在“更健康”的方向上降低流失，因此不建议权重。",
+        "No measure lowers defection as it gets healthier: no weights to suggest.",
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class AspectSpec:
     """One aspect of the company the questionnaire asks about."""

@@ -259,6 +259,18 @@ RULES: dict[tuple[str, str], tuple[str, Variables, str]] = {
     ("Query", "valuePyramid"): ("{ valuePyramid { band accounts } }", _none, VIEWER),
     ("Query", "tierSuggestions"): ("{ tierSuggestions { suggestedTier } }", _none, VIEWER),
     ("Query", "scoreModels"): ("{ scoreModels { code version } }", _none, VIEWER),
+    ("Query", "priorityMatrix"): ("{ priorityMatrix { cells { accounts } } }", _none, VIEWER),
+    ("Query", "priorityAccounts"): (
+        '{ priorityAccounts(valueBand: "A", healthBand: "poor") { totalCount } }',
+        _none,
+        VIEWER,
+    ),
+    ("Query", "healthValidation"): ("{ healthValidation { accounts lowSample } }", _none, VIEWER),
+    ("Query", "suggestedHealthWeights"): (
+        "{ suggestedHealthWeights { lowSample } }",
+        _none,
+        VIEWER,
+    ),
     ("Mutation", "applyTierSuggestions"): (
         "mutation { applyTierSuggestions(accountIds: []) { newTier } }",
         _none,

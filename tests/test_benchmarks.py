@@ -107,6 +107,13 @@ def test_tiny_run_measures_every_item_and_writes_results(
     assert launch["detail"]["sample"] == 60
     # excludeSurveyedWithinDays 0: the frame is every active account, defected ones out.
     assert launch["detail"]["frame"] == 600
+    recompute, read = results["items"][-2:]
+    assert recompute["name"] == (
+        "value and health recompute, 600 accounts, 4,800 indicators"  # eight per account
+    )
+    # Two value models and health, one row per active account each.
+    assert recompute["detail"]["score_rows"] == 3 * 600
+    assert read["name"] == "one account's value and health via GraphQL"
     assert [p["answers"] for p in results["growth"]] == [800, 1600]
     assert results["growth_note"] == "1,000,000 answers needs --large"
 

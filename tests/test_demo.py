@@ -13,6 +13,7 @@ from survey.demo import (
     BUYING_CENTRE_CAMPAIGN,
     CLOSED_CAMPAIGN,
     DEMO_SCHEDULE,
+    LAST_YEAR_CAMPAIGN,
     OPEN_CAMPAIGN,
     load_demo,
 )
@@ -71,6 +72,7 @@ def test_demo_loads_once_with_clusters_and_echoing_defections(app, runner):
 
         campaigns = dict(db.session.execute(select(Campaign.name, Campaign.status)).all())
         assert campaigns == {
+            LAST_YEAR_CAMPAIGN: "closed",
             CLOSED_CAMPAIGN: "closed",
             OPEN_CAMPAIGN: "open",
             BUYING_CENTRE_CAMPAIGN: "open",
@@ -185,3 +187,19 @@ def test_demo_schedule_has_a_readable_trend(app):
         trend = schedule_trend(view.id)
         assert [p.cycle for p in trend] == _past_quarters()
         assert all(p.accounts >= 10 and p.satisfied_share is not None for p in trend)
+
+
+def test_the_demo_health_check_reads_a_year_back(app):
+    """Last year's survey answered before the default cut-off (today − 365), the
+    defections after it: health then tells the accounts that left, not perfectly."""
+    from survey.scoring.validation import health_validation
+
+    with app.app_context():
+        load_demo(secret_key=TEST_SECRET)
+        result = health_validation()
+        assert result.cutoff == today() - timedelta(days=365)
+        assert result.defections >= 10 and not result.low_sample
+        assert result.accounts >= 150
+        assert result.auc is not None and 0.7 < result.auc < 1.0
+        assert result.auc_low is not None and result.auc_low > 0.5
+        assert result.quintiles[0].defections > result.quintiles[4].defections

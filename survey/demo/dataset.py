@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -26,6 +27,7 @@ from survey.db import db
 from survey.demo.contacts import add_buying_centres
 from survey.demo.follow_ups import root_cause_for, work_follow_ups
 from survey.demo.health import add_health_history
+from survey.demo.history import finish_last_year, open_last_year
 from survey.demo.metrics import add_demo_metrics
 from survey.demo.schedules import add_quarterly_schedule
 from survey.demo.team import add_teams_and_tier_changes
@@ -163,8 +165,10 @@ def _pressures(account: KeyAccount) -> dict[str, float]:
     return pressure
 
 
-def _answers(rng: random.Random, account: KeyAccount, en: bool) -> dict[str, AnswerInput]:
-    pressure = _pressures(account)
+def _answers(
+    rng: random.Random, account: KeyAccount, en: bool, unhappier: float = 0.0
+) -> dict[str, AnswerInput]:
+    pressure = {code: min(1.0, p + unhappier) for code, p in _pressures(account).items()}
     answers: dict[str, AnswerInput] = {}
     for spec in DEFAULT_ASPECTS:
         if spec.code == OVERALL:
@@ -229,6 +233,11 @@ def load_demo(
     if not report.imported:
         raise RuntimeError(f"demo accounts did not import: {report.problems[:3]}")
 
+    # Last year's survey (survey/demo/history.py), answered once we know who left.
+    last_year_id, last_year_opened = open_last_year(
+        secret_key=secret_key, now=now, seed=DEMO_SEED + 4, backdate=_backdate_campaign
+    )
+
     # The closed campaign: launched ~5 months ago, stratified by tier.
     first = launch_campaign(
         CampaignRequest(
@@ -243,6 +252,19 @@ def load_demo(
     close_campaign(first.campaign_id or 0)
 
     defections = _defect_unhappy(rng, first.campaign_id or 0, today)
+    last_year_rng = random.Random(DEMO_SEED + 4)
+    responses += finish_last_year(
+        last_year_id,
+        last_year_opened,
+        answer=lambda campaign_id, opened: _answer_campaign(
+            last_year_rng,
+            campaign_id,
+            opened,
+            share=0.9,
+            days=20,
+            unhappier=lambda account: 0.0 if account.active else 0.4,
+        ),
+    )
 
     # The open campaign: launched a week ago; a few have answered already.
     second = launch_campaign(
@@ -285,14 +307,20 @@ def load_demo(
         seed=DEMO_SEED,
         answers=lambda account, en: _answers(answer_rng, account, en),
     )
-    add_health_history()  # weekly health snapshots for half a year, then today's
     # Business indicators for the value pyramid and tier suggestions (survey.demo.metrics).
     add_demo_metrics(accounts_file)
+    add_health_history()  # weekly health snapshots for half a year, then today's
     return DemoReport(True, accounts, responses + added, defections, second.campaign_id)
 
 
 def _answer_campaign(
-    rng: random.Random, campaign_id: int, launched: datetime, *, share: float, days: int
+    rng: random.Random,
+    campaign_id: int,
+    launched: datetime,
+    *,
+    share: float,
+    days: int,
+    unhappier: Callable[[KeyAccount], float] | None = None,
 ) -> int:
     rows = db.session.execute(
         select(Invitation.id, KeyAccount)
@@ -311,7 +339,7 @@ def _answer_campaign(
         when = launched + timedelta(days=rng.uniform(0.2, days))
         record_response(
             invitation_id,
-            _answers(rng, account, en),
+            _answers(rng, account, en, unhappier(account) if unhappier else 0.0),
             comment=comment,
             locale=account.locale,
             channel="phone" if rng.random() < 0.15 else "web",

@@ -10,6 +10,7 @@ from . import (  # noqa: F401
     drivers,
     exports,
     follow_ups,
+    priorities,
     responses,
     results,
     schedules,
