@@ -279,3 +279,32 @@ def test_migrations_over_data_and_twice_lose_nothing(database_url, keep_loggers)
             with db.engine.begin() as conn:
                 conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
             db.engine.dispose()
+
+
+def test_a_commit_whose_answer_is_lost_still_thanks_the_customer(sqlite_app, monkeypatch):
+    """The COMMIT reached the database but the connection dropped before its answer:
+    the person is told "thank you" (the response is stored), not "could not save",
+    and is not asked to send again into "already answered"."""
+    app, _path = sqlite_app
+    token = one_invitation(app)
+    client = app.test_client()
+    html = client.get(f"/s/{token}?lang=en").get_data(as_text=True)
+    data = {"csrf_token": csrf_token_from(html), **answers()}
+
+    real_commit = sa.orm.Session.commit
+    dropped: list[bool] = []
+
+    def commit_then_drop(self: sa.orm.Session) -> None:
+        real_commit(self)
+        if not dropped:
+            dropped.append(True)
+            raise sa.exc.OperationalError("COMMIT", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(sa.orm.Session, "commit", commit_then_drop)
+    posted = client.post(f"/s/{token}?lang=en", data=data)
+    monkeypatch.setattr(sa.orm.Session, "commit", real_commit)
+    assert dropped == [True]
+    assert posted.status_code == 303
+    assert posted.headers["Location"].startswith(f"/s/{token}/thanks")
+    assert stored(app) == (1, len(CODES), "responded")
+    assert "Thank you" in client.get(posted.headers["Location"]).get_data(as_text=True)

@@ -30,6 +30,7 @@ from survey.answers import (
     note_first_view,
     open_survey,
     record_exit_response,
+    stored_after_failure,
     submit_response,
 )
 from survey.db import db
@@ -310,13 +311,16 @@ def thanks(token: str) -> str | HttpResponse:
 @bp.errorhandler(OperationalError)
 @bp.errorhandler(InterfaceError)
 @bp.errorhandler(PoolTimeoutError)
-def database_unavailable(exc: Exception) -> tuple[str, int]:
+def database_unavailable(exc: Exception) -> tuple[str, int] | HttpResponse:
     """The database is down, locked past its busy timeout or out of connections.
 
-    Nothing was stored (the transaction rolls back). The person gets a 503 that keeps
-    what they typed: the whole form when it could be built, else a page that sends
-    their answers again as they were. The next request gets a fresh connection
-    (pool_pre_ping), so the site recovers by itself when the database returns.
+    Usually nothing was stored (the transaction rolls back). The person gets a 503
+    that keeps what they typed: the whole form when it could be built, else a page
+    that sends their answers again as they were. But a COMMIT can succeed while the
+    connection drops before its answer arrives: a submission first asks whether its
+    response is stored after all and, if so, goes to the thank-you page like any
+    stored one. The next request gets a fresh connection (pool_pre_ping), so the site
+    recovers by itself when the database returns.
     """
     log.warning("database unavailable on %s %s: %s", request.method, request.path, exc)
     try:
@@ -327,6 +331,12 @@ def database_unavailable(exc: Exception) -> tuple[str, int]:
     if pending is not None:
         token, survey, form, locale = pending
         phone = request.args.get("channel") == Channel.PHONE.value
+        if stored_after_failure(survey.context.invitation_id):
+            log.warning("invitation %s: stored despite the failure", survey.context.invitation_id)
+            return redirect(
+                url_for(".thanks", token=token, lang=locale, channel="phone" if phone else None),
+                code=303,
+            )
         # The answers were valid: the form shows them as typed, without errors.
         form = form or _survey_form(survey, locale)
         return _render_form(token, survey.context, form, locale, unavailable=True, phone=phone), 503

@@ -15,7 +15,7 @@ from survey.answers.exit_surveys import (
     ExitAnswers,
     record_exit_response,
 )
-from survey.answers.links import note_opened
+from survey.answers.links import note_opened, stored_after_failure
 from survey.answers.lookups import (
     answers_of_responses,
     response_by_id,
@@ -69,5 +69,6 @@ __all__ = [
     "response_by_id",
     "responses_by_ids",
     "responses_of_accounts",
+    "stored_after_failure",
     "submit_response",
 ]
