@@ -224,11 +224,12 @@ def test_posted_rows_equal_the_services_and_cost_few_statements(app, client, lin
         "INSERT INTO responses ",
         "INSERT INTO answers ",  # one statement, a VALUES row per answer
         "INSERT INTO answer_reasons ",  # one statement, a VALUES row per reason
+        "SELECT webhook_endpoints.id",  # who subscribes (survey/events.py), once
         *(["SELECT responses.account_id", "INSERT INTO follow_ups "] if very_unhappy else []),
         "UPDATE invitations SET status=",
         "INSERT INTO data_version ",
     ]
-    assert len(statements) == len(expected) == (8 if very_unhappy else 6)
+    assert len(statements) == len(expected) == (9 if very_unhappy else 7)
     for statement, start in zip(statements, expected, strict=True):
         assert statement.startswith(start), statement
     answers_insert = statements[2]
