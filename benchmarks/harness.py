@@ -58,6 +58,8 @@ GROWTH_SIZES = (10_000, 100_000, 1_000_000)
 GROWTH_MAX_EXPONENT = 1.1
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 GET_LINKS = 50
+#: The items in the order they run (`--only` picks some of them).
+ITEM_KEYS = ("get", "post", "summary", "drilldown", "responses", "launch", "cached")
 
 
 @dataclass
@@ -100,6 +102,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--seed", type=int, default=20261123)
     parser.add_argument(
+        "--only",
+        default=None,
+        help=f"comma-separated items to measure, of {','.join(ITEM_KEYS)} (default: all)",
+    )
+    parser.add_argument(
         "--database-url",
         default=os.environ.get("BENCH_DATABASE_URL") or None,
         help="PostgreSQL server to create a scratch database on (default: SQLite)",
@@ -117,6 +124,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.answers not in args.growth_sizes:
         args.growth_sizes = sorted({*args.growth_sizes, args.answers})
     args.growth_sizes = [s for s in args.growth_sizes if s <= args.answers]
+    args.items = ITEM_KEYS
+    if args.only:
+        args.items = tuple(k.strip() for k in args.only.split(",") if k.strip())
+        unknown = sorted(set(args.items) - set(ITEM_KEYS))
+        if unknown:
+            parser.error(f"unknown item(s) {', '.join(unknown)}; choose from {','.join(ITEM_KEYS)}")
     return args
 
 
@@ -239,15 +252,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             generator.open_campaign(links + posts_needed(settings))
         tokens = generator.data.open_tokens
         items: list[ItemResult] = []
-        for measure in (
-            lambda: survey_get_item(client, tokens[:links], settings),
-            lambda: survey_post_item(client, tokens[links:], settings),
-            lambda: summary_item(app, client, viewer, settings),
-            lambda: drilldown_item(app, client, viewer, settings),
-            lambda: responses_item(app, client, viewer, settings),
-            lambda: launch_item(client, manager, min(args.sample, args.accounts // 2), settings),
-            lambda: cached_summary_item(cached_app, cached_app.test_client(), viewer, settings),
-        ):
+        measures = {
+            "get": lambda: survey_get_item(client, tokens[:links], settings),
+            "post": lambda: survey_post_item(client, tokens[links:], settings),
+            "summary": lambda: summary_item(app, client, viewer, settings),
+            "drilldown": lambda: drilldown_item(app, client, viewer, settings),
+            "responses": lambda: responses_item(app, client, viewer, settings),
+            "launch": lambda: launch_item(
+                client, manager, min(args.sample, args.accounts // 2), settings
+            ),
+            "cached": lambda: cached_summary_item(
+                cached_app, cached_app.test_client(), viewer, settings
+            ),
+        }
+        for key in ITEM_KEYS:
+            if key not in args.items:
+                continue
+            measure = measures[key]
             item = measure()
             log(f"  {_line(item)}")
             items.append(item)
@@ -341,6 +362,15 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {item['name']} | {_fmt(item['measured'], item['unit'])}{extra} | {floor} "
             f"| {ratio} | {item['target']} | {'yes' if item['met'] else '**no**'} |"
         )
+    for item in results["items"]:
+        detail = item.get("detail", {})
+        if "ratio_plain_json" in detail:
+            lines.append(
+                f"\n{item['name']}: the floor (B) is {detail['floor']}; against the raw SQL "
+                f"+ plain-Python JSON ({_fmt(detail['plain_json'], 's')}) A is "
+                f"{detail['ratio_plain_json']:.1f}x, against the raw SQL alone "
+                f"({_fmt(detail['raw_sql'], 's')}) {detail['ratio_raw_sql']:.1f}x."
+            )
     lines += ["", "| answers | summary latency | raw GROUP BY |", "|---|---|---|"]
     for point in results["growth"]:
         lines.append(

@@ -63,3 +63,17 @@ def interleaved(
             times_b.append(seconds_per_op(b, repeat_b))
             times_a.append(seconds_per_op(a, repeat_a))
     return Paired(times_a, times_b)
+
+
+def interleaved_many(operations: list[Callable[[], object]], *, rounds: int) -> list[list[float]]:
+    """As `interleaved` for several operations: each round times each once, in order
+    on even rounds and in reverse on odd ones (ABC, CBA, ...), after one untimed call
+    of each. Returns the seconds of each operation, one sample per round."""
+    for operation in operations:
+        operation()
+    times: list[list[float]] = [[] for _ in operations]
+    for n in range(rounds):
+        order = range(len(operations)) if n % 2 == 0 else reversed(range(len(operations)))
+        for i in order:
+            times[i].append(seconds_per_op(operations[i]))
+    return times
