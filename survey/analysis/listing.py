@@ -59,33 +59,38 @@ _RESPONSE_COLUMNS = (
     Response.campaign_id,
     Response.contact_id,
 )
+_CAMPAIGN_ID_AT = 6  # Response.campaign_id's place in _RESPONSE_COLUMNS
 
 
 def response_page(
     response_filter: ResponseFilter, *, first: int, after_id: int | None = None
 ) -> Page[ResponseRow]:
     """Responses in id order; `aspect` and the score bounds keep responses with such an
-    answer. Each comes with its account and campaign, joined into the page query, as
-    plain rows."""
+    answer. Each comes with its account (joined into the page query) and its campaign
+    (the page's campaigns in a second statement), as plain rows."""
     conditions = response_conditions(response_filter)
     stmt = (
-        select(*_RESPONSE_COLUMNS, *_ACCOUNT_COLUMNS, *_CAMPAIGN_COLUMNS)
+        select(*_RESPONSE_COLUMNS, *_ACCOUNT_COLUMNS)
         .select_from(Response)
         .join(Response.account)
-        .join(Response.campaign)
         .where(*conditions)
     )
     if after_id is not None:
         stmt = stmt.where(Response.id > after_id)
     # Core execution, fetched at once: the ORM's row loading would cost more than the
-    # statement itself.
-    fetched = db.session.connection().execute(stmt.order_by(Response.id).limit(first + 1)).all()
-    n, a = len(_RESPONSE_COLUMNS), len(_ACCOUNT_COLUMNS)
+    # statements themselves. A page holds a few campaigns: they are read once each
+    # (a second statement) rather than repeated on every row.
+    connection = db.session.connection()
+    fetched = connection.execute(stmt.order_by(Response.id).limit(first + 1)).all()
+    n = len(_RESPONSE_COLUMNS)
+    campaign_ids = {r[_CAMPAIGN_ID_AT] for r in fetched}
+    campaigns: dict[int, Any] = {}
+    if campaign_ids:
+        found = connection.execute(select(*_CAMPAIGN_COLUMNS).where(Campaign.id.in_(campaign_ids)))
+        campaigns = {c.id: c for c in map(CampaignValues._make, found.all())}
     rows = [
         ResponseRow(
-            *r[:n],
-            account=AccountValues._make(r[n : n + a]),
-            campaign=CampaignValues._make(r[n + a :]),
+            *r[:n], account=AccountValues._make(r[n:]), campaign=campaigns[r[_CAMPAIGN_ID_AT]]
         )
         for r in fetched
     ]
