@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from survey.analysis.filters import ResponseFilter, response_conditions
-from survey.db import db
+from survey.db import db, read_rows
 from survey.models import Campaign, KeyAccount, Response
 from survey.paging import Page
 
@@ -80,14 +80,13 @@ def response_page(
     # Core execution, fetched at once: the ORM's row loading would cost more than the
     # statements themselves. A page holds a few campaigns: they are read once each
     # (a second statement) rather than repeated on every row.
-    connection = db.session.connection()
-    fetched = connection.execute(stmt.order_by(Response.id).limit(first + 1)).all()
+    fetched = read_rows(stmt.order_by(Response.id).limit(first + 1))
     n = len(_RESPONSE_COLUMNS)
     campaign_ids = {r[_CAMPAIGN_ID_AT] for r in fetched}
     campaigns: dict[int, Any] = {}
     if campaign_ids:
-        found = connection.execute(select(*_CAMPAIGN_COLUMNS).where(Campaign.id.in_(campaign_ids)))
-        campaigns = {c.id: c for c in map(CampaignValues._make, found.all())}
+        found = read_rows(select(*_CAMPAIGN_COLUMNS).where(Campaign.id.in_(campaign_ids)))
+        campaigns = {c.id: c for c in map(CampaignValues._make, found)}
     rows = [
         ResponseRow(
             *r[:n], account=AccountValues._make(r[n:]), campaign=campaigns[r[_CAMPAIGN_ID_AT]]

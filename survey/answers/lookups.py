@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import joinedload
 
-from survey.db import db
+from survey.db import db, read_rows
 from survey.models import Answer, AnswerReason, Aspect, Response
 
 
@@ -70,26 +70,21 @@ def answers_of_responses(response_ids: Sequence[int]) -> dict[int, list[AnswerRo
     codes. One statement whatever the number of answers: answers joined with their
     aspect and (LEFT JOIN) their reasons, a row per answer and reason, read as plain
     rows (an ORM object per answer cost more than the rest of the read)."""
-    # Core execution: the ORM's row loading would cost more than the statement.
-    rows = (
-        db.session.connection()
-        .execute(
-            select(
-                Answer.response_id,
-                Answer.id,
-                Aspect.code,
-                Aspect.label_zh,
-                Aspect.label_en,
-                Answer.score,
-                Answer.reason_text,
-                AnswerReason.reason,
-            )
-            .join(Aspect, Aspect.id == Answer.aspect_id)
-            .outerjoin(AnswerReason, AnswerReason.answer_id == Answer.id)
-            .where(Answer.response_id.in_(response_ids))
-            .order_by(Answer.response_id, Aspect.position, Aspect.code, AnswerReason.reason)
+    rows = read_rows(
+        select(
+            Answer.response_id,
+            Answer.id,
+            Aspect.code,
+            Aspect.label_zh,
+            Aspect.label_en,
+            Answer.score,
+            Answer.reason_text,
+            AnswerReason.reason,
         )
-        .all()
+        .join(Aspect, Aspect.id == Answer.aspect_id)
+        .outerjoin(AnswerReason, AnswerReason.answer_id == Answer.id)
+        .where(Answer.response_id.in_(response_ids))
+        .order_by(Answer.response_id, Aspect.position, Aspect.code, AnswerReason.reason)
     )
     result: dict[int, list[AnswerRow]] = defaultdict(list)
     last_id = None
