@@ -371,6 +371,18 @@ def markdown(results: dict[str, Any]) -> str:
                 f"{detail['ratio_plain_json']:.1f}x, against the raw SQL alone "
                 f"({_fmt(detail['raw_sql'], 's')}) {detail['ratio_raw_sql']:.1f}x."
             )
+    cpu = [i for i in results["items"] if "cpu_ratio" in i.get("detail", {})]
+    if cpu:
+        lines.append(
+            "\nThis process's CPU time, A / B (medians; on PostgreSQL without the server's "
+            "share): "
+            + "; ".join(
+                f"{i['name']} {_fmt(i['detail']['cpu'], 's')} / "
+                f"{_fmt(i['detail']['cpu_floor'], 's')} = {i['detail']['cpu_ratio']:.2f}"
+                for i in cpu
+            )
+            + "."
+        )
     lines += ["", "| answers | summary latency | raw GROUP BY |", "|---|---|---|"]
     for point in results["growth"]:
         lines.append(
