@@ -60,7 +60,6 @@ GROWTH_SIZES = (10_000, 100_000, 1_000_000)
 #: "No faster than linear", with room for timing noise on a shared machine.
 GROWTH_MAX_EXPONENT = 1.1
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-#: The items, by the key `--only` selects them with, in the order they run.
 GET_LINKS = 50
 #: The items in the order they run; `--only` picks some of them.
 ITEM_NAMES = (
@@ -446,6 +445,27 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append(
             f"| {item['name']} | {_fmt(item['measured'], item['unit'])}{extra} | {floor} "
             f"| {ratio} | {item['target']} | {'yes' if item['met'] else '**no**'} |"
+        )
+    for item in results["items"]:
+        detail = item.get("detail", {})
+        if "ratio_plain_json" in detail:
+            lines.append(
+                f"\n{item['name']}: the floor (B) is {detail['floor']}; against the raw SQL "
+                f"+ plain-Python JSON ({_fmt(detail['plain_json'], 's')}) A is "
+                f"{detail['ratio_plain_json']:.1f}x, against the raw SQL alone "
+                f"({_fmt(detail['raw_sql'], 's')}) {detail['ratio_raw_sql']:.1f}x."
+            )
+    cpu = [i for i in results["items"] if "cpu_ratio" in i.get("detail", {})]
+    if cpu:
+        lines.append(
+            "\nThis process's CPU time, A / B (medians; on PostgreSQL without the server's "
+            "share): "
+            + "; ".join(
+                f"{i['name']} {_fmt(i['detail']['cpu'], 's')} / "
+                f"{_fmt(i['detail']['cpu_floor'], 's')} = {i['detail']['cpu_ratio']:.2f}"
+                for i in cpu
+            )
+            + "."
         )
     lines += ["", "| answers | summary latency | raw GROUP BY |", "|---|---|---|"]
     for point in results["growth"]:

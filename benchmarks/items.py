@@ -24,7 +24,8 @@ from sqlalchemy import event
 from survey.db import db
 from survey.scale import DEFAULT_ASPECTS
 
-from .timer import interleaved
+from .responses_floor import FloorRows, plain_json_floor, strawberry_floor
+from .timer import interleaved, interleaved_many
 
 FLOOR_PATH = "/__bench_floor"
 PAGE_SIZE = 200
@@ -219,12 +220,24 @@ def summary_latency(
 
 def summary_item(app: Flask, client: FlaskClient, token: str, settings: Settings) -> ItemResult:
     summary_check(app, client, token)
-    return _latency_item(
-        "satisfactionSummary(groupBy: ASPECT)",
-        1.3,
-        lambda: graphql(client, token, SUMMARY_QUERY),
-        lambda: raw_query(app, SUMMARY_SQL),
-        settings,
+    a, b = interleaved_many(
+        [lambda: graphql(client, token, SUMMARY_QUERY), lambda: raw_query(app, SUMMARY_SQL)],
+        rounds=settings.rounds,
+    )
+    ratio = a.median / b.median
+    return ItemResult(
+        name="satisfactionSummary(groupBy: ASPECT)",
+        unit="s",
+        measured=a.median,
+        floor=b.median,
+        ratio=ratio,
+        target="<= 1.3",
+        met=ratio <= 1.3,
+        detail={
+            "cpu": round(a.cpu_median, 6),
+            "cpu_floor": round(b.cpu_median, 6),
+            "cpu_ratio": round(a.cpu_median / b.cpu_median, 3),
+        },
     )
 
 
@@ -376,37 +389,84 @@ ORDER BY responses.id LIMIT {size + 1}""",
     )
 
 
-def responses_check(app: Flask, client: FlaskClient, token: str, size: int) -> int:
-    """Same responses and answers as the raw SQL; returns the statements one request issues."""
+def responses_rows(app: Flask, size: int) -> FloorRows:
+    """The raw SQL of the page and its answers, as the floors build from them."""
+    page, answers = raw_queries(app, responses_sql(size))
+    return FloorRows(size=size, page=page, answers=answers)
+
+
+def responses_check(
+    app: Flask,
+    client: FlaskClient,
+    token: str,
+    size: int,
+    floors: Sequence[Callable[[], dict[str, Any]]] = (),
+) -> int:
+    """Same responses and answers as the raw SQL, and each floor answers exactly the
+    endpoint's JSON; returns the statements one request issues."""
     with StatementCounter(app) as counter:
-        data = graphql(client, token, responses_query(size))["responses"]
+        data = graphql(client, token, responses_query(size))
     api = sorted(
         (int(e["node"]["id"]), a["aspect"], a["score"])
-        for e in data["edges"]
+        for e in data["responses"]["edges"]
         for a in e["node"]["answers"]
     )
     _page, answers = raw_queries(app, responses_sql(size))
     raw = sorted({(int(r[0]), r[2], int(r[3])) for r in answers})
     if api != raw:
         raise RuntimeError("responses disagree with their floor")
+    for floor in floors:
+        if floor()["data"] != data:
+            raise RuntimeError("a floor of responses answers other JSON than the endpoint")
     return counter.count
 
 
+#: A/B target against raw SQL + strawberry over plain dataclasses (issue 20).
+RESPONSES_TARGET = 1.5
+
+
 def responses_item(app: Flask, client: FlaskClient, token: str, settings: Settings) -> ItemResult:
+    """The page through the app (A) against its floor (B): the raw SQL plus strawberry
+    executing the same query over plain dataclasses (benchmarks.responses_floor). The
+    raw SQL alone and the raw SQL plus plain-Python JSON are timed beside them."""
     size = settings.page_size
-    statements = responses_check(app, client, token, size)
     query, sql = responses_query(size), responses_sql(size)
-    result = _latency_item(
-        f"responses(first: {size}) with account, campaign, answers",
-        3.0,
-        lambda: graphql(client, token, query),
-        lambda: raw_queries(app, sql),
-        settings,
-        detail={"statements": statements, "statements_target": "<= 5"},
+    fetch = lambda: responses_rows(app, size)  # noqa: E731
+    graphql_floor = strawberry_floor(fetch, query)
+    json_floor = plain_json_floor(fetch)
+    statements = responses_check(app, client, token, size, (graphql_floor, json_floor))
+    sa, sb, sc, sd = interleaved_many(
+        [
+            lambda: graphql(client, token, query),
+            graphql_floor,
+            json_floor,
+            lambda: raw_queries(app, sql),
+        ],
+        rounds=settings.rounds,
     )
-    result.met = result.met and statements <= 5
-    result.target = "<= 3.0, statements <= 5"
-    return result
+    a, b, c, d = sa.median, sb.median, sc.median, sd.median
+    ratio = a / b
+    return ItemResult(
+        name=f"responses(first: {size}) with account, campaign, answers",
+        unit="s",
+        measured=a,
+        floor=b,
+        ratio=ratio,
+        target=f"<= {RESPONSES_TARGET}, statements <= 5",
+        met=ratio <= RESPONSES_TARGET and statements <= 5,
+        detail={
+            "statements": statements,
+            "statements_target": "<= 5",
+            "floor": "raw SQL + strawberry over plain dataclasses",
+            "plain_json": round(c, 6),
+            "ratio_plain_json": round(a / c, 3),
+            "raw_sql": round(d, 6),
+            "ratio_raw_sql": round(a / d, 3),
+            "cpu": round(sa.cpu_median, 6),
+            "cpu_floor": round(sb.cpu_median, 6),
+            "cpu_ratio": round(sa.cpu_median / sb.cpu_median, 3),
+        },
+    )
 
 
 # ---------------------------------------------------------------------------

@@ -63,3 +63,38 @@ def interleaved(
             times_b.append(seconds_per_op(b, repeat_b))
             times_a.append(seconds_per_op(a, repeat_a))
     return Paired(times_a, times_b)
+
+
+@dataclass(frozen=True, slots=True)
+class Samples:
+    """One operation's samples: wall seconds and this process's CPU seconds per round.
+    On a shared machine the CPU time shows the work itself, whatever the scheduler
+    did (on PostgreSQL it leaves out the server's share)."""
+
+    wall: list[float]
+    cpu: list[float]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.wall)
+
+    @property
+    def cpu_median(self) -> float:
+        return statistics.median(self.cpu)
+
+
+def interleaved_many(operations: list[Callable[[], object]], *, rounds: int) -> list[Samples]:
+    """As `interleaved` for several operations: each round times each once, in order
+    on even rounds and in reverse on odd ones (ABC, CBA, ...), after one untimed call
+    of each."""
+    for operation in operations:
+        operation()
+    samples = [Samples([], []) for _ in operations]
+    for n in range(rounds):
+        order = range(len(operations)) if n % 2 == 0 else reversed(range(len(operations)))
+        for i in order:
+            wall, cpu = time.perf_counter(), time.process_time()
+            operations[i]()
+            samples[i].cpu.append(time.process_time() - cpu)
+            samples[i].wall.append(time.perf_counter() - wall)
+    return samples

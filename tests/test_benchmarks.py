@@ -161,6 +161,25 @@ def test_default_and_large_sizes() -> None:
     assert odd.growth_sizes == [10_000, 50_000]
 
 
+def test_only_some_items() -> None:
+    assert parse_args([]).items == harness.ITEM_KEYS
+    assert parse_args(["--only", "responses, summary"]).items == ("responses", "summary")
+    with pytest.raises(SystemExit):
+        parse_args(["--only", "responses,nonsense"])
+
+
+def test_tiny_run_of_only_the_responses(tmp_path: Path) -> None:
+    """--only runs just those items; the responses' floors agree with the endpoint's JSON."""
+    assert harness.main([*TINY, "--only", "responses", "--output", str(tmp_path)]) == 0
+    results = json.loads((tmp_path / "latest.json").read_text(encoding="utf-8"))
+    [item] = results["items"]
+    assert item["name"] == "responses(first: 20) with account, campaign, answers"
+    detail = item["detail"]
+    assert detail["floor"] == "raw SQL + strawberry over plain dataclasses"
+    assert detail["plain_json"] > 0 and detail["raw_sql"] > 0
+    assert "plain-Python JSON" in (tmp_path / "latest.md").read_text(encoding="utf-8")
+
+
 def test_growth_exponent() -> None:
     linear = [GrowthPoint(10_000, 0.01, 0.005), GrowthPoint(100_000, 0.1, 0.05)]
     assert growth_exponent(linear) == pytest.approx(1.0)

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from enum import Enum
 
 import strawberry
 
 from survey import models as m
+from survey.analysis.listing import ResponseRow
 from survey.answers import answers_of_responses, responses_of_accounts
 
 from ..campaigns.types import Campaign, build_campaigns
 from ..loaders import Batch, unique_rows
 from ..registry.types import Account, Contact, build_accounts, contact_of, provide_responses
-from ..scalars import ReasonCode, Satisfaction, reason_enum
+from ..scalars import ReasonCode, Satisfaction
 
 
 @strawberry.enum(description="Would a lost account consider working with us again?")
@@ -58,9 +60,10 @@ class Response:
         return built.get(self.pk, [])
 
 
-def build_responses(rows: list[m.Response], locale: str) -> list[Response]:
-    """Response types; their accounts and campaigns (joined in by the query) are built
-    once each and share batches too."""
+def build_responses(rows: Sequence[m.Response | ResponseRow], locale: str) -> list[Response]:
+    """Response types from ORM rows or plain page rows (survey.analysis.response_page);
+    their accounts and campaigns (joined in by the query) are built once each and share
+    batches too."""
     accounts = {a.pk: a for a in build_accounts(unique_rows([r.account for r in rows]))}
     campaigns = {c.pk: c for c in build_campaigns(unique_rows([r.campaign for r in rows]))}
     batch = Batch(r.id for r in rows)
@@ -94,19 +97,29 @@ def responses_by_account(account_ids: list[int], locale: str) -> dict[int, list[
     return by_account
 
 
+#: Each score's Satisfaction, made once.
+_SATISFACTION = {s.value: Satisfaction(s.value) for s in Satisfaction}  # type: ignore[attr-defined]
+#: The reason codes the API knows. An answer's reasons are handed to GraphQL as these
+#: stored codes: graphql-core names a value with one dict look-up, where an enum
+#: member costs a scan of the enum per reason (strawberry's enum output); the JSON is
+#: the same. A code outside the vocabulary reads as OTHER, as `reason_enum` says.
+_REASON_CODES = frozenset(r.value for r in ReasonCode)  # type: ignore[attr-defined]
+_OTHER = ReasonCode.OTHER.value  # type: ignore[attr-defined]
+
+
 def _answers_by_response(response_ids: list[int], locale: str) -> dict[int, list[Answer]]:
     rows = answers_of_responses(response_ids)
     return {
         response_id: [
             Answer(
-                aspect=a.aspect.code,
-                aspect_label=a.aspect.label(locale),
+                aspect=a.aspect,
+                aspect_label=a.label(locale),
                 score=a.score,
-                satisfaction=Satisfaction(a.score),
-                reasons=[reason_enum(r) for r in reasons],
+                satisfaction=_SATISFACTION[a.score],
+                reasons=[r if r in _REASON_CODES else _OTHER for r in a.reasons],
                 reason_text=a.reason_text,
             )
-            for a, reasons in answers
+            for a in answers
         ]
         for response_id, answers in rows.items()
     }

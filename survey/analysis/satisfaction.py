@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy import ColumnElement, and_, case, func, literal_column, select
 
 from survey.analysis.filters import (
     DEFAULT_MIN_GROUP_SIZE,
@@ -36,7 +36,7 @@ from survey.analysis.filters import (
     validate_response_filter,
 )
 from survey.analysis.weighting import weighted_groups
-from survey.db import db
+from survey.db import db, read_rows
 from survey.models import Answer, Aspect, Campaign, Response
 from survey.scale import DISSATISFIED_MAX, OVERALL, SATISFIED_MIN
 from survey.statistics import kish_effective_n, weighted_wilson_interval, wilson_interval
@@ -73,11 +73,26 @@ class SatisfactionGroup:
 
 
 def _score_columns() -> list[ColumnElement[Any]]:
-    return [
-        func.count(Answer.id),
-        func.coalesce(func.sum(Answer.score), 0),
-        *(func.sum(case((Answer.score == score, 1), else_=0)) for score in range(1, 6)),
-    ]
+    return list(_SCORE_COLUMNS)
+
+
+# count(*), not count(answers.id): answers are the base of every such query (never the
+# outer side of a join), so both count the same, and SQLite reads no column for
+# count(*) (a tenth of a summary by aspect). The scale's constants are written into the
+# SQL, not bound. The expressions are immutable: made once, not per request.
+_SCORE_COLUMNS: tuple[ColumnElement[Any], ...] = (
+    func.count(),
+    func.coalesce(func.sum(Answer.score), literal_column("0")),
+    *(
+        func.sum(
+            case(
+                (Answer.score == literal_column(str(score)), literal_column("1")),
+                else_=literal_column("0"),
+            )
+        )
+        for score in range(1, 6)
+    ),
+)
 
 
 def _group(
@@ -147,7 +162,7 @@ def _aspect_infos(f: ResponseFilter, locale: str) -> dict[str, KeyInfo]:
         stmt = stmt.where(Aspect.code == f.aspect)
     return {
         code: KeyInfo(en if locale == "en" else zh, (position, code))
-        for code, zh, en, position in db.session.execute(stmt)
+        for code, zh, en, position in read_rows(stmt)
     }
 
 
@@ -211,7 +226,7 @@ def satisfaction_summaries(
             ),
         ).select_from(raw.outerjoin(weighted, same_group))
     counts: dict[int | None, dict[str, Sequence[Any]]] = defaultdict(dict)
-    for row in db.session.execute(stmt):
+    for row in read_rows(stmt):
         if campaign_ids is not None:
             counts[row[0]][group_key(row[1])] = row[2:]
         else:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import joinedload
 
-from survey.db import db
-from survey.models import Answer, AnswerReason, Response
+from survey.db import db, read_rows
+from survey.models import Answer, AnswerReason, Aspect, Response
 
 
 def _with_account_and_campaign(stmt: Select[Any]) -> Select[Any]:
@@ -48,27 +49,51 @@ def responses_of_accounts(account_ids: Sequence[int]) -> dict[int, list[Response
     return result
 
 
-def answers_of_responses(
-    response_ids: Sequence[int],
-) -> dict[int, list[tuple[Answer, list[str]]]]:
+@dataclass(frozen=True, slots=True)
+class AnswerRow:
+    """One answer as the API lists it: plain values, no ORM object."""
+
+    aspect: str
+    label_zh: str
+    label_en: str
+    score: int
+    reason_text: str | None
+    #: Reason codes, alphabetical.
+    reasons: list[str]
+
+    def label(self, locale: str | None) -> str:
+        return self.label_en if locale == "en" else self.label_zh
+
+
+def answers_of_responses(response_ids: Sequence[int]) -> dict[int, list[AnswerRow]]:
     """Each response's answers in questionnaire order, with their aspect and reason
-    codes. Two queries whatever the number of answers: answers joined with their
-    aspect, then the reasons of all those responses' answers (selectinload would
-    split a large IN list into several queries)."""
-    answers = db.session.scalars(
-        select(Answer)
+    codes. One statement whatever the number of answers: answers joined with their
+    aspect and (LEFT JOIN) their reasons, a row per answer and reason, read as plain
+    rows (an ORM object per answer cost more than the rest of the read)."""
+    rows = read_rows(
+        select(
+            Answer.response_id,
+            Answer.id,
+            Aspect.code,
+            Aspect.label_zh,
+            Aspect.label_en,
+            Answer.score,
+            Answer.reason_text,
+            AnswerReason.reason,
+        )
+        .join(Aspect, Aspect.id == Answer.aspect_id)
+        .outerjoin(AnswerReason, AnswerReason.answer_id == Answer.id)
         .where(Answer.response_id.in_(response_ids))
-        .options(joinedload(Answer.aspect))
-    ).all()
-    reasons: dict[int, list[str]] = defaultdict(list)
-    for answer_id, reason in db.session.execute(
-        select(AnswerReason.answer_id, AnswerReason.reason)
-        .join(Answer, Answer.id == AnswerReason.answer_id)
-        .where(Answer.response_id.in_(response_ids))
-        .order_by(AnswerReason.answer_id, AnswerReason.reason)
-    ):
-        reasons[answer_id].append(reason)
-    result: dict[int, list[tuple[Answer, list[str]]]] = defaultdict(list)
-    for row in sorted(answers, key=lambda a: (a.aspect.position, a.aspect.code)):
-        result[row.response_id].append((row, reasons.get(row.id, [])))
+        .order_by(Answer.response_id, Aspect.position, Aspect.code, AnswerReason.reason)
+    )
+    result: dict[int, list[AnswerRow]] = defaultdict(list)
+    last_id = None
+    reasons: list[str] = []
+    for response_id, answer_id, code, zh, en, score, text, reason in rows:
+        if answer_id != last_id:
+            last_id = answer_id
+            reasons = []
+            result[response_id].append(AnswerRow(code, zh, en, score, text, reasons))
+        if reason is not None:
+            reasons.append(reason)
     return result

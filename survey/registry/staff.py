@@ -10,7 +10,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from survey.audit import STAFF_ADD, STAFF_LOCALE, STAFF_REVOKE, STAFF_TOKEN_ISSUE, record_audit
@@ -334,20 +334,25 @@ class AuthenticatedToken:
     member: StaffMember
 
 
+#: A live token and its active staff member, by the token's hash: every API request
+#: runs it, so the statement is made once.
+_LIVE_TOKEN = (
+    select(ApiToken, StaffMember)
+    .join(StaffMember, StaffMember.id == ApiToken.staff_id)
+    .where(
+        ApiToken.token_hash == bindparam("token_hash"),
+        ApiToken.revoked_at.is_(None),
+        StaffMember.active.is_(True),
+    )
+)
+
+
 def authenticate_token(token: str, *, now: datetime | None = None) -> AuthenticatedToken | None:
     """As `authenticate`, with the id of the token that matched."""
     token = token.strip()
     if not token or len(token) > 200:
         return None
-    row = db.session.execute(
-        select(ApiToken, StaffMember)
-        .join(StaffMember, StaffMember.id == ApiToken.staff_id)
-        .where(
-            ApiToken.token_hash == hash_token(token),
-            ApiToken.revoked_at.is_(None),
-            StaffMember.active.is_(True),
-        )
-    ).one_or_none()
+    row = db.session.execute(_LIVE_TOKEN, {"token_hash": hash_token(token)}).one_or_none()
     if row is None:
         return None
     api_token, member = row
