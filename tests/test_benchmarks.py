@@ -162,8 +162,8 @@ def test_default_and_large_sizes() -> None:
 
 
 def test_only_some_items() -> None:
-    assert parse_args([]).items == harness.ITEM_KEYS
-    assert parse_args(["--only", "responses, summary"]).items == ("responses", "summary")
+    assert parse_args([]).items == harness.ITEM_NAMES
+    assert parse_args(["--only", "responses, summary"]).items == ("summary", "responses")
     with pytest.raises(SystemExit):
         parse_args(["--only", "responses,nonsense"])
 

@@ -82,13 +82,13 @@ def get_response_details(response_id: int) -> ResponseDetails:
         raise NotFoundError(f"There is no response with ID {response_id}.", field="id")
     answers = tuple(
         AnswerDetail(
-            aspect=answer.aspect.code,
-            aspect_label_zh=answer.aspect.label_zh,
-            aspect_label_en=answer.aspect.label_en,
+            aspect=answer.aspect,
+            aspect_label_zh=answer.label_zh,
+            aspect_label_en=answer.label_en,
             score=answer.score,
-            reasons=tuple(reasons),
+            reasons=tuple(answer.reasons),
             reason_text=answer.reason_text,
         )
-        for answer, reasons in answers_of_responses([response_id]).get(response_id, [])
+        for answer in answers_of_responses([response_id]).get(response_id, [])
     )
     return ResponseDetails(*row, answers=answers)
