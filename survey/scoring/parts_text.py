@@ -35,6 +35,8 @@ def column_texts(column: FloatArray, render: Callable[[float], str]) -> list[str
     if bits.size == 0:
         return []
     distinct, inverse = np.unique(bits, return_inverse=True)
+    if 2 * len(distinct) > bits.size:  # mostly distinct: format each directly
+        return list(map(render, column.tolist()))
     texts = np.array(list(map(render, distinct.view(np.float64).tolist())), dtype=object)
     return texts[inverse.reshape(-1)].tolist()  # type: ignore[no-any-return]
 
