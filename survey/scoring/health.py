@@ -27,6 +27,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -264,7 +265,8 @@ def _insert(table: Table, rows: list[tuple[Any, ...]], **same: object) -> None:
         if order == list(range(len(names))):
             params: list[Any] = [row + tail for row in rows]
         else:
-            params = [tuple((*row, *tail)[i] for i in order) for row in rows]
+            pick = itemgetter(*order)
+            params = [pick(row + tail) for row in rows]
     else:
         params = [dict(zip(names, (*row, *tail), strict=True)) for row in rows]
     connection.exec_driver_sql(str(compiled), params)

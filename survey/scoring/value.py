@@ -234,8 +234,10 @@ def _recompute_model(
         "computed_at": now,
     }
     for name, value in list(constants.items()):
-        processor = table.c[name].type.bind_processor(dialect)
-        constants[name] = processor(value) if processor else value
+        # The type's whole conversion (to the driver's text on SQLite, as the ORM
+        # writes it), once, not the driver's adapter once per row.
+        processor = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        constants[name] = processor(value) if processor and value is not None else value
     model_id, version_id, stored_period, stored_now = constants.values()
     rows = [
         (account_id, model_id, version_id, stored_period, score, band, flag, part, stored_now)
