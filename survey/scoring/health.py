@@ -47,7 +47,7 @@ from survey.models import (
 from survey.registry import emit_health_changes
 from survey.scale import HEALTH_LOWER_IS_BETTER, HealthBand
 from survey.scoring.health_measures import FloatArray, IntArray, health_measures_as_of
-from survey.scoring.normalise import composite, midrank_percentiles, threshold_band
+from survey.scoring.normalise import composite, midrank_percentiles, threshold_bands
 from survey.scoring.parts_text import column_texts, join_parts, json_float, part_template
 from survey.scoring.versions import ModelVersion, load_model
 
@@ -163,7 +163,7 @@ def health_scores_as_of(at: datetime, version: ModelVersion | None = None) -> He
         scores = np.full(len(raw.account_ids), np.nan)
         renormalised = np.zeros(values.shape)
         contributions = np.full(values.shape, np.nan)
-    bands = [threshold_band(float(s), model.band_limits, HealthBand.POOR.value) for s in scores]
+    bands = threshold_bands(scores, model.band_limits, HealthBand.POOR.value)
     return HealthScores(
         at=raw.at,
         version=model,

@@ -130,3 +130,15 @@ def threshold_band(score: float | None, limits: Mapping[str, float], last: str) 
         if score >= lowest:
             return name
     return last
+
+
+def threshold_bands(scores: FloatArray, limits: Mapping[str, float], last: str) -> list[str | None]:
+    """`threshold_band` of every score at once (None for NaN)."""
+    s = np.asarray(scores, dtype=np.float64)
+    out = np.full(len(s), None, dtype=object)
+    out[~np.isnan(s)] = last
+    # `threshold_band`'s order backwards: the band it would pick is written last.
+    for name, lowest in reversed(sorted(limits.items(), key=lambda item: -item[1])):
+        with np.errstate(invalid="ignore"):
+            out[s >= lowest] = name
+    return out.tolist()  # type: ignore[no-any-return]
