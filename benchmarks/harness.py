@@ -72,9 +72,9 @@ ITEM_NAMES = (
     "launch",
     "cached",
     "drivers",
+    "served",
     "scores",
     "account-scores",
-    "served",
 )
 
 
