@@ -71,9 +71,9 @@ ITEM_NAMES = (
     "launch",
     "cached",
     "drivers",
+    "served",
     "scores",
     "account-scores",
-    "served",
 )
 
 

@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -47,7 +47,8 @@ from survey.models import (
 from survey.registry import emit_health_changes
 from survey.scale import HEALTH_LOWER_IS_BETTER, HealthBand
 from survey.scoring.health_measures import FloatArray, IntArray, health_measures_as_of
-from survey.scoring.normalise import composite, midrank_percentiles, threshold_band
+from survey.scoring.normalise import composite, midrank_percentiles, threshold_bands
+from survey.scoring.parts_text import column_texts, join_parts, json_float, part_template
 from survey.scoring.versions import ModelVersion, load_model
 
 _LOWER = {m.value for m in HEALTH_LOWER_IS_BETTER}
@@ -106,16 +107,35 @@ def _parts_of(scores: HealthScores, rows: slice) -> list[list[dict[str, object]]
     ]
 
 
-_ENCODE = json.JSONEncoder(separators=(",", ":"), allow_nan=True).encode
-
-
 def _parts_json(scores: HealthScores) -> list[str]:
-    """Every account's parts as a JSON text, NaN written null: one C-encoder pass
-    over all rows, split at the row boundaries (a part holds no brackets)."""
-    if not len(scores.account_ids):
+    """Every account's parts as a JSON text (rounded as `_parts_of`, NaN written
+    null), the same text the JSON encoder gives, each distinct number formatted
+    once (survey.scoring.parts_text)."""
+    n = len(scores.account_ids)
+    if not n:
         return []
-    text = _ENCODE(_parts_of(scores, slice(None))).replace("NaN", "null")
-    return ["[" + piece + "]" for piece in text[2:-2].split("],[")]
+    last = len(scores.measures) - 1
+    columns = []
+    for j, (measure, perspective) in enumerate(
+        zip(scores.measures, scores.perspectives, strict=True)
+    ):
+        template = part_template(
+            {"measure": measure, "perspective": perspective},
+            ("value", "percentile", "weight", "contribution"),
+            first=j == 0,
+            last=j == last,
+        )
+        cells = [
+            column_texts(np.round(array[:, j], digits), json_float)
+            for array, digits in (
+                (scores.values, 4),
+                (scores.percentiles, 4),
+                (scores.weights, 6),
+                (scores.contributions, 4),
+            )
+        ]
+        columns.append(list(map(template.format, *cells)))
+    return join_parts(columns, n)
 
 
 def health_scores_as_of(at: datetime, version: ModelVersion | None = None) -> HealthScores:
@@ -143,7 +163,7 @@ def health_scores_as_of(at: datetime, version: ModelVersion | None = None) -> He
         scores = np.full(len(raw.account_ids), np.nan)
         renormalised = np.zeros(values.shape)
         contributions = np.full(values.shape, np.nan)
-    bands = [threshold_band(float(s), model.band_limits, HealthBand.POOR.value) for s in scores]
+    bands = threshold_bands(scores, model.band_limits, HealthBand.POOR.value)
     return HealthScores(
         at=raw.at,
         version=model,
@@ -206,46 +226,53 @@ class HealthRecompute:
     inputs_version: str | None = None
 
 
-def _rows(scores: HealthScores) -> list[dict[str, object]]:
-    """One row per account: score, band, parts (the columns every write shares are
-    given once, with the statement's values)."""
-    score = np.round(scores.scores, 4).tolist()
-    return [
-        {
-            "account_id": account_id,
-            "score": None if math.isnan(value) else value,
-            "band": band,
-            "parts": parts,
-        }
-        for account_id, value, band, parts in zip(
-            scores.account_ids.tolist(), score, scores.bands, _parts_json(scores), strict=True
+#: The columns of `_rows`' tuples.
+ROW_COLUMNS = ("account_id", "score", "band", "parts")
+
+
+def _rows(scores: HealthScores) -> list[tuple[Any, ...]]:
+    """One row per account (`ROW_COLUMNS`): account id, score, band, parts (the
+    columns every write shares are given once, with the statement's values)."""
+    score = np.round(scores.scores, 4)
+    scored = np.where(np.isnan(score), None, score).tolist()
+    return list(
+        zip(
+            scores.account_ids.tolist(),
+            scored,
+            scores.bands,
+            _parts_json(scores),
+            strict=True,
         )
-    ]
+    )
 
 
-def _insert(table: Table, rows: list[dict[str, object]], **same: object) -> None:
-    """INSERT `rows` (all with the same keys: plain values no type converts) plus the
-    columns every row shares, as one DBAPI executemany in the session's transaction.
-    The shared values are converted for the database once (a datetime, a date), not
-    once per row as a Core executemany would: 100,000 rows in about a second."""
+def _insert(table: Table, rows: list[tuple[Any, ...]], **same: object) -> None:
+    """INSERT `rows` (tuples in `ROW_COLUMNS` order: plain values no type converts)
+    plus the columns every row shares, as one DBAPI executemany in the session's
+    transaction. The shared values are converted for the database once (a datetime,
+    a date), not once per row as a Core executemany would."""
     connection = db.session.connection()
     dialect = connection.dialect
     fixed = []
     for name, value in same.items():
         process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
         fixed.append(process(value) if process is not None and value is not None else value)
-    names = [*rows[0], *same]
+    names = [*ROW_COLUMNS, *same]
     compiled = insert(table).values({n: bindparam(n) for n in names}).compile(dialect=dialect)
-    values = [(*row.values(), *fixed) for row in rows]
+    tail = tuple(fixed)
     if compiled.positional:
         order = [names.index(n) for n in compiled.positiontup or ()]
-        params: list[Any] = [tuple(v[i] for i in order) for v in values]
+        if order == list(range(len(names))):
+            params: list[Any] = [row + tail for row in rows]
+        else:
+            pick = itemgetter(*order)
+            params = [pick(row + tail) for row in rows]
     else:
-        params = [dict(zip(names, v, strict=True)) for v in values]
+        params = [dict(zip(names, (*row, *tail), strict=True)) for row in rows]
     connection.exec_driver_sql(str(compiled), params)
 
 
-def _write_snapshots(scores: HealthScores, day: date, rows: list[dict[str, object]]) -> None:
+def _write_snapshots(scores: HealthScores, day: date, rows: list[tuple[Any, ...]]) -> None:
     db.session.execute(delete(HealthSnapshot).where(HealthSnapshot.day == day))
     if rows:
         _insert(
@@ -273,7 +300,7 @@ def _summary(scores: HealthScores, day: date | None, inputs: str | None) -> Heal
     )
 
 
-def _emit_band_changes(model_id: int, rows: list[dict[str, Any]], version: int) -> None:
+def _emit_band_changes(model_id: int, rows: list[tuple[Any, ...]], version: int) -> None:
     """account.health_changed for the accounts whose band the new rows change."""
     before = dict(
         db.session.execute(
@@ -284,9 +311,9 @@ def _emit_band_changes(model_id: int, rows: list[dict[str, Any]], version: int) 
     )
     emit_health_changes(
         (
-            (row["account_id"], before.get(row["account_id"]), row["band"], row["score"])
-            for row in rows
-            if row["band"] is not None
+            (account_id, before.get(account_id), band, score)
+            for account_id, score, band, _ in rows
+            if band is not None
         ),
         model_version=version,
     )

@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import Select, and_, case, func, or_, select
 
 from survey.db import db
 from survey.models import (
@@ -95,7 +95,7 @@ def _stage_ordinal() -> Any:
 def health_measures_as_of(at: datetime) -> HealthMeasures:
     """Every active account's health measures at `at` (see the module's rules)."""
     at = _aware(at)
-    accounts = db.session.execute(
+    accounts = _driver_rows(
         select(KeyAccount.id, _stage_ordinal())
         .outerjoin(Defection, Defection.account_id == KeyAccount.id)
         .where(
@@ -109,17 +109,29 @@ def health_measures_as_of(at: datetime) -> HealthMeasures:
             ),
         )
         .order_by(KeyAccount.id)
-    ).all()
+    )
     ids = np.fromiter((row[0] for row in accounts), dtype=np.int64, count=len(accounts))
     values = np.full((len(ids), len(MEASURES)), np.nan)
     if len(ids):
+        # None (no stage) becomes NaN.
         values[:, _COLUMN[HealthMeasure.RELATIONSHIP_STAGE]] = np.array(
-            [np.nan if row[1] is None else float(row[1]) for row in accounts]
+            [row[1] for row in accounts], dtype=np.float64
         )
         _responses(at, ids, values)
         _invitations(at, ids, values)
         _follow_ups(at, ids, values)
     return HealthMeasures(at=at, account_ids=ids, measures=MEASURES, values=values)
+
+
+def _driver_rows(query: Select[Any]) -> list[Any]:
+    """The rows of a query of plain numbers (no result types to apply) straight from
+    the driver's cursor: 100,000 accounts through result rows cost more than the
+    query. Parameters are bound as any execute binds them."""
+    result = db.session.connection().execute(query)
+    try:
+        return list(result.cursor.fetchall()) if result.cursor is not None else []
+    finally:
+        result.close()
 
 
 def _rows_of(ids: IntArray, account_ids: list[int]) -> tuple[IntArray, NDArray[np.bool_]]:

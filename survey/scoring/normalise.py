@@ -104,21 +104,22 @@ def pyramid_bands(scores: FloatArray, limits: Mapping[str, float], last: str) ->
             bands[i] = last
         return bands
     order = present[np.argsort(-s[present], kind="stable")]
-    before = 0.0
-    previous_score: float | None = None
-    previous_band = last
+    ordered = s[order]
+    # The running total before each account (summed in order, as a loop would), taken
+    # at the first of each run of equal scores, so ties share that account's band.
+    before = np.concatenate(([0.0], np.cumsum(ordered)[:-1]))
+    starts = np.ones(len(order), dtype=bool)
+    starts[1:] = ordered[1:] != ordered[:-1]
+    first = np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0))
+    share = 100.0 * before[first] / total
     ordered_limits = sorted(limits.items(), key=lambda item: item[1])
-    for i in order:
-        score = float(s[i])
-        if previous_score is not None and score == previous_score:
-            band = previous_band
-        else:
-            share = 100.0 * before / total
-            band = next((name for name, limit in ordered_limits if share < limit), last)
-        bands[i] = band
-        before += score
-        previous_score, previous_band = score, band
-    return bands
+    names = np.array([name for name, _ in ordered_limits] + [last], dtype=object)
+    closes = np.array([limit for _, limit in ordered_limits], dtype=np.float64)
+    # The first band whose limit the share has not reached (`share < limit`).
+    chosen = names[np.searchsorted(closes, share, side="right")]
+    out = np.full(len(s), None, dtype=object)
+    out[order] = chosen
+    return out.tolist()  # type: ignore[no-any-return]
 
 
 def threshold_band(score: float | None, limits: Mapping[str, float], last: str) -> str | None:
@@ -129,3 +130,15 @@ def threshold_band(score: float | None, limits: Mapping[str, float], last: str) 
         if score >= lowest:
             return name
     return last
+
+
+def threshold_bands(scores: FloatArray, limits: Mapping[str, float], last: str) -> list[str | None]:
+    """`threshold_band` of every score at once (None for NaN)."""
+    s = np.asarray(scores, dtype=np.float64)
+    out = np.full(len(s), None, dtype=object)
+    out[~np.isnan(s)] = last
+    # `threshold_band`'s order backwards: the band it would pick is written last.
+    for name, lowest in reversed(sorted(limits.items(), key=lambda item: -item[1])):
+        with np.errstate(invalid="ignore"):
+            out[s >= lowest] = name
+    return out.tolist()  # type: ignore[no-any-return]

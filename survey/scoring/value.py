@@ -19,7 +19,6 @@ orders percentile ≤ 20 in the period, both present.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +33,7 @@ from survey.models import AccountMetric, AccountScore, Indicator, KeyAccount, Sc
 from survey.scale import FLAG_ONE_OFF, TIERS, ScoreKind
 from survey.scoring.defaults import ORDERS, REVENUE, ensure_score_models
 from survey.scoring.normalise import composite, midrank_percentiles, pyramid_bands
+from survey.scoring.parts_text import column_texts, join_parts, part_template
 from survey.scoring.periods import PeriodError, parse_period, period_months
 from survey.scoring.versions import ModelVersion, list_models
 
@@ -189,8 +189,9 @@ def recompute_value_scores(period: str | None = None, *, commit: bool = True) ->
     one_off = one_off_flags(
         _column(codes, percentiles, REVENUE), _column(codes, percentiles, ORDERS)
     )
+    texts: dict[str, tuple[list[str], list[str]]] = {}  # an indicator's, for every model
     summaries = [
-        _recompute_model(model, chosen, accounts, codes, values, percentiles, one_off, now)
+        _recompute_model(model, chosen, accounts, codes, values, percentiles, one_off, now, texts)
         for model in models
     ]
     if commit:
@@ -207,6 +208,7 @@ def _recompute_model(
     percentiles: np.ndarray,
     one_off: np.ndarray,
     now: object,
+    texts: dict[str, tuple[list[str], list[str]]],
 ) -> ModelRecompute:
     db.session.execute(delete(AccountScore).where(AccountScore.model_id == model.model_id))
     db.session.execute(
@@ -220,7 +222,7 @@ def _recompute_model(
     raw = np.column_stack([_column(codes, values, m) for m in measures])
     result = composite(p, [w.weight for w in model.weights])
     bands = pyramid_bands(result.score, model.band_limits, LAST_BAND)
-    parts = _parts_json(model, raw, p, result.weights, result.contributions)
+    parts = _parts_json(model, raw, p, result.weights, result.contributions, texts)
     scores = np.where(np.isnan(result.score), None, np.round(result.score, 6)).tolist()
     flags = np.where(one_off, FLAG_ONE_OFF, "").tolist()
     table = AccountScore.__table__
@@ -232,8 +234,10 @@ def _recompute_model(
         "computed_at": now,
     }
     for name, value in list(constants.items()):
-        processor = table.c[name].type.bind_processor(dialect)
-        constants[name] = processor(value) if processor else value
+        # The type's whole conversion (to the driver's text on SQLite, as the ORM
+        # writes it), once, not the driver's adapter once per row.
+        processor = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        constants[name] = processor(value) if processor and value is not None else value
     model_id, version_id, stored_period, stored_now = constants.values()
     rows = [
         (account_id, model_id, version_id, stored_period, score, band, flag, part, stored_now)
@@ -269,38 +273,48 @@ def _parts_json(
     percentiles: np.ndarray,
     weights: np.ndarray,
     contributions: np.ndarray,
+    texts: dict[str, tuple[list[str], list[str]]] | None = None,
 ) -> list[str]:
-    """Each account's parts as JSON text: measure, perspective, value, percentile,
-    weight, contribution (a missing value and its percentile are `null`). Formatted
-    column by column with `str.format` and joined with `str.join`, C loops both
-    (100,000 accounts × 8 measures); the rare missing cells are rewritten after."""
-    columns = []
+    """Each account's parts as JSON text: measure, perspective, value (`{:.12g}`),
+    percentile, weight, contribution (`{:.4f}`); a missing value and its percentile
+    are `null`. Each distinct number is formatted once (survey.scoring.parts_text);
+    `texts` keeps an indicator's value and percentile texts for the next model."""
     last = len(model.weights) - 1
+    columns = []
     for j, w in enumerate(model.weights):
-        head = json.dumps(
-            {"measure": w.measure, "perspective": w.perspective}, separators=(",", ":")
-        )[:-1]
-        head = head.replace("{", "{{").replace("}", "}}")
-        opening = "[" if j == 0 else ""
-        closing = "]" if j == last else ""
-        tail = ',"weight":{:.4f},"contribution":{:.4f}}}' + closing
-        template = opening + "{{" + head[2:] + ',"value":{:.12g},"percentile":{:.4f}' + tail
-        missing = opening + "{{" + head[2:] + ',"value":null,"percentile":null' + tail
-        column = list(
-            map(
-                template.format,
-                raw[:, j].tolist(),
-                percentiles[:, j].tolist(),
-                weights[:, j].tolist(),
-                contributions[:, j].tolist(),
+        template = part_template(
+            {"measure": w.measure, "perspective": w.perspective},
+            ("value", "percentile", "weight", "contribution"),
+            first=j == 0,
+            last=j == last,
+        )
+        known = texts.get(w.measure) if texts is not None else None
+        if known is None:
+            known = (
+                column_texts(raw[:, j], _value_text),
+                column_texts(percentiles[:, j], _percentile_text),
+            )
+            if texts is not None:
+                texts[w.measure] = known
+        columns.append(
+            list(
+                map(
+                    template.format,
+                    *known,
+                    column_texts(weights[:, j], "{:.4f}".format),
+                    column_texts(contributions[:, j], "{:.4f}".format),
+                )
             )
         )
-        for i in np.flatnonzero(np.isnan(raw[:, j])).tolist():
-            column[i] = missing.format(weights[i, j], contributions[i, j])
-        columns.append(column)
-    if not columns:
-        return ["[]"] * raw.shape[0]
-    return list(map(",".join, zip(*columns, strict=True)))
+    return join_parts(columns, raw.shape[0])
+
+
+def _value_text(x: float) -> str:
+    return "null" if x != x else f"{x:.12g}"
+
+
+def _percentile_text(x: float) -> str:
+    return "null" if x != x else f"{x:.4f}"
 
 
 def value_models() -> Sequence[ModelVersion]:
