@@ -33,6 +33,7 @@ from sqlalchemy import and_, case, func, insert, or_, select, update
 
 from survey.clock import utcnow
 from survey.db import db
+from survey.delivery.claims import claim_due
 from survey.delivery.mail import KIND_INVITATION, MailContext, MailSettings, compose, optout_link
 from survey.models import (
     CAMPAIGN_OPEN,
@@ -179,37 +180,15 @@ def claim_batch(
     Due: queued with next_attempt_at <= now, or "sending" under a claim older than
     STALE_CLAIM (its worker died). Oldest first. Returns the claimed ids.
     """
-    due = _claimable(now)
-    pick = (
-        select(OutboxMessage.id)
-        .where(due)
-        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-        .limit(batch_size)
+    return claim_due(
+        OutboxMessage,
+        _claimable(now),
+        (OutboxMessage.next_attempt_at, OutboxMessage.id),
+        status=OUTBOX_SENDING,
+        worker_id=worker_id,
+        batch_size=batch_size,
+        now=now,
     )
-    if db.session.get_bind().dialect.name == "postgresql":
-        # Workers skip each other's locked rows instead of queueing behind them.
-        pick = pick.with_for_update(skip_locked=True)
-    try:
-        ids = list(db.session.scalars(pick))
-        if not ids:
-            db.session.commit()
-            return []
-        # `due` again: on SQLite (no row locks) another worker may have claimed some
-        # of these between our SELECT and this UPDATE; RETURNING says which we got.
-        claimed = list(
-            db.session.scalars(
-                update(OutboxMessage)
-                .where(OutboxMessage.id.in_(ids), due)
-                .values(status=OUTBOX_SENDING, claimed_by=worker_id, claimed_at=now)
-                .returning(OutboxMessage.id)
-                .execution_options(synchronize_session=False)
-            )
-        )
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
-    return sorted(claimed)
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,7 @@ from sqlalchemy.orm import aliased
 
 from survey.clock import utcnow
 from survey.db import db
+from survey.delivery.claims import claim_due
 from survey.delivery.mail import MailSettings
 from survey.delivery.outbox import ERROR_LENGTH, STALE_CLAIM
 from survey.delivery.webhook_http import TIMEOUT_SECONDS, HttpOutcome, post_json
@@ -126,29 +127,15 @@ def claim_webhooks(
 ) -> list[int]:
     """Claim up to `batch_size` due deliveries (at most one per endpoint and order key)
     for this worker and commit the claim; the claimed ids, oldest first."""
-    due = _claimable(now)
-    pick = select(WebhookDelivery.id).where(due).order_by(WebhookDelivery.id).limit(batch_size)
-    if db.session.get_bind().dialect.name == "postgresql":
-        pick = pick.with_for_update(skip_locked=True)
-    try:
-        ids = list(db.session.scalars(pick))
-        if not ids:
-            db.session.commit()
-            return []
-        claimed = list(
-            db.session.scalars(
-                update(WebhookDelivery)
-                .where(WebhookDelivery.id.in_(ids), due)
-                .values(status=WEBHOOK_SENDING, claimed_by=worker_id, claimed_at=now)
-                .returning(WebhookDelivery.id)
-                .execution_options(synchronize_session=False)
-            )
-        )
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
-    return sorted(claimed)
+    return claim_due(
+        WebhookDelivery,
+        _claimable(now),
+        (WebhookDelivery.id,),
+        status=WEBHOOK_SENDING,
+        worker_id=worker_id,
+        batch_size=batch_size,
+        now=now,
+    )
 
 
 @dataclass(frozen=True, slots=True)
