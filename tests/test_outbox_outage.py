@@ -84,3 +84,25 @@ def test_an_outage_holds_the_queue_back_and_says_so_until_send_now(
     assert "sent 0" in empty.output
     status = runner.invoke(args=["outbox", "status"])
     assert "held back" not in status.output
+
+
+def test_messages_queued_for_later_are_not_held_back(app: Flask, runner: Any, now: Any) -> None:
+    """Mail queued for a later moment (no failure behind it) is not an outage: `send`
+    exits 0, `status` does not call it held back, and `--now` leaves its time alone."""
+    from datetime import timedelta
+
+    _launch(app, accounts=2)
+    later = now + timedelta(days=1)
+    with app.app_context():
+        for message in db.session.scalars(select(OutboxMessage)):
+            message.next_attempt_at = later
+        db.session.commit()
+    result = runner.invoke(args=["outbox", "send", "--now"])
+    assert result.exit_code == 0, result.output
+    assert "0 held-back message(s) made due now." in result.output
+    assert "sent 0" in result.output and "Nothing delivered" not in result.output
+    status = runner.invoke(args=["outbox", "status"])
+    assert "due now        0" in status.output and "held back" not in status.output
+    with app.app_context():
+        times = set(db.session.scalars(select(OutboxMessage.next_attempt_at)))
+    assert times == {later}

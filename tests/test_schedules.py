@@ -254,3 +254,31 @@ def test_a_cycle_asks_for_the_schedules_panel_design(app: Flask) -> None:
             "2026-Q4",
             21,
         )
+
+
+def test_late_in_the_utc_day_a_local_today_launches_now_not_tomorrow(app: Flask) -> None:
+    """At 17:00 UTC it is already tomorrow in Shanghai: run with the local date and
+    its zone, the launch happens now (its mail due now), not a day ahead."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from survey import clock
+    from survey.models import OutboxMessage
+
+    evening = datetime(2026, 11, 23, 17, 0, tzinfo=UTC)
+    shanghai = ZoneInfo("Asia/Shanghai")
+    with clock.travel_to(evening), app.app_context():
+        accounts()
+        create_schedule(quarterly(), actor="a", today=date(2026, 11, 24))
+        db.session.commit()
+        local = clock.today(shanghai)
+        assert local == date(2026, 11, 24)
+        from survey.delivery import MailSettings
+
+        mail = MailSettings(secret_key=TEST_SECRET, base_url="https://survey.example.test")
+        report = run_schedules(local, secret_key=TEST_SECRET, mail=mail, actor="cron", tz=shanghai)
+        (launched,) = report.launched
+        campaign = db.session.get(Campaign, launched.campaign_id)
+        assert abs(campaign.opens_at - evening) < timedelta(minutes=1)
+        due = db.session.scalars(select(OutboxMessage.next_attempt_at)).all()
+        assert due and all(abs(t - evening) < timedelta(minutes=1) for t in due)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -91,10 +91,12 @@ def _request(schedule: Schedule, cycle: Cycle, actor: str | None) -> CampaignReq
     )
 
 
-def _launch_moment(today: date) -> datetime:
-    """The launch's "now": the clock's, or this time of day on another `today`."""
+def _launch_moment(today: date, tz: tzinfo | None) -> datetime:
+    """The launch's "now": the clock's when `today` is today in `tz` (the zone the
+    caller's `today` was read in: after 16:00 UTC it is already tomorrow in
+    Shanghai), or this time of day on another `today`."""
     now = utcnow()
-    if today == clock_today():
+    if today == clock_today(tz):
         return now
     return datetime.combine(today, now.time(), UTC)
 
@@ -128,10 +130,12 @@ def run_schedules(
     mail: MailSettings | None,
     actor: str | None,
     dry_run: bool = False,
+    tz: tzinfo | None = None,
 ) -> ScheduleRunReport:
     """Launch the cycle containing `today` of every active schedule that has started,
     unless launched already; one transaction per launch. A cycle that cannot be
-    launched (e.g. an empty frame) is reported and the others go on."""
+    launched (e.g. an empty frame) is reported and the others go on. `tz` is the zone
+    `today` was read in (UTC when omitted): on today's date the launch happens now."""
     report = ScheduleRunReport(today=today, dry_run=dry_run)
     schedules = list(db.session.scalars(select(Schedule).order_by(Schedule.name)))
     launched = _launched_cycles([s.id for s in schedules])
@@ -167,7 +171,7 @@ def run_schedules(
             report.already.append((name, cycle.key))
             continue
         assert request is not None
-        now = _launch_moment(today)
+        now = _launch_moment(today, tz)
         try:
             if dry_run:
                 plan = plan_campaign(request, now=now)

@@ -360,8 +360,12 @@ def mark_retry(
     return give_up
 
 
-def release_untried(ids: Iterable[int], worker_id: str, until: datetime) -> None:
-    """Give back messages not tried (the server is unreachable): no attempt counted."""
+def release_untried(
+    ids: Iterable[int], worker_id: str, until: datetime, reason: str | None = None
+) -> None:
+    """Give back messages not tried (the server is unreachable): no attempt counted,
+    the reason kept as their last error, which marks them held back (not merely
+    queued for later) in `flask outbox status`."""
     ids = list(ids)
     if ids:
         _finish(
@@ -371,7 +375,13 @@ def release_untried(ids: Iterable[int], worker_id: str, until: datetime) -> None
                 OutboxMessage.status == OUTBOX_SENDING,
                 OutboxMessage.claimed_by == worker_id,
             )
-            .values(status=OUTBOX_QUEUED, next_attempt_at=until, claimed_by=None, claimed_at=None)
+            .values(
+                status=OUTBOX_QUEUED,
+                next_attempt_at=until,
+                claimed_by=None,
+                claimed_at=None,
+                last_error=reason[:ERROR_LENGTH] if reason else None,
+            )
         )
 
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, select, update
 
 from survey.clock import utcnow
 from survey.db import db
@@ -49,22 +49,27 @@ class QueueTimes:
 
 
 def queue_times(*, now: datetime | None = None) -> QueueTimes:
-    """The queue's timing (one aggregate, plus the newest error when any is held back)."""
+    """The queue's timing (one aggregate, plus the newest error when any is held back).
+
+    Held back: queued for later after a failure (a failed attempt, or untried while
+    the server was unreachable: both leave a last error). A message merely queued for
+    a later moment, with no error, is not held back."""
     now = now or utcnow()
     queued = OutboxMessage.status == OUTBOX_QUEUED
     later = OutboxMessage.next_attempt_at > now
+    held_back = and_(later, OutboxMessage.last_error.is_not(None))
     due, held, first = db.session.execute(
         select(
             func.count().filter(~later),
-            func.count().filter(later),
-            func.min(OutboxMessage.next_attempt_at).filter(later),
+            func.count().filter(held_back),
+            func.min(OutboxMessage.next_attempt_at).filter(held_back),
         ).where(queued)
     ).one()
     error = None
     if held:
         error = db.session.scalar(
             select(OutboxMessage.last_error)
-            .where(queued, later, OutboxMessage.last_error.is_not(None))
+            .where(queued, held_back)
             .order_by(OutboxMessage.next_attempt_at.desc(), OutboxMessage.id.desc())
             .limit(1)
         )
@@ -72,12 +77,17 @@ def queue_times(*, now: datetime | None = None) -> QueueTimes:
 
 
 def release_held_back(*, now: datetime | None = None) -> int:
-    """Make every queued message due now (`flask outbox send --now` after an outage
-    is over); attempts already counted stay counted. Commits; returns how many."""
+    """Make every held-back message due now (`flask outbox send --now` after an outage
+    is over); attempts already counted stay counted, messages queued for a later
+    moment without an error keep their time. Commits; returns how many."""
     now = now or utcnow()
     result = db.session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.status == OUTBOX_QUEUED, OutboxMessage.next_attempt_at > now)
+        .where(
+            OutboxMessage.status == OUTBOX_QUEUED,
+            OutboxMessage.next_attempt_at > now,
+            OutboxMessage.last_error.is_not(None),
+        )
         .values(next_attempt_at=now)
         .execution_options(synchronize_session=False)
     )

@@ -120,7 +120,10 @@ def deliver_batch(
                 if exc.connection:
                     report.unreachable = exc.message
                     release_untried(
-                        (m.id for m in mails[index + 1 :]), worker_id, when + BASE_RETRY_DELAY
+                        (m.id for m in mails[index + 1 :]),
+                        worker_id,
+                        when + BASE_RETRY_DELAY,
+                        exc.message,
                     )
                     break
             else:

@@ -100,9 +100,14 @@ def report_lines(report: ScheduleRunReport) -> list[str]:
     return lines
 
 
+def local_zone(app: Flask) -> ZoneInfo:
+    """The installation's time zone (a quarter starts at local midnight)."""
+    return ZoneInfo(str(app.config.get("BABEL_DEFAULT_TIMEZONE") or "UTC"))
+
+
 def local_today(app: Flask) -> date:
-    """Today in the installation's time zone (a quarter starts at local midnight)."""
-    return clock_today(ZoneInfo(str(app.config.get("BABEL_DEFAULT_TIMEZONE") or "UTC")))
+    """Today in the installation's time zone."""
+    return clock_today(local_zone(app))
 
 
 def schedule_step(app: Flask) -> Callable[[], ScheduleRunReport]:
@@ -110,8 +115,9 @@ def schedule_step(app: Flask) -> Callable[[], ScheduleRunReport]:
     import survey.campaigns, so the CLI hands it over)."""
     settings = MailSettings.from_config(app.config)
     secret = app.config["SECRET_KEY"]
+    zone = local_zone(app)
     return lambda: run_schedules(
-        local_today(app), secret_key=secret, mail=settings, actor="cli:schedules"
+        clock_today(zone), secret_key=secret, mail=settings, actor="cli:schedules", tz=zone
     )
 
 
@@ -189,6 +195,7 @@ def run(day: datetime | None, dry_run: bool) -> None:
         mail=MailSettings.from_config(config),
         actor="cli:schedules",
         dry_run=dry_run,
+        tz=local_zone(current_app),
     )
     for line in report_lines(report):
         click.echo(line)
