@@ -28,7 +28,7 @@ from sqlalchemy import func, select, update
 
 from survey.clock import utcnow
 from survey.db import db
-from survey.models import AccountMetric, AccountScore, KeyAccount
+from survey.models import AccountMetric, AccountScore, Defection, KeyAccount
 from survey.scoring import ensure_score_models, recompute_health
 from survey.scoring.value import recompute_value_scores
 
@@ -121,6 +121,16 @@ def scores_recompute_item(app: Flask, seed: int, settings: Settings) -> ItemResu
         active = int(
             db.session.scalar(select(func.count()).where(KeyAccount.active.is_(True))) or 0
         )
+        # Health also counts an account whose recorded defection is dated after today
+        # (it has not left yet: survey.scoring.health_measures); value does not.
+        leaving_later = int(
+            db.session.scalar(
+                select(func.count())
+                .select_from(Defection)
+                .where(Defection.defected_on > utcnow().date())
+            )
+            or 0
+        )
         value_s: list[float] = []
         health_s: list[float] = []
         cpu_s: list[float] = []
@@ -134,10 +144,10 @@ def scores_recompute_item(app: Flask, seed: int, settings: Settings) -> ItemResu
             health = recompute_health()
             health_s.append(time.perf_counter() - t)
             cpu_s.append(time.process_time() - cpu)
-            if value.accounts != active or health.accounts != active:
+            if value.accounts != active or health.accounts != active + leaving_later:
                 raise RuntimeError(
                     f"recomputed {value.accounts} value and {health.accounts} health scores "
-                    f"for {active} active accounts"
+                    f"for {active} active accounts ({leaving_later} leaving later)"
                 )
 
         fetched = _raw_reads()
@@ -162,6 +172,8 @@ def scores_recompute_item(app: Flask, seed: int, settings: Settings) -> ItemResu
             # (less I/O waits), for reading a run on a shared machine.
             "cpu_s": round(statistics.median(cpu_s), 3),
             "score_rows": int(rows),
+            # Accounts with a defection dated after today: health scores them, value not.
+            "leaving_later": leaving_later,
             "input_rows": fetched,
             "runs": [round(s, 3) for s in paired.a],
         },
