@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import Table, TextClause, bindparam, case, exists, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
@@ -100,6 +101,24 @@ class AnswerInput:
     reason_text: str | None = None
 
 
+def invitation_context_columns() -> tuple[Any, ...]:
+    """The columns of an `InvitationContext`, in its fields' order: the invitation
+    joined with its account (name) and campaign. Callers join KeyAccount and Campaign."""
+    return (
+        Invitation.id,
+        Invitation.status,
+        Invitation.locale,
+        KeyAccount.name,
+        Campaign.id,
+        Campaign.name,
+        Campaign.status,
+        Campaign.closes_at,
+        Campaign.questionnaire_id,
+        _has_response(),
+        Campaign.kind,
+    )
+
+
 def load_invitation(token: str) -> InvitationContext | None:
     """The invitation a link token opens, with its account and campaign, or None.
 
@@ -109,19 +128,7 @@ def load_invitation(token: str) -> InvitationContext | None:
     if not looks_like_token(token):
         return None
     row = db.session.execute(
-        select(
-            Invitation.id,
-            Invitation.status,
-            Invitation.locale,
-            KeyAccount.name,
-            Campaign.id,
-            Campaign.name,
-            Campaign.status,
-            Campaign.closes_at,
-            Campaign.questionnaire_id,
-            _has_response(),
-            Campaign.kind,
-        )
+        select(*invitation_context_columns())
         .join(KeyAccount, KeyAccount.id == Invitation.account_id)
         .join(Campaign, Campaign.id == Invitation.campaign_id)
         .where(Invitation.token_hash == hash_token(token))

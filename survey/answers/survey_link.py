@@ -24,7 +24,7 @@ from survey.answers.responses import (
     AnswerTarget,
     AspectQuestion,
     InvitationContext,
-    _has_response,
+    invitation_context_columns,
     is_open,
     store_response,
 )
@@ -49,24 +49,15 @@ class OpenedSurvey:
     opened: bool
 
 
-_CONTEXT_COLUMNS = 11  # InvitationContext's fields, in order, first in each row
+#: InvitationContext's fields, in order, first in each row.
+_CONTEXT_COLUMNS = len(invitation_context_columns())
 
 
 def _open_statement() -> Select[tuple[object, ...]]:
     """Built once: the token's hash is a bound parameter."""
     return (
         select(
-            Invitation.id,
-            Invitation.status,
-            Invitation.locale,
-            KeyAccount.name,
-            Campaign.id,
-            Campaign.name,
-            Campaign.status,
-            Campaign.closes_at,
-            Campaign.questionnaire_id,
-            _has_response(),
-            Campaign.kind,
+            *invitation_context_columns(),
             Invitation.account_id,
             Invitation.contact_id,
             Invitation.opened_at.is_not(None),
