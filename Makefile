@@ -12,7 +12,7 @@ export FLASK_APP := wsgi
 export BASE_URL ?= http://$(HOST):$(PORT)
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install run test test-next-year lint format translations db-upgrade demo bench load clean \
+.PHONY: install run test test-next-year lint format translations messages db-upgrade demo bench load clean \
 	schema browser graphiql-assets
 
 $(STAMP): pyproject.toml
@@ -26,6 +26,20 @@ install: $(STAMP) translations
 # Compiled catalogs (.mo) are build output: made from the .po sources in git.
 translations: $(STAMP)
 	$(BIN)/pybabel compile --use-fuzzy -d web/translations -D messages --statistics 2>&1 | tail -n 2
+
+# After changing user-facing strings: extract them into messages.pot, merge it into
+# each catalog (new strings arrive untranslated, never fuzzy-guessed), list what is
+# still untranslated, compile.
+messages: $(STAMP)
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext --no-location \
+		--sort-output --project KeyPulse -o web/translations/messages.pot .
+	$(BIN)/pybabel -q update -i web/translations/messages.pot -d web/translations \
+		-D messages --no-fuzzy-matching --ignore-obsolete
+	@$(BIN)/python -c "from babel.messages.pofile import read_po; \
+		c = read_po(open('web/translations/zh/LC_MESSAGES/messages.po', 'rb')); \
+		todo = [m.id for m in c if m.id and not m.string]; \
+		print(f'{len(todo)} untranslated'); [print('  ', t) for t in todo]"
+	$(MAKE) --no-print-directory translations
 
 db-upgrade: install
 	KEYPULSE_ENV=$${KEYPULSE_ENV:-development} $(BIN)/flask db upgrade
