@@ -101,7 +101,7 @@ def test_a_very_dissatisfied_answer_opens_a_case_and_mails_the_manager(app, invi
         body = message.body_text
         assert "交货与物流: 1 (极不满意) [原因：交货与物流]" in body
         assert "三次延迟交货" in body and "请尽快联系我们" in body
-        assert "2026-11-28" in body  # due date
+        assert "2026年11月28日" in body  # due date, as the site writes a day
         assert "https://kp.example.test/manage/follow-ups" in body
 
 

@@ -94,7 +94,7 @@ def test_list_shows_each_column_in_english(client, viewer):
     assert 'href="/manage/accounts/KA04">Lost Ltd</a>' in first
     assert ">Tier C<" in first
     assert ">华东<" in first and ">李强<" in first and ">Vendor<" in first
-    assert ">3,000,000<" in first
+    assert ">CN¥3,000,000<" in first
     assert '<span class="score score-1">1</span> Very dissatisfied' in first
     assert 'status-lost">Lost<' in first
     assert "Not heard yet" in html

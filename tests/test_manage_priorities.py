@@ -21,8 +21,8 @@ def test_the_matrix_leads_with_high_value_poor_health(app: Flask, viewer) -> Non
     assert "High value, poor health: act first" in html[first:]
     assert html.count("first-priority") == 1
     assert 'href="/manage/priorities?value=A&amp;health=poor#cell-accounts"' in html
-    assert "2 accounts, revenue 16M: value A (highest value), health Poor" in html
-    assert "8 active accounts, revenue 27.2M" in html
+    assert "2 accounts, revenue CN¥16M: value A (highest value), health Poor" in html
+    assert "8 active accounts, revenue CN¥27.2M" in html
     # Nothing to judge a year back: the accounts are new.
     assert "Nothing to judge yet" in html
     assert 'href="/manage/priorities"' in html  # the console's nav

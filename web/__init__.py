@@ -15,6 +15,7 @@ from survey.db import db
 from .analysis_cache import init_analysis_cache
 from .config import check_config, load_config
 from .extensions import babel, csrf, limiter, migrate, select_locale
+from .formats import init_formats
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -58,6 +59,7 @@ def init_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
+    init_formats(app)
     limiter.init_app(app)
 
     @app.context_processor

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from schema.cost import DEFAULT_MAX_COST
+from survey.formats import DEFAULT_CURRENCY, check_currency
 
 PRODUCTION = "production"
 DEVELOPMENT = "development"
@@ -145,6 +146,8 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "SESSION_COOKIE_SECURE": base_url.startswith("https://"),
         "BABEL_DEFAULT_LOCALE": "zh",
         "BABEL_DEFAULT_TIMEZONE": os.environ.get("TIMEZONE", "Asia/Shanghai"),
+        # Every amount of money is in this currency (ISO 4217) and shown with it.
+        "CURRENCY": os.environ.get("CURRENCY", DEFAULT_CURRENCY).strip().upper(),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         # Reverse proxies in front of the app whose X-Forwarded-* headers to trust (so
         # rate limits see the client's address, not the proxy's). 0 = none.
@@ -188,6 +191,10 @@ def check_config(config: dict[str, Any]) -> None:
             raise ConfigError(
                 f"{name} must be at least 1 (turn the cache off with ANALYSIS_CACHE=0)"
             )
+    try:
+        config["CURRENCY"] = check_currency(str(config.get("CURRENCY") or DEFAULT_CURRENCY))
+    except ValueError as exc:
+        raise ConfigError(f"CURRENCY: {exc}") from exc
     escalate = config.get("ESCALATE_AFTER_DAYS", 3)
     if not isinstance(escalate, int) or not 0 <= escalate <= MAX_ESCALATE_AFTER_DAYS:
         raise ConfigError(

@@ -15,6 +15,7 @@ from sqlalchemy import insert
 from survey.db import db
 from survey.delivery import MailSettings
 from survey.follow_ups.why import CaseWhy
+from survey.formats import format_day
 from survey.models import OUTBOX_QUEUED, OutboxMessage
 from survey.scale import DEFAULT_LOCALE, normalise_locale
 
@@ -96,7 +97,7 @@ def compose_opened(
     lines = [
         text["greeting"].format(name=manager),
         "",
-        text["intro"].format(account=account, due=due.strftime("%Y-%m-%d")),
+        text["intro"].format(account=account, due=format_day(due, locale)),
         "",
         *why_lines(why, locale),
         "",
@@ -122,7 +123,7 @@ def compose_escalation(
     lines = [
         text["greeting"].format(name=name),
         "",
-        text["escalation_intro"].format(account=account, owner=owner, due=due.strftime("%Y-%m-%d")),
+        text["escalation_intro"].format(account=account, owner=owner, due=format_day(due, locale)),
         "",
         *why_lines(why, locale),
         "",

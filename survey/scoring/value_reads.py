@@ -11,12 +11,14 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import and_, func, select
 
 from survey.db import db
 from survey.errors import InvalidInputError
 from survey.models import (
+    UNIT_MONEY,
     AccountMetric,
     AccountScore,
     Indicator,
@@ -44,9 +46,15 @@ class ValuePart:
     percentile: float | None
     weight: float
     contribution: float
+    #: The indicator's unit (survey.scale UNIT_*): money is shown with the currency.
+    unit: str = ""
 
     def label(self, locale: str | None) -> str:
         return self.label_en if locale == "en" else self.label_zh
+
+    @property
+    def is_money(self) -> bool:
+        return self.unit == UNIT_MONEY
 
     def perspective_label(self, locale: str | None) -> str:
         return self.perspective_en if locale == "en" else self.perspective_zh
@@ -84,11 +92,18 @@ def _model(model: str | None) -> ModelVersion:
     return chosen
 
 
-def indicator_labels() -> dict[str, tuple[str, str]]:
+class IndicatorLabel(NamedTuple):
+    zh: str
+    en: str
+    unit: str
+
+
+def indicator_labels() -> dict[str, IndicatorLabel]:
+    """Each indicator's labels and unit, by code."""
     return {
-        code: (zh, en)
-        for code, zh, en in db.session.execute(
-            select(Indicator.code, Indicator.label_zh, Indicator.label_en)
+        code: IndicatorLabel(zh, en, unit)
+        for code, zh, en, unit in db.session.execute(
+            select(Indicator.code, Indicator.label_zh, Indicator.label_en, Indicator.unit)
         )
     }
 
@@ -101,12 +116,12 @@ def _perspective(code: str) -> tuple[str, str]:
     return member.zh, member.en
 
 
-def decode_parts(text: str, labels: dict[str, tuple[str, str]]) -> tuple[ValuePart, ...]:
+def decode_parts(text: str, labels: dict[str, IndicatorLabel]) -> tuple[ValuePart, ...]:
     """The parts JSON of an AccountScore as ValueParts with labels."""
     parts = []
     for item in json.loads(text or "[]"):
         code = item["measure"]
-        zh, en = labels.get(code, (code, code))
+        zh, en, unit = labels.get(code) or IndicatorLabel(code, code, "")
         p_zh, p_en = _perspective(item["perspective"])
         parts.append(
             ValuePart(
@@ -120,6 +135,7 @@ def decode_parts(text: str, labels: dict[str, tuple[str, str]]) -> tuple[ValuePa
                 percentile=item.get("percentile"),
                 weight=float(item.get("weight") or 0.0),
                 contribution=float(item.get("contribution") or 0.0),
+                unit=unit,
             )
         )
     return tuple(parts)

@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from babel.numbers import format_compact_decimal
 from flask import abort, render_template, request
 from flask_babel import lazy_gettext as _l
 
@@ -101,12 +100,6 @@ def _measure_label(code: str, locale: str) -> str:
         return code
 
 
-def _money(value: int, locale: str) -> str:
-    return format_compact_decimal(
-        value, locale="en" if locale == "en" else "zh_CN", fraction_digits=1
-    )
-
-
 @bp.get("/priorities")
 def priorities() -> str:
     locale = page_locale()
@@ -135,7 +128,6 @@ def priorities() -> str:
         value_labels=VALUE_LABELS,
         health_label=lambda band: _health_label(band, locale),
         measure_label=lambda code: _measure_label(code, locale),
-        money=lambda value: _money(value, locale),
         cell=cell,
         page=page,
         validation=validation,
