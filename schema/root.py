@@ -27,6 +27,7 @@ from .schedules.queries import ScheduleQuery
 from .scoring.mutations import ScoringMutation
 from .scoring.priority import PriorityQuery
 from .scoring.queries import ScoringQuery
+from .settings import SettingsQuery
 from .webhooks.mutations import WebhookMutation
 from .webhooks.queries import WebhookQuery
 
@@ -47,6 +48,7 @@ class Query(
     WebhookQuery,
     PriorityQuery,
     RateLimitQuery,
+    SettingsQuery,
 ):
     """Lists (keyset pages), single rows and the analysis."""
 

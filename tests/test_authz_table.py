@@ -170,6 +170,7 @@ RULES: dict[tuple[str, str], tuple[str, Variables, str]] = {
     ("Query", "commentThemes"): ("{ commentThemes { term count } }", _none, VIEWER),
     ("Query", "me"): ("{ me { name role } }", _none, VIEWER),
     ("Query", "rateLimit"): ("{ rateLimit { cost remaining } }", _none, VIEWER),
+    ("Query", "currency"): ("{ currency }", _none, VIEWER),
     ("Query", "compareCampaigns"): (
         "query($a: ID!, $b: ID!) { compareCampaigns(a: $a, b: $b) { significant } }",
         _two_campaigns,

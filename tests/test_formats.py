@@ -16,6 +16,7 @@ from web.config import ConfigError
 
 from .conftest import TEST_NOW
 from .factories import make_account, make_campaign
+from .graphql_helpers import gql, make_tokens
 from .test_manage import add_member, sign_in
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -115,3 +116,12 @@ def test_the_campaign_list_says_when_a_campaign_closed_not_when_it_would_have(
     page = client.get("/manage/campaigns").get_data(as_text=True)
     assert closed in page and closes in page
     assert "2026年12月23日" not in page and "23 Dec 2026" not in page
+
+
+@pytest.mark.parametrize("app_config", [{"CURRENCY": "hkd"}])
+def test_the_api_names_the_currency_of_its_amounts(app, client, app_config):
+    with app.app_context():
+        tokens = make_tokens()
+    assert gql(client, "{ currency }", token=tokens["viewer"]) == {"data": {"currency": "HKD"}}
+    denied = gql(client, "{ currency }", token=None, status=401)
+    assert "data" not in denied or denied["data"] is None

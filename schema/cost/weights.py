@@ -91,6 +91,8 @@ WEIGHTS: dict[str, dict[str, Weight]] = {
         "auditLog": connection(50),
         # Read from what admission already knows.
         "rateLimit": FREE,
+        # A setting read from the app's config.
+        "currency": FREE,
         # A few schedules and their campaigns: two small queries.
         "schedules": listed(SCHEDULES),
         # The schedule's campaigns, then one design-weighted aggregate over their
