@@ -134,6 +134,21 @@ def build_phone_data(secret_key: str) -> PhoneData:
         )
         for n, (name, tier, region, stage, revenue) in enumerate(ACCOUNTS, start=1)
     ]
+    # The schedule's first cycle (2026-08-03), before the other campaigns: it samples
+    # only accounts not surveyed in the 90 days before.
+    db.session.commit()
+    create_schedule(
+        ScheduleSpec(
+            name="季度大客户满意度调查（A 级全覆盖）",
+            every="quarter",
+            starts_on=date(2026, 7, 1),
+            size=4,
+            census_tiers=("A",),
+        ),
+        actor=None,
+        today=date(2026, 7, 1),
+    )
+    run_schedules(date(2026, 8, 3), secret_key=secret_key, mail=None, actor="cron")
     q3, q3_tokens = make_campaign(
         "2026 Q3 大客户满意度调查",
         accounts=accounts[:12],
@@ -142,6 +157,7 @@ def build_phone_data(secret_key: str) -> PhoneData:
         closes_at=now - timedelta(days=79),
         secret=secret_key,
     )
+    q3.created_at = q3.opens_at
     q3_responses = []
     for n, scores in enumerate(SCORES):
         low = [code for code, score in zip(ASPECTS, scores, strict=True) if score <= 2]
@@ -163,6 +179,7 @@ def build_phone_data(secret_key: str) -> PhoneData:
         closes_at=now + timedelta(days=14),
         secret=secret_key,
     )
+    q4.created_at = q4.opens_at
     for n, scores in enumerate(
         [(4, 3, 3, 4, 4, 3, 4, 4), (5, 4, 4, 4, 4, 4, 4, 5), (3, 2, 2, 3, 3, 2, 3, 2)]
     ):
@@ -262,19 +279,6 @@ def build_phone_data(secret_key: str) -> PhoneData:
     recompute_value_scores()
     backfill_health(28, every=7)
     recompute_health()
-
-    create_schedule(
-        ScheduleSpec(
-            name="季度大客户满意度调查（A 级全覆盖）",
-            every="quarter",
-            starts_on=date(2026, 7, 1),
-            size=4,
-            census_tiers=("A",),
-        ),
-        actor=None,
-        today=date(2026, 7, 1),
-    )
-    run_schedules(date(2026, 8, 3), secret_key=secret_key, mail=None, actor="cron")
 
     create_endpoint(
         "https://crm.example.com/hooks/keypulse/satisfaction-events",
