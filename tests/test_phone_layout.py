@@ -138,6 +138,25 @@ def _pages(app: Flask, data: PhoneData) -> tuple[list[tuple[str, str, int]], lis
     return pages, missing
 
 
+def _check_page(page: Any, lang: str, name: str) -> list[str]:
+    """Measure the page on screen, save its screenshot, say what is wrong with it."""
+    problems: list[str] = []
+    measured = page.evaluate(MEASURE)
+    if measured["scrollWidth"] > measured["width"]:
+        wide = "; ".join(f"{w['el']} (right edge {w['right']} px)" for w in measured["wide"])
+        problems.append(
+            f"{lang} {name}: the page is {measured['scrollWidth']} px wide in a "
+            f"{measured['width']} px window; sticking out: {wide}"
+        )
+    for header in measured["headers"]:
+        problems.append(
+            f"{lang} {name}: table header {header['text']!r} is laid out on "
+            f"{header['lines']} lines ({header['chars']} characters)"
+        )
+    shot(page, f"phone/{lang}/{name}")
+    return problems
+
+
 def _check_language(
     browser: Any, base: str, lang: str, pages: list[tuple[str, str, int]]
 ) -> list[str]:
@@ -146,29 +165,27 @@ def _check_language(
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     for name, path, status in pages:
-        url = f"{base}{path}{'&' if '?' in path else '?'}lang={lang}"
-        answer = page.goto(url)
+        answer = page.goto(f"{base}{path}{'&' if '?' in path else '?'}lang={lang}")
         if answer is None or answer.status != status:
             got = answer.status if answer else "nothing"
             problems.append(f"{lang} {name}: {path} answered {got}, expected {status}")
-        measured = page.evaluate(MEASURE)
-        if measured["scrollWidth"] > measured["width"]:
-            wide = "; ".join(f"{w['el']} (right edge {w['right']} px)" for w in measured["wide"])
-            problems.append(
-                f"{lang} {name}: the page is {measured['scrollWidth']} px wide in a "
-                f"{measured['width']} px window; sticking out: {wide}"
-            )
-        for header in measured["headers"]:
-            problems.append(
-                f"{lang} {name}: table header {header['text']!r} is laid out on "
-                f"{header['lines']} lines ({header['chars']} characters)"
-            )
-        shot(page, f"phone/{lang}/{name}")
+        problems += _check_page(page, lang, name)
         if name == "login":
             page.fill("input[name=email]", ADMIN_EMAIL)
             page.fill("input[name=password]", PASSWORD)
             page.click("#submit")
             page.wait_for_url(lambda u: "/manage/login" not in u)
+        elif name == "new-campaign":  # and its preview, a page of its own (a POST)
+            page.fill("input[name=name]", "2027 Q1 大客户满意度调查")
+            page.fill("input[name=size]", "6")
+            page.select_option("select[name=stratify_by]", "tier")
+            page.fill("input[name=seed]", "7")
+            with page.expect_navigation() as preview:
+                page.click("input[name=preview]")
+            if preview.value is None or preview.value.status != 200:
+                problems.append(f"{lang} new-campaign-preview: no preview")
+            page.locator("section.preview").wait_for()
+            problems += _check_page(page, lang, "new-campaign-preview")
     context.close()
     return problems
 
