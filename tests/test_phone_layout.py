@@ -203,3 +203,25 @@ def test_every_page_fits_a_phone_in_both_languages(app, live_server, browser):
         problems += _check_language(browser, live_server, lang, pages)
     print(f"{len(pages)} pages x {len(LANGUAGES)} languages in {time.monotonic() - started:.1f} s")
     assert problems == [], "\n".join(problems)
+
+
+def test_the_measure_names_what_sticks_out_and_squeezed_headers(browser):
+    """The check itself on a made-up page: it fails where it should and only there."""
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    page.set_content(
+        """<html lang="zh-CN"><body style="margin:0">
+        <div id="wide" style="width:600px">宽</div>
+        <div style="overflow-x:auto"><div style="width:900px">scrolls in its box</div></div>
+        <table><tr><th style="width:1em">交货与物流</th><th>Net promoter score</th>
+        <th><span style="position:absolute;width:1px;height:1px;overflow:hidden">隐藏标题</span>
+        </th></tr></table>
+        <table style="position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)">
+        <thead style="display:block;width:1px;height:1px;overflow:hidden"><tr><th>客户经理</th></tr>
+        </thead></table></body></html>"""
+    )
+    measured = page.evaluate(MEASURE)
+    context.close()
+    assert (measured["scrollWidth"], measured["width"]) == (600, 390)
+    assert measured["wide"] == [{"el": 'div#wide "宽"', "right": 600}]
+    assert measured["headers"] == [{"text": "交货与物流", "lines": 5, "chars": 5}]
