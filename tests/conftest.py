@@ -29,6 +29,8 @@ from survey import clock  # noqa: E402
 from survey.db import db  # noqa: E402
 from web import create_app  # noqa: E402
 
+from .browser import browser, live_server  # noqa: E402, F401 (fixtures of the browser tests)
+
 TEST_SECRET = "test-secret-key-" + "x" * 32
 BASE_URL = "https://survey.example.test"
 

@@ -9,60 +9,22 @@ Screenshots go to tests/artifacts/ (git-ignored).
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import threading
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from survey.campaigns import campaign_links
 from survey.db import db
 from survey.models import Campaign
 from survey.registry.staff import add_staff
 
+from .browser import ARTIFACTS, CHROMIUM, TIMEOUT_MS, require_browser, shot
 from .factories import make_account
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+sync_api = require_browser()
 EMAIL = "zhang.min@example.com"
 PASSWORD = "correct horse battery"
-TIMEOUT_MS = 20_000
-
-if not CHROMIUM.exists():
-    pytest.skip(
-        f"no browser: {CHROMIUM} is missing (install it with `make browser`)",
-        allow_module_level=True,
-    )
-sync_api = pytest.importorskip(
-    "playwright.sync_api", reason="the playwright package is missing (pip install -e '.[dev]')"
-)
-
-
-@pytest.fixture
-def live_server(app, database_url: str) -> Iterator[str]:
-    """The test app on a free loopback port, served from a thread."""
-    if not database_url.startswith("sqlite"):
-        pytest.skip("the browser test runs once, on SQLite")
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
 
 
 @pytest.fixture
@@ -72,31 +34,6 @@ def registry(app) -> None:
             make_account(f"KA{number:02d}", name=f"华东客户{number:02d}", tier=tier)
         db.session.commit()
         add_staff("Zhang Min", "manager", EMAIL, password=PASSWORD)
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as playwright:
-        try:
-            launched = playwright.chromium.launch(
-                executable_path=str(CHROMIUM),
-                headless=True,
-                args=CHROMIUM_ARGS,
-                # The browser keeps the real clock under `make test-next-year`
-                # (libfaketime stalls chromium); what it shows comes from the app.
-                env={k: v for k, v in os.environ.items() if k != "LD_PRELOAD"},
-            )
-        except sync_api.Error as exc:  # pragma: no cover - depends on the machine
-            pytest.skip(f"chromium does not start under playwright: {exc}")
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
-def shot(page: object, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def test_manager_launches_customer_answers_results_change(app, live_server, registry, browser):

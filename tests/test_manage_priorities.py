@@ -16,7 +16,7 @@ def test_the_matrix_leads_with_high_value_poor_health(app: Flask, viewer) -> Non
         _load()
         db.session.commit()
     html = viewer.get("/manage/priorities?lang=en").get_data(as_text=True)
-    assert "<caption>" in html and 'scope="row"' in html
+    assert '<caption id="priorities-table1-caption">' in html and 'scope="row"' in html
     first = html.index('class="cell first-priority"')
     assert "High value, poor health: act first" in html[first:]
     assert html.count("first-priority") == 1

@@ -48,7 +48,7 @@ def test_viewers_read_the_schedule_and_its_cycles(app: Flask, viewer) -> None:  
     assert "2026年第3季度" in html and "每季度" in html
     assert 'href="/manage/campaigns/1"' in html and "Quarterly KA 2026-Q3" in html
     assert "67%" in html  # two of three accounts satisfied
-    assert "<caption>" in html and 'scope="row"' in html
+    assert f'<caption id="schedule-{sid}-cycles-caption">' in html and 'scope="row"' in html
     assert "Only managers can create" in viewer.get("/manage/schedules?lang=en").get_data(
         as_text=True
     )

@@ -84,7 +84,9 @@ def test_account_page_value_section(app, client):
     assert '<h2 id="value-heading">Value</h2>' in html
     assert "25.9 / 100" in html
     assert "differs from its tier" in html
-    assert re.search(r'<th scope="row">Money collected</th>\s*<td>Composite value</td>', html)
+    assert re.search(
+        r'<th scope="row">Money collected</th>\s*<td class="nowrap">Composite value</td>', html
+    )
     assert "missing" in html
     html = client.get("/manage/accounts/A6?lang=en").get_data(as_text=True)
     assert "Insufficient data" in html
