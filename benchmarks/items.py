@@ -516,20 +516,28 @@ def survey_form_data(csrf_token: str, n: int) -> dict[str, Any]:
     return data
 
 
-def survey_post_item(client: FlaskClient, tokens: Sequence[str], settings: Settings) -> ItemResult:
-    """Responses stored per second (valid POST, each to a new invitation)."""
-    page = client.get(f"/s/{tokens[0]}")
+def survey_csrf_token(client: FlaskClient, token: str) -> str:
+    """The CSRF token of a link's survey page (opening it, as a browser would)."""
+    page = client.get(f"/s/{token}")
     _expect(page, 200)
     match = _CSRF_RE.search(page.get_data(as_text=True))
     if match is None:
         raise RuntimeError("the survey page has no CSRF token")
-    csrf_token = match.group(1)
-    pending = iter(tokens)
+    return match.group(1)
+
+
+def survey_post_item(client: FlaskClient, tokens: Sequence[str], settings: Settings) -> ItemResult:
+    """Responses stored per second (valid POST, each to a new invitation).
+
+    Each link's page is fetched first, untimed, as a person's browser does: its CSRF
+    token belongs to that link (web.survey_csrf)."""
+    csrf_tokens = [survey_csrf_token(client, token) for token in tokens]
+    pending = iter(zip(tokens, csrf_tokens, strict=True))
     posted = 0
 
     def post() -> None:
         nonlocal posted
-        token = next(pending)
+        token, csrf_token = next(pending)
         _expect(client.post(f"/s/{token}", data=survey_form_data(csrf_token, posted)), 303)
         posted += 1
 
