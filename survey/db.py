@@ -12,10 +12,11 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from flask import current_app, g, has_app_context
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, Executable, MetaData, Row, Select, event
+from sqlalchemy import DateTime, Executable, MetaData, Row, Select, create_engine, event
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase
@@ -129,15 +130,7 @@ class RawSelect:
             if connection is not None:
                 rows = _fetch(connection.connection, compiled.sql, args)
             else:
-                pooled = engine.raw_connection()
-                try:
-                    rows = _fetch(pooled, compiled.sql, args)
-                except dialect.loaded_dbapi.Error as exc:
-                    if dialect.is_disconnect(exc, pooled.dbapi_connection, None):
-                        pooled.invalidate(exc)  # not back into the pool
-                    raise
-                finally:
-                    pooled.close()  # back to the pool, rolled back (its reset)
+                rows = _fetch_pooled(_reader(engine), compiled.sql, args)
         except dialect.loaded_dbapi.Error as exc:
             # As SQLAlchemy raises it (OperationalError, IntegrityError, ...), so the
             # callers' handlers (the 503 page) see what they would have seen.
@@ -164,6 +157,62 @@ class _CompiledSelect:
     positions: tuple[str, ...] | None
     #: (column index, result processor) for the columns that have one.
     processors: tuple[tuple[int, Any], ...]
+
+
+#: PostgreSQL: the pooled reads go to an engine of their own, in autocommit and
+#: without pre-ping, at most this many connections per process (plus as many more
+#: for bursts). Each read is then one round trip instead of four (BEGIN and
+#: SELECT 1 for the ping, the statement, ROLLBACK when the connection goes back).
+READER_POOL_SIZE = 2
+_READERS: WeakKeyDictionary[Engine, Engine] = WeakKeyDictionary()
+
+
+def _reader(engine: Engine) -> Engine:
+    """Where a pooled read runs. On PostgreSQL an autocommit engine on the same URL
+    (made once per engine); elsewhere the engine itself (SQLite's ping and ROLLBACK
+    stay in-process and cost microseconds; an in-memory database must not be
+    opened twice)."""
+    if engine.dialect.name != "postgresql":
+        return engine
+    found = _READERS.get(engine)
+    if found is None:
+        found = create_engine(
+            engine.url,
+            isolation_level="AUTOCOMMIT",
+            pool_pre_ping=False,
+            pool_size=READER_POOL_SIZE,
+            max_overflow=READER_POOL_SIZE,
+        )
+        _READERS[engine] = found
+        # Closed with the engine it serves (tests, a worker forked after dispose()).
+        event.listen(engine, "engine_disposed", _drop_reader)
+    return found
+
+
+def _drop_reader(engine: Engine) -> None:
+    reader = _READERS.pop(engine, None)
+    if reader is not None:
+        reader.dispose()
+
+
+def _fetch_pooled(engine: Engine, sql: str, args: Any) -> list[Any]:
+    """`_fetch` on a pooled DBAPI connection, returned to the pool at once. Without
+    pre-ping a connection the server dropped is found by using it: it is discarded
+    and the read (a single SELECT, safe to repeat) tries once more on a new one."""
+    dialect = engine.dialect
+    for attempt in (1, 2):
+        pooled = engine.raw_connection()
+        try:
+            return _fetch(pooled, sql, args)
+        except dialect.loaded_dbapi.Error as exc:
+            if not dialect.is_disconnect(exc, pooled.dbapi_connection, None):
+                raise
+            pooled.invalidate(exc)  # not back into the pool
+            if attempt == 2:
+                raise
+        finally:
+            pooled.close()  # back to the pool (rolled back, its reset)
+    raise AssertionError("unreachable")
 
 
 def _fetch(dbapi_connection: Any, sql: str, args: Any) -> list[Any]:
