@@ -229,30 +229,33 @@ def _page(tokens: Sequence[str]) -> Request:
     return request
 
 
-def _session(port: int, token: str) -> tuple[str, str]:
-    """A session cookie and the CSRF token of a page rendered with it."""
-    conn = http.client.HTTPConnection(HOST, port, timeout=60)
-    try:
-        conn.request("GET", f"/s/{token}")
+def _pages(tokens: Sequence[str], csrf: dict[int, str]) -> Request:
+    """Open each link once, keeping its page's CSRF token (the token belongs to the
+    link: web.survey_csrf), as each person's browser does before posting."""
+
+    def request(conn: http.client.HTTPConnection, n: int) -> str | None:
+        conn.request("GET", f"/s/{tokens[n]}")
         resp = conn.getresponse()
         body = resp.read()
         match = _CSRF_RE.search(body)
-        cookie = (resp.getheader("Set-Cookie") or "").split(";", 1)[0]
-        if resp.status != 200 or match is None or not cookie:
-            raise RuntimeError(f"no session from the survey page ({resp.status})")
-        return cookie, match.group(1).decode()
-    finally:
-        conn.close()
+        if resp.status != 200 or match is None:
+            return f"survey page before the POST: {resp.status}"
+        csrf[n] = match.group(1).decode()
+        return None
+
+    return request
 
 
-def _post(tokens: Sequence[str], cookie: str, csrf: str) -> Request:
+def _post(tokens: Sequence[str], csrf: dict[int, str]) -> Request:
     def request(conn: http.client.HTTPConnection, n: int) -> str | None:
-        body = urlencode(survey_form_data(csrf, n), doseq=True)
+        if n not in csrf:
+            return f"survey POST: link {n} was not opened"
+        body = urlencode(survey_form_data(csrf[n], n), doseq=True)
         conn.request(
             "POST",
             f"/s/{tokens[n]}",
             body=body,
-            headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie},
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
         )
         resp = conn.getresponse()
         resp.read()
@@ -311,9 +314,12 @@ def served_items(
                 raise RuntimeError("the served survey page did not answer 200")
         floor = load(port, _get(FLOOR_PATH), settings)
         page = load(port, _page(get_tokens), settings)
-        cookie, csrf = _session(port, get_tokens[0])
+        csrf: dict[int, str] = {}
+        opened = load(port, _pages(post_tokens, csrf), settings, limit=len(post_tokens))
+        if opened.failures:
+            raise RuntimeError(f"opening the links to post failed: {opened.failures[:3]}")
         before = raw_query(app, "SELECT count(*) FROM responses")[0][0]
-        posts = load(port, _post(post_tokens, cookie, csrf), settings, limit=len(post_tokens))
+        posts = load(port, _post(post_tokens, csrf), settings, limit=len(csrf))
         stored = raw_query(app, "SELECT count(*) FROM responses")[0][0] - before
         if stored != len(posts.latencies):
             raise RuntimeError(f"{len(posts.latencies)} POSTs answered 303, {stored} stored")

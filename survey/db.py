@@ -12,10 +12,13 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
+from flask import current_app, g, has_app_context
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, Executable, MetaData, Row, event
+from sqlalchemy import DateTime, Executable, MetaData, Row, Select, create_engine, event
 from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
@@ -73,6 +76,160 @@ def read_rows(stmt: Executable) -> Sequence[Row[Any]]:
     if session.autoflush:
         session.flush()
     return session.connection().execute(stmt).all()
+
+
+class RawSelect:
+    """A column-only SELECT compiled once per dialect and run straight on a DBAPI
+    cursor: no ORM session, no SQLAlchemy execution context, the columns' result
+    types applied by hand (the same processors SQLAlchemy would apply).
+
+    For the hottest single statement of a request (the survey link's), where the
+    session and the execution machinery cost several times the statement itself.
+    The rows are what `Connection.execute(stmt).all()` gives, as plain tuples.
+    Under a statement time limit (`statement_time_limit`) it runs through SQLAlchemy
+    as usual, so the limit holds; with SQLALCHEMY_RECORD_QUERIES on (tests,
+    debugging) the statement is recorded like any other."""
+
+    def __init__(self, stmt: Select[Any]) -> None:
+        self.stmt = stmt
+        self._compiled: dict[Dialect, _CompiledSelect] = {}
+
+    def _for(self, dialect: Dialect) -> _CompiledSelect:
+        found = self._compiled.get(dialect)
+        if found is None:
+            compiled = self.stmt.compile(dialect=dialect)
+            processors = tuple(
+                column.type.dialect_impl(dialect).result_processor(dialect, None)
+                for column in self.stmt.selected_columns
+            )
+            found = _CompiledSelect(
+                compiled.string,
+                tuple(compiled.positiontup or ()) if dialect.positional else None,
+                tuple((i, p) for i, p in enumerate(processors) if p is not None),
+            )
+            self._compiled[dialect] = found
+        return found
+
+    def rows(
+        self, params: dict[str, Any], connection: Connection | None = None
+    ) -> list[tuple[Any, ...]]:
+        """The rows, on `connection` (its transaction) or else on a pooled DBAPI
+        connection of its own, returned to the pool at once."""
+        if current_time_limit() is not None:
+            conn = connection if connection is not None else db.session.connection()
+            return [tuple(row) for row in conn.execute(self.stmt, params)]
+        engine = connection.engine if connection is not None else db.engine
+        compiled = self._for(engine.dialect)
+        args: Any = params
+        if compiled.positions is not None:
+            args = tuple(params[name] for name in compiled.positions)
+        recording = has_app_context() and current_app.config.get("SQLALCHEMY_RECORD_QUERIES")
+        started = time.perf_counter()
+        dialect = engine.dialect
+        try:
+            if connection is not None:
+                rows = _fetch(connection.connection, compiled.sql, args)
+            else:
+                rows = _fetch_pooled(_reader(engine), compiled.sql, args)
+        except dialect.loaded_dbapi.Error as exc:
+            # As SQLAlchemy raises it (OperationalError, IntegrityError, ...), so the
+            # callers' handlers (the 503 page) see what they would have seen.
+            raise DBAPIError.instance(
+                compiled.sql, args, exc, dialect.loaded_dbapi.Error, dialect=dialect
+            ) from exc
+        if recording:
+            _record(compiled.sql, args, started)
+        if not compiled.processors:
+            return [tuple(row) for row in rows]
+        out = []
+        for row in rows:
+            values = list(row)
+            for i, process in compiled.processors:
+                values[i] = process(values[i])
+            out.append(tuple(values))
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class _CompiledSelect:
+    sql: str
+    #: Parameter names in placeholder order (positional paramstyles), else None.
+    positions: tuple[str, ...] | None
+    #: (column index, result processor) for the columns that have one.
+    processors: tuple[tuple[int, Any], ...]
+
+
+#: PostgreSQL: the pooled reads go to an engine of their own, in autocommit and
+#: without pre-ping, at most this many connections per process (plus as many more
+#: for bursts). Each read is then one round trip instead of four (BEGIN and
+#: SELECT 1 for the ping, the statement, ROLLBACK when the connection goes back).
+READER_POOL_SIZE = 2
+_READERS: WeakKeyDictionary[Engine, Engine] = WeakKeyDictionary()
+
+
+def _reader(engine: Engine) -> Engine:
+    """Where a pooled read runs. On PostgreSQL an autocommit engine on the same URL
+    (made once per engine); elsewhere the engine itself (SQLite's ping and ROLLBACK
+    stay in-process and cost microseconds; an in-memory database must not be
+    opened twice)."""
+    if engine.dialect.name != "postgresql":
+        return engine
+    found = _READERS.get(engine)
+    if found is None:
+        found = create_engine(
+            engine.url,
+            isolation_level="AUTOCOMMIT",
+            pool_pre_ping=False,
+            pool_size=READER_POOL_SIZE,
+            max_overflow=READER_POOL_SIZE,
+        )
+        _READERS[engine] = found
+        # Closed with the engine it serves (tests, a worker forked after dispose()).
+        event.listen(engine, "engine_disposed", _drop_reader)
+    return found
+
+
+def _drop_reader(engine: Engine) -> None:
+    reader = _READERS.pop(engine, None)
+    if reader is not None:
+        reader.dispose()
+
+
+def _fetch_pooled(engine: Engine, sql: str, args: Any) -> list[Any]:
+    """`_fetch` on a pooled DBAPI connection, returned to the pool at once. Without
+    pre-ping a connection the server dropped is found by using it: it is discarded
+    and the read (a single SELECT, safe to repeat) tries once more on a new one."""
+    dialect = engine.dialect
+    for attempt in (1, 2):
+        pooled = engine.raw_connection()
+        try:
+            return _fetch(pooled, sql, args)
+        except dialect.loaded_dbapi.Error as exc:
+            if not dialect.is_disconnect(exc, pooled.dbapi_connection, None):
+                raise
+            pooled.invalidate(exc)  # not back into the pool
+            if attempt == 2:
+                raise
+        finally:
+            pooled.close()  # back to the pool (rolled back, its reset)
+    raise AssertionError("unreachable")
+
+
+def _fetch(dbapi_connection: Any, sql: str, args: Any) -> list[Any]:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(sql, args)
+        return cursor.fetchall()  # type: ignore[no-any-return]
+    finally:
+        cursor.close()
+
+
+def _record(sql: str, args: Any, started: float) -> None:
+    """What Flask-SQLAlchemy's query recording would have noted for the statement."""
+    from flask_sqlalchemy.record_queries import _QueryInfo
+
+    queries = g.setdefault("_sqlalchemy_queries", [])
+    queries.append(_QueryInfo(sql, args, started, time.perf_counter(), "RawSelect.rows"))
 
 
 @event.listens_for(Engine, "connect")

@@ -101,6 +101,7 @@ def test_tiny_run_measures_every_item_and_writes_results(
         assert isinstance(item["met"], bool)
     post = results["items"][1]
     assert post["detail"]["stored"] == 1 + 3 * 2  # a warm-up, then three rounds of two
+    assert post["detail"]["cpu"] > 0 and post["detail"]["cpu_floor"] > 0
     responses = results["items"][4]
     assert 1 <= responses["detail"]["statements"] <= 5
     launch = results["items"][5]

@@ -172,7 +172,10 @@ def test_session_cookie_is_httponly_samesite_and_secure_on_https(
         token = tokens[account.id]
         db.session.commit()
     try:
-        cookie = session_cookie(app.test_client().get(f"/s/{token}"))
+        # The sign-in form keeps its CSRF token in the session; a survey link sets no
+        # cookie at all (tests/test_survey_link_request.py).
+        assert "Set-Cookie" not in app.test_client().get(f"/s/{token}").headers
+        cookie = session_cookie(app.test_client().get("/manage/login"))
         assert "httponly" in cookie and "samesite=lax" in cookie
         assert ("secure" in cookie) is secure
     finally:

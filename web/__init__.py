@@ -14,7 +14,7 @@ from survey.db import db
 
 from .analysis_cache import init_analysis_cache
 from .config import check_config, load_config
-from .extensions import babel, csrf, limiter, migrate, select_locale
+from .extensions import CookieSessions, babel, csrf, limiter, migrate, select_locale
 from .formats import init_formats
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -55,6 +55,7 @@ def init_config(app: Flask, overrides: dict[str, Any] | None) -> None:
 def init_extensions(app: Flask) -> None:
     import survey.models  # noqa: F401  (registers the tables on db.metadata)
 
+    app.session_interface = CookieSessions()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     csrf.init_app(app)

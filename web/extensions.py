@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import g, request
+from flask import Flask, Request, g, request
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -28,3 +29,22 @@ def select_locale() -> str:
     if switched:
         return switched
     return request.accept_languages.best_match(LOCALES) or DEFAULT_LOCALE
+
+
+#: Where the personal survey links live (web.survey_pages).
+SURVEY_LINK_PREFIX = "/s/"
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, but none at all on a survey link.
+
+    A survey link keeps nothing in a session (its CSRF token is bound to the link:
+    web.survey_csrf), so its requests neither read nor verify the cookie a browser
+    may carry (a manager's login) and never set one. The session there is Flask's
+    null session (Flask saves none): writing to it fails loudly rather than
+    replacing a login cookie."""
+
+    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+        if request.path.startswith(SURVEY_LINK_PREFIX):
+            return self.make_null_session(app)
+        return super().open_session(app, request)

@@ -33,6 +33,8 @@ from survey.errors import InvalidInputError
 from survey.scale import DISSATISFIED_MAX, SCALE, ReasonCode
 from survey.text import has_control_characters
 
+from .survey_csrf import LinkCSRF
+
 # Only the exact codes "1".."5" count: int() would also accept " 3", "+3" or "٣".
 _SCORE_BY_TEXT = {str(int(s)): int(s) for s in SCALE}
 _REASON_CODES = frozenset(ReasonCode.codes())
@@ -118,6 +120,9 @@ class ErrorLink:
 
 class SurveyForm(FlaskForm):
     """Base of the per-questionnaire forms made by `survey_form_for`."""
+
+    class Meta:
+        csrf_class = LinkCSRF  # the link's CSRF token, no session (web.survey_csrf)
 
     comment = TextAreaField(
         _l("Anything else you would like to tell us? (optional)"),
@@ -274,6 +279,9 @@ MSG_CHOOSE_ONE = _l("Please choose one of the answers.")
 
 class ExitSurveyForm(FlaskForm):
     """The exit questionnaire; built with labelled choices by `exit_form_for`."""
+
+    class Meta:
+        csrf_class = LinkCSRF  # the link's CSRF token, no session (web.survey_csrf)
 
     main_reason = RadioField(_l("What was the main reason you stopped working with us?"))
     other_reasons = ReasonsField(_l("Were there other reasons? (tick all that apply)"))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import Flask, Response, request
 
+from .extensions import SURVEY_LINK_PREFIX
+
 # No inline script anywhere: pages work without JavaScript, and what script there
 # is comes from /static.
 CONTENT_SECURITY_POLICY = (
@@ -21,6 +23,6 @@ def register_security_headers(app: Flask) -> None:
         # Survey links carry a personal token: never leak it in a Referer header.
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         response.headers.setdefault("X-Frame-Options", "DENY")
-        if request.path.startswith("/s/"):
+        if request.path.startswith(SURVEY_LINK_PREFIX):
             response.headers.setdefault("Cache-Control", "no-store")
         return response

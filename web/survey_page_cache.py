@@ -38,12 +38,12 @@ from typing import Any
 
 from flask import Flask, current_app, request
 from flask_babel import get_babel
-from flask_wtf.csrf import generate_csrf
 from markupsafe import escape
 
 from survey.answers import AspectQuestion, InvitationContext
 
 from .forms import SurveyForm, survey_form_class
+from .survey_csrf import link_csrf_token
 
 #: Entries kept per process (a questionnaire in two languages, web and phone, is four).
 MAX_ENTRIES = 128
@@ -225,6 +225,6 @@ def fresh_page(
             _LINK: token,  # a link token is URL-safe as it is (survey.tokens)
             _NAME: str(escape(ctx.account_name)),
             _CLOSES: str(escape(closes_on)),
-            _CSRF: str(escape(generate_csrf())) if _CSRF in page.holes else "",
+            _CSRF: str(escape(link_csrf_token(token))) if _CSRF in page.holes else "",
         }
     )

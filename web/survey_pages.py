@@ -40,6 +40,7 @@ from survey.models import KIND_EXIT, ROLE_MANAGER
 from survey.registry import authenticate, role_at_least
 from survey.scale import DEFAULT_LOCALE, DISSATISFIED_MAX, LOCALES, Channel, normalise_locale
 
+from .extensions import csrf
 from .forms import (
     ErrorLink,
     ExitSurveyForm,
@@ -49,6 +50,7 @@ from .forms import (
     read_survey_post,
 )
 from .limits import count_failed_lookup
+from .survey_csrf import check_link_csrf
 from .survey_page_cache import fresh_page, survey_form_class_for, worded_date
 
 bp = Blueprint("survey", __name__)
@@ -123,9 +125,15 @@ def _phone_interviewer(phone: bool) -> tuple[str | None, str | None]:
     return member.name, None
 
 
+# The survey link's CSRF token is bound to the link (web.survey_csrf), not kept in
+# the session: checked below once the link is known, so an unknown link is a 404
+# whatever was posted, and the page never sets a cookie.
+@csrf.exempt
 @bp.route("/s/<token>", methods=["GET", "POST"])
 def questionnaire(token: str) -> str | tuple[str, int] | HttpResponse:
     survey, locale = _open_survey(token)
+    if request.method == "POST":
+        check_link_csrf(token)
     ctx = survey.context
     phone = request.args.get("channel") == Channel.PHONE.value
     if ctx.responded:
@@ -191,7 +199,8 @@ def questionnaire(token: str) -> str | tuple[str, int] | HttpResponse:
 
 def _open_survey(token: str) -> tuple[OpenedSurvey, str]:
     """The link's survey (one statement) and the page language, or a 404 page."""
-    survey = open_survey(token)
+    # A POST reads the link in the transaction that stores the answers.
+    survey = open_survey(token, in_transaction=request.method == "POST")
     if survey is None:
         _unknown_link()
     g.locale = _page_locale(survey.context)

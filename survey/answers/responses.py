@@ -312,7 +312,9 @@ def storing_response(invitation_id: int, now: datetime) -> Iterator[None]:
     AlreadyRespondedError, with nothing of it stored."""
     try:
         yield
-        db.session.execute(
+        # On the session's connection (its transaction), past the ORM's execute: the
+        # invitation's life cycle changes no figure (survey.data_version.WATCHED).
+        db.session.connection().execute(
             _MARK_RESPONDED,
             {"invitation_id": invitation_id, "new_status": INVITATION_RESPONDED, "at": now},
         )
@@ -479,10 +481,15 @@ def store_response(
             [(response_id, a.aspect_id, a.score, a.reason_text) for a in cleaned],
             returning=("aspect_id", "id"),
         )
-        answer_ids = dict(db.session.execute(stmt, params).all())
+        # The response's INSERT above went through the session, which marked the data
+        # changed (survey.data_version bumps it before COMMIT); the answers and
+        # reasons go on the same connection and transaction past the ORM's execute,
+        # which costs more than the statements.
+        connection = db.session.connection()
+        answer_ids = dict(connection.execute(stmt, params).all())
         reason_rows = [(answer_ids[a.aspect_id], reason) for a in cleaned for reason in a.reasons]
         if reason_rows:
-            db.session.execute(*_insert_many(AnswerReason.__table__, _REASON_COLUMNS, reason_rows))
+            connection.execute(*_insert_many(AnswerReason.__table__, _REASON_COLUMNS, reason_rows))
         emit_response_submitted(response_id, account_id)  # webhooks, same transaction
         # `cleaned` is in questionnaire order, as `aspect_ids` is.
         if needs_follow_up(dict(zip(aspect_ids, (a.score for a in cleaned), strict=True))):

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Select, bindparam, select
-from sqlalchemy.engine import Row
 
 from survey.answers.links import note_opened
 from survey.answers.responses import (
@@ -29,7 +28,7 @@ from survey.answers.responses import (
     store_response,
 )
 from survey.clock import utcnow
-from survey.db import db
+from survey.db import RawSelect, db
 from survey.delivery import MailSettings
 from survey.errors import AlreadyRespondedError, SurveyClosedError
 from survey.follow_ups import DEFAULT_FOLLOW_UP_DAYS
@@ -80,15 +79,23 @@ def _open_statement() -> Select[tuple[object, ...]]:
 
 
 _OPEN = _open_statement()
+#: The same statement compiled once and run past the ORM (survey.db.RawSelect).
+_OPEN_RAW = RawSelect(_OPEN)
 
 
-def open_survey(token: str) -> OpenedSurvey | None:
+def open_survey(token: str, *, in_transaction: bool = False) -> OpenedSurvey | None:
     """The invitation a link token opens with its questions in order, or None (one
-    statement). Malformed and unknown tokens alike give None, as `load_invitation`."""
+    statement). Malformed and unknown tokens alike give None, as `load_invitation`.
+
+    The statement runs on a pooled connection of its own, past the ORM session
+    (a page view that writes nothing never starts a session); `in_transaction`
+    runs it in the session's transaction instead, for a request that goes on to
+    write (the submission)."""
     if not looks_like_token(token):
         return None
-    rows: Sequence[Row[tuple[object, ...]]] = (
-        db.session.connection().execute(_OPEN, {"token_hash": hash_token(token)}).all()
+    connection = db.session.connection() if in_transaction else None
+    rows: Sequence[tuple[object, ...]] = _OPEN_RAW.rows(
+        {"token_hash": hash_token(token)}, connection
     )
     if not rows:
         return None

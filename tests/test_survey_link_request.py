@@ -1,0 +1,130 @@
+"""The survey link's request without a session (issue 20): a CSRF token bound to the
+link instead of the session cookie, no cookie read or set, and the link's statement
+run past the ORM with the same rows."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from survey.answers.survey_link import _OPEN, _OPEN_RAW
+from survey.clock import travel_to, utcnow
+from survey.db import db, statement_time_limit
+from survey.models import Response
+from survey.tokens import hash_token
+from web.survey_csrf import INVALID, MISSING, link_csrf_problem, link_csrf_token
+
+from .conftest import csrf_token_from
+from .factories import make_account, make_campaign
+from .test_manage import add_member, sign_in
+from .test_survey_pages import CLOSES, count, open_form, valid_answers
+
+
+@pytest.fixture
+def survey(app) -> dict[str, str]:
+    """Two invitations to one open campaign: a Chinese and an English account."""
+    with app.app_context():
+        zh = make_account("KA001", name="华东贸易有限公司", locale="zh")
+        en = make_account("KA002", name="Acme <Trading> & Co", locale="en")
+        _, tokens = make_campaign(accounts=[zh, en], closes_at=CLOSES)
+        db.session.commit()
+        return {"zh": tokens[zh.id], "en": tokens[en.id]}
+
+
+def post(client, token: str, csrf: str | None, **headers: str):
+    data = valid_answers()
+    if csrf is not None:
+        data["csrf_token"] = csrf
+    return client.post(f"/s/{token}", data=data, headers=headers)
+
+
+def test_the_survey_page_sets_no_cookie_and_a_fresh_browser_can_post(app, survey):
+    client = app.test_client()
+    response, html = open_form(client, survey["en"])
+    assert response.status_code == 200
+    assert "Set-Cookie" not in response.headers
+    assert "Cookie" not in response.headers.get("Vary", "")
+    # Another browser (no cookie at all) posting the page's token is stored.
+    other = app.test_client()
+    stored = post(other, survey["en"], csrf_token_from(html))
+    assert stored.status_code == 303
+    assert "Set-Cookie" not in stored.headers
+    with app.app_context():
+        assert count(Response) == 1
+
+
+@pytest.mark.parametrize("kind", ["other-link", "tampered", "malformed", "empty"])
+def test_a_token_not_made_for_this_link_is_the_csrf_400(app, client, survey, kind):
+    _, html_zh = open_form(client, survey["zh"])
+    good = csrf_token_from(html_zh)
+    issued, mac = good.split(".")
+    token = {
+        "other-link": good,  # made for the Chinese link, posted to the English one
+        "tampered": f"{issued}.{mac[:-2]}{'AA' if mac[-2:] != 'AA' else 'BB'}",
+        "malformed": "not a token",
+        "empty": "",
+    }[kind]
+    response = post(client, survey["en"], token, **{"Accept-Language": "en"})
+    assert response.status_code == 400
+    assert "Bad request" in response.get_data(as_text=True)
+    with app.app_context():
+        assert count(Response) == 0
+    # The right token for the English link still works.
+    _, html_en = open_form(client, survey["en"])
+    assert post(client, survey["en"], csrf_token_from(html_en)).status_code == 303
+
+
+def test_the_token_is_bound_to_the_link_and_the_key(app):
+    with app.test_request_context("/s/x"):
+        token = link_csrf_token("link-a")
+        assert link_csrf_problem("link-a", token) is None
+        assert link_csrf_problem("link-b", token) == INVALID
+        assert link_csrf_problem("link-a", None) == MISSING
+        assert link_csrf_problem("link-a", "zz." + token.split(".")[1]) == INVALID
+        app.config["SECRET_KEY"] = "another key"
+        assert link_csrf_problem("link-a", token) == INVALID
+
+
+@pytest.mark.parametrize("app_config", [{"WTF_CSRF_TIME_LIMIT": 3600}], ids=["1h"])
+def test_with_a_time_limit_the_token_expires(app, client, survey):
+    _, html = open_form(client, survey["zh"])
+    csrf = csrf_token_from(html)
+    with travel_to(utcnow() + timedelta(hours=2)):
+        assert post(client, survey["zh"], csrf).status_code == 400
+    with travel_to(utcnow() + timedelta(minutes=30)):
+        assert post(client, survey["zh"], csrf).status_code == 303
+
+
+def test_a_managers_login_cookie_is_neither_read_nor_replaced_on_a_survey_link(app, client, survey):
+    sign_in(client, add_member(app, "Zhang", "manager"))
+    assert client.get("/manage/campaigns").status_code == 200
+    response, html = open_form(client, survey["zh"])
+    assert response.status_code == 200 and "Set-Cookie" not in response.headers
+    assert post(client, survey["zh"], csrf_token_from(html)).status_code == 303
+    assert client.get("/manage/campaigns").status_code == 200  # still signed in
+
+
+def test_the_raw_statement_gives_the_rows_sqlalchemy_gives(app, survey):
+    params = {"token_hash": hash_token(survey["zh"])}
+    with app.app_context():
+        core = [tuple(row) for row in db.session.execute(_OPEN, params)]
+        db.session.rollback()
+        raw = _OPEN_RAW.rows(params)
+        in_session = _OPEN_RAW.rows(params, db.session.connection())
+        db.session.rollback()
+        with statement_time_limit(5):  # through SQLAlchemy, so the limit holds
+            limited = _OPEN_RAW.rows(params)
+        db.session.rollback()
+    assert len(core) == 8
+    assert raw == core == in_session == limited
+    assert [type(v) for v in raw[0]] == [type(v) for v in core[0]]
+    assert raw[0][7].tzinfo is not None  # the closing time, aware UTC as the ORM gives
+    assert raw[0][9] is False and raw[0][13] is False  # booleans, not 0/1
+
+
+def test_an_unknown_link_reads_nothing_and_writes_nothing(app, survey):
+    with app.app_context():
+        assert _OPEN_RAW.rows({"token_hash": hash_token("A" * 43)}) == []
+        assert db.session.scalar(select(Response.id)) is None
