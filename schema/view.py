@@ -176,6 +176,7 @@ class KeyPulseGraphQLView(GraphQLView[Context, None]):
 
     def get_context(self, request: Request, response: FlaskResponse) -> Context:
         staff_id, staff_name, role, token_id = g.graphql_staff
+        found = g.get("graphql_token")
         config = current_app.config
         return Context(
             staff_id=staff_id,
@@ -189,6 +190,7 @@ class KeyPulseGraphQLView(GraphQLView[Context, None]):
             token_id=token_id,
             max_cost=int(config.get("GRAPHQL_MAX_COST") or DEFAULT_MAX_COST),
             budget=self.budget,
+            token_last_use=found.last_use if found is not None else None,
         )
 
 

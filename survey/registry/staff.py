@@ -347,9 +347,17 @@ class AuthenticatedToken:
     member: TokenHolder
     #: When the token was presented (survey.clock's now).
     used_at: datetime
-    #: Whether its `last_used_at` is unset or at least LAST_USED_RESOLUTION older than
-    #: `used_at`: then `record_token_use` writes it.
+    #: Its stored `last_used_at`, as read.
+    last_used_at: datetime | None
+    #: Whether that is unset or at least LAST_USED_RESOLUTION older than `used_at`:
+    #: then `record_token_use` writes it.
     stale: bool
+
+    @property
+    def last_use(self) -> datetime:
+        """Its `last_used_at` once this use is recorded: this request's time when the
+        stored one is stale, else the stored one."""
+        return self.used_at if self.stale or self.last_used_at is None else self.last_used_at
 
 
 #: A live token and its active staff member, by the token's hash: every API request
@@ -380,6 +388,7 @@ def authenticate_token(token: str, *, now: datetime | None = None) -> Authentica
         token_id=token_id,
         member=TokenHolder(id=staff_id, name=name, role=role),
         used_at=now,
+        last_used_at=last_used_at,
         stale=last_used_at is None or now - last_used_at >= LAST_USED_RESOLUTION,
     )
 
