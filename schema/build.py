@@ -22,12 +22,13 @@ from strawberry.extensions import (
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 from strawberry.schema.config import StrawberryConfig
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.utils.logging import StrawberryLogger
 
 from . import input_scalars
 from .cost import CostLimit
 from .errors import ApiErrors, cap_echoes, is_unexpected
+from .frames import in_roomy_frame
 from .root import Mutation, Query
 from .suggestions import CachedValidation, QuietExecutor
 
@@ -77,7 +78,12 @@ ALIASES_RULE = max_aliases_rule(MAX_ALIASES)
 
 class ApiSchema(strawberry.Schema):
     """strawberry's Schema, logging errors with long echoed input cut as it is answered,
-    and the caller's mistakes without a traceback (it would quote their input whole)."""
+    and the caller's mistakes without a traceback (it would quote their input whole).
+    Operations execute with room on CPython's frame stack (schema.frames): however deep
+    the caller stands, the fields of a long list do not map and unmap a chunk each."""
+
+    def execute_sync(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        return in_roomy_frame(super().execute_sync, *args, **kwargs)
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from flask import Request, Response
 from strawberry.types import Info as _Info
@@ -35,6 +36,9 @@ class Context:
     cost: int = 0
     #: The token's budget after this operation was charged (Query.rateLimit).
     rate_limit: BudgetState | None = None
+    #: The token's last use counting this request (its last_used_at is written after
+    #: the answer, at most once a minute): what staffTokens shows for it.
+    token_last_use: datetime | None = None
 
 
 Info = _Info[Context, None]

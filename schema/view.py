@@ -5,7 +5,9 @@ without a live bearer token gets HTTP 401 and a GraphQL-shaped error with
 extensions.code UNAUTHENTICATED; a client that has sent too many unknown tokens
 gets 429 (RATE_LIMITED, Retry-After) instead, counted by the `failed_lookup`
 callable the web layer passes in. Each accepted operation's cost is charged to its
-token through the `budget` passed in (schema.budget, schema.cost).
+token through the `budget` passed in (schema.budget, schema.cost). The look-up
+writes nothing: the token's last_used_at (at most once a minute) is written after
+the answer, in a transaction of its own (survey.registry.record_token_use).
 
 GraphiQL (GET, development only) needs no token: the page itself holds no data; its
 queries carry the token like any client. The page is the app's own (`web.graphiql`),
@@ -22,16 +24,18 @@ back before the response leaves (as after every request: mutations commit themse
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Request, current_app, g, request
 from flask import Response as FlaskResponse
+from sqlalchemy.exc import SQLAlchemyError
 from strawberry.flask.views import GraphQLView
 
 from survey.db import TimeLimit, is_statement_timeout, statement_time_limit
-from survey.registry import authenticate_token
+from survey.registry import authenticate_token, record_token_use
 from survey.transactions import rollback
 
 from .budget import Budget
@@ -39,6 +43,8 @@ from .build import build_schema
 from .context import Context, locale_from
 from .cost import DEFAULT_MAX_COST, RATE_LIMITED
 from .errors import TIMEOUT, UNAUTHENTICATED, timeout_message
+
+log = logging.getLogger(__name__)
 
 #: Counts one failed token look-up for the client; the whole seconds it must wait
 #: when it has made too many, else None.
@@ -117,19 +123,33 @@ class KeyPulseGraphQLView(GraphQLView[Context, None]):
             return super().dispatch_request()  # the IDE page, or 404 when it is off
         milliseconds = int(current_app.config.get("GRAPHQL_STATEMENT_TIMEOUT_MS") or 0)
         if milliseconds <= 0:
-            return self._answer()
-        with statement_time_limit(milliseconds / 1000) as limit:
-            try:
-                response = self._answer()
-            except Exception as exc:
-                if not is_statement_timeout(exc):
-                    raise
-                rollback()
-                return _timed_out(limit)
-            # Whatever is still open ends here (mutations commit what they did), also a
-            # transaction a statement cut off left aborted.
+            response = self._answer()
+        else:
+            with statement_time_limit(milliseconds / 1000) as limit:
+                try:
+                    response = self._answer()
+                except Exception as exc:
+                    if not is_statement_timeout(exc):
+                        raise
+                    response = _timed_out(limit)
+        # Whatever is still open ends here (mutations commit what they did), also a
+        # transaction a statement cut off left aborted.
+        rollback()
+        self._record_token_use()
+        return response
+
+    def _record_token_use(self) -> None:
+        """The token's last_used_at, written after the answer (at most once a minute):
+        the read itself runs no write and no commit."""
+        found = g.pop("graphql_token", None)
+        if found is None:
+            return
+        try:
+            record_token_use(found)
+        except SQLAlchemyError:
+            # The answer stands; the next request with this token writes it.
             rollback()
-            return response
+            log.warning("Could not record the use of API token %s", found.token_id, exc_info=True)
 
     def _answer(self) -> Any:
         token = bearer_token(request)
@@ -142,7 +162,7 @@ class KeyPulseGraphQLView(GraphQLView[Context, None]):
                 return _too_many_failed_lookups(retry_after)
             return _unauthenticated("This API token is unknown or has been revoked.")
         member = found.member
-        # Read once: authenticate may have committed, which expires the row.
+        g.graphql_token = found
         g.graphql_staff = (member.id, member.name, member.role, found.token_id)
         # strawberry expects an object; a JSON string, number or list (batching is off)
         # would otherwise fail inside it as a 500.
@@ -156,6 +176,7 @@ class KeyPulseGraphQLView(GraphQLView[Context, None]):
 
     def get_context(self, request: Request, response: FlaskResponse) -> Context:
         staff_id, staff_name, role, token_id = g.graphql_staff
+        found = g.get("graphql_token")
         config = current_app.config
         return Context(
             staff_id=staff_id,
@@ -169,6 +190,7 @@ class KeyPulseGraphQLView(GraphQLView[Context, None]):
             token_id=token_id,
             max_cost=int(config.get("GRAPHQL_MAX_COST") or DEFAULT_MAX_COST),
             budget=self.budget,
+            token_last_use=found.last_use if found is not None else None,
         )
 
 

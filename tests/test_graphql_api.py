@@ -139,6 +139,23 @@ def test_last_used_is_recorded_once_a_minute(app, client, setup):
     assert len(first) == 1 and first == second
 
 
+def test_last_use_is_written_after_the_answer_in_one_update(app, client, setup):
+    """The read runs no write and no commit: the token's look-up, the field's reads,
+    then (its first use, or a minute later) one UPDATE of last_used_at, last."""
+    _, tokens = setup
+    with count_statements(app) as first_use:
+        body = gql(client, "{ me { name role } }", token=tokens["manager"])
+    assert body["data"]["me"] == {"name": "manager-user", "role": "manager"}
+    assert first_use[0].lstrip().startswith("SELECT api_tokens.id")
+    writes = [i for i, s in enumerate(first_use) if not s.lstrip().startswith("SELECT")]
+    assert writes == [len(first_use) - 1], first_use
+    assert first_use[-1].lstrip().startswith("UPDATE api_tokens SET last_used_at")
+    with count_statements(app) as again:
+        gql(client, "{ me { name role } }", token=tokens["manager"])
+    assert len(again) == len(first_use) - 1
+    assert all(s.lstrip().startswith("SELECT") for s in again), again
+
+
 # --- limits ----------------------------------------------------------------------
 
 

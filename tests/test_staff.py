@@ -15,10 +15,12 @@ from survey.models import ApiToken, StaffMember
 from survey.registry.staff import (
     add_staff,
     authenticate,
+    authenticate_token,
     ensure_staff_token,
     issue_token,
     list_staff,
     list_tokens,
+    record_token_use,
     revoke_staff,
     role_at_least,
 )
@@ -50,6 +52,24 @@ def test_last_used_is_written_at_most_once_a_minute(app):
         authenticate(issued.token, now=t0 + timedelta(seconds=61))
         db.session.refresh(token)
         assert token.last_used_at - t0 == timedelta(seconds=61)
+
+
+def test_token_look_up_writes_nothing_and_its_use_is_recorded_once(app):
+    with app.app_context():
+        issued = add_staff("wang", "viewer")
+        t0 = utcnow()
+        # Two requests with the new token at once: both see it unused.
+        first = authenticate_token(issued.token, now=t0)
+        second = authenticate_token(issued.token, now=t0 + timedelta(seconds=1))
+        assert first is not None and second is not None
+        assert (first.member.name, first.member.role) == ("wang", "viewer")
+        assert first.stale and second.stale
+        assert db.session.scalars(select(ApiToken.last_used_at)).one() is None
+        assert record_token_use(first) is True
+        assert record_token_use(second) is False  # written a second ago: not again
+        assert db.session.scalars(select(ApiToken.last_used_at)).one() == t0
+        later = authenticate_token(issued.token, now=t0 + timedelta(seconds=30))
+        assert later is not None and not later.stale and record_token_use(later) is False
 
 
 def test_revoke_kills_every_token_and_deactivates(app):

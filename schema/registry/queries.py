@@ -78,7 +78,10 @@ class StaffQuery:
     @strawberry.field(
         permission_classes=[IsAdmin], description="Every API token's metadata (admin only)."
     )
-    def staff_tokens(self) -> list[ApiTokenInfo]:
+    def staff_tokens(self, info: Info) -> list[ApiTokenInfo]:
+        # The caller's own token is in use now: shown with this use counted, as it
+        # will be stored once the answer is out (schema.view).
+        own, own_last_use = info.context.token_id, info.context.token_last_use
         return [
             ApiTokenInfo(
                 id=strawberry.ID(str(t.id)),
@@ -87,7 +90,9 @@ class StaffQuery:
                 staff_active=t.staff_active,
                 created_at=t.created_at,
                 revoked_at=t.revoked_at,
-                last_used_at=t.last_used_at,
+                last_used_at=own_last_use
+                if t.id == own and own_last_use is not None
+                else t.last_used_at,
             )
             for t in list_tokens()
         ]

@@ -316,14 +316,27 @@ def list_staff() -> list[StaffSummary]:
     ]
 
 
-def authenticate(token: str, *, now: datetime | None = None) -> StaffMember | None:
+def authenticate(token: str, *, now: datetime | None = None) -> TokenHolder | None:
     """The active staff member a live token belongs to, else None.
 
     Refreshes the token's `last_used_at` at most once a minute (and then commits),
-    so a busy client does not turn every read into a write.
+    so a busy client does not turn every read into a write. The API reads first and
+    writes after its answer (`authenticate_token`, then `record_token_use`).
     """
     found = authenticate_token(token, now=now)
-    return found.member if found is not None else None
+    if found is None:
+        return None
+    record_token_use(found)
+    return found.member
+
+
+@dataclass(frozen=True, slots=True)
+class TokenHolder:
+    """The active staff member a live token belongs to, as plain values."""
+
+    id: int
+    name: str
+    role: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,13 +344,26 @@ class AuthenticatedToken:
     """A live token's id (what per-token budgets are kept under) and its staff member."""
 
     token_id: int
-    member: StaffMember
+    member: TokenHolder
+    #: When the token was presented (survey.clock's now).
+    used_at: datetime
+    #: Its stored `last_used_at`, as read.
+    last_used_at: datetime | None
+    #: Whether that is unset or at least LAST_USED_RESOLUTION older than `used_at`:
+    #: then `record_token_use` writes it.
+    stale: bool
+
+    @property
+    def last_use(self) -> datetime:
+        """Its `last_used_at` once this use is recorded: this request's time when the
+        stored one is stale, else the stored one."""
+        return self.used_at if self.stale or self.last_used_at is None else self.last_used_at
 
 
 #: A live token and its active staff member, by the token's hash: every API request
-#: runs it, so the statement is made once.
+#: runs it, so the statement is made once. Plain columns, no ORM objects to build.
 _LIVE_TOKEN = (
-    select(ApiToken, StaffMember)
+    select(ApiToken.id, ApiToken.last_used_at, StaffMember.id, StaffMember.name, StaffMember.role)
     .join(StaffMember, StaffMember.id == ApiToken.staff_id)
     .where(
         ApiToken.token_hash == bindparam("token_hash"),
@@ -348,20 +374,43 @@ _LIVE_TOKEN = (
 
 
 def authenticate_token(token: str, *, now: datetime | None = None) -> AuthenticatedToken | None:
-    """As `authenticate`, with the id of the token that matched."""
+    """As `authenticate`, with the id of the token that matched, and nothing written:
+    one SELECT. Pass the result to `record_token_use` once the request is answered."""
     token = token.strip()
     if not token or len(token) > 200:
         return None
     row = db.session.execute(_LIVE_TOKEN, {"token_hash": hash_token(token)}).one_or_none()
     if row is None:
         return None
-    api_token, member = row
-    token_id = api_token.id  # read before a commit expires the row
+    token_id, last_used_at, staff_id, name, role = row
     now = now or utcnow()
-    if api_token.last_used_at is None or now - api_token.last_used_at >= LAST_USED_RESOLUTION:
-        api_token.last_used_at = now
-        db.session.commit()
-    return AuthenticatedToken(token_id, member)
+    return AuthenticatedToken(
+        token_id=token_id,
+        member=TokenHolder(id=staff_id, name=name, role=role),
+        used_at=now,
+        last_used_at=last_used_at,
+        stale=last_used_at is None or now - last_used_at >= LAST_USED_RESOLUTION,
+    )
+
+
+def record_token_use(found: AuthenticatedToken) -> bool:
+    """Write a stale token's `last_used_at` (one conditional UPDATE, then COMMIT);
+    whether it was written. Nothing when it is recent: at most once a minute, also when
+    several requests with the same token saw it stale at once."""
+    if not found.stale:
+        return False
+    written = db.session.execute(
+        update(ApiToken)
+        .where(
+            ApiToken.id == found.token_id,
+            (ApiToken.last_used_at.is_(None))
+            | (ApiToken.last_used_at <= found.used_at - LAST_USED_RESOLUTION),
+        )
+        .values(last_used_at=found.used_at)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return bool(written.rowcount)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
