@@ -224,3 +224,10 @@ def test_identifiers_tiers_and_months_never_break(page):
     assert '<span class="muted nowrap">(KA-0195)</span>' in html
     assert '<th scope="row" class="nowrap">Tier A</th>' in html  # coverage
     assert '<th scope="row" class="nowrap">2026-08</th>' in html  # the month table
+
+
+def test_one_lost_account_is_singular(page):
+    html = page()
+    september = re.search(r'data-month="2026-09">(.*?)</li>', html, re.S).group(1)
+    assert '<span class="stack-total nowrap">1 account lost</span>' in september
+    assert "流失 1 个客户" in page("lang=zh")
