@@ -205,10 +205,10 @@ def test_defections_by_month_as_a_chart_with_its_table_behind_details(page):
         ("competitor_offer", "66.67", "33.33", "kp-reason-competitor_offer"),
     ]
     assert (
-        '<desc id="month-desc-2026-08">3 accounts lost: Price 2; Competitor&#39;s offer 1</desc>'
+        '<desc id="month-desc-2026-08">Accounts lost: 3 — Price 2; Competitor&#39;s offer 1</desc>'
         in august.group(1)
     )
-    assert '<span class="stack-total nowrap">3 accounts lost</span>' in august.group(1)
+    assert '<span class="stack-total nowrap">Accounts lost: 3</span>' in august.group(1)
     # The month is a label that never breaks; the table stays, behind <details>.
     assert '<span class="stack-label nowrap" id="month-label-2026-08">2026-08</span>' in chart
     assert re.search(
@@ -226,8 +226,8 @@ def test_identifiers_tiers_and_months_never_break(page):
     assert '<th scope="row" class="nowrap">2026-08</th>' in html  # the month table
 
 
-def test_one_lost_account_is_singular(page):
+def test_each_month_says_how_many_accounts_it_lost(page):
     html = page()
     september = re.search(r'data-month="2026-09">(.*?)</li>', html, re.S).group(1)
-    assert '<span class="stack-total nowrap">1 account lost</span>' in september
-    assert "流失 1 个客户" in page("lang=zh")
+    assert '<span class="stack-total nowrap">Accounts lost: 1</span>' in september
+    assert '<span class="stack-total nowrap">流失客户：1</span>' in page("lang=zh")
