@@ -163,12 +163,12 @@ def test_the_results_page_computes_its_figures_once(app, client, setup):
     first = client.get("/manage/results?lang=en")
     assert first.status_code == 200
     hits, misses = stats(app)
-    # a summary, a drill-down, comment themes by aspect, defection reasons by month (by
-    # source), by tier, by value type
-    assert (hits, misses) == (0, 6)
+    # a summary, the responses counted, a drill-down, comment themes by aspect, defection
+    # reasons by month (by source), by tier, by value type, defections by month and reason
+    assert (hits, misses) == (0, 8)
     again = client.get("/manage/results?lang=en")
     assert without_csrf(again.get_data(as_text=True)) == without_csrf(first.get_data(as_text=True))
-    assert stats(app) == (6, 6)
+    assert stats(app) == (8, 8)
 
 
 def without_csrf(html: str) -> str:

@@ -245,11 +245,12 @@ def test_defection_reasons_all_by_month_and_by_tier(app, data):
         ("process", 0.5),
         ("competitor_offer", 0.5),
     ]
+    # Tiers in their order (A, B, C), not the most defections first.
     assert [(t.key, t.label, t.defections, t.lost_revenue) for t in tiers] == [
-        ("B", "B 级", 2, 1_000_000),
         ("A", "A 级", 1, 3_000_000),
+        ("B", "B 级", 2, 1_000_000),
     ]
-    assert [(r.reason, r.count, r.share) for r in tiers[0].reasons] == [
+    assert [(r.reason, r.count, r.share) for r in tiers[1].reasons] == [
         ("price", 2, 1.0),
         ("competitor_offer", 1, 0.5),
     ]

@@ -64,7 +64,7 @@ def test_manager_launches_customer_answers_results_change(app, live_server, regi
     # The results page before anyone answered.
     page.goto(f"{live_server}/manage/results")
     assert page.get_by_text("No answers yet for this selection.").is_visible()
-    assert page.locator("svg.chart").count() == 0
+    assert page.locator("figure.likert").count() == 0
     shot(page, "e2e-2-results-before")
 
     # Preview a stratified sample: nothing is created.
@@ -118,14 +118,16 @@ def test_manager_launches_customer_answers_results_change(app, live_server, regi
 
     # The results page now has bars, with the two dissatisfied aspects on the left.
     page.goto(f"{live_server}/manage/results?campaign={campaign_id}")
-    chart = page.locator("svg.chart")
+    chart = page.locator("figure.likert")
     chart.wait_for()
-    assert chart.locator("g.bar").count() == 8
-    delivery = chart.locator("g.bar[data-aspect='delivery'] rect.segment")
+    assert chart.locator("li.bar").count() == 8
+    delivery = chart.locator("li.bar[data-aspect='delivery'] rect.segment")
     assert delivery.count() == 1
     assert delivery.get_attribute("data-score") == "1"
-    assert float(delivery.get_attribute("x")) + float(delivery.get_attribute("width")) == 600.0
-    price = chart.locator("g.bar[data-aspect='price'] rect.segment")
+    # Percent of the bar: the dissatisfied side ends at the centre line (50%).
+    x, width = (float(delivery.get_attribute(a).rstrip("%")) for a in ("x", "width"))
+    assert x + width == 50.0
+    price = chart.locator("li.bar[data-aspect='price'] rect.segment")
     assert price.get_attribute("data-score") == "2"
     drill = page.locator("table.drilldown").text_content()
     assert "交货总是晚一周" in drill

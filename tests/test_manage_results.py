@@ -1,4 +1,4 @@
-"""The console's results page and its SVG chart: exact geometry on fixed data."""
+"""The console's results page and its charts: exact geometry and markup on fixed data."""
 
 from __future__ import annotations
 
@@ -17,13 +17,12 @@ from survey.analysis.satisfaction import Distribution
 from survey.clock import utcnow
 from survey.db import db
 from survey.registry.staff import add_staff
-from web.manage.charts import HALF_WIDTH, LABEL_WIDTH, bar_segments, diverging_chart
+from web.manage.charts import CENTRE, HALF_WIDTH, bar_segments, diverging_chart
 from web.manage.exports import csv_text, formula_safe
 
 from .conftest import csrf_token_from
 from .factories import make_account, make_campaign, make_defection, make_response
 
-CENTRE = LABEL_WIDTH + HALF_WIDTH
 PASSWORD = "correct horse battery"
 
 
@@ -36,11 +35,12 @@ def geometry(segments: list[Any]) -> list[tuple[int, float, float]]:
 
 def test_dissatisfied_left_satisfied_right_each_answer_a_quarter():
     segments = bar_segments({1: 1, 2: 1, 4: 1, 5: 1}, CENTRE)
+    # Percent of the bar: 50% is 100% of one side.
     assert geometry(segments) == [
-        (1, CENTRE - 150, 75.0),
-        (2, CENTRE - 75, 75.0),
-        (4, CENTRE, 75.0),
-        (5, CENTRE + 75, 75.0),
+        (1, 25.0, 12.5),
+        (2, 37.5, 12.5),
+        (4, 50.0, 12.5),
+        (5, 62.5, 12.5),
     ]
     assert [s.percent for s in segments] == ["25%"] * 4
 
@@ -48,10 +48,10 @@ def test_dissatisfied_left_satisfied_right_each_answer_a_quarter():
 def test_no_opinion_is_split_across_the_centre():
     segments = bar_segments({3: 2, 4: 1, 5: 1}, CENTRE)
     assert geometry(segments) == [
-        (3, CENTRE - 75, 75.0),
-        (3, CENTRE, 75.0),
-        (4, CENTRE + 75, 75.0),
-        (5, CENTRE + 150, 75.0),
+        (3, 37.5, 12.5),
+        (3, 50.0, 12.5),
+        (4, 62.5, 12.5),
+        (5, 75.0, 12.5),
     ]
     # Both halves speak for the whole "no opinion" share.
     assert [(s.count, s.share) for s in segments[:2]] == [(2, 0.5), (2, 0.5)]
@@ -59,9 +59,9 @@ def test_no_opinion_is_split_across_the_centre():
 
 def test_thirds_are_rounded_to_hundredths_and_thin_segments_unlabelled():
     segments = bar_segments({1: 1, 5: 2}, CENTRE)
-    assert geometry(segments) == [(1, CENTRE - 100, 100.0), (5, CENTRE, 200.0)]
+    assert geometry(segments) == [(1, 33.33, 16.67), (5, 50.0, 33.33)]
     thin = bar_segments({2: 1, 4: 29}, CENTRE)
-    assert [(s.score, s.width, s.show_label) for s in thin] == [(2, 10.0, False), (4, 290.0, True)]
+    assert [(s.score, s.width, s.show_label) for s in thin] == [(2, 1.67, False), (4, 48.33, True)]
     assert bar_segments({}, CENTRE) == []
 
 
@@ -92,14 +92,13 @@ def test_chart_rows_are_stacked_in_order():
         SatisfactionGroup("price", "Price", 4, Distribution(0, 0, 2, 1, 1), 4.0, 0.5, 0.0),
     ]
     chart = diverging_chart(groups)
-    assert [(r.key, r.y) for r in chart.rows] == [("delivery", 46.0), ("price", 84.0)]
-    assert chart.centre_x == CENTRE
+    assert [r.key for r in chart.rows] == ["delivery", "price"]
     assert chart.ticks == [
-        (CENTRE - 300, "100%"),
-        (CENTRE - 150, "50%"),
-        (CENTRE, "0%"),
-        (CENTRE + 150, "50%"),
-        (CENTRE + 300, "100%"),
+        (0.0, "100%"),
+        (25.0, "50%"),
+        (50.0, "0%"),
+        (75.0, "50%"),
+        (100.0, "100%"),
     ]
 
 
@@ -184,12 +183,12 @@ def results(app, client):
 
 
 def rects(html: str, aspect: str) -> list[tuple[str, str, str]]:
-    """(score, x, width) of the bar segments of one aspect in the SVG."""
-    group = re.search(rf'<g class="bar" data-aspect="{aspect}">(.*?)</g>', html, re.S)
+    """(score, x, width) of the bar segments of one aspect, in percent of its bar."""
+    group = re.search(rf'<li class="likert-row bar" data-aspect="{aspect}">(.*?)</li>', html, re.S)
     assert group, f"no bar for {aspect}"
     return re.findall(
-        r'<rect class="segment score-\d" data-score="(\d)" x="([\d.]+)" y="[\d.]+" '
-        r'width="([\d.]+)"',
+        r'<rect class="segment score-\d" data-score="(\d)" x="([\d.]+)%" y="[\d.]+" '
+        r'width="([\d.]+)%"',
         group.group(1),
     )
 
@@ -197,23 +196,52 @@ def rects(html: str, aspect: str) -> list[tuple[str, str, str]]:
 def test_results_of_one_campaign_draw_exact_bars(client, results):
     html = client.get(f"/manage/results?campaign={results['q3']}&lang=en").get_data(as_text=True)
     assert rects(html, "delivery") == [
-        ("1", "450.0", "75.0"),
-        ("2", "525.0", "75.0"),
-        ("4", "600.0", "75.0"),
-        ("5", "675.0", "75.0"),
+        ("1", "25.0", "12.5"),
+        ("2", "37.5", "12.5"),
+        ("4", "50.0", "12.5"),
+        ("5", "62.5", "12.5"),
     ]
     assert rects(html, "price") == [
-        ("3", "525.0", "75.0"),
-        ("3", "600.0", "75.0"),
-        ("4", "675.0", "75.0"),
-        ("5", "750.0", "75.0"),
+        ("3", "37.5", "12.5"),
+        ("3", "50.0", "12.5"),
+        ("4", "62.5", "12.5"),
+        ("5", "75.0", "12.5"),
     ]
-    assert 'data-aspect="service"' not in html.split("<svg", 1)[1].split("</svg>")[0]
-    # Accessible: a title and description, patterns as well as colour, a data table.
-    assert re.search(r'<svg[^>]*role="img"[^>]*aria-labelledby="chart-title chart-desc"', html)
-    assert '<title id="chart-title">Five-point answers per aspect</title>' in html
+    chart = html.split('<ul class="likert-rows">', 1)[1].split("</figure>")[0]
+    assert 'data-aspect="service"' not in chart
+    # Accessible: a caption and description, each bar an image named by its label and
+    # described by its figures, patterns as well as colour, a data table.
+    assert re.search(
+        r'<figure class="likert" aria-labelledby="likert-title" aria-describedby="likert-desc">\s*'
+        r'<figcaption id="likert-title" class="chart-title">'
+        r"Five-point answers per aspect</figcaption>",
+        html,
+    )
+    assert (
+        '<svg class="likert-bar" width="100%" height="28" role="img" focusable="false" '
+        'aria-labelledby="bar-label-delivery bar-desc-delivery">' in html
+    )
+    assert (
+        '<desc id="bar-desc-delivery">Very dissatisfied: 1 (25%); Somewhat dissatisfied: 1 (25%); '
+        "Satisfied: 1 (25%); Very satisfied: 1 (25%)</desc>" in html
+    )
+    # "No opinion" is drawn in two halves but described once.
+    assert (
+        '<desc id="bar-desc-price">No opinion: 2 (50%); Satisfied: 1 (25%); '
+        "Very satisfied: 1 (25%)</desc>" in html
+    )
     assert 'fill="url(#kp-very-dissatisfied)"' in html
+    assert html.count('<pattern id="kp-very-dissatisfied"') == 1
     assert "<title>Delivery and logistics · Very dissatisfied: 1 (25%)</title>" in html
+    # Figures beside each bar: the shares and how many answers it holds.
+    shares = re.search(
+        r'data-aspect="delivery">.*?<span class="likert-shares">(.*?)</span>\s*</li>', html, re.S
+    )
+    assert " ".join(re.sub(r"<[^>]+>", " ", shares.group(1)).split()) == (
+        "50% dissatisfied · 50% satisfied · 4 answers"
+    )
+    # No inline style (the Content-Security-Policy forbids it), no fixed-width drawing.
+    assert "style=" not in chart and "viewBox" not in chart
     table = re.search(r'<tr data-aspect="delivery">(.*?)</tr>', html, re.S).group(1)
     cells = [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", table)]
     # 4 answers are fewer than MIN_GROUP_SIZE (5): the share is flagged with a *.
@@ -224,16 +252,17 @@ def test_results_of_one_campaign_draw_exact_bars(client, results):
 def test_all_campaigns_and_date_range(client, results):
     everything = client.get("/manage/results").get_data(as_text=True)
     assert rects(everything, "delivery") == [
-        ("1", "420.0", "120.0"),
-        ("2", "540.0", "60.0"),
-        ("4", "600.0", "60.0"),
-        ("5", "660.0", "60.0"),
+        ("1", "20.0", "20.0"),
+        ("2", "40.0", "10.0"),
+        ("4", "50.0", "10.0"),
+        ("5", "60.0", "10.0"),
     ]
     november = client.get("/manage/results?since=2026-11-01&until=2026-11-30").get_data(
         as_text=True
     )
-    assert rects(november, "delivery") == [("1", "300.0", "300.0")]
-    assert '<g class="bar" data-aspect="price">' not in november  # no answers: no bar
+    assert rects(november, "delivery") == [("1", "0.0", "50.0")]
+    chart = november.split('<ul class="likert-rows">')[1].split("</figure>")[0]
+    assert 'data-aspect="delivery">' in chart and 'data-aspect="price">' not in chart
 
 
 def test_drilldown_at_risk_and_defections(client, results):
@@ -277,7 +306,7 @@ def test_no_answers_yet(app, client):
     sign_in(app, client)
     page = client.get("/manage/results?lang=en").get_data(as_text=True)
     assert "No answers yet for this selection." in page
-    assert "<svg" not in page
+    assert '<svg class="likert-bar"' not in page
     assert "No account is at risk right now." in page
 
 
@@ -363,8 +392,8 @@ def table_rows(html: str, table_id: str) -> list[str]:
 def test_coverage_by_tier_and_the_largest_unheard_accounts(client, coverage_data):
     html = client.get("/manage/results?lang=en").get_data(as_text=True)
     # Tier B: 1 of 2 heard (KA04), 2M of 6M revenue; tier A: 1 of 2, 9M of 10M.
-    # Lowest revenue share first; tier C has no active account.
-    assert table_rows(html, "coverage") == ["Tier B 2 1 50% 33%", "Tier A 2 1 50% 90%"]
+    # Tiers in their order (not by share); tier C has no active account.
+    assert table_rows(html, "coverage") == ["Tier A 2 1 50% 90%", "Tier B 2 1 50% 33%"]
     # KA03 answered, but 400 days ago: outside the year.
     assert table_rows(html, "unheard") == [
         "西南化工 (KA03) Tier B 王伟 4,000,000",
@@ -380,7 +409,7 @@ def test_coverage_grouped_by_value_type_in_chinese(client, coverage_data):
     assert "覆盖率：哪些大客户给过我们反馈" in html and "年收入占比" in html
     bad = client.get("/manage/results?coverage_by=colour&lang=en")
     assert bad.status_code == 422
-    assert table_rows(bad.get_data(as_text=True), "coverage")[0].startswith("Tier B")
+    assert table_rows(bad.get_data(as_text=True), "coverage")[0].startswith("Tier A")
 
 
 def test_at_risk_is_ranked_by_expected_lost_revenue(client, coverage_data):

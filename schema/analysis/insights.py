@@ -121,7 +121,8 @@ class InsightsQuery:
     @strawberry.field(
         description="Per group (TIER, VALUE_TYPE, RELATIONSHIP_STAGE, REGION or "
         "ACCOUNT_MANAGER; none = 'all'): active accounts, those heard from within `withinDays`, "
-        "and the revenue they hold. Lowest revenue share first."
+        "and the revenue they hold. TIER, VALUE_TYPE and RELATIONSHIP_STAGE groups in their "
+        "order (tier A, B, C), REGION and ACCOUNT_MANAGER with the lowest revenue share first."
     )
     def coverage(
         self,

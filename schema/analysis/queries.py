@@ -67,7 +67,9 @@ class AnalysisQuery:
 
     @strawberry.field(
         description="Why accounts left, which kind and when: TIER, VALUE_TYPE, "
-        "RELATIONSHIP_STAGE, REGION, ACCOUNT_MANAGER or MONTH; none = one group 'all'."
+        "RELATIONSHIP_STAGE, REGION, ACCOUNT_MANAGER or MONTH; none = one group 'all'. "
+        "TIER, VALUE_TYPE, RELATIONSHIP_STAGE and MONTH groups in their order (tier A, B, C; "
+        "months in calendar order), REGION and ACCOUNT_MANAGER with the most defections first."
     )
     def defection_reasons(
         self,

@@ -46,7 +46,7 @@ from survey.analysis.comment_themes import (
     ThemeExample,
 )
 from survey.analysis.comparisons import CampaignShare, campaign_margins, compare_campaigns
-from survey.analysis.defections import ReasonBreakdown, SourcedBreakdown
+from survey.analysis.defections import MonthReasons, ReasonBreakdown, SourcedBreakdown
 from survey.analysis.drilldown import MAX_DRILLDOWN_LEVELS, MAX_NODE_COMMENTS, DrilldownNode
 from survey.analysis.exports import campaign_responses
 from survey.analysis.filters import (
@@ -108,6 +108,8 @@ satisfaction_summaries = cached(_satisfaction.satisfaction_summaries)
 dissatisfaction_drilldown = cached(_drilldown.dissatisfaction_drilldown)
 defection_reasons = cached(_defections.defection_reasons)
 defection_reasons_by_source = cached(_defections.defection_reasons_by_source)
+defections_by_month_and_main_reason = cached(_defections.defections_by_month_and_main_reason)
+answered_responses = cached(_satisfaction.answered_responses)
 # What the comments say: one statement, then every text split into words.
 comment_themes = cached(_comment_themes.comment_themes)
 comment_themes_by_aspect = cached(_comment_themes.comment_themes_by_aspect)
@@ -143,6 +145,7 @@ __all__ = [
     "KeyDriver",
     "KeyDriverAnalysis",
     "LRUStorage",
+    "MonthReasons",
     "Precursor",
     "Quadrant",
     "ReasonBreakdown",
@@ -163,6 +166,7 @@ __all__ = [
     "account_list",
     "account_timeline",
     "account_timelines",
+    "answered_responses",
     "aspect_defection_risk",
     "at_risk_by_expected_loss",
     "campaign_funnel",
@@ -176,6 +180,7 @@ __all__ = [
     "defection_precursors",
     "defection_reasons",
     "defection_reasons_by_source",
+    "defections_by_month_and_main_reason",
     "dimension_labels",
     "dissatisfaction_drilldown",
     "install_cache",

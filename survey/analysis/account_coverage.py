@@ -17,6 +17,7 @@ from survey.analysis.filters import (
     ACCOUNT_DIMENSIONS,
     ALL_KEY,
     DEFAULT_WINDOW_DAYS,
+    ORDERED_DIMENSIONS,
     Dimension,
     Interval,
     check_window,
@@ -84,7 +85,8 @@ def coverage(
     """Per group: active key accounts (not defected), how many responded to any survey
     within `within_days`, and the share of annual revenue those hold. Key accounts
     nobody asked are a blind spot. Without `group_by` one group "all". One GROUP BY
-    (plus labels); groups with the lowest revenue share come first."""
+    (plus labels). Groups of an ordered dimension (tier, value type, relationship
+    stage) come in its order (tier A, B, C); others with the lowest revenue share first."""
     _check_account_dimension(group_by)
     check_window(within_days)
     locale = resolve_locale(locale)
@@ -123,6 +125,8 @@ def coverage(
         )
 
     def order(g: CoverageGroup) -> tuple[Any, ...]:
+        if group_by in ORDERED_DIMENSIONS:
+            return infos[g.key].order if g.key in infos else ()
         share = g.revenue_share
         return (share if share is not None else 2.0, infos[g.key].order if g.key in infos else ())
 

@@ -12,11 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 
 from survey.analysis.filters import (
     ALL_KEY,
     DEFAULT_MIN_GROUP_SIZE,
+    ORDERED_DIMENSIONS,
     DefectionFilter,
     Dimension,
     defection_conditions,
@@ -26,8 +27,9 @@ from survey.analysis.filters import (
     key_infos,
     resolve_locale,
     validate_defection_filter,
+    year_month,
 )
-from survey.analysis.reasons import ReasonShare, reason_shares
+from survey.analysis.reasons import ReasonShare, reason_order, reason_shares
 from survey.answers import SOURCES
 from survey.db import db
 from survey.errors import InvalidInputError
@@ -65,8 +67,9 @@ def defection_reasons(
     """Why accounts left, which kind and when: defections matching `f` per group,
     with every reason given (primary and secondary) counted once per defection.
 
-    Without `group_by` there is one group, key "all". Groups by MONTH come in
-    calendar order, others with the most defections first. Two queries.
+    Without `group_by` there is one group, key "all". Groups of an ordered dimension
+    come in its order (months in calendar order, tiers A, B, C), others with the most
+    defections first. Two queries.
     """
     f = f or DefectionFilter()
     validate_defection_filter(f)
@@ -120,8 +123,8 @@ def defection_reasons(
                 low_sample=count < min_group_size,
             )
         )
-    if group_by is Dimension.MONTH:
-        result.sort(key=lambda g: g.key)
+    if group_by in ORDERED_DIMENSIONS:  # months in calendar order, tiers A, B, C
+        result.sort(key=lambda g: infos[g.key].order if g.key in infos else ())
     else:
         result.sort(key=lambda g: (-g.defections, infos[g.key].order if g.key in infos else ()))
     return result
@@ -229,3 +232,52 @@ def defection_reasons_by_source(
             )
         )
     return result
+
+
+# ---------------------------------------------------------------------------
+# Per month, stacked by main reason (the results page's chart)
+
+
+@dataclass(frozen=True, slots=True)
+class MonthReasons:
+    """Defections in one month ("YYYY-MM") by their main (primary) reason: each
+    defection counted once, so the counts add up to `defections`. A defection
+    recorded without a main reason counts under the reason "" (not recorded)."""
+
+    month: str
+    defections: int
+    #: (reason, count), reasons in vocabulary order, "" last.
+    reasons: tuple[tuple[str, int], ...]
+
+
+def defections_by_month_and_main_reason(f: DefectionFilter | None = None) -> list[MonthReasons]:
+    """Defections matching `f` per month and main reason, months in calendar order.
+    One statement: GROUP BY month, reason."""
+    f = f or DefectionFilter()
+    validate_defection_filter(f)
+    month = year_month(Defection.defected_on)
+    rows = db.session.execute(
+        select(month, DefectionReason.reason, func.count(Defection.id))
+        .select_from(Defection)
+        .join(KeyAccount, KeyAccount.id == Defection.account_id)
+        .outerjoin(
+            DefectionReason,
+            and_(
+                DefectionReason.defection_id == Defection.id,
+                DefectionReason.is_primary.is_(True),
+            ),
+        )
+        .where(*defection_conditions(f))
+        .group_by(month, DefectionReason.reason)
+    ).all()
+    by_month: dict[str, dict[str, int]] = defaultdict(dict)
+    for key, reason, count in rows:
+        by_month[group_key(key)][reason or ""] = int(count)
+    return [
+        MonthReasons(
+            month=m,
+            defections=sum(counts.values()),
+            reasons=tuple(sorted(counts.items(), key=lambda item: reason_order(item[0]))),
+        )
+        for m, counts in sorted(by_month.items())
+    ]

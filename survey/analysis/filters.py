@@ -24,6 +24,7 @@ from survey.errors import InvalidInputError
 from survey.models import Answer, Aspect, Campaign, Contact, Defection, KeyAccount, Response
 from survey.scale import (
     TIER_LABELS,
+    TIERS,
     Channel,
     ContactRole,
     RelationshipStage,
@@ -88,6 +89,19 @@ DEFECTION_DIMENSIONS: tuple[Dimension, ...] = (
     Dimension.REGION,
     Dimension.ACCOUNT_MANAGER,
     Dimension.MONTH,
+)
+#: Dimensions whose groups have an order of their own (the value pyramid, a vocabulary,
+#: time): lists of their groups follow it (tier A, B, C, then any other), never a figure.
+ORDERED_DIMENSIONS: frozenset[Dimension] = frozenset(
+    {
+        Dimension.ASPECT,
+        Dimension.TIER,
+        Dimension.VALUE_TYPE,
+        Dimension.RELATIONSHIP_STAGE,
+        Dimension.CAMPAIGN,
+        Dimension.MONTH,
+        Dimension.CONTACT_ROLE,
+    }
 )
 #: Dimensions an account (not an answer) can be grouped by.
 ACCOUNT_DIMENSIONS: tuple[Dimension, ...] = (
@@ -407,10 +421,11 @@ def key_infos(dimension: Dimension, keys: Iterable[str], locale: str) -> dict[st
         ).all()
         return {str(cid): KeyInfo(name, (cid,)) for cid, name in rows}
     if dimension is Dimension.TIER:
+        # The pyramid from the top (A, B, C), then any other tier by its name.
         return {
-            k: KeyInfo(TIER_LABELS[k][1 if locale == "en" else 0], (k,))
-            if k in TIER_LABELS
-            else KeyInfo(k, (k,))
+            k: KeyInfo(TIER_LABELS[k][1 if locale == "en" else 0], (TIERS.index(k), k))
+            if k in TIERS
+            else KeyInfo(k, (len(TIERS), k))
             for k in keys
         }
     if dimension is Dimension.VALUE_TYPE:

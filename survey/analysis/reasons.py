@@ -26,12 +26,16 @@ class ReasonShare:
         return wilson_interval(self.count, self.of) if self.of >= self.count else None
 
 
-def _reason_order(code: str) -> int:
+def reason_order(code: str) -> tuple[int, str]:
+    """A reason's place in the vocabulary (survey.scale.ReasonCode); others after it,
+    by code, and "" (none recorded) last."""
     codes = ReasonCode.codes()
-    return codes.index(code) if code in codes else len(codes)
+    if code in codes:
+        return (codes.index(code), code)
+    return (len(codes) + (1 if code == "" else 0), code)
 
 
 def reason_shares(counts: dict[str, int], total: int) -> list[ReasonShare]:
     """Each reason's count as a share of `total`: most given first, ties in vocabulary order."""
-    ordered = sorted(counts.items(), key=lambda item: (-item[1], _reason_order(item[0])))
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], reason_order(item[0])))
     return [ReasonShare(reason, n, n / total if total else 0.0, total) for reason, n in ordered]

@@ -257,6 +257,16 @@ def satisfaction_summaries(
     return result
 
 
+def answered_responses(f: ResponseFilter | None = None) -> int:
+    """How many responses have an answer matching `f`: what a manager counts when
+    a summary says "n answers" per aspect (one answer per response and aspect, so
+    a response answering eight aspects gives eight answers). One statement."""
+    f = f or ResponseFilter()
+    validate_response_filter(f)
+    stmt = matching_answers(select(func.count(func.distinct(Answer.response_id))), f)
+    return int(db.session.scalar(stmt) or 0)
+
+
 # ---------------------------------------------------------------------------
 # Trends: each account across campaigns
 

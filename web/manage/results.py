@@ -1,4 +1,5 @@
-"""The console's results page: satisfaction by aspect (chart and table), a drill-down
+"""The console's results page: a table of contents, how many responses and answers it
+counts, satisfaction by aspect (chart and table), a drill-down
 into the dissatisfied, what the comments say about each aspect (themes beside its
 reasons, examples linking to the response), accounts at risk, who has not been heard
 from (coverage), and defection reasons over time; with its filter form."""
@@ -23,11 +24,13 @@ from survey.analysis import (
     Dimension,
     ResponseFilter,
     account_briefs,
+    answered_responses,
     at_risk_by_expected_loss,
     comment_themes_by_aspect,
     coverage,
     defection_reasons,
     defection_reasons_by_source,
+    defections_by_month_and_main_reason,
     dimension_labels,
     dissatisfaction_drilldown,
     satisfaction_summary,
@@ -36,7 +39,7 @@ from survey.analysis import (
 from survey.campaigns import list_campaigns
 
 from .blueprint import bp
-from .charts import diverging_chart
+from .charts import REASON_PATTERNS, diverging_chart, stacked_month_chart
 from .console import page_locale
 
 #: Drill-down levels under "aspect" offered on the results page.
@@ -177,6 +180,8 @@ def results() -> str | tuple[str, int]:
         min_size=min_size,
         form=form,
         aspects=aspects,
+        # A response gives one answer per aspect it scores: say which is counted.
+        responses=answered_responses(answers_filter),
         answered=sum(a.answers for a in aspects),
         chart=diverging_chart([a for a in aspects if a.answers]),
         drilldown=drilldown,
@@ -192,6 +197,8 @@ def results() -> str | tuple[str, int]:
         briefs=briefs,
         aspect_labels=aspect_labels,
         by_month=defection_reasons_by_source(Dimension.MONTH, defection_filter, locale=locale),
+        month_chart=stacked_month_chart(defections_by_month_and_main_reason(defection_filter)),
+        reason_patterns=REASON_PATTERNS,
         by_tier=defection_reasons(Dimension.TIER, defection_filter, locale=locale),
         by_value_type=defection_reasons(Dimension.VALUE_TYPE, defection_filter, locale=locale),
         campaign_name=scope.campaign_name,
