@@ -47,8 +47,13 @@ db-upgrade: install
 demo: db-upgrade
 	KEYPULSE_ENV=$${KEYPULSE_ENV:-development} $(BIN)/flask demo
 
+# The demo's supplier is fictional (华信精密 / Huaxin Precision); set ORG_* to see your own.
 run: demo
-	KEYPULSE_ENV=$${KEYPULSE_ENV:-development} $(BIN)/flask run --host $(HOST) --port $(PORT)
+	KEYPULSE_ENV=$${KEYPULSE_ENV:-development} \
+	ORG_NAME_ZH="$${ORG_NAME_ZH-华信精密}" ORG_NAME_EN="$${ORG_NAME_EN-Huaxin Precision}" \
+	ORG_LOGO="$${ORG_LOGO-survey/demo/huaxin-logo.svg}" \
+	ORG_CONTACT="$${ORG_CONTACT-surveys@huaxin-precision.example}" \
+		$(BIN)/flask run --host $(HOST) --port $(PORT)
 
 # One pytest worker per core (pytest-xdist); PYTEST_ARGS=-n0 runs in one process.
 test: install
