@@ -369,6 +369,12 @@ def test_survey_on_a_phone_counts_progress_and_clears_answered_errors(
     # The bar stays in view while the page scrolls.
     page.locator("#aspect-overall").scroll_into_view_if_needed()
     assert progress.evaluate("el => el.getBoundingClientRect().top") == 0
+    # Every question answered: nothing left in the summary, so it goes too.
+    for code in ("price", "service", "communication", "process", "profitability", "overall"):
+        page.locator(f"#aspect-{code} input[value='5']").check()
+    assert progress.inner_text() == "8 of 8 answered"
+    assert page.locator(".field-error").count() == 0
+    assert page.locator("#error-summary").is_hidden()
     assert not _overflows(page)
     context.close()
 

@@ -62,6 +62,9 @@
     if (link) {
       var item = link.closest ? link.closest("li") : link.parentNode;
       item.parentNode.removeChild(item);
+      if (!summary.querySelector("li")) {
+        summary.hidden = true; // nothing left to check
+      }
     }
   }
 
