@@ -223,6 +223,8 @@ def test_the_logo_is_served_with_its_type_and_a_cache_lifetime(app: Flask) -> No
     etag = response.headers["ETag"]
     again = client.get("/brand/logo", headers={"If-None-Match": etag})
     assert again.status_code == 304
+    assert again.data == b""
+    assert client.get("/brand/logo", headers={"If-None-Match": '"old"'}).data == LOGO_SVG
 
 
 def test_without_a_logo_the_logo_url_is_a_404(app: Flask) -> None:

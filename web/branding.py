@@ -112,13 +112,17 @@ def logo() -> Response:
     found = current_logo()
     if found is None:
         abort(404)
-    response = Response(found.data, mimetype=found.mimetype)
+    # A browser that has this version already gets 304 and no body.
+    unchanged = found.version in request.if_none_match
+    response = Response(b"" if unchanged else found.data, mimetype=found.mimetype)
+    if unchanged:
+        response.status_code = 304
     response.set_etag(found.version)
     response.cache_control.public = True
     response.cache_control.max_age = LOGO_MAX_AGE
     if found.mimetype == "image/svg+xml":
         response.headers["Content-Security-Policy"] = SVG_POLICY
-    return response.make_conditional(request)
+    return response
 
 
 def init_branding(app: Flask) -> None:
