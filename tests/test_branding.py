@@ -142,7 +142,8 @@ def test_every_customer_page_names_the_supplier_and_its_contact(app: Flask) -> N
             assert "KeyPulse" not in html, name
             assert "<title>" in html and f" · {org}</title>" in html, name
             footer = html[html.index('<footer class="org-footer">') :]
-            assert org in footer and MAILTO in footer, name
+            label = "联系我们：" if org == "华信精密" else "Contact us: "
+            assert f'<span class="org-footer-name">{org}</span> · {label}{MAILTO}' in footer, name
 
 
 def test_the_first_screen_says_who_is_asking(app: Flask) -> None:
