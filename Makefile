@@ -44,11 +44,19 @@ messages: $(STAMP)
 db-upgrade: install
 	KEYPULSE_ENV=$${KEYPULSE_ENV:-development} $(BIN)/flask db upgrade
 
+# The demo's supplier is fictional (华信精密 / Huaxin Precision): its name, logo and
+# contact on the survey pages and in the demo's e-mails. Set ORG_* to see your own.
+DEMO_SUPPLIER := ORG_NAME_ZH="$${ORG_NAME_ZH-华信精密}" ORG_NAME_EN="$${ORG_NAME_EN-Huaxin Precision}" \
+	ORG_LOGO="$${ORG_LOGO-survey/demo/huaxin-logo.svg}" \
+	ORG_CONTACT="$${ORG_CONTACT-surveys@huaxin-precision.example}" \
+	MAIL_FROM="$${MAIL_FROM-Huaxin Precision <surveys@huaxin-precision.example>}"
+
 demo: db-upgrade
-	KEYPULSE_ENV=$${KEYPULSE_ENV:-development} $(BIN)/flask demo
+	KEYPULSE_ENV=$${KEYPULSE_ENV:-development} $(DEMO_SUPPLIER) $(BIN)/flask demo
 
 run: demo
-	KEYPULSE_ENV=$${KEYPULSE_ENV:-development} $(BIN)/flask run --host $(HOST) --port $(PORT)
+	KEYPULSE_ENV=$${KEYPULSE_ENV:-development} $(DEMO_SUPPLIER) \
+		$(BIN)/flask run --host $(HOST) --port $(PORT)
 
 # One pytest worker per core (pytest-xdist); PYTEST_ARGS=-n0 runs in one process.
 test: install

@@ -117,6 +117,30 @@ class ReasonCode(_LabelledStrEnum):
     )
     OTHER = ("other", "其他", "Other")
 
+    def customer_label(self, locale: str | None) -> str:
+        """The reason as the customer says it, on the survey pages they answer
+        ("Our own business changed"); staff pages keep `label` (the staff's words)."""
+        zh, en = _CUSTOMER_REASON_LABELS[self]
+        return en if normalise_locale(locale) == "en" else zh
+
+
+#: Each reason in the customer's own words (first person: the supplier is "you").
+_CUSTOMER_REASON_LABELS: dict[ReasonCode, tuple[str, str]] = {
+    ReasonCode.PRICE: ("价格与商务条款", "Prices and commercial terms"),
+    ReasonCode.PRODUCT_QUALITY: ("产品质量", "Product quality"),
+    ReasonCode.DELIVERY: ("交货与物流", "Delivery and logistics"),
+    ReasonCode.SERVICE: ("服务与响应速度", "Service and how quickly you respond"),
+    ReasonCode.COMMUNICATION: ("沟通太少，感觉不受重视", "Too little contact; we feel neglected"),
+    ReasonCode.PROCESS: ("手续和流程太繁琐", "Too much paperwork and red tape"),
+    ReasonCode.COMPETITOR_OFFER: ("其他供应商的条件更好", "A better offer from another supplier"),
+    ReasonCode.PROFITABILITY: (
+        "我们的利润空间和获得的支持不够",
+        "Too little margin or support for our own profit",
+    ),
+    ReasonCode.CUSTOMER_BUSINESS_CHANGE: ("我们自身的业务发生了变化", "Our own business changed"),
+    ReasonCode.OTHER: ("其他", "Other"),
+}
+
 
 class ValueType(_LabelledStrEnum):
     INTRINSIC = ("intrinsic", "内在价值型", "Intrinsic value")

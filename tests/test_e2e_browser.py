@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -20,7 +21,7 @@ from survey.models import Campaign
 from survey.registry.staff import add_staff
 
 from .browser import ARTIFACTS, CHROMIUM, TIMEOUT_MS, require_browser, shot
-from .factories import make_account
+from .factories import make_account, make_campaign
 
 sync_api = require_browser()
 EMAIL = "zhang.min@example.com"
@@ -224,3 +225,132 @@ def test_graphiql_runs_a_query_with_no_network_but_the_app(app, live_server, bro
     assert elsewhere == []
     assert problems == []
     context.close()
+
+
+# --- the customer's side on a phone (issue 22) -----------------------------------------------
+
+DEMO_LOGO = Path(__file__).resolve().parent.parent / "survey" / "demo" / "huaxin-logo.svg"
+
+
+@pytest.fixture
+def customer_links(app) -> dict[str, str]:
+    """An English and a Chinese link to an open campaign, one to a closed campaign,
+    from a branded supplier."""
+    from survey.models import CAMPAIGN_CLOSED
+
+    from .test_survey_pages import CLOSES
+
+    app.config.update(
+        ORG_NAME_ZH="华信精密",
+        ORG_NAME_EN="Huaxin Precision",
+        ORG_LOGO=str(DEMO_LOGO),
+        ORG_CONTACT="surveys@huaxin-precision.example",
+    )
+    with app.app_context():
+        en = make_account("KA01", name="Acme Trading", locale="en")
+        zh = make_account("KA02", name="华东贸易有限公司", locale="zh")
+        old = make_account("KA03", name="Old Co", locale="en")
+        _, tokens = make_campaign(accounts=[en, zh], closes_at=CLOSES)
+        _, closed = make_campaign("Old", accounts=[old], status=CAMPAIGN_CLOSED)
+        links = {"en": tokens[en.id], "zh": tokens[zh.id], "closed": closed[old.id]}
+        db.session.commit()
+    return links
+
+
+def _overflows(page: object) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth > window.innerWidth")
+
+
+def test_survey_on_a_phone_counts_progress_and_clears_answered_errors(
+    live_server, customer_links, browser
+):
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, reduced_motion="reduce", locale="en-GB"
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    page.goto(f"{live_server}/s/{customer_links['en']}")
+    assert page.locator(".org-name").inner_text() == "Huaxin Precision"
+    assert page.locator("img.org-logo").evaluate("img => img.complete && img.naturalWidth > 0")
+    legend = page.locator("#aspect-delivery > legend").inner_text()
+    assert legend.startswith("Question 2 of 8")
+    progress = page.locator("[data-progress]")
+    assert progress.get_attribute("aria-hidden") == "true"
+    assert progress.inner_text() == "0 of 8 answered"
+    fill = page.locator("[data-progress-fill]")
+    assert fill.evaluate("el => getComputedStyle(el).transitionDuration") == "0s"
+    assert not _overflows(page)
+
+    # Sent with nothing chosen: every question says so, its radios aria-invalid.
+    page.locator("#survey-form [type=submit]").click()
+    page.wait_for_load_state()
+    assert page.locator("#error-summary li").count() == 8
+    question = page.locator("#aspect-product_quality")
+    assert (
+        question.locator(".field-error")
+        .inner_text()
+        .endswith("Please choose one of the five answers.")
+    )
+    radio = question.locator("input[value='4']")
+    assert radio.get_attribute("aria-invalid") == "true"
+    assert progress.inner_text() == "0 of 8 answered"
+
+    # Choosing an answer takes that question's error away, and the bar counts it.
+    radio.check()
+    assert question.locator(".field-error").count() == 0
+    assert question.locator("input[aria-invalid]").count() == 0
+    assert radio.get_attribute("aria-describedby") is None
+    assert page.locator("#error-summary li").count() == 7
+    assert page.locator("#aspect-delivery .field-error").count() == 1
+    assert progress.inner_text() == "1 of 8 answered"
+    page.locator("#aspect-delivery input[value='2']").check()
+    assert progress.inner_text() == "2 of 8 answered"
+    assert fill.evaluate("el => getComputedStyle(el).transform") == "matrix(0.25, 0, 0, 1, 0, 0)"
+    # The bar stays in view while the page scrolls.
+    page.locator("#aspect-overall").scroll_into_view_if_needed()
+    assert progress.evaluate("el => el.getBoundingClientRect().top") == 0
+    # Every question answered: nothing left in the summary, so it goes too.
+    for code in ("price", "service", "communication", "process", "profitability", "overall"):
+        page.locator(f"#aspect-{code} input[value='5']").check()
+    assert progress.inner_text() == "8 of 8 answered"
+    assert page.locator(".field-error").count() == 0
+    assert page.locator("#error-summary").is_hidden()
+    assert not _overflows(page)
+    context.close()
+
+
+def test_survey_progress_without_javascript(live_server, customer_links, browser):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{live_server}/s/{customer_links['zh']}")
+    assert page.locator("[data-progress]").inner_text() == "本问卷共 8 题"
+    assert page.locator("#aspect-overall legend .step").inner_text() == "第 8 题，共 8 题"
+    context.close()
+
+
+def test_customer_pages_screenshots_at_phone_and_desktop(live_server, customer_links, browser):
+    """The survey's first screen, the wrong-link and the closed page at 390 and 1366 px,
+    in zh and en: each names the supplier, the stuck ones say whom to contact, and none
+    scrolls sideways. Screenshots: tests/artifacts/customer-*.png."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    pages = {
+        "survey": f"/s/{customer_links['en']}",
+        "wrong-link": "/s/" + "A" * 43,
+        "closed": f"/s/{customer_links['closed']}",
+    }
+    for width, height in ((390, 844), (1366, 900)):
+        context = browser.new_context(viewport={"width": width, "height": height})
+        context.set_default_timeout(TIMEOUT_MS)
+        page = context.new_page()
+        for lang, org in (("zh", "华信精密"), ("en", "Huaxin Precision")):
+            for name, path in pages.items():
+                page.goto(f"{live_server}{path}?lang={lang}")
+                assert page.locator(".org-name").inner_text() == org, name
+                if name != "survey":
+                    contact = page.locator(".whom-to-contact a")
+                    assert contact.get_attribute("href") == (
+                        "mailto:surveys@huaxin-precision.example"
+                    )
+                assert not _overflows(page), (name, lang, width)
+                page.screenshot(path=str(ARTIFACTS / f"customer-{name}-{lang}-{width}.png"))
+        context.close()

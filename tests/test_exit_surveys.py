@@ -190,7 +190,10 @@ def test_chinese_exit_page(app: Flask) -> None:
     _, token = _tokens(app, campaign_id)["L2"]
     html = app.test_client().get(f"/s/{token}").get_data(as_text=True)
     assert "您为什么离开我们？" in html
-    assert "沟通不足，不受重视" in html
+    # The reasons in the customer's words, not the staff's ("客户自身业务变化").
+    assert "沟通太少，感觉不受重视" in html
+    assert "我们自身的业务发生了变化" in html
+    assert "沟通不足，不受重视" not in html and "客户自身业务变化" not in html
     assert "也许" in html
 
 

@@ -116,7 +116,7 @@ def test_an_edited_question_is_a_new_page(app, client, links):
         db.session.commit()
     after = client.get(f"/s/{links['en']}").get_data(as_text=True)
     assert "How is it now?" not in before
-    assert "<legend>How is it now?</legend>" in after
+    assert '<span class="question">How is it now?</span></legend>' in after
     same_markup(after, old_page(app, links["en"]))
 
 

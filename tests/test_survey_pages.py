@@ -144,9 +144,14 @@ def test_form_in_chinese_has_the_verbatim_scale_and_accessible_structure(client,
     page = Page(html)
     assert "尊敬的华东贸易有限公司：" in html
     assert "本次调查截止时间：2099年6月30日 16:00。" in html
-    # One legend per aspect, in questionnaire order, then the reasons legends.
+    # One legend per aspect, in questionnaire order, each saying where it stands (for
+    # screen readers and without script), then the reasons legends.
     questions = [legend for legend in page.legends if legend.endswith("？")]
-    assert questions == [a.question_zh for a in DEFAULT_ASPECTS]
+    total = len(DEFAULT_ASPECTS)
+    assert total == 8
+    assert questions == [
+        f"第 {n} 题，共 8 题 {a.question_zh}" for n, a in enumerate(DEFAULT_ASPECTS, 1)
+    ]
     for code in CODES:
         radios = page.radios(f"score_{code}")
         assert [r["value"] for r in radios] == ["5", "4", "3", "2", "1"]
@@ -160,7 +165,9 @@ def test_form_in_chinese_has_the_verbatim_scale_and_accessible_structure(client,
         ]
         boxes = [i for i in page.inputs if i.get("name") == f"reasons_{code}"]
         assert [b["value"] for b in boxes] == ReasonCode.codes()
-        assert [page.labels[str(b["id"])] for b in boxes] == [r.zh for r in ReasonCode]
+        assert [page.labels[str(b["id"])] for b in boxes] == [
+            r.customer_label("zh") for r in ReasonCode
+        ]
         assert page.labels[f"why_{code}"] == "请用您自己的话说明（不超过 500 字）"
         assert page.textarea_attrs[f"why_{code}"]["maxlength"] == "500"
         assert page.checked(f"score_{code}") == []
@@ -180,7 +187,9 @@ def test_form_in_english_for_an_english_invitation(client, survey):
     assert "Dear Acme &lt;Trading&gt; &amp; Co," in html
     assert "This survey is open until June 30, 2099 4:00" in html
     questions = [legend for legend in page.legends if legend.endswith("?") and "tick" not in legend]
-    assert questions == [a.question_en for a in DEFAULT_ASPECTS]
+    assert questions == [
+        f"Question {n} of 8 {a.question_en}" for n, a in enumerate(DEFAULT_ASPECTS, 1)
+    ]
     radios = page.radios("score_delivery")
     assert [page.labels[str(r["id"])] for r in radios] == [
         "Very satisfied",
@@ -607,6 +616,7 @@ let focused = false;
 const summary = { focus() { focused = true; }, addEventListener() {} };
 const form = {
   getAttribute: (n) => (n === "data-dissatisfied-max" ? "2" : null),
+  querySelector: () => null,
   querySelectorAll: (s) => (s === "[data-aspect]" ? aspects : []),
 };
 global.document = {

@@ -13,6 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from survey.db import db
 
 from .analysis_cache import init_analysis_cache
+from .branding import init_branding
 from .config import check_config, load_config
 from .extensions import CookieSessions, babel, csrf, limiter, migrate, select_locale
 from .formats import init_formats
@@ -27,6 +28,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     init_extensions(app)
     init_analysis_cache(app)
     init_blueprints(app)
+    init_branding(app)
     init_graphql(app)
     init_errors(app)
     init_security_headers(app)

@@ -13,7 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from schema.cost import DEFAULT_MAX_COST
+from survey.delivery import Organisation, OrganisationError
 from survey.formats import DEFAULT_CURRENCY, check_currency
+
+from .branding import LogoError, read_logo
 
 PRODUCTION = "production"
 DEVELOPMENT = "development"
@@ -181,6 +184,13 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "FOLLOW_UP_DAYS": env_int("FOLLOW_UP_DAYS", 7),
         # A case still not resolved this many days after its due date is escalated.
         "ESCALATE_AFTER_DAYS": env_int("ESCALATE_AFTER_DAYS", 3),
+        # Who is asking: the supplier's name on every survey page and e-mail (either
+        # language alone serves both), its logo (a file path, served at /brand/logo)
+        # and whom customers contact (an e-mail address or a phone number).
+        "ORG_NAME_ZH": os.environ.get("ORG_NAME_ZH", "").strip(),
+        "ORG_NAME_EN": os.environ.get("ORG_NAME_EN", "").strip(),
+        "ORG_LOGO": os.environ.get("ORG_LOGO", "").strip(),
+        "ORG_CONTACT": os.environ.get("ORG_CONTACT", "").strip(),
     }
 
 
@@ -201,6 +211,15 @@ def check_config(config: dict[str, Any]) -> None:
             f"ESCALATE_AFTER_DAYS={escalate!r} must be a whole number of days from 0 to "
             f"{MAX_ESCALATE_AFTER_DAYS}"
         )
+    try:
+        Organisation.from_config(config)
+    except OrganisationError as exc:
+        raise ConfigError(str(exc)) from exc
+    if config.get("ORG_LOGO"):
+        try:
+            read_logo(str(config["ORG_LOGO"]))
+        except LogoError as exc:
+            raise ConfigError(str(exc)) from exc
     if config.get("KEYPULSE_ENV") != PRODUCTION:
         return
     secret = str(config.get("SECRET_KEY") or "")

@@ -200,7 +200,7 @@ def survey_form_class(questions: Sequence[AspectQuestion], locale: str) -> type[
     Building it costs far more than binding it: the survey page keeps one per
     questionnaire and language (web.survey_page_cache)."""
     scale = [SelectChoice(str(int(s)), s.label(locale)) for s in SCALE]
-    reasons = [SelectChoice(r.value, r.label(locale)) for r in ReasonCode]
+    reasons = [SelectChoice(r.value, r.customer_label(locale)) for r in ReasonCode]
     attrs: dict[str, Any] = {"questions": tuple(questions), "locale": locale}
     for q in questions:
         attrs[f"score_{q.code}"] = ScoreField(q.question(locale), choices=scale, coerce=int)
@@ -345,7 +345,7 @@ class ExitSurveyForm(FlaskForm):
 def exit_form_for(locale: str, **kwargs: Any) -> ExitSurveyForm:
     """A bound exit-survey form with its choices labelled in `locale`."""
     form = ExitSurveyForm(**kwargs)
-    reasons = [(r.value, r.label(locale)) for r in ReasonCode]
+    reasons = [(r.value, r.customer_label(locale)) for r in ReasonCode]
     form.main_reason.choices = reasons
     form.other_reasons.choices = reasons
     form.would_return.choices = [

@@ -12,7 +12,8 @@ would give (tests/test_survey_page_cache.py compares the two).
 
 The key holds the questionnaire's id and its questions as read with the link (so
 an edited aspect or a changed question list is a new key), the language, whether
-it is a phone interview, and the compiled catalogs' modification times and sizes
+it is a phone interview, the supplier's branding it shows (name, contact, logo
+version: web.branding), and the compiled catalogs' modification times and sizes
 (new translations are a new key, within a second); with template auto-reload on
 (development) also the templates'. Entries live in the process's memory, at most MAX_ENTRIES of
 them, least recently used first out. The form classes the POST falls back to for
@@ -42,6 +43,7 @@ from markupsafe import escape
 
 from survey.answers import AspectQuestion, InvitationContext
 
+from .branding import branding_key
 from .forms import SurveyForm, survey_form_class
 from .survey_csrf import link_csrf_token
 
@@ -58,6 +60,7 @@ _HOLES = re.compile(f"({_LINK}|{_NAME}|{_CLOSES}|{_CSRF})")
 #: The templates a survey page is made of (their times count under auto-reload).
 _TEMPLATES = (
     "base.html",
+    "survey/_page.html",
     "survey/_questionnaire.html",
     "survey/_macros.html",
     "survey/form.html",
@@ -73,6 +76,8 @@ class PageKey:
     locale: str
     phone: bool
     catalogs: Hashable
+    #: The supplier's name, contact and logo version the page shows (web.branding).
+    branding: Hashable = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +208,14 @@ def fresh_page(
     key. `closes_on` is the closing date as the page words it."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     cache = page_cache(app)
-    key = PageKey(ctx.questionnaire_id, tuple(questions), locale, phone, cache.catalogs(app))
+    key = PageKey(
+        ctx.questionnaire_id,
+        tuple(questions),
+        locale,
+        phone,
+        cache.catalogs(app),
+        branding_key(),
+    )
 
     def make() -> CachedPage:
         form = survey_form_class_for(ctx.questionnaire_id, questions, locale)(formdata=None)

@@ -317,6 +317,18 @@ def thanks(token: str) -> str | HttpResponse:
     )
 
 
+@bp.errorhandler(404)
+def wrong_link(_exc: Exception) -> tuple[str, int]:
+    """An unknown link: the same page for every one, saying whom to contact."""
+    return render_template("survey/wrong_link.html"), 404
+
+
+@bp.errorhandler(410)
+def closed(_exc: Exception) -> tuple[str, int]:
+    """A closed survey: thanks, and whom to contact."""
+    return render_template("survey/closed.html"), 410
+
+
 @bp.errorhandler(OperationalError)
 @bp.errorhandler(InterfaceError)
 @bp.errorhandler(PoolTimeoutError)

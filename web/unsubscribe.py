@@ -24,6 +24,12 @@ def _language(target: OptOutTarget) -> str:
     return str(g.locale)
 
 
+@bp.errorhandler(404)
+def wrong_link(_exc: Exception) -> tuple[str, int]:
+    """An opt-out link that opens nothing: the survey's wrong-link page."""
+    return render_template("survey/wrong_link.html"), 404
+
+
 @bp.get("/u/<token>")
 def confirm(token: str) -> str:
     target = load_optout(token, current_app.config["SECRET_KEY"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 from survey.delivery.backends import backend_from_config
 from survey.delivery.mail import KIND_INVITATION, MailSettings
 from survey.delivery.optout import OptOutTarget, load_optout, opt_out
+from survey.delivery.organisation import Organisation, OrganisationError
 from survey.delivery.outbox import DEFAULT_BATCH_SIZE, queue_mail
 from survey.delivery.queue_status import (
     QueueTimes,
@@ -44,6 +45,8 @@ __all__ = [
     "DeliveryReport",
     "MailSettings",
     "OptOutTarget",
+    "Organisation",
+    "OrganisationError",
     "QueueTimes",
     "backend_from_config",
     "invitation_status_counts",

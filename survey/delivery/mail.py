@@ -3,7 +3,8 @@
 Plain Jinja2 (survey/ is not Flask): text templates without escaping, HTML
 templates with autoescape, both under survey/delivery/templates/mail/. Every message
 carries the personal survey link, the closing date, the account manager as the
-contact and a one-click opt-out link.
+contact, the supplier's name and contact (`Organisation`, the ORG_* settings) and a
+one-click opt-out link.
 
 The opt-out link is `/u/<invitation id>.<mac>` where the mac is an HMAC of the
 secret key and the invitation nonce under a purpose string of its own: it cannot
@@ -16,7 +17,7 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parseaddr
 from pathlib import Path
@@ -26,6 +27,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_datetime
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from survey.delivery.organisation import Organisation
 from survey.scale import DEFAULT_LOCALE, normalise_locale
 from survey.tokens import derive_token
 
@@ -43,17 +45,33 @@ _env = Environment(
     keep_trailing_newline=True,
 )
 
-_SUBJECTS: dict[tuple[str, str], str] = {
-    (KIND_INVITATION, "zh"): "客户满意度调查：请告诉我们您的看法",
-    (KIND_INVITATION, "en"): "Customer satisfaction survey: please tell us what you think",
-    (KIND_REMINDER, "zh"): "提醒：客户满意度调查即将截止",
-    (KIND_REMINDER, "en"): "Reminder: our customer satisfaction survey closes soon",
+#: Subjects by (kind, language): the neutral one, and one naming the company ({org}).
+_SUBJECTS: dict[tuple[str, str], tuple[str, str]] = {
+    (KIND_INVITATION, "zh"): (
+        "客户满意度调查：请告诉我们您的看法",
+        "{org}客户满意度调查：请告诉我们您的看法",
+    ),
+    (KIND_INVITATION, "en"): (
+        "Customer satisfaction survey: please tell us what you think",
+        "{org} customer satisfaction survey: please tell us what you think",
+    ),
+    (KIND_REMINDER, "zh"): (
+        "提醒：客户满意度调查即将截止",
+        "提醒：{org}客户满意度调查即将截止",
+    ),
+    (KIND_REMINDER, "en"): (
+        "Reminder: our customer satisfaction survey closes soon",
+        "Reminder: the {org} customer satisfaction survey closes soon",
+    ),
 }
-_EXIT_SUBJECTS: dict[tuple[str, str], str] = {
-    (KIND_INVITATION, "zh"): "我们想了解您离开的原因",
-    (KIND_INVITATION, "en"): "Please tell us why you left",
-    (KIND_REMINDER, "zh"): "提醒：我们仍想了解您离开的原因",
-    (KIND_REMINDER, "en"): "Reminder: please tell us why you left",
+_EXIT_SUBJECTS: dict[tuple[str, str], tuple[str, str]] = {
+    (KIND_INVITATION, "zh"): ("我们想了解您离开的原因", "{org}想了解您离开的原因"),
+    (KIND_INVITATION, "en"): ("Please tell us why you left", "{org}: please tell us why you left"),
+    (KIND_REMINDER, "zh"): ("提醒：我们仍想了解您离开的原因", "提醒：{org}仍想了解您离开的原因"),
+    (KIND_REMINDER, "en"): (
+        "Reminder: please tell us why you left",
+        "Reminder from {org}: please tell us why you left",
+    ),
 }
 
 
@@ -65,15 +83,18 @@ class MailSettings:
     base_url: str
     mail_from: str = "KeyPulse <surveys@localhost>"
     timezone: str = "Asia/Shanghai"
+    #: The supplier every message names, and its contact (ORG_* settings).
+    organisation: Organisation = field(default_factory=Organisation)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> MailSettings:
-        """Read SECRET_KEY, BASE_URL, MAIL_FROM and BABEL_DEFAULT_TIMEZONE."""
+        """Read SECRET_KEY, BASE_URL, MAIL_FROM, BABEL_DEFAULT_TIMEZONE and ORG_*."""
         return cls(
             secret_key=str(config["SECRET_KEY"]),
             base_url=str(config.get("BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
             mail_from=str(config.get("MAIL_FROM") or "KeyPulse <surveys@localhost>"),
             timezone=str(config.get("BABEL_DEFAULT_TIMEZONE") or "UTC"),
+            organisation=Organisation.from_config(config),
         )
 
     @property
@@ -154,7 +175,12 @@ def compose(kind: str, ctx: MailContext, settings: MailSettings) -> ComposedMail
         raise ValueError(f"unknown mail kind {kind!r}")
     locale = normalise_locale(ctx.locale) or DEFAULT_LOCALE
     exit_survey = ctx.campaign_kind == "exit"
+    organisation = settings.organisation
+    org_name = organisation.name(locale)
     values = {
+        "org_name": org_name,
+        "org_contact": organisation.contact,
+        "org_contact_href": organisation.contact_href,
         "kind": kind,
         "exit_survey": exit_survey,
         "account_name": ctx.account_name,
@@ -167,9 +193,9 @@ def compose(kind: str, ctx: MailContext, settings: MailSettings) -> ComposedMail
             settings.base_url, settings.secret_key, ctx.invitation_id, ctx.nonce
         ),
     }
-    subjects = _EXIT_SUBJECTS if exit_survey else _SUBJECTS
+    neutral, named = (_EXIT_SUBJECTS if exit_survey else _SUBJECTS)[(kind, locale)]
     return ComposedMail(
-        subject=subjects[(kind, locale)],
+        subject=named.format(org=org_name) if org_name else neutral,
         text=_env.get_template(f"message.{locale}.txt").render(values),
         html=_env.get_template(f"message.{locale}.html").render(values),
         locale=locale,
