@@ -29,6 +29,7 @@ NOT_PAGES = {
     "manage.responses_csv": "a CSV download",
     "static": "files (CSS, images)",
     "survey.favicon": "an icon",
+    "branding.logo": "an image: the supplier's logo (ORG_LOGO)",
     "graphql": "GraphiQL, a developer's tool served only in development",
 }
 #: Which fixture value fills a route's argument, by endpoint.

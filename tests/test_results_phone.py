@@ -16,13 +16,10 @@ import pytest
 from survey.db import db
 from survey.registry.staff import add_staff
 
+from .browser import ARTIFACTS, TIMEOUT_MS, require_browser
 from .factories import make_account, make_campaign, make_defection, make_response
-from .test_e2e_browser import (  # noqa: F401  (fixtures)
-    ARTIFACTS,
-    TIMEOUT_MS,
-    browser,
-    live_server,
-)
+
+require_browser()
 
 EMAIL = "li.na@example.com"
 PASSWORD = "correct horse battery"
@@ -91,8 +88,8 @@ def results_data(app) -> None:
 
 @pytest.mark.parametrize(("width", "height"), [(390, 844), (1366, 900)])
 def test_results_read_on_a_phone_and_a_desktop(
-    live_server,  # noqa: F811  (the fixtures imported above)
-    browser,  # noqa: F811
+    live_server,
+    browser,
     results_data,
     width,
     height,
