@@ -59,6 +59,15 @@ def format_moment(moment: datetime, locale: str, zone: tzinfo | None = None) -> 
     )
 
 
+def format_moment_in_zone(moment: datetime, locale: str, zone: tzinfo) -> str:
+    """A day and a time with the zone's name, for text read anywhere (an e-mail):
+    ``2026年12月7日 17:30（中国标准时间）`` / ``7 Dec 2026 17:30 (China Standard Time)``."""
+    named = "（zzzz）" if babel_locale(locale) != BABEL_LOCALES["en"] else " (zzzz)"
+    return format_datetime(
+        moment, datetime_pattern(locale) + named, tzinfo=zone, locale=babel_locale(locale)
+    )
+
+
 def check_currency(code: str) -> str:
     """An ISO 4217 code, upper-cased; a clear error for anything else."""
     value = (code or "").strip().upper()

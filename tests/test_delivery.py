@@ -150,7 +150,7 @@ def test_messages_arrive_multipart_in_the_accounts_language_with_working_links(
     assert "Dear Contact 0," in _parts(english)["text/plain"]
     assert "account manager, 王伟" in _parts(english)["text/plain"]
     assert (
-        "The survey is open until 7 December 2026, 16:00 China Standard Time."
+        "The survey is open until 7 Dec 2026 16:00 (China Standard Time)."
         in _parts(english)["text/plain"]
     )
     assert chinese["Subject"] == "客户满意度调查：请告诉我们您的看法"

@@ -185,7 +185,7 @@ def test_form_in_english_for_an_english_invitation(client, survey):
     page = Page(html)
     # The account name is escaped, not interpreted.
     assert "Dear Acme &lt;Trading&gt; &amp; Co," in html
-    assert "This survey is open until June 30, 2099 4:00" in html
+    assert "This survey is open until 30 Jun 2099 16:00." in html
     questions = [legend for legend in page.legends if legend.endswith("?") and "tick" not in legend]
     assert questions == [
         f"Question {n} of 8 {a.question_en}" for n, a in enumerate(DEFAULT_ASPECTS, 1)

@@ -12,7 +12,7 @@ import logging
 from typing import NoReturn
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
-from flask_babel import format_date, format_time
+from flask_babel import get_timezone
 from flask_babel import gettext as _
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -36,11 +36,13 @@ from survey.answers import (
 from survey.db import db
 from survey.delivery import MailSettings
 from survey.errors import AlreadyRespondedError, InvalidInputError, SurveyClosedError
+from survey.formats import format_moment
 from survey.models import KIND_EXIT, ROLE_MANAGER
 from survey.registry import authenticate, role_at_least
 from survey.scale import DEFAULT_LOCALE, DISSATISFIED_MAX, LOCALES, Channel, normalise_locale
 
 from .extensions import csrf
+from .formats import page_language
 from .forms import (
     ErrorLink,
     ExitSurveyForm,
@@ -267,7 +269,7 @@ def _exit_questionnaire(
 
 
 def _closes_on(ctx: InvitationContext) -> str:
-    return f"{format_date(ctx.closes_at, 'long')} {format_time(ctx.closes_at, 'short')}"
+    return format_moment(ctx.closes_at, page_language(), get_timezone())
 
 
 def _render_form(

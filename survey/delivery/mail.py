@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from survey.delivery.organisation import Organisation
+from survey.formats import format_moment_in_zone
 from survey.scale import DEFAULT_LOCALE, normalise_locale
 from survey.tokens import derive_token
 
@@ -163,10 +163,7 @@ class ComposedMail:
 
 def format_closing(closes_at: datetime, locale: str, timezone: str) -> str:
     """The closing time in the reader's language and the business's time zone."""
-    zone = ZoneInfo(timezone)
-    if locale == "en":
-        return format_datetime(closes_at, "d MMMM y, HH:mm zzzz", tzinfo=zone, locale="en")
-    return format_datetime(closes_at, "y年M月d日 HH:mm（zzzz）", tzinfo=zone, locale="zh_Hans_CN")
+    return format_moment_in_zone(closes_at, locale, ZoneInfo(timezone))
 
 
 def compose(kind: str, ctx: MailContext, settings: MailSettings) -> ComposedMail:
