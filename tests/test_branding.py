@@ -153,6 +153,13 @@ def test_the_first_screen_says_who_is_asking(app: Flask) -> None:
     assert "请告诉我们您对华信精密各方面的满意程度" in zh
     assert "how satisfied you are with each aspect of Huaxin Precision." in en
     assert "each aspect of our company" not in en and "我公司" not in zh
+    # Whom to contact, before the first question (not only in the footer).
+    for html, line in (
+        (zh, f'<p class="whom-to-contact">对本次调查有疑问？请联系 {MAILTO}。</p>'),
+        (en, f'<p class="whom-to-contact">Questions about this survey? Contact {MAILTO}.</p>'),
+    ):
+        assert line in html
+        assert html.index(line) < html.index("<fieldset")
 
 
 def test_closed_and_wrong_link_pages_say_whom_to_contact(app: Flask) -> None:
