@@ -11,12 +11,24 @@ not the sum of its cells'.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, cast, func, literal, null, or_, select, union_all
+from sqlalchemy import (
+    Integer,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    null,
+    or_,
+    select,
+    union_all,
+)
 
 from survey.analysis.filters import (
     DEFAULT_MIN_GROUP_SIZE,
@@ -35,7 +47,7 @@ from survey.analysis.reasons import ReasonShare, reason_shares
 from survey.analysis.weighting import per_account, weighted_answers
 from survey.db import db
 from survey.errors import InvalidInputError
-from survey.models import Answer, AnswerReason, Response
+from survey.models import Answer, AnswerReason, Aspect, Response
 from survey.scale import DISSATISFIED_MAX
 from survey.statistics import kish_effective_n, weighted_wilson_interval, wilson_interval
 
@@ -132,13 +144,7 @@ def dissatisfaction_drilldown(
     # reasons are the sums of its cells': one pass over the answers, not one per level.
     # No HAVING here: a cell without complaints still counts towards its parent's answers.
     counts: list[dict[tuple[str, ...], list[int]]] = [defaultdict(lambda: [0, 0]) for _ in by]
-    for row in db.session.execute(
-        matching_answers(
-            select(*keys, func.count(Answer.id), func.sum(case((dissatisfied, 1), else_=0))), f
-        ).group_by(*group_columns)
-    ):
-        path = tuple(group_key(v) for v in row[:depth])
-        answers, unhappy = int(row[depth]), int(row[depth + 1] or 0)
+    for path, answers, unhappy in _cells(by, keys, group_columns, f):
         for level in range(depth):
             total = counts[level][path[: level + 1]]
             total[0] += answers
@@ -197,6 +203,79 @@ def dissatisfaction_drilldown(
             )
         children = parents
     return sorted(children.get((), []), key=_most_dissatisfied)
+
+
+#: SQLite keeps an aspect's answers as one bit of a 64-bit integer (see _aspect_masks).
+_MASK_BITS = 62
+
+
+def _cells(
+    by: Sequence[Dimension], keys: list[Any], group_columns: list[Any], f: ResponseFilter
+) -> Iterator[tuple[tuple[str, ...], int, int]]:
+    """Each finest cell's path of keys, its answers and its dissatisfied answers."""
+    if Dimension.ASPECT in by and db.session.get_bind().dialect.name == "sqlite":
+        masked = _aspect_masks(by, keys, f)
+        if masked is not None:
+            yield from masked
+            return
+    dissatisfied = Answer.score <= DISSATISFIED_MAX
+    depth = len(by)
+    for row in db.session.execute(
+        matching_answers(
+            select(*keys, func.count(Answer.id), func.sum(case((dissatisfied, 1), else_=0))), f
+        ).group_by(*group_columns)
+    ):
+        yield tuple(group_key(v) for v in row[:depth]), int(row[depth]), int(row[depth + 1] or 0)
+
+
+def _aspect_masks(
+    by: Sequence[Dimension], keys: list[Any], f: ResponseFilter
+) -> list[tuple[tuple[str, ...], int, int]] | None:
+    """The cells on SQLite when one level is the aspect: None when an aspect's id is
+    too large to be a bit.
+
+    SQLite groups by sorting every row: grouping every answer by its cell sorted
+    them all (at 1,000,000 answers most of the drill-down, spilling to disk). Here
+    the answers are grouped by response, in the order of the (response, aspect)
+    index, into two bit sets (the aspects answered, those answered 1-2); responses
+    are then grouped by their other keys and these bit sets, a sort of a few rows per
+    response, and Python counts each bit of each group.
+    """
+    aspects = {int(i): str(code) for i, code in db.session.execute(select(Aspect.id, Aspect.code))}
+    if any(not 0 <= aspect_id < _MASK_BITS for aspect_id in aspects):
+        return None
+    at = list(by).index(Dimension.ASPECT)
+    others = [key for i, key in enumerate(keys) if i != at]
+    bit = literal_column("1").op("<<")(Answer.aspect_id)
+    per_response = (
+        matching_answers(
+            select(
+                *others,
+                func.sum(bit).label("answered"),
+                func.sum(case((Answer.score <= DISSATISFIED_MAX, bit), else_=0)).label("unhappy"),
+            ),
+            f,
+        )
+        # The other keys are the response's (or its account's): one value per group.
+        .group_by(Answer.response_id)
+        .subquery()
+    )
+    other_columns = [per_response.c[key.name] for key in others]
+    statement = select(
+        *other_columns, per_response.c.answered, per_response.c.unhappy, func.count()
+    ).group_by(*other_columns, per_response.c.answered, per_response.c.unhappy)
+    counts: dict[tuple[str, ...], list[int]] = defaultdict(lambda: [0, 0])
+    n = len(others)
+    for row in db.session.execute(statement):
+        rest = tuple(group_key(v) for v in row[:n])
+        answered, unhappy, responses = int(row[n]), int(row[n + 1]), int(row[n + 2])
+        for aspect_id, code in aspects.items():
+            if answered >> aspect_id & 1:
+                cell = counts[(*rest[:at], code, *rest[at:])]
+                cell[0] += responses
+                if unhappy >> aspect_id & 1:
+                    cell[1] += responses
+    return [(path, answers, unhappy) for path, (answers, unhappy) in counts.items()]
 
 
 def _weighted_levels(
