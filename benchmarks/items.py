@@ -25,7 +25,7 @@ from survey.db import db
 from survey.scale import DEFAULT_ASPECTS
 
 from .responses_floor import FloorRows, plain_json_floor, strawberry_floor
-from .timer import interleaved, interleaved_many
+from .timer import Samples, interleaved, interleaved_many
 
 FLOOR_PATH = "/__bench_floor"
 PAGE_SIZE = 200
@@ -422,7 +422,14 @@ def drilldown_items(
         rounds=settings.rounds,
     )
     name = "dissatisfactionDrilldown(by: [ASPECT, TIER])"
-    cpu = {"cpu": round(a.cpu_median, 6)}
+
+    def cpu(b: Samples) -> dict[str, float]:
+        return {
+            "cpu": round(a.cpu_median, 6),
+            "cpu_floor": round(b.cpu_median, 6),
+            "cpu_ratio": round(a.cpu_median / b.cpu_median, 3) if b.cpu_median else 0.0,
+        }
+
     return [
         ItemResult(
             name=name,
@@ -432,7 +439,7 @@ def drilldown_items(
             ratio=a.median / floor.median,
             target="<= 1.5",
             met=a.median / floor.median <= 1.5,
-            detail={**cpu, "floor": "its raw SQL (cells, reasons, newest texts)"},
+            detail={**cpu(floor), "floor": "its raw SQL (cells, reasons, newest texts)"},
         ),
         ItemResult(
             name=f"{name} vs the summary's raw GROUP BY",
@@ -442,7 +449,7 @@ def drilldown_items(
             ratio=a.median / summary.median,
             target=f"<= {DRILLDOWN_SUMMARY_TARGET:g}",
             met=a.median / summary.median <= DRILLDOWN_SUMMARY_TARGET,
-            detail={**cpu, "floor": "the summary's raw GROUP BY (SUMMARY_SQL)"},
+            detail={**cpu(summary), "floor": "the summary's raw GROUP BY (SUMMARY_SQL)"},
         ),
     ]
 
