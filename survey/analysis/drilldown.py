@@ -1,8 +1,11 @@
 """Where dissatisfaction sits: the dissatisfied answers (scores 1-2) split by one
 dimension after another, each node with its top reasons and newest comments.
 
-Three GROUP BY queries over the finest cells and one for the comments, whatever the
-depth and the number of nodes (SQL counts; Python adds cells up into nodes); under a
+Two GROUP BY queries over the finest cells (counts, reasons) and one for the newest
+texts, read newest first only as far as needed, whatever the depth and the number of
+nodes (SQL counts; Python adds cells up into nodes); on SQLite with the aspect as a
+level, the counts come from per-response bit sets (one tiny read of the aspects'
+ids first), as SQLite groups by sorting every row; under a
 weight (ACCOUNTS, REVENUE, DESIGN) one more, a UNION ALL of one GROUP BY per level:
 an account can sit in several cells of a node, so a node's Σw² over its accounts is
 not the sum of its cells'.
@@ -122,8 +125,8 @@ def dissatisfaction_drilldown(
     Reasons are those given for the node's dissatisfied answers (share of them);
     comments are their reason texts and their responses' comments, newest first
     (an answer's reason text before its response's comment).
-    Three GROUP BY queries over the finest cells, whatever the depth and the number
-    of nodes; every coarser node adds up its cells in Python.
+    A fixed number of statements over the finest cells, whatever the depth and the
+    number of nodes; every coarser node adds up its cells in Python.
 
     Under a weight other than ANSWERS, `dissatisfied_share` and its interval are the
     weighted ones of the node's accounts (as satisfaction_summary weighs them, Kish's
