@@ -40,7 +40,7 @@ from .items import (
     ItemResult,
     Settings,
     cached_summary_item,
-    drilldown_item,
+    drilldown_items,
     install_floor_route,
     launch_item,
     posts_needed,
@@ -306,11 +306,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 generator.open_campaign(links + posts_needed(settings))
         tokens = generator.data.open_tokens
         items: list[ItemResult] = []
-        measures: dict[str, Callable[[], ItemResult]] = {
+        measures: dict[str, Callable[[], ItemResult | list[ItemResult]]] = {
             "get": lambda: survey_get_item(client, tokens[:links], settings),
             "post": lambda: survey_post_item(client, tokens[links:], settings),
             "summary": lambda: summary_item(app, client, viewer, settings),
-            "drilldown": lambda: drilldown_item(app, client, viewer, settings),
+            "drilldown": lambda: drilldown_items(app, client, viewer, settings),
             "responses": lambda: responses_item(app, client, viewer, settings),
             "launch": lambda: launch_item(
                 client, manager, min(args.sample, args.accounts // 2), settings
@@ -343,7 +343,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     ),
                 )
             else:
-                served = [measures[name]()]
+                measured = measures[name]()
+                served = measured if isinstance(measured, list) else [measured]
             for item in served:
                 log(f"  {_line(item)}")
                 items.append(item)

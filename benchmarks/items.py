@@ -305,6 +305,8 @@ JOIN aspects ON aspects.id = answers.aspect_id
 JOIN responses ON responses.id = answers.response_id
 JOIN key_accounts ON key_accounts.id = responses.account_id
 """
+#: How many texts a node keeps (survey.analysis.drilldown.MAX_NODE_COMMENTS).
+DRILLDOWN_TEXTS = 20
 DRILLDOWN_SQL = (
     # Every (aspect, tier) cell: the parents are sums of their children.
     f"""SELECT aspects.code, key_accounts.tier, count(*),
@@ -315,46 +317,141 @@ DRILLDOWN_SQL = (
 {_DRILL_FROM} JOIN answer_reasons ON answer_reasons.answer_id = answers.id
 WHERE {_DISSATISFIED}
 GROUP BY aspects.code, key_accounts.tier, answer_reasons.reason""",
-    # The newest five texts per cell: a parent's newest five are among its cells'.
-    f"""SELECT code, tier, text, at FROM (
-  SELECT code, tier, text, at, row_number() OVER (
-    PARTITION BY code, tier ORDER BY at DESC, kind, tiebreak DESC) AS rn
-  FROM (
-    SELECT aspects.code AS code, key_accounts.tier AS tier, answers.reason_text AS text,
-           responses.submitted_at AS at, 0 AS kind, answers.id AS tiebreak
-    {_DRILL_FROM} WHERE {_DISSATISFIED} AND answers.reason_text <> ''
-    UNION ALL
-    SELECT DISTINCT aspects.code, key_accounts.tier, responses.comment,
-           responses.submitted_at, 1, responses.id
-    {_DRILL_FROM} WHERE {_DISSATISFIED} AND responses.comment <> ''
-  ) AS texts
-) AS ranked WHERE rn <= 5""",
 )
+#: The dissatisfied answers with a reason text or a comment, newest first: read
+#: until every cell holds its newest texts (a parent's are among its cells').
+DRILLDOWN_TEXTS_SQL = f"""
+SELECT aspects.code, key_accounts.tier, responses.submitted_at, answers.id,
+       answers.reason_text, responses.id, responses.comment
+{_DRILL_FROM} WHERE {_DISSATISFIED}
+  AND (answers.reason_text <> '' OR responses.comment <> '')
+ORDER BY responses.submitted_at DESC"""
+
+
+def drilldown_floor(app: Flask) -> list[Any]:
+    """The raw SQL the drill-down needs on one DBAPI connection: the cells, their
+    reasons, then the newest texts, read in batches (a server-side cursor on
+    PostgreSQL) until every cell with a dissatisfied answer holds DRILLDOWN_TEXTS
+    of them, the texts of the last instant read whole. Returns [cells, reasons, texts]."""
+    with app.app_context():
+        connection = db.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            results: list[Any] = []
+            for sql in DRILLDOWN_SQL:
+                cursor.execute(sql)
+                results.append([tuple(r) for r in cursor.fetchall()])
+            cursor.close()
+            open_cells = {(r[0], r[1]) for r in results[0] if int(r[3]) > 0}
+            found: dict[tuple[str, str], int] = dict.fromkeys(open_cells, 0)
+            texts: list[tuple[Any, ...]] = []
+            seen: set[tuple[str, str, int]] = set()
+            postgres = db.engine.dialect.name == "postgresql"
+            dbapi = connection.dbapi_connection
+            assert dbapi is not None
+            texts_cursor = dbapi.cursor(name="drilldown_texts") if postgres else dbapi.cursor()
+            texts_cursor.execute(DRILLDOWN_TEXTS_SQL)
+            instant = None
+            done = False
+            while not done:
+                rows = texts_cursor.fetchmany(1000)
+                if not rows:
+                    break
+                for code, tier, at, answer_id, reason_text, response_id, comment in rows:
+                    if at != instant:
+                        if not open_cells:
+                            done = True
+                            break
+                        instant = at
+                    cell = (code, tier)
+                    if reason_text:
+                        texts.append((code, tier, at, 0, answer_id, reason_text))
+                        found[cell] += 1
+                    if comment and (code, tier, response_id) not in seen:
+                        seen.add((code, tier, response_id))
+                        texts.append((code, tier, at, 1, response_id, comment))
+                        found[cell] += 1
+                    if found[cell] >= DRILLDOWN_TEXTS:
+                        open_cells.discard(cell)
+            texts_cursor.close()
+            results.append(texts)
+            connection.rollback()
+        finally:
+            connection.close()
+    return results
 
 
 def drilldown_check(app: Flask, client: FlaskClient, token: str) -> None:
-    """Node counts of the API equal those summed from the raw cells."""
+    """Node counts of the API equal those summed from the raw cells, and each
+    node's newest texts are among those the raw SQL read."""
     nodes = graphql(client, token, DRILLDOWN_QUERY)["dissatisfactionDrilldown"]
     api = {
         (n["key"], c["key"]): (c["answers"], c["dissatisfied"])
         for n in nodes
         for c in n["children"]
     }
-    cells, _reasons, _texts = raw_queries(app, DRILLDOWN_SQL)
+    cells, _reasons, texts = drilldown_floor(app)
     raw = {(code, tier): (int(n), int(d)) for code, tier, n, d in cells if int(d) > 0}
     if api != raw:
         raise RuntimeError(f"drill-down disagrees with its floor: {api} != {raw}")
+    read = {(code, tier, text) for code, tier, _at, _kind, _id, text in texts}
+    for n in nodes:
+        for c in n["children"]:
+            if any((n["key"], c["key"], text) not in read for text in c["comments"]):
+                cell = f"{n['key']}/{c['key']}"
+                raise RuntimeError(f"drill-down texts of {cell} not read by its floor")
 
 
-def drilldown_item(app: Flask, client: FlaskClient, token: str, settings: Settings) -> ItemResult:
+#: The drill-down against the summary's raw GROUP BY on the same data (issue 20).
+DRILLDOWN_SUMMARY_TARGET = 4.0
+
+
+def drilldown_items(
+    app: Flask, client: FlaskClient, token: str, settings: Settings
+) -> list[ItemResult]:
+    """A against its own raw SQL and against the summary's raw GROUP BY, from the same
+    interleaved rounds (ABC, CBA, ...)."""
     drilldown_check(app, client, token)
-    return _latency_item(
-        "dissatisfactionDrilldown(by: [ASPECT, TIER])",
-        1.5,
-        lambda: graphql(client, token, DRILLDOWN_QUERY),
-        lambda: raw_queries(app, DRILLDOWN_SQL),
-        settings,
+    summary_check(app, client, token)
+    a, floor, summary = interleaved_many(
+        [
+            lambda: graphql(client, token, DRILLDOWN_QUERY),
+            lambda: drilldown_floor(app),
+            lambda: raw_query(app, SUMMARY_SQL),
+        ],
+        rounds=settings.rounds,
     )
+    name = "dissatisfactionDrilldown(by: [ASPECT, TIER])"
+
+    def cpu(b: Samples) -> dict[str, float]:
+        return {
+            "cpu": round(a.cpu_median, 6),
+            "cpu_floor": round(b.cpu_median, 6),
+            "cpu_ratio": round(a.cpu_median / b.cpu_median, 3) if b.cpu_median else 0.0,
+        }
+
+    return [
+        ItemResult(
+            name=name,
+            unit="s",
+            measured=a.median,
+            floor=floor.median,
+            ratio=a.median / floor.median,
+            target="<= 1.5",
+            met=a.median / floor.median <= 1.5,
+            detail={**cpu(floor), "floor": "its raw SQL (cells, reasons, newest texts)"},
+        ),
+        ItemResult(
+            name=f"{name} vs the summary's raw GROUP BY",
+            unit="s",
+            measured=a.median,
+            floor=summary.median,
+            ratio=a.median / summary.median,
+            target=f"<= {DRILLDOWN_SUMMARY_TARGET:g}",
+            met=a.median / summary.median <= DRILLDOWN_SUMMARY_TARGET,
+            detail={**cpu(summary), "floor": "the summary's raw GROUP BY (SUMMARY_SQL)"},
+        ),
+    ]
 
 
 def responses_query(size: int) -> str:

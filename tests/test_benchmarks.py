@@ -78,21 +78,24 @@ def test_tiny_run_measures_every_item_and_writes_results(
     assert results["database"].startswith("PostgreSQL" if server else "SQLite")
     assert results["machine"]["cores"] == os.cpu_count()
     names = [i["name"] for i in results["items"]]
-    assert names[:5] == [
+    assert names[:6] == [
         "survey page GET",
         "survey POST (valid, new invitation)",
         "satisfactionSummary(groupBy: ASPECT)",
         "dissatisfactionDrilldown(by: [ASPECT, TIER])",
+        "dissatisfactionDrilldown(by: [ASPECT, TIER]) vs the summary's raw GROUP BY",
         "responses(first: 20) with account, campaign, answers",
     ]
-    assert names[5].startswith("launchCampaign stratified, ")
-    assert names[6:10] == [
+    # The drill-down's two lines come from the same rounds: one A, two floors.
+    assert results["items"][3]["measured"] == results["items"][4]["measured"]
+    assert names[6].startswith("launchCampaign stratified, ")
+    assert names[7:11] == [
         "satisfactionSummary(groupBy: ASPECT), cached",
         drivers.NAME,
         "survey page GET, gunicorn 2 workers, 4 clients",
         "survey POST, gunicorn 2 workers, 4 clients",
     ]
-    served_post = results["items"][9]["detail"]
+    served_post = results["items"][10]["detail"]
     assert served_post["requests"] == 12  # each one stored (checked by the harness)
     assert 0 < served_post["p50"] <= served_post["p99"]
     for item in results["items"]:
@@ -102,9 +105,9 @@ def test_tiny_run_measures_every_item_and_writes_results(
     post = results["items"][1]
     assert post["detail"]["stored"] == 1 + 3 * 2  # a warm-up, then three rounds of two
     assert post["detail"]["cpu"] > 0 and post["detail"]["cpu_floor"] > 0
-    responses = results["items"][4]
+    responses = results["items"][5]
     assert 1 <= responses["detail"]["statements"] <= 5
-    launch = results["items"][5]
+    launch = results["items"][6]
     assert launch["detail"]["sample"] == 60
     # excludeSurveyedWithinDays 0: the frame is every active account, defected ones out.
     assert launch["detail"]["frame"] == 600

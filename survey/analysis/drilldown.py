@@ -1,8 +1,11 @@
 """Where dissatisfaction sits: the dissatisfied answers (scores 1-2) split by one
 dimension after another, each node with its top reasons and newest comments.
 
-Three GROUP BY queries over the finest cells and one for the comments, whatever the
-depth and the number of nodes (SQL counts; Python adds cells up into nodes); under a
+Two GROUP BY queries over the finest cells (counts, reasons) and one for the newest
+texts, read newest first only as far as needed, whatever the depth and the number of
+nodes (SQL counts; Python adds cells up into nodes); on SQLite with the aspect as a
+level, the counts come from per-response bit sets (one tiny read of the aspects'
+ids first), as SQLite groups by sorting every row; under a
 weight (ACCOUNTS, REVENUE, DESIGN) one more, a UNION ALL of one GROUP BY per level:
 an account can sit in several cells of a node, so a node's Σw² over its accounts is
 not the sum of its cells'.
@@ -11,12 +14,24 @@ not the sum of its cells'.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, case, cast, func, literal, null, select, union_all
+from sqlalchemy import (
+    Integer,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    null,
+    or_,
+    select,
+    union_all,
+)
 
 from survey.analysis.filters import (
     DEFAULT_MIN_GROUP_SIZE,
@@ -35,7 +50,7 @@ from survey.analysis.reasons import ReasonShare, reason_shares
 from survey.analysis.weighting import per_account, weighted_answers
 from survey.db import db
 from survey.errors import InvalidInputError
-from survey.models import Answer, AnswerReason, Response
+from survey.models import Answer, AnswerReason, Aspect, Response
 from survey.scale import DISSATISFIED_MAX
 from survey.statistics import kish_effective_n, weighted_wilson_interval, wilson_interval
 
@@ -44,6 +59,8 @@ MAX_NODE_COMMENTS = 20
 #: How many dimensions one drill-down splits by at most: each level multiplies the
 #: cells (three levels of the largest dimensions are already thousands of them).
 MAX_DRILLDOWN_LEVELS = 3
+#: Rows of texts fetched at a time while looking for each cell's newest ones.
+_TEXT_BATCH = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +125,8 @@ def dissatisfaction_drilldown(
     Reasons are those given for the node's dissatisfied answers (share of them);
     comments are their reason texts and their responses' comments, newest first
     (an answer's reason text before its response's comment).
-    Three GROUP BY queries over the finest cells, whatever the depth and the number
-    of nodes; every coarser node adds up its cells in Python.
+    A fixed number of statements over the finest cells, whatever the depth and the
+    number of nodes; every coarser node adds up its cells in Python.
 
     Under a weight other than ANSWERS, `dissatisfied_share` and its interval are the
     weighted ones of the node's accounts (as satisfaction_summary weighs them, Kish's
@@ -130,13 +147,7 @@ def dissatisfaction_drilldown(
     # reasons are the sums of its cells': one pass over the answers, not one per level.
     # No HAVING here: a cell without complaints still counts towards its parent's answers.
     counts: list[dict[tuple[str, ...], list[int]]] = [defaultdict(lambda: [0, 0]) for _ in by]
-    for row in db.session.execute(
-        matching_answers(
-            select(*keys, func.count(Answer.id), func.sum(case((dissatisfied, 1), else_=0))), f
-        ).group_by(*group_columns)
-    ):
-        path = tuple(group_key(v) for v in row[:depth])
-        answers, unhappy = int(row[depth]), int(row[depth + 1] or 0)
+    for path, answers, unhappy in _cells(by, keys, group_columns, f):
         for level in range(depth):
             total = counts[level][path[: level + 1]]
             total[0] += answers
@@ -145,17 +156,27 @@ def dissatisfaction_drilldown(
     reason_counts: list[dict[tuple[str, ...], dict[str, int]]] = [
         defaultdict(lambda: defaultdict(int)) for _ in by
     ]
+    reason: Any = AnswerReason.reason
+    unhappy_answer = dissatisfied
+    if db.session.get_bind().dialect.name == "sqlite":
+        # Neither the score nor the reason as an index key: SQLite then reads the
+        # reasons in table order and looks each answer up, instead of every aspect's
+        # dissatisfied answers through (aspect, score) and their reasons one by one
+        # (half the time on the bench data). A filter's indexes still lead.
+        reason = AnswerReason.reason.concat("")
+        unhappy_answer = Answer.score + 0 <= DISSATISFIED_MAX
     for row in db.session.execute(
-        matching_answers(select(*keys, AnswerReason.reason, func.count()), f)
+        matching_answers(select(*keys, reason, func.count()), f)
         .join(AnswerReason, AnswerReason.answer_id == Answer.id)
-        .where(dissatisfied)
-        .group_by(*group_columns, AnswerReason.reason)
+        .where(unhappy_answer)
+        .group_by(*group_columns, reason)
     ):
         path = tuple(group_key(v) for v in row[:depth])
         for level in range(depth):
             reason_counts[level][path[: level + 1]][row[depth]] += int(row[depth + 1])
 
-    texts = _node_comments(keys, f, comments_limit) if comments_limit > 0 else {}
+    cells = {path for path, c in counts[-1].items() if c[1] > 0}
+    texts = _node_comments(keys, f, comments_limit, cells) if comments_limit > 0 else {}
     weighted = _weighted_levels(weight, group_columns, f) if weight is not Weight.ANSWERS else None
 
     # The deepest level first: a node is made with its children, and never changes.
@@ -194,6 +215,79 @@ def dissatisfaction_drilldown(
             )
         children = parents
     return sorted(children.get((), []), key=_most_dissatisfied)
+
+
+#: SQLite keeps an aspect's answers as one bit of a 64-bit integer (see _aspect_masks).
+_MASK_BITS = 62
+
+
+def _cells(
+    by: Sequence[Dimension], keys: list[Any], group_columns: list[Any], f: ResponseFilter
+) -> Iterator[tuple[tuple[str, ...], int, int]]:
+    """Each finest cell's path of keys, its answers and its dissatisfied answers."""
+    if Dimension.ASPECT in by and db.session.get_bind().dialect.name == "sqlite":
+        masked = _aspect_masks(by, keys, f)
+        if masked is not None:
+            yield from masked
+            return
+    dissatisfied = Answer.score <= DISSATISFIED_MAX
+    depth = len(by)
+    for row in db.session.execute(
+        matching_answers(
+            select(*keys, func.count(Answer.id), func.sum(case((dissatisfied, 1), else_=0))), f
+        ).group_by(*group_columns)
+    ):
+        yield tuple(group_key(v) for v in row[:depth]), int(row[depth]), int(row[depth + 1] or 0)
+
+
+def _aspect_masks(
+    by: Sequence[Dimension], keys: list[Any], f: ResponseFilter
+) -> list[tuple[tuple[str, ...], int, int]] | None:
+    """The cells on SQLite when one level is the aspect: None when an aspect's id is
+    too large to be a bit.
+
+    SQLite groups by sorting every row: grouping every answer by its cell sorted
+    them all (at 1,000,000 answers most of the drill-down, spilling to disk). Here
+    the answers are grouped by response, in the order of the (response, aspect)
+    index, into two bit sets (the aspects answered, those answered 1-2); responses
+    are then grouped by their other keys and these bit sets, a sort of a few rows per
+    response, and Python counts each bit of each group.
+    """
+    aspects = {int(i): str(code) for i, code in db.session.execute(select(Aspect.id, Aspect.code))}
+    if any(not 0 <= aspect_id < _MASK_BITS for aspect_id in aspects):
+        return None
+    at = list(by).index(Dimension.ASPECT)
+    others = [key for i, key in enumerate(keys) if i != at]
+    bit = literal_column("1").op("<<")(Answer.aspect_id)
+    per_response = (
+        matching_answers(
+            select(
+                *others,
+                func.sum(bit).label("answered"),
+                func.sum(case((Answer.score <= DISSATISFIED_MAX, bit), else_=0)).label("unhappy"),
+            ),
+            f,
+        )
+        # The other keys are the response's (or its account's): one value per group.
+        .group_by(Answer.response_id)
+        .subquery()
+    )
+    other_columns = [per_response.c[key.name] for key in others]
+    statement = select(
+        *other_columns, per_response.c.answered, per_response.c.unhappy, func.count()
+    ).group_by(*other_columns, per_response.c.answered, per_response.c.unhappy)
+    counts: dict[tuple[str, ...], list[int]] = defaultdict(lambda: [0, 0])
+    n = len(others)
+    for row in db.session.execute(statement):
+        rest = tuple(group_key(v) for v in row[:n])
+        answered, unhappy, responses = int(row[n]), int(row[n + 1]), int(row[n + 2])
+        for aspect_id, code in aspects.items():
+            if answered >> aspect_id & 1:
+                cell = counts[(*rest[:at], code, *rest[at:])]
+                cell[0] += responses
+                if unhappy >> aspect_id & 1:
+                    cell[1] += responses
+    return [(path, answers, unhappy) for path, (answers, unhappy) in counts.items()]
 
 
 def _weighted_levels(
@@ -270,61 +364,78 @@ def _merge_comments(
 
 
 def _node_comments(
-    keys: list[Any], f: ResponseFilter, limit: int
+    keys: list[Any], f: ResponseFilter, limit: int, cells: set[tuple[str, ...]]
 ) -> dict[tuple[str, ...], list[_Text]]:
-    """The newest `limit` texts per cell: dissatisfied answers' reason texts and the
-    comments of responses with a dissatisfied answer in the cell (one query)."""
-    dissatisfied = Answer.score <= DISSATISFIED_MAX
-    reason_texts = matching_answers(
-        select(
-            *keys,
-            Answer.reason_text.label("text"),
-            Response.submitted_at.label("at"),
-            literal(0).label("kind"),
-            Answer.id.label("tiebreak"),
-            Response.account_id.label("account"),
-        ),
-        f,
-    ).where(dissatisfied, Answer.reason_text.is_not(None), Answer.reason_text != "")
-    comments = (
+    """The newest `limit` texts per cell of `cells` (those with a dissatisfied answer):
+    dissatisfied answers' reason texts and the comments of responses with a
+    dissatisfied answer in the cell, newest first (reason text before comment,
+    higher id first).
+
+    One statement, read newest first and only as far as needed: reading stops once
+    every cell holds `limit` texts (after the last row of the same time, so ties are
+    ordered as a window over all texts would order them). Ranking every text of
+    every cell (a window over all of them) sorted them all: at 1,000,000 answers
+    that sort was a third of the drill-down, while the newest few thousand rows
+    usually fill every cell. On PostgreSQL the rows come through a server-side
+    cursor, which also asks the planner for a plan that starts fast (the responses
+    by their time index).
+    """
+    n = len(keys)
+    has_text = and_(Answer.reason_text.is_not(None), Answer.reason_text != "")
+    has_comment = and_(Response.comment.is_not(None), Response.comment != "")
+    stmt = (
         matching_answers(
             select(
                 *keys,
-                Response.comment.label("text"),
-                Response.submitted_at.label("at"),
-                literal(1).label("kind"),
-                Response.id.label("tiebreak"),
-                Response.account_id.label("account"),
+                Response.submitted_at,
+                Answer.id,
+                Answer.reason_text,
+                Response.id,
+                Response.comment,
+                Response.account_id,
             ),
             f,
         )
-        .where(dissatisfied, Response.comment.is_not(None), Response.comment != "")
-        .distinct()
+        .where(Answer.score <= DISSATISFIED_MAX, or_(has_text, has_comment))
+        .order_by(Response.submitted_at.desc())
     )
-    texts = union_all(reason_texts, comments).subquery()
-    key_columns = [texts.c[f"k{i}"] for i in range(len(keys))]
-    ranked = select(
-        *key_columns,
-        texts.c.text,
-        texts.c.at,
-        texts.c.kind,
-        texts.c.tiebreak,
-        texts.c.account,
-        func.row_number()
-        .over(
-            partition_by=key_columns,
-            order_by=(texts.c.at.desc(), texts.c.kind, texts.c.tiebreak.desc()),
-        )
-        .label("rn"),
-    ).subquery()
-    rows = db.session.execute(
-        select(ranked).where(ranked.c.rn <= limit).order_by(ranked.c.rn)
-    ).all()
     result: dict[tuple[str, ...], list[_Text]] = defaultdict(list)
-    n = len(keys)
-    for row in rows:
-        text, at, kind, tiebreak, account = row[n : n + 5]
-        result[tuple(group_key(v) for v in row[:n])].append(
-            _Text(at, int(kind), int(tiebreak), text, int(account))
-        )
+    open_cells = set(cells)
+    seen_comments: set[tuple[tuple[str, ...], int]] = set()
+    # The texts of one instant: their order needs all of them (kind, then id).
+    batch: list[tuple[tuple[str, ...], _Text]] = []
+    at_batch: datetime | None = None
+
+    def flush() -> None:
+        batch.sort(key=lambda item: (item[1].kind, -item[1].source_id))
+        for cell, text in batch:
+            texts = result[cell]
+            if len(texts) < limit:
+                texts.append(text)
+                if len(texts) == limit:
+                    open_cells.discard(cell)
+        batch.clear()
+
+    rows = db.session.execute(stmt, execution_options={"yield_per": _TEXT_BATCH})
+    try:
+        for row in rows:
+            at = row[n]
+            if at != at_batch:
+                flush()
+                if not open_cells:
+                    break
+                at_batch = at
+            cell = tuple(group_key(v) for v in row[:n])
+            if cell not in open_cells:
+                continue
+            answer_id, reason_text, response_id, comment, account = row[n + 1 :]
+            if reason_text:
+                batch.append((cell, _Text(at, 0, int(answer_id), reason_text, int(account))))
+            if comment and (cell, response_id) not in seen_comments:
+                seen_comments.add((cell, response_id))
+                batch.append((cell, _Text(at, 1, int(response_id), comment, int(account))))
+        else:
+            flush()
+    finally:
+        rows.close()
     return result
