@@ -78,7 +78,7 @@ def test_insert_many_stores_the_rows_it_is_given(app: Flask) -> None:
     rows = [
         {
             "at": at + timedelta(seconds=i),
-            "actor": None if i % 3 == 0 else f"王伟 \"{i}\" \\ '\n\t{i}",
+            "actor": None if i % 3 == 0 else f'王伟 "{i}" \\ \'\n\t{i}',
             "action": "bulk.test",
             "target_type": "campaign",
             "target_id": str(i),
