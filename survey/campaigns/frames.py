@@ -26,7 +26,6 @@ from sqlalchemy import (
     null,
     or_,
     select,
-    text,
 )
 
 from survey.campaigns.invitees import ContactChoice, exclusion_whens
@@ -155,8 +154,14 @@ def _without_jit() -> None:
     CASE over hashed subplans is estimated at millions of cost units though it reads
     the registry once (0.3 s at 100,000 accounts), so PostgreSQL compiled it for half a
     second, at the draw and again at the launch's INSERT ... SELECT of the frame."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(text("SET LOCAL jit = off"))
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        # On the DBAPI cursor, as survey.db sets its time limit: a setting, not a query.
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute("SET LOCAL jit = off")
+        finally:
+            cursor.close()
 
 
 def build_frame(

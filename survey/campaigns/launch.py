@@ -8,6 +8,9 @@ a lock so that two launched together never invite the same account.
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -83,6 +86,34 @@ def launch_campaign(
     With `dry_run` nothing is written and `campaign_id` is None. A name taken by a
     concurrent launch raises ConflictError after rolling back.
     """
+    # The launch makes a few hundred thousand short-lived objects (the frame, its rows,
+    # the e-mails), all freed by reference counting; meanwhile the cyclic collector
+    # would walk the whole heap two or three times (0.17 s each at 100,000 accounts).
+    with _cyclic_gc_paused():
+        return _launch(request, secret_key=secret_key, dry_run=dry_run, now=now, mail=mail)
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside the block (it runs again after it, unless
+    something else had switched it off before)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _launch(
+    request: CampaignRequest,
+    *,
+    secret_key: str,
+    dry_run: bool,
+    now: datetime | None,
+    mail: MailSettings | None,
+) -> LaunchResult:
     if not secret_key:
         raise ValueError("secret_key is required to make survey links")
     now = now or utcnow()
