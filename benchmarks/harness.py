@@ -468,6 +468,21 @@ def markdown(results: dict[str, Any]) -> str:
             )
             + "."
         )
+    for item in results["items"]:
+        detail = item.get("detail", {})
+        if item["name"].startswith("launchCampaign") and "cpu" in detail:
+            server = detail.get("server_cpu")
+            lines.append(
+                f"\n{item['name']}: CPU time (median) {_fmt(detail['cpu'], 's')} in this "
+                "process"
+                + (
+                    f" + {_fmt(server, 's')} in the database server = "
+                    f"{_fmt(detail['cpu'] + server, 's')}"
+                    if server is not None
+                    else " (SQLite included)"
+                )
+                + f"; wall times {', '.join(_fmt(s, 's') for s in detail['runs'])}."
+            )
     lines += ["", "| answers | summary latency | raw GROUP BY |", "|---|---|---|"]
     for point in results["growth"]:
         lines.append(

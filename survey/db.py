@@ -3,20 +3,38 @@ time limit a caller (the API) can put on its statements."""
 
 from __future__ import annotations
 
+import json
 import math
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from weakref import WeakKeyDictionary
 
 from flask import current_app, g, has_app_context
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, Executable, MetaData, Row, Select, create_engine, event
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Executable,
+    MetaData,
+    Row,
+    Select,
+    Table,
+    Text,
+    bindparam,
+    cast,
+    column,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase
@@ -230,6 +248,55 @@ def _record(sql: str, args: Any, started: float) -> None:
 
     queries = g.setdefault("_sqlalchemy_queries", [])
     queries.append(_QueryInfo(sql, args, started, time.perf_counter(), "RawSelect.rows"))
+
+
+def insert_many(table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert `rows` (dicts with the same keys) into `table` in the session's
+    transaction, through the session so that its write events (survey.data_version)
+    see them. On PostgreSQL one INSERT ... SELECT FROM json_to_recordset(...): the
+    varying columns as one JSON document, a column the same in every row as one value.
+    An executemany of thousands of parameter sets costs several times that, and arrays
+    (unnest) as much again to escape in Python. Elsewhere an executemany (SQLite's is
+    one prepared statement run in C)."""
+    if not rows:
+        return
+    session = db.session()
+    dialect = session.get_bind().dialect
+    first = rows[0]
+    varying = [name for name in first if any(row[name] != first[name] for row in rows)]
+    if dialect.name != "postgresql" or not varying:
+        session.execute(insert(table), list(rows))
+        return
+    processors = {
+        name: table.c[name].type._cached_bind_processor(dialect) or _same for name in varying
+    }
+    document = json.dumps(
+        [{name: processors[name](row[name]) for name in varying} for row in rows],
+        ensure_ascii=False,
+        default=_json_value,
+    )
+    records = (
+        func.json_to_recordset(cast(bindparam(None, document, type_=Text()), JSON))
+        .table_valued(*(column(name, table.c[name].type) for name in varying))
+        .render_derived(with_types=True)
+    )
+    values = [
+        records.c[name] if name in processors else bindparam(None, first[name], table.c[name].type)
+        for name in first
+    ]
+    session.execute(insert(table).from_select(list(first), select(*values).select_from(records)))
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _json_value(value: Any) -> Any:
+    """JSON for what a bind processor leaves a Python object: a timestamp or a date as
+    PostgreSQL reads it back exactly."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"cannot write {type(value).__name__} into JSON for insert_many")
 
 
 @event.listens_for(Engine, "connect")

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Iterable
 
 NONCE_BYTES = 16  # 128 bits of randomness per invitation
 TOKEN_LENGTH = 43  # base64url of 32 bytes, without padding
@@ -25,15 +26,33 @@ def new_nonce() -> str:
     return secrets.token_hex(NONCE_BYTES)
 
 
+def new_nonces(count: int) -> list[str]:
+    """`count` nonces as `new_nonce` makes them, from one call for all their randomness."""
+    step = 2 * NONCE_BYTES
+    text = secrets.token_hex(NONCE_BYTES * count)
+    return [text[i : i + step] for i in range(0, len(text), step)]
+
+
 def derive_token(secret_key: str | bytes, nonce: str) -> str:
     key = secret_key.encode() if isinstance(secret_key, str) else secret_key
-    digest = hmac.new(key, f"invitation:{nonce}".encode(), hashlib.sha256).digest()
+    digest = hmac.digest(key, f"invitation:{nonce}".encode(), "sha256")
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 def hash_token(token: str) -> str:
     """The lookup key stored in `invitations.token_hash` (hex SHA-256)."""
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def token_hashes(secret_key: str | bytes, nonces: Iterable[str]) -> list[str]:
+    """`hash_token(derive_token(secret_key, nonce))` for each nonce: what a launch stores
+    for thousands of invitations, with one-shot HMACs."""
+    key = secret_key.encode() if isinstance(secret_key, str) else secret_key
+    hashes = []
+    for nonce in nonces:
+        mac = hmac.digest(key, f"invitation:{nonce}".encode(), "sha256")
+        hashes.append(hashlib.sha256(base64.urlsafe_b64encode(mac).rstrip(b"=")).hexdigest())
+    return hashes
 
 
 def looks_like_token(token: str) -> bool:

@@ -111,6 +111,9 @@ def test_tiny_run_measures_every_item_and_writes_results(
     assert launch["detail"]["sample"] == 60
     # excludeSurveyedWithinDays 0: the frame is every active account, defected ones out.
     assert launch["detail"]["frame"] == 600
+    # Its CPU time here, and in a PostgreSQL server on this machine (SQLite runs here).
+    assert launch["detail"]["cpu"] > 0
+    assert ("server_cpu" in launch["detail"]) == bool(server)
     recompute, read = results["items"][-2:]
     assert recompute["name"] == (
         "value and health recompute, 600 accounts, 4,800 indicators"  # eight per account
@@ -129,6 +132,8 @@ def test_tiny_run_measures_every_item_and_writes_results(
     assert "| survey POST, gunicorn 2 workers, 4 clients | " in table
     assert ", p99 " in table
     assert "1,600 answers" in table
+    assert "accounts frame, sample 60: CPU time (median) " in table
+    assert (" in the database server = " if server else " (SQLite included); wall times ") in table
     assert table in capsys.readouterr().out
 
 

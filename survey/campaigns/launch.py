@@ -8,6 +8,9 @@ a lock so that two launched together never invite the same account.
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,7 +24,7 @@ from survey.campaigns.questionnaires import ensure_default_questionnaire, ensure
 from survey.campaigns.sample_audit import frame_digest
 from survey.campaigns.webhook_events import emit_campaign_launched
 from survey.clock import utcnow
-from survey.db import db
+from survey.db import db, insert_many
 from survey.delivery import KIND_INVITATION, MailSettings, queue_mail
 from survey.errors import ConflictError
 from survey.models import (
@@ -36,7 +39,7 @@ from survey.models import (
     codes_to_column,
 )
 from survey.scale import DEFAULT_LOCALE, normalise_locale
-from survey.tokens import derive_token, hash_token, new_nonce
+from survey.tokens import new_nonces, token_hashes
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,34 @@ def launch_campaign(
     With `dry_run` nothing is written and `campaign_id` is None. A name taken by a
     concurrent launch raises ConflictError after rolling back.
     """
+    # The launch makes a few hundred thousand short-lived objects (the frame, its rows,
+    # the e-mails), all freed by reference counting; meanwhile the cyclic collector
+    # would walk the whole heap two or three times (0.17 s each at 100,000 accounts).
+    with _cyclic_gc_paused():
+        return _launch(request, secret_key=secret_key, dry_run=dry_run, now=now, mail=mail)
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside the block (it runs again after it, unless
+    something else had switched it off before)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _launch(
+    request: CampaignRequest,
+    *,
+    secret_key: str,
+    dry_run: bool,
+    now: datetime | None,
+    mail: MailSettings | None,
+) -> LaunchResult:
     if not secret_key:
         raise ValueError("secret_key is required to make survey links")
     now = now or utcnow()
@@ -139,32 +170,36 @@ def launch_campaign(
         _store_frame(campaign.id, frame)
         # One invitation per invited contact: its own link, in its own language; all
         # contacts of an account share how it came in and its inclusion probability.
-        invitations = []
-        for member in frame.members:
-            if member.account_id not in sampled:
-                continue
-            key = (member.stratum or "") if plan.stratify_by else ALL_STRATUM
-            selection = plan.selection.get(member.account_id, SELECTION_RANDOM)
-            probability = plan.inclusion_probability(member.account_id, key)
-            for invitee in plan.invitees.get(member.account_id, ()):
-                nonce = new_nonce()
-                invitations.append(
-                    {
-                        "campaign_id": campaign.id,
-                        "account_id": member.account_id,
-                        "contact_id": invitee.contact_id,
-                        "token_nonce": nonce,
-                        "token_hash": hash_token(derive_token(secret_key, nonce)),
-                        "locale": normalise_locale(invitee.locale) or DEFAULT_LOCALE,
-                        "stratum": member.stratum,
-                        "selection": selection,
-                        "inclusion_probability": probability,
-                        "status": INVITATION_PENDING,
-                        "created_at": now,
-                        "reminders_sent": 0,
-                    }
-                )
-        db.session.execute(insert(Invitation.__table__), invitations)
+        # In frame order, as ever (the ids follow it); the nonces and token hashes in
+        # bulk, the rows in one statement (survey.db.insert_many).
+        invited = [
+            (member, invitee)
+            for member in frame.members
+            if member.account_id in sampled
+            for invitee in plan.invitees.get(member.account_id, ())
+        ]
+        nonces = new_nonces(len(invited))
+        hashes = token_hashes(secret_key, nonces)
+        invitations = [
+            {
+                "campaign_id": campaign.id,
+                "account_id": member.account_id,
+                "contact_id": invitee.contact_id,
+                "token_nonce": nonce,
+                "token_hash": token_hash,
+                "locale": normalise_locale(invitee.locale) or DEFAULT_LOCALE,
+                "stratum": member.stratum,
+                "selection": plan.selection.get(member.account_id, SELECTION_RANDOM),
+                "inclusion_probability": plan.inclusion_probability(
+                    member.account_id, (member.stratum or "") if plan.stratify_by else ALL_STRATUM
+                ),
+                "status": INVITATION_PENDING,
+                "created_at": now,
+                "reminders_sent": 0,
+            }
+            for (member, invitee), nonce, token_hash in zip(invited, nonces, hashes, strict=True)
+        ]
+        insert_many(Invitation.__table__, invitations)
         # The invitation e-mails go into the outbox in this same transaction (delivered
         # later by `flask outbox send`); without mail settings links are handed out by hand.
         emails_queued = (

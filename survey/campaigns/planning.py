@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 
 from sqlalchemy import func, select
 
@@ -144,8 +145,12 @@ class CampaignPlan:
         """π of a sampled account in stratum `key`: 1 for certainty accounts."""
         if self.selection.get(account_id, SELECTION_RANDOM) != SELECTION_RANDOM:
             return 1.0
-        row = next(a for a in self.allocation if a.key == key)
-        return row.inclusion_probability or 1.0
+        return self._random_probability[key]
+
+    @cached_property
+    def _random_probability(self) -> dict[str, float]:
+        """π of an account drawn at random, by stratum key (a launch asks 1,000s of times)."""
+        return {a.key: a.inclusion_probability or 1.0 for a in self.allocation}
 
     @property
     def contact_count(self) -> int:

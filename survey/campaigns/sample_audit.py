@@ -41,7 +41,7 @@ METHOD_STRATIFIED = "stratified"
 
 def frame_digest(account_ids: Iterable[int]) -> str:
     """SHA-256 (hex) of the frame's account ids, sorted, one per line."""
-    text = "\n".join(str(i) for i in sorted(account_ids))
+    text = "\n".join(map(str, sorted(account_ids)))
     return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 

@@ -14,17 +14,19 @@ be turned into the survey token (or back), and the database alone forges neither
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parseaddr
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import escape
 
 from survey.delivery.organisation import Organisation
 from survey.formats import format_moment_in_zone
@@ -107,8 +109,8 @@ class MailSettings:
 def optout_mac(secret_key: str, nonce: str) -> str:
     """The opt-out MAC of an invitation: HMAC-SHA256 under the "unsubscribe:" purpose,
     so it differs from the survey token derived from the same nonce."""
-    digest = hmac.new(secret_key.encode(), f"unsubscribe:{nonce}".encode(), hashlib.sha256)
-    return base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode("ascii")
+    digest = hmac.digest(secret_key.encode(), f"unsubscribe:{nonce}".encode(), "sha256")
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 def optout_token(secret_key: str, invitation_id: int, nonce: str) -> str:
@@ -166,37 +168,134 @@ def format_closing(closes_at: datetime, locale: str, timezone: str) -> str:
     return format_moment_in_zone(closes_at, locale, ZoneInfo(timezone))
 
 
-def compose(kind: str, ctx: MailContext, settings: MailSettings) -> ComposedMail:
-    """An invitation or reminder for one recipient, in their language."""
-    if kind not in MAIL_KINDS:
-        raise ValueError(f"unknown mail kind {kind!r}")
+def _values(kind: str, ctx: MailContext, settings: MailSettings) -> tuple[str, dict[str, Any]]:
+    """The message's language and the values its templates are rendered with."""
     locale = normalise_locale(ctx.locale) or DEFAULT_LOCALE
-    exit_survey = ctx.campaign_kind == "exit"
     organisation = settings.organisation
-    org_name = organisation.name(locale)
-    values = {
-        "org_name": org_name,
+    return locale, {
+        "org_name": organisation.name(locale),
         "org_contact": organisation.contact,
         "org_contact_href": organisation.contact_href,
         "kind": kind,
-        "exit_survey": exit_survey,
+        "exit_survey": ctx.campaign_kind == "exit",
         "account_name": ctx.account_name,
         "contact_name": ctx.contact_name or ctx.account_name,
         "account_manager": ctx.account_manager,
         "manager_email": ctx.manager_email,
-        "closes": format_closing(ctx.closes_at, locale, settings.timezone),
+        "closes": _closing(ctx.closes_at, locale, settings.timezone),
         "survey_url": survey_link(settings.base_url, settings.secret_key, ctx.nonce),
         "optout_url": optout_link(
             settings.base_url, settings.secret_key, ctx.invitation_id, ctx.nonce
         ),
     }
-    neutral, named = (_EXIT_SUBJECTS if exit_survey else _SUBJECTS)[(kind, locale)]
+
+
+@lru_cache(maxsize=64)
+def _closing(closes_at: datetime, locale: str, timezone: str) -> str:
+    # babel's time zone names cost more than the rest of a message: a campaign has one.
+    return format_closing(closes_at, locale, timezone)
+
+
+def _subject(kind: str, locale: str, values: Mapping[str, Any]) -> str:
+    """The neutral subject, or the one naming the supplier when ORG_* names it."""
+    neutral, named = (_EXIT_SUBJECTS if values["exit_survey"] else _SUBJECTS)[(kind, locale)]
+    return named.format(org=values["org_name"]) if values["org_name"] else neutral
+
+
+def compose(kind: str, ctx: MailContext, settings: MailSettings) -> ComposedMail:
+    """An invitation or reminder for one recipient, in their language."""
+    if kind not in MAIL_KINDS:
+        raise ValueError(f"unknown mail kind {kind!r}")
+    locale, values = _values(kind, ctx, settings)
     return ComposedMail(
-        subject=named.format(org=org_name) if org_name else neutral,
+        subject=_subject(kind, locale, values),
         text=_env.get_template(f"message.{locale}.txt").render(values),
         html=_env.get_template(f"message.{locale}.html").render(values),
         locale=locale,
     )
+
+
+# --- many at once ----------------------------------------------------------------------
+#
+# A campaign's messages in one language differ only in a few values per recipient: each
+# template is rendered once per shape with a marker in place of each of those values and
+# cut at the markers; a message is then the pieces joined with its values (escaped as
+# autoescape would in the HTML). A shape fixes everything a template may branch on:
+# kind, language, the closing, the survey kind, and which personal values are empty
+# (those are rendered as they are). A shape's first message is also rendered in full
+# and compared, so a template that does more with a personal value than print it is
+# rendered message by message, as before.
+
+#: The values that differ from one recipient to the next.
+PERSONAL: tuple[str, ...] = (
+    "account_name",
+    "contact_name",
+    "account_manager",
+    "manager_email",
+    "survey_url",
+    "optout_url",
+)
+# Private-use characters: no template text contains them, and escaping leaves them be.
+_MARKER = re.compile("\ue000([a-z_]+)\ue001")
+
+
+def _pieces(template: str, values: Mapping[str, Any]) -> list[str]:
+    """The template rendered with markers for the personal values, cut at them: text,
+    name, text, name, ..., text."""
+    marked = {**values, **{name: f"\ue000{name}\ue001" for name in PERSONAL if values[name]}}
+    return _MARKER.split(_env.get_template(template).render(marked))
+
+
+def _fill(pieces: list[str], values: Mapping[str, Any], html: bool) -> str:
+    out = pieces[:]
+    for i in range(1, len(out), 2):
+        value = values[out[i]]
+        out[i] = str(escape(value)) if html else str(value)
+    return "".join(out)
+
+
+def compose_many(
+    kind: str, contexts: Sequence[MailContext], settings: MailSettings
+) -> list[ComposedMail]:
+    """`compose` for each context, in order, with the same result: the templates are
+    rendered once per shape (language, closing, ...) rather than once per message."""
+    if kind not in MAIL_KINDS:
+        raise ValueError(f"unknown mail kind {kind!r}")
+    shapes: dict[tuple[Any, ...], tuple[list[str], list[str]] | None] = {}
+    composed: list[ComposedMail] = []
+    for ctx in contexts:
+        locale, values = _values(kind, ctx, settings)
+        shape = (
+            locale,
+            values["exit_survey"],
+            values["closes"],
+            # An empty value is printed as it is (None and "" differ): part of the shape.
+            *(True if values[name] else values[name] for name in PERSONAL),
+        )
+        if shape not in shapes:
+            pieces = (
+                _pieces(f"message.{locale}.txt", values),
+                _pieces(f"message.{locale}.html", values),
+            )
+            full = compose(kind, ctx, settings)
+            same = (full.text, full.html) == (
+                _fill(pieces[0], values, False),
+                _fill(pieces[1], values, True),
+            )
+            shapes[shape] = pieces if same else None
+        pieces_or_none = shapes[shape]
+        if pieces_or_none is None:
+            composed.append(compose(kind, ctx, settings))
+            continue
+        composed.append(
+            ComposedMail(
+                subject=_subject(kind, locale, values),
+                text=_fill(pieces_or_none[0], values, False),
+                html=_fill(pieces_or_none[1], values, True),
+                locale=locale,
+            )
+        )
+    return composed
 
 
 __all__ = [
@@ -207,6 +306,7 @@ __all__ = [
     "MailSettings",
     "check_optout_mac",
     "compose",
+    "compose_many",
     "format_closing",
     "optout_link",
     "optout_token",

@@ -29,12 +29,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, insert, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 
 from survey.clock import utcnow
-from survey.db import db
+from survey.db import db, insert_many, read_rows
 from survey.delivery.claims import claim_due
-from survey.delivery.mail import KIND_INVITATION, MailContext, MailSettings, compose, optout_link
+from survey.delivery.mail import (
+    KIND_INVITATION,
+    MailContext,
+    MailSettings,
+    compose_many,
+    optout_link,
+)
 from survey.models import (
     CAMPAIGN_OPEN,
     INVITATION_BOUNCED,
@@ -120,11 +126,10 @@ def queue_mail(
         if not invitation_ids:
             return 0
         query = query.where(Invitation.id.in_(list(invitation_ids)))
-    domain = settings.sender_domain
-    rows = []
-    for row in db.session.execute(query):
-        mail = compose(
-            kind,
+    recipients = read_rows(query)
+    mails = compose_many(
+        kind,
+        [
             MailContext(
                 invitation_id=row[0],
                 nonce=row[1],
@@ -135,27 +140,30 @@ def queue_mail(
                 manager_email=row[7],
                 closes_at=row[8],
                 campaign_kind=row[9],
-            ),
-            settings,
-        )
-        rows.append(
-            {
-                "kind": kind,
-                "invitation_id": row[0],
-                "to_address": row[5].strip(),
-                "subject": mail.subject,
-                "body_text": mail.text,
-                "body_html": mail.html,
-                "locale": mail.locale,
-                "message_id": f"<kp-{kind}-{uuid.uuid4().hex}@{domain}>",
-                "status": OUTBOX_QUEUED,
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-            }
-        )
-    if rows:
-        db.session.execute(insert(OutboxMessage.__table__), rows)
+            )
+            for row in recipients
+        ],
+        settings,
+    )
+    domain = settings.sender_domain
+    rows = [
+        {
+            "kind": kind,
+            "invitation_id": row[0],
+            "to_address": row[5].strip(),
+            "subject": mail.subject,
+            "body_text": mail.text,
+            "body_html": mail.html,
+            "locale": mail.locale,
+            "message_id": f"<kp-{kind}-{uuid.uuid4().hex}@{domain}>",
+            "status": OUTBOX_QUEUED,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for row, mail in zip(recipients, mails, strict=True)
+    ]
+    insert_many(OutboxMessage.__table__, rows)
     return len(rows)
 
 
