@@ -207,7 +207,11 @@ def gather_observations(f: ResponseFilter, unit: DriverUnit, weight: DriverWeigh
         empty = np.empty((0, len(drivers)))
         return Observations(drivers, empty, empty, np.empty(0), np.empty(0))
     ids = [i for i, code, _, _ in aspects if code != OVERALL]
-    rows = db.session.execute(observations_statement(f, unit, ids, overall_id)).all()
+    # Plain tuples: numpy probes each SQLAlchemy Row for the array protocol's attributes,
+    # and every miss is a KeyError raised and caught inside Row (half the request).
+    rows = [
+        tuple(row) for row in db.session.execute(observations_statement(f, unit, ids, overall_id))
+    ]
     return observations_from_rows(rows, drivers, weight)
 
 
