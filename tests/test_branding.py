@@ -385,3 +385,21 @@ def test_the_survey_offers_the_customer_wording(app: Flask) -> None:
     en = app.test_client().get(f"/s/{links['en']}").get_data(as_text=True)
     assert "<span>Our own business changed</span>" in en
     assert "Change in the customer" not in en and "Margin and profit support" not in en
+
+
+def test_error_pages_under_a_survey_link_carry_the_supplier_staff_pages_do_not(
+    app: Flask,
+) -> None:
+    links = _links(app)
+    client = app.test_client()
+    # A POST without its CSRF token: the generic 400 page, in the customer's layout.
+    refused = client.post(f"/s/{links['en']}", data=valid_answers())
+    assert refused.status_code == 400
+    html = refused.get_data(as_text=True)
+    assert '<span class="org-name">Huaxin Precision</span>' in _header(html)
+    assert "<title>400 · Huaxin Precision</title>" in html and "KeyPulse" not in html
+    assert f"Contact us: {MAILTO}" in html
+    # The console's errors keep the staff's layout.
+    staff = client.get("/manage/no-such-page?lang=en")
+    assert staff.status_code == 404
+    assert "org-name" not in staff.get_data(as_text=True)

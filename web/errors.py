@@ -13,8 +13,16 @@ from survey.db import db
 log = logging.getLogger(__name__)
 
 
+#: Paths a customer reaches from an invitation: their error pages carry the supplier.
+CUSTOMER_PATHS = ("/s/", "/u/")
+
+
 def render_error(code: int, *, request_id: str | None = None) -> tuple[str, int]:
-    return render_template("error.html", code=code, request_id=request_id), code
+    customer_page = request.path.startswith(CUSTOMER_PATHS)
+    page = render_template(
+        "error.html", code=code, request_id=request_id, customer_page=customer_page
+    )
+    return page, code
 
 
 def register_error_handlers(app: Flask) -> None:
