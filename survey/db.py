@@ -7,7 +7,7 @@ import json
 import math
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -289,6 +289,26 @@ def insert_many(table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
 
 def _same(value: Any) -> Any:
     return value
+
+
+def copy_rows(table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> bool:
+    """On PostgreSQL, write `rows` (values in `columns`' order, already what the driver
+    is given for them) into `table` with one COPY ... FROM STDIN in the session's
+    transaction and return True: several times faster than an executemany of the same
+    rows. Elsewhere write nothing and return False (the caller inserts)."""
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql":
+        return False
+    quote = connection.dialect.identifier_preparer.quote
+    names = ", ".join(quote(name) for name in columns)
+    driver = connection.connection.driver_connection
+    with (
+        driver.cursor() as cursor,
+        cursor.copy(f"COPY {quote(table.name)} ({names}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
+    return True
 
 
 def _json_value(value: Any) -> Any:

@@ -35,7 +35,7 @@ from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 
 from survey.clock import today, utcnow
 from survey.data_version import current_token
-from survey.db import db
+from survey.db import copy_rows, db
 from survey.events import ACCOUNT_HEALTH_CHANGED, subscribers
 from survey.models import (
     MODEL_HEALTH,
@@ -258,8 +258,10 @@ def _insert(table: Table, rows: list[tuple[Any, ...]], **same: object) -> None:
         process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
         fixed.append(process(value) if process is not None and value is not None else value)
     names = [*ROW_COLUMNS, *same]
-    compiled = insert(table).values({n: bindparam(n) for n in names}).compile(dialect=dialect)
     tail = tuple(fixed)
+    if copy_rows(table, names, (row + tail for row in rows)):
+        return
+    compiled = insert(table).values({n: bindparam(n) for n in names}).compile(dialect=dialect)
     if compiled.positional:
         order = [names.index(n) for n in compiled.positiontup or ()]
         if order == list(range(len(names))):

@@ -27,7 +27,7 @@ import numpy as np
 from sqlalchemy import Select, Table, bindparam, case, delete, func, insert, select, update
 
 from survey.clock import utcnow
-from survey.db import db
+from survey.db import copy_rows, db
 from survey.errors import InvalidInputError
 from survey.models import AccountMetric, AccountScore, Indicator, KeyAccount, ScoreModel
 from survey.scale import FLAG_ONE_OFF, TIERS, ScoreKind
@@ -132,7 +132,9 @@ def _positional(compiled: Any, params: dict[str, Any], paramstyle: str) -> Any:
 
 def _bulk_insert(table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
     """INSERT many rows of plain values (already in the driver's types, in `columns`'
-    order) through the driver's executemany, in batches."""
+    order) through the driver's executemany, in batches (a COPY on PostgreSQL)."""
+    if copy_rows(table, columns, rows):
+        return
     connection = db.session.connection()
     compiled = insert(table).compile(dialect=connection.dialect, column_keys=list(columns))
     sql = str(compiled)
