@@ -32,13 +32,18 @@ TIME_PATTERN = "HH:mm"
 _MONEY_PATTERN = "¤#,##0"
 
 
+def site_language(locale: str) -> str:
+    """The site's language for a locale: ``en`` for any English, else ``zh``."""
+    return "en" if str(locale).startswith("en") else "zh"
+
+
 def babel_locale(locale: str) -> str:
-    """Babel's locale for a site language (``zh`` unless it is English)."""
-    return BABEL_LOCALES["en" if str(locale).startswith("en") else "zh"]
+    """Babel's locale for a site language."""
+    return BABEL_LOCALES[site_language(locale)]
 
 
 def date_pattern(locale: str) -> str:
-    return DATE_PATTERNS["en" if str(locale).startswith("en") else "zh"]
+    return DATE_PATTERNS[site_language(locale)]
 
 
 def datetime_pattern(locale: str) -> str:
@@ -62,7 +67,7 @@ def format_moment(moment: datetime, locale: str, zone: tzinfo | None = None) -> 
 def format_moment_in_zone(moment: datetime, locale: str, zone: tzinfo) -> str:
     """A day and a time with the zone's name, for text read anywhere (an e-mail):
     ``2026年12月7日 17:30（中国标准时间）`` / ``7 Dec 2026 17:30 (China Standard Time)``."""
-    named = "（zzzz）" if babel_locale(locale) != BABEL_LOCALES["en"] else " (zzzz)"
+    named = " (zzzz)" if site_language(locale) == "en" else "（zzzz）"
     return format_datetime(
         moment, datetime_pattern(locale) + named, tzinfo=zone, locale=babel_locale(locale)
     )

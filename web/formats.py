@@ -15,11 +15,18 @@ from decimal import Decimal
 from flask import Flask, current_app
 from flask_babel import get_locale, get_timezone
 
-from survey.formats import DEFAULT_CURRENCY, format_day, format_moment, format_money
+from survey.formats import (
+    DEFAULT_CURRENCY,
+    format_day,
+    format_moment,
+    format_money,
+    site_language,
+)
 
 
 def page_language() -> str:
-    return "en" if str(get_locale() or "zh").startswith("en") else "zh"
+    """The language Flask-Babel translates this page into (``zh`` or ``en``)."""
+    return site_language(str(get_locale() or "zh"))
 
 
 def currency() -> str:
