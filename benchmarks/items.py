@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -649,19 +650,27 @@ def survey_csrf_token(client: FlaskClient, token: str) -> str:
     return match.group(1)
 
 
+_FORM = "application/x-www-form-urlencoded"
+
+
 def survey_post_item(client: FlaskClient, tokens: Sequence[str], settings: Settings) -> ItemResult:
     """Responses stored per second (valid POST, each to a new invitation).
 
     Each link's page is fetched first, untimed, as a person's browser does: its CSRF
-    token belongs to that link (web.survey_csrf)."""
-    csrf_tokens = [survey_csrf_token(client, token) for token in tokens]
-    pending = iter(zip(tokens, csrf_tokens, strict=True))
+    token belongs to that link (web.survey_csrf). Each form body is encoded before the
+    timing too, as a browser encodes it on its own machine: what is timed is what the
+    server does (parse, check, store, answer), as for the floor's GET."""
+    bodies = [
+        urlencode(survey_form_data(survey_csrf_token(client, token), n), doseq=True)
+        for n, token in enumerate(tokens)
+    ]
+    pending = iter(zip(tokens, bodies, strict=True))
     posted = 0
 
     def post() -> None:
         nonlocal posted
-        token, csrf_token = next(pending)
-        _expect(client.post(f"/s/{token}", data=survey_form_data(csrf_token, posted)), 303)
+        token, body = next(pending)
+        _expect(client.post(f"/s/{token}", data=body, content_type=_FORM), 303)
         posted += 1
 
     a, b = _batches(post, _floor_request(client), settings)

@@ -28,7 +28,6 @@ from weakref import WeakKeyDictionary
 from sqlalchemy import (
     Connection,
     Engine,
-    Insert,
     Integer,
     String,
     TextClause,
@@ -41,7 +40,7 @@ from sqlalchemy import inspect as inspect_state
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column
 
 from survey.clock import utcnow
-from survey.db import UTCDateTime, db
+from survey.db import RawStatement, UTCDateTime, db
 
 #: The one row's primary key.
 ROW_ID = 1
@@ -134,9 +133,10 @@ def _table_present(connection: Connection) -> bool:
 
 
 @lru_cache(maxsize=2)
-def _upsert(dialect: str) -> Insert:
-    """INSERT ... ON CONFLICT DO UPDATE of the row, built once per dialect (it runs
-    in every transaction that writes what the figures read)."""
+def _upsert(dialect: str) -> RawStatement:
+    """INSERT ... ON CONFLICT DO UPDATE of the row, built and compiled once per dialect
+    and run past SQLAlchemy's execution (it runs in every transaction that writes what
+    the figures read)."""
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as upsert
     else:
@@ -145,9 +145,11 @@ def _upsert(dialect: str) -> Insert:
     stmt = upsert(table).values(
         id=bindparam("row_id"), token=bindparam("new_token"), changed_at=bindparam("at")
     )
-    return stmt.on_conflict_do_update(
-        index_elements=[table.c.id],
-        set_={"token": stmt.excluded.token, "changed_at": stmt.excluded.changed_at},
+    return RawStatement(
+        stmt.on_conflict_do_update(
+            index_elements=[table.c.id],
+            set_={"token": stmt.excluded.token, "changed_at": stmt.excluded.changed_at},
+        )
     )
 
 
@@ -160,7 +162,7 @@ def bump(connection: Connection) -> str | None:
     table = DataVersion.__table__
     dialect = connection.dialect.name
     if dialect in ("postgresql", "sqlite"):
-        connection.execute(_upsert(dialect), {"row_id": ROW_ID, "new_token": token, "at": now})
+        _upsert(dialect).rows({"row_id": ROW_ID, "new_token": token, "at": now}, connection)
     else:  # pragma: no cover - KeyPulse runs on SQLite and PostgreSQL
         changed = connection.execute(
             update(table).where(table.c.id == ROW_ID).values(token=token, changed_at=now)
@@ -195,8 +197,13 @@ def current_token(session: Session) -> str | None:
 # Noticing the writes
 
 
-def _mark(session: Session) -> None:
+def mark_changed(session: Session) -> None:
+    """Note that `session`'s transaction changes the figures: its commit bumps the
+    version. For writes the ORM's events do not see (survey.db.RawStatement)."""
     session.info[_CHANGED] = True
+
+
+_mark = mark_changed
 
 
 def _changed_columns(obj: Any) -> set[str]:

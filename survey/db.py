@@ -23,7 +23,6 @@ from sqlalchemy import (
     Executable,
     MetaData,
     Row,
-    Select,
     Table,
     Text,
     bindparam,
@@ -96,33 +95,53 @@ def read_rows(stmt: Executable) -> Sequence[Row[Any]]:
     return session.connection().execute(stmt).all()
 
 
-class RawSelect:
-    """A column-only SELECT compiled once per dialect and run straight on a DBAPI
-    cursor: no ORM session, no SQLAlchemy execution context, the columns' result
-    types applied by hand (the same processors SQLAlchemy would apply).
+class RawStatement:
+    """A statement compiled once per dialect and run straight on a DBAPI cursor: no
+    ORM session, no SQLAlchemy execution context; the parameters' bind types and the
+    columns' result types applied by hand (the processors SQLAlchemy would apply).
 
-    For the hottest single statement of a request (the survey link's), where the
-    session and the execution machinery cost several times the statement itself.
-    The rows are what `Connection.execute(stmt).all()` gives, as plain tuples.
-    Under a statement time limit (`statement_time_limit`) it runs through SQLAlchemy
-    as usual, so the limit holds; with SQLALCHEMY_RECORD_QUERIES on (tests,
-    debugging) the statement is recorded like any other."""
+    For the hottest statements of a request (the survey link's read, the writes that
+    store a response), where the session and the execution machinery cost several
+    times the statement itself. The rows are what `Connection.execute(stmt).all()`
+    gives, as plain tuples (none for a write without RETURNING). Under a statement time
+    limit (`statement_time_limit`) it runs through SQLAlchemy as usual, so the limit
+    holds; with SQLALCHEMY_RECORD_QUERIES on (tests, debugging) the statement is
+    recorded like any other. A DBAPI error is raised as SQLAlchemy raises it
+    (IntegrityError, OperationalError, ...), so the callers' handlers see the same.
 
-    def __init__(self, stmt: Select[Any]) -> None:
+    A write must run on `connection` (its transaction): it is not seen by the ORM's
+    events, so a caller writing a table survey.data_version watches marks the session
+    changed itself (`survey.data_version.mark_changed`)."""
+
+    def __init__(self, stmt: Executable) -> None:
         self.stmt = stmt
-        self._compiled: dict[Dialect, _CompiledSelect] = {}
+        self._compiled: dict[Dialect, _CompiledStatement] = {}
 
-    def _for(self, dialect: Dialect) -> _CompiledSelect:
+    def _for(self, dialect: Dialect) -> _CompiledStatement:
         found = self._compiled.get(dialect)
         if found is None:
             compiled = self.stmt.compile(dialect=dialect)
+            columns = getattr(self.stmt, "selected_columns", None)
+            if columns is None:  # an INSERT or UPDATE: its RETURNING columns
+                columns = getattr(self.stmt, "_returning", ())
             processors = tuple(
                 column.type.dialect_impl(dialect).result_processor(dialect, None)
-                for column in self.stmt.selected_columns
+                for column in columns
             )
-            found = _CompiledSelect(
+            binds = tuple(
+                (name, processor)
+                for name, bind in compiled.binds.items()
+                if (processor := bind.type._cached_bind_processor(dialect)) is not None
+            )
+            found = _CompiledStatement(
                 compiled.string,
                 tuple(compiled.positiontup or ()) if dialect.positional else None,
+                {  # the statement's own values (a LIMIT, a literal in a WHERE)
+                    name: bind.effective_value
+                    for name, bind in compiled.binds.items()
+                    if not bind.required
+                },
+                binds,
                 tuple((i, p) for i, p in enumerate(processors) if p is not None),
             )
             self._compiled[dialect] = found
@@ -132,26 +151,31 @@ class RawSelect:
         self, params: dict[str, Any], connection: Connection | None = None
     ) -> list[tuple[Any, ...]]:
         """The rows, on `connection` (its transaction) or else on a pooled DBAPI
-        connection of its own, returned to the pool at once."""
+        connection of its own, returned to the pool at once (a read only)."""
         if current_time_limit() is not None:
             conn = connection if connection is not None else db.session.connection()
-            return [tuple(row) for row in conn.execute(self.stmt, params)]
+            result = conn.execute(self.stmt, params)
+            return [tuple(row) for row in result] if result.returns_rows else []
         engine = connection.engine if connection is not None else db.engine
-        compiled = self._for(engine.dialect)
+        dialect = engine.dialect
+        compiled = self._for(dialect)
+        if compiled.values:
+            params = {**compiled.values, **params}
+        if compiled.binds:
+            params = dict(params)
+            for name, process in compiled.binds:
+                params[name] = process(params[name])
         args: Any = params
         if compiled.positions is not None:
             args = tuple(params[name] for name in compiled.positions)
         recording = has_app_context() and current_app.config.get("SQLALCHEMY_RECORD_QUERIES")
         started = time.perf_counter()
-        dialect = engine.dialect
         try:
             if connection is not None:
                 rows = _fetch(connection.connection, compiled.sql, args)
             else:
                 rows = _fetch_pooled(_reader(engine), compiled.sql, args)
         except dialect.loaded_dbapi.Error as exc:
-            # As SQLAlchemy raises it (OperationalError, IntegrityError, ...), so the
-            # callers' handlers (the 503 page) see what they would have seen.
             raise DBAPIError.instance(
                 compiled.sql, args, exc, dialect.loaded_dbapi.Error, dialect=dialect
             ) from exc
@@ -169,10 +193,14 @@ class RawSelect:
 
 
 @dataclass(frozen=True, slots=True)
-class _CompiledSelect:
+class _CompiledStatement:
     sql: str
     #: Parameter names in placeholder order (positional paramstyles), else None.
     positions: tuple[str, ...] | None
+    #: The parameters the statement gives a value itself, by name.
+    values: dict[str, Any]
+    #: (parameter name, bind processor) for the parameters that have one.
+    binds: tuple[tuple[str, Any], ...]
     #: (column index, result processor) for the columns that have one.
     processors: tuple[tuple[int, Any], ...]
 
@@ -237,6 +265,8 @@ def _fetch(dbapi_connection: Any, sql: str, args: Any) -> list[Any]:
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute(sql, args)
+        if cursor.description is None:  # a write without RETURNING
+            return []
         return cursor.fetchall()  # type: ignore[no-any-return]
     finally:
         cursor.close()
@@ -247,7 +277,7 @@ def _record(sql: str, args: Any, started: float) -> None:
     from flask_sqlalchemy.record_queries import _QueryInfo
 
     queries = g.setdefault("_sqlalchemy_queries", [])
-    queries.append(_QueryInfo(sql, args, started, time.perf_counter(), "RawSelect.rows"))
+    queries.append(_QueryInfo(sql, args, started, time.perf_counter(), "RawStatement.rows"))
 
 
 def insert_many(table: Table, rows: Sequence[Mapping[str, Any]]) -> None:

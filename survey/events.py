@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from survey.clock import utcnow
-from survey.db import db
+from survey.db import RawStatement, db
 from survey.models import (
     WEBHOOK_QUEUED,
     WebhookDelivery,
@@ -79,6 +79,12 @@ def event_body(event_id: str, kind: str, created_at: datetime, data: Payload) ->
 
 
 _CACHE = "keypulse.webhook_subscriptions"
+#: Asked by every transaction that emits: past the ORM (survey.db.RawStatement).
+_ACTIVE_ENDPOINTS = RawStatement(
+    select(WebhookEndpoint.id, WebhookEndpoint.events)
+    .where(WebhookEndpoint.active.is_(True))
+    .order_by(WebhookEndpoint.id)
+)
 
 
 def _subscriptions() -> list[tuple[int, tuple[str, ...]]]:
@@ -90,11 +96,7 @@ def _subscriptions() -> list[tuple[int, tuple[str, ...]]]:
         return cached[1]  # type: ignore[no-any-return]
     rows = [
         (endpoint_id, column_to_codes(events))
-        for endpoint_id, events in session.execute(
-            select(WebhookEndpoint.id, WebhookEndpoint.events)
-            .where(WebhookEndpoint.active.is_(True))
-            .order_by(WebhookEndpoint.id)
-        )
+        for endpoint_id, events in _ACTIVE_ENDPOINTS.rows({}, session.connection())
     ]
     session.info[_CACHE] = (session.get_transaction(), rows)
     return rows

@@ -12,15 +12,21 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Table, TextClause, bindparam, case, exists, insert, select, text, update
+from sqlalchemy import case, exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import Label
 
+from survey.answers.response_rows import (
+    insert_answers,
+    insert_reasons,
+    insert_response,
+    mark_responded,
+)
 from survey.answers.webhook_events import emit_response_submitted
 from survey.clock import utcnow
+from survey.data_version import mark_changed
 from survey.db import db
 from survey.delivery import MailSettings
 from survey.errors import AlreadyRespondedError, InvalidInputError, NotFoundError, SurveyClosedError
@@ -30,10 +36,7 @@ from survey.models import (
     INVITATION_EXPIRED,
     INVITATION_OPENED,
     INVITATION_PENDING,
-    INVITATION_RESPONDED,
     INVITATION_SENT,
-    Answer,
-    AnswerReason,
     Aspect,
     Campaign,
     Invitation,
@@ -260,50 +263,6 @@ def response_exists(invitation_id: int) -> bool:
     return bool(db.session.scalar(select(exists().where(Response.invitation_id == invitation_id))))
 
 
-# The writes of a response, built once (with bound parameters) rather than per request.
-_INVITATIONS = Invitation.__table__
-_MARK_RESPONDED = (
-    update(_INVITATIONS)
-    .where(_INVITATIONS.c.id == bindparam("invitation_id"))
-    .values(status=bindparam("new_status"), responded_at=bindparam("at"))
-)
-_RESPONSES = Response.__table__
-_INSERT_RESPONSE = insert(_RESPONSES).returning(_RESPONSES.c.id)
-_ANSWER_COLUMNS = ("response_id", "aspect_id", "score", "reason_text")
-_REASON_COLUMNS = ("answer_id", "reason")
-
-
-@lru_cache(maxsize=64)
-def _insert_rows(
-    table: Table, columns: tuple[str, ...], rows: int, returning: tuple[str, ...]
-) -> TextClause:
-    """One INSERT of `rows` VALUES rows, its parameters named `<column>_<row>`.
-
-    Written out rather than `insert(table).values([...])`, whose statements
-    SQLAlchemy compiles anew on every call: this text is built and compiled once
-    per table and row count."""
-    names = ", ".join(table.c[c].name for c in columns)
-    values = ", ".join("(" + ", ".join(f":{c}_{n}" for c in columns) + ")" for n in range(rows))
-    sql = f"INSERT INTO {table.name} ({names}) VALUES {values}"  # noqa: S608 (our names, bound values)
-    if returning:
-        sql += " RETURNING " + ", ".join(table.c[c].name for c in returning)
-    return text(sql)
-
-
-def _insert_many(
-    table: Table,
-    columns: tuple[str, ...],
-    rows: Sequence[tuple[object, ...]],
-    returning: tuple[str, ...] = (),
-) -> tuple[TextClause, dict[str, object]]:
-    """The statement and parameters that insert `rows` (tuples in `columns` order)."""
-    stmt = _insert_rows(table, columns, len(rows), returning)
-    params = {
-        f"{c}_{n}": v for n, row in enumerate(rows) for c, v in zip(columns, row, strict=True)
-    }
-    return stmt, params
-
-
 @contextmanager
 def storing_response(invitation_id: int, now: datetime) -> Iterator[None]:
     """The transaction that stores a response: the writes inside, then the invitation
@@ -312,12 +271,8 @@ def storing_response(invitation_id: int, now: datetime) -> Iterator[None]:
     AlreadyRespondedError, with nothing of it stored."""
     try:
         yield
-        # On the session's connection (its transaction), past the ORM's execute: the
-        # invitation's life cycle changes no figure (survey.data_version.WATCHED).
-        db.session.connection().execute(
-            _MARK_RESPONDED,
-            {"invitation_id": invitation_id, "new_status": INVITATION_RESPONDED, "at": now},
-        )
+        # The invitation's life cycle changes no figure (survey.data_version.WATCHED).
+        mark_responded(db.session.connection(), invitation_id, now)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
@@ -459,37 +414,31 @@ def store_response(
     staff_name = clean_text(entered_by, limit=MAX_ENTERED_BY_LENGTH, field="entered_by")
 
     with storing_response(invitation_id, now):
-        response_id = db.session.execute(
-            _INSERT_RESPONSE,
-            {
-                "invitation_id": invitation_id,
-                "campaign_id": campaign_id,
-                "account_id": account_id,
-                "contact_id": target.contact_id,
-                "submitted_at": now,
-                "channel": channel,
-                "locale": chosen_locale,
-                "comment": comment_text,
-                "entered_by": staff_name,
-            },
-        ).scalar_one()
-        # One INSERT with a VALUES row per answer, in questionnaire order; RETURNING
-        # carries the aspect id, so the rows may come back in any order.
-        stmt, params = _insert_many(
-            Answer.__table__,
-            _ANSWER_COLUMNS,
-            [(response_id, a.aspect_id, a.score, a.reason_text) for a in cleaned],
-            returning=("aspect_id", "id"),
-        )
-        # The response's INSERT above went through the session, which marked the data
-        # changed (survey.data_version bumps it before COMMIT); the answers and
-        # reasons go on the same connection and transaction past the ORM's execute,
-        # which costs more than the statements.
+        # On the session's connection and transaction; the new rows change the figures
+        # (survey.data_version bumps the version before COMMIT).
         connection = db.session.connection()
-        answer_ids = dict(connection.execute(stmt, params).all())
-        reason_rows = [(answer_ids[a.aspect_id], reason) for a in cleaned for reason in a.reasons]
-        if reason_rows:
-            connection.execute(*_insert_many(AnswerReason.__table__, _REASON_COLUMNS, reason_rows))
+        mark_changed(db.session())
+        response_id = insert_response(
+            connection,
+            invitation_id=invitation_id,
+            campaign_id=campaign_id,
+            account_id=account_id,
+            contact_id=target.contact_id,
+            submitted_at=now,
+            channel=channel,
+            locale=chosen_locale,
+            comment=comment_text,
+            entered_by=staff_name,
+        )
+        # One INSERT with a VALUES row per answer, in questionnaire order, and one
+        # with the reasons.
+        answer_ids = insert_answers(
+            connection,
+            [(response_id, a.aspect_id, a.score, a.reason_text) for a in cleaned],
+        )
+        insert_reasons(
+            connection, [(answer_ids[a.aspect_id], reason) for a in cleaned for reason in a.reasons]
+        )
         emit_response_submitted(response_id, account_id)  # webhooks, same transaction
         # `cleaned` is in questionnaire order, as `aspect_ids` is.
         if needs_follow_up(dict(zip(aspect_ids, (a.score for a in cleaned), strict=True))):

@@ -28,7 +28,7 @@ from survey.answers.responses import (
     store_response,
 )
 from survey.clock import utcnow
-from survey.db import RawSelect, db
+from survey.db import RawStatement, db
 from survey.delivery import MailSettings
 from survey.errors import AlreadyRespondedError, SurveyClosedError
 from survey.follow_ups import DEFAULT_FOLLOW_UP_DAYS
@@ -79,8 +79,8 @@ def _open_statement() -> Select[tuple[object, ...]]:
 
 
 _OPEN = _open_statement()
-#: The same statement compiled once and run past the ORM (survey.db.RawSelect).
-_OPEN_RAW = RawSelect(_OPEN)
+#: The same statement compiled once and run past the ORM (survey.db.RawStatement).
+_OPEN_RAW = RawStatement(_OPEN)
 
 
 def open_survey(token: str, *, in_transaction: bool = False) -> OpenedSurvey | None:

@@ -17,11 +17,12 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, insert, select
+from sqlalchemy import and_, bindparam, insert, select
 
 from survey.audit import FOLLOW_UP_RESOLVE, FOLLOW_UP_UPDATE, record_audit
 from survey.clock import utcnow
-from survey.db import db
+from survey.data_version import mark_changed
+from survey.db import RawStatement, db
 from survey.delivery import MailSettings
 from survey.errors import InvalidInputError, NotFoundError
 from survey.follow_ups.notices import (
@@ -77,6 +78,38 @@ def needs_follow_up(scores: Mapping[str, int]) -> bool:
     return any(score == Satisfaction.VERY_DISSATISFIED for score in scores.values())
 
 
+# Opening a case runs inside the transaction that stores an unhappy response: its two
+# statements are compiled once and run past the ORM (survey.db.RawStatement).
+_FOLLOW_UP_HEAD = RawStatement(
+    select(
+        Response.account_id,
+        KeyAccount.name,
+        KeyAccount.external_id,
+        KeyAccount.account_manager,
+        StaffMember.email,
+        StaffMember.locale,
+    )
+    .join(KeyAccount, KeyAccount.id == Response.account_id)
+    .outerjoin(
+        StaffMember,
+        and_(StaffMember.name == KeyAccount.account_manager, StaffMember.active.is_(True)),
+    )
+    .where(Response.id == bindparam("response_id"))
+    .limit(1)
+)
+_FOLLOW_UPS = FollowUp.__table__
+_INSERT_FOLLOW_UP = RawStatement(
+    insert(_FOLLOW_UPS)
+    .values(
+        {
+            name: bindparam(name, type_=_FOLLOW_UPS.c[name].type)
+            for name in ("account_id", "response_id", "owner", "status", "opened_at", "due_at")
+        }
+    )
+    .returning(_FOLLOW_UPS.c.id)
+)
+
+
 def open_follow_up(
     response_id: int,
     *,
@@ -90,39 +123,25 @@ def open_follow_up(
     caller's transaction (never commits); returns the follow-up id. Three to five
     statements."""
     now = now or utcnow()
-    head = db.session.execute(
-        select(
-            Response.account_id,
-            KeyAccount.name,
-            KeyAccount.external_id,
-            KeyAccount.account_manager,
-            StaffMember.email,
-            StaffMember.locale,
-        )
-        .join(KeyAccount, KeyAccount.id == Response.account_id)
-        .outerjoin(
-            StaffMember,
-            and_(StaffMember.name == KeyAccount.account_manager, StaffMember.active.is_(True)),
-        )
-        .where(Response.id == response_id)
-    ).first()
-    if head is None:
+    session = db.session()
+    connection = session.connection()
+    heads = _FOLLOW_UP_HEAD.rows({"response_id": response_id}, connection)
+    if not heads:
         raise NotFoundError(f"There is no response with ID {response_id}.", field="response_id")
-    account_id, account_name, external_id, manager, manager_email, manager_locale = head
+    account_id, account_name, external_id, manager, manager_email, manager_locale = heads[0]
     due = now + timedelta(days=follow_up_days)
-    follow_up_id = db.session.scalar(
-        insert(FollowUp)
-        .values(
-            account_id=account_id,
-            response_id=response_id,
-            owner=manager,
-            status=FOLLOW_UP_OPEN,
-            opened_at=now,
-            due_at=due,
-        )
-        .returning(FollowUp.id)
+    mark_changed(session)  # a new case changes the figures (survey.data_version)
+    ((follow_up_id,),) = _INSERT_FOLLOW_UP.rows(
+        {
+            "account_id": account_id,
+            "response_id": response_id,
+            "owner": manager,
+            "status": FOLLOW_UP_OPEN,
+            "opened_at": now,
+            "due_at": due,
+        },
+        connection,
     )
-    assert follow_up_id is not None
     if mail is not None and (manager_email or "").strip():
         locale = normalise_locale(manager_locale) or DEFAULT_LOCALE
         why = why_for_cases([follow_up_id], locale).get(follow_up_id)
