@@ -10,6 +10,7 @@ from flask import Flask
 from flask_babel import get_locale
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from survey.checkpoints import watch as watch_checkpoints
 from survey.db import db
 
 from .analysis_cache import init_analysis_cache
@@ -59,6 +60,8 @@ def init_extensions(app: Flask) -> None:
 
     app.session_interface = CookieSessions()
     db.init_app(app)
+    with app.app_context():
+        watch_checkpoints(db.engine)  # SQLite: its log checkpointed in the background
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)

@@ -1,0 +1,143 @@
+"""Where the survey POST's time goes, against the bench's floor (a bare GET route).
+
+`python -m benchmarks.post_ceiling [--database-url URL]` builds a small data set
+(20,000 accounts and answers), then times in one process, in this order:
+
+- the floor: a GET of the bare route (`make bench`'s B for the page and the POST);
+- the POST as `make bench` times it (a valid submission to a new invitation);
+- the same POST with the storing step replaced by a no-op: the link's read, the
+  CSRF check, parsing and checking the form, the redirect: what every POST costs
+  before one row is written;
+- the same writes as one transaction on a bare DBAPI connection (the response, eight
+  answers, two reasons, the invitation marked, the data version, COMMIT): what the
+  database itself needs for them.
+
+It prints CPU and wall milliseconds per request and the best ratio the POST could
+reach were our storing code free: floor / (POST without storing + bare writes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from urllib.parse import urlencode
+
+from benchmarks.data import Generator
+from benchmarks.harness import make_bench_app, scratch_database
+from benchmarks.items import FLOOR_PATH, survey_csrf_token, survey_form_data
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def _time(operation: Callable[[], None], n: int) -> tuple[float, float]:
+    for _ in range(min(50, n)):
+        operation()
+    cpu, wall = time.process_time(), time.perf_counter()
+    for _ in range(n):
+        operation()
+    return (time.process_time() - cpu) / n * 1e3, (time.perf_counter() - wall) / n * 1e3
+
+
+def _bare_writes(dbapi: object, dialect: str) -> Iterator[Callable[[], None]]:
+    """The storing step's statements, hand-written, on one DBAPI connection."""
+    p = "?" if dialect == "sqlite" else "%s"
+    cursor = dbapi.cursor()  # type: ignore[attr-defined]
+    cursor.execute("SELECT min(id), max(id) FROM aspects")
+    low, _ = cursor.fetchone()
+    # Tables of the same shape and indexes as responses, answers and answer_reasons, in
+    # the scratch database itself (its log, its commits).
+    serial = "INTEGER PRIMARY KEY" if dialect == "sqlite" else "SERIAL PRIMARY KEY"
+    for statement in (
+        f"CREATE TABLE bare_responses (id {serial}, invitation INT UNIQUE, body TEXT)",
+        f"CREATE TABLE bare_answers (id {serial}, r INT, a INT, s INT, UNIQUE (r, a))",
+        "CREATE INDEX bare_answers_a_s ON bare_answers (a, s)",
+        "CREATE TABLE bare_reasons (answer INT, reason VARCHAR(40), PRIMARY KEY (answer, reason))",
+        "CREATE INDEX bare_reasons_reason ON bare_reasons (reason)",
+    ):
+        cursor.execute(statement)
+    dbapi.commit()  # type: ignore[attr-defined]
+    n = 0
+
+    def write() -> None:
+        nonlocal n
+        n += 1
+        cursor.execute(
+            f"INSERT INTO bare_responses (invitation, body) VALUES ({p}, {p}) RETURNING id",
+            (n, "x" * 40),
+        )
+        (rid,) = cursor.fetchone()
+        values = ", ".join(f"({p}, {p}, {p})" for _ in range(8))
+        args = [v for k in range(8) for v in (rid, low + k, 4)]
+        cursor.execute(f"INSERT INTO bare_answers (r, a, s) VALUES {values} RETURNING id", args)
+        ids = cursor.fetchall()
+        cursor.execute(
+            f"INSERT INTO bare_reasons VALUES ({p}, {p}), ({p}, {p})",
+            (ids[0][0], "delivery", ids[0][0], "service"),
+        )
+        cursor.execute(f"UPDATE bare_responses SET body = {p} WHERE id = {p}", ("y", rid))
+        cursor.execute(f"UPDATE bare_responses SET body = {p} WHERE id = {p}", ("z", rid))
+        dbapi.commit()  # type: ignore[attr-defined]
+
+    yield write
+    cursor.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("-n", type=int, default=1500, help="requests per measure")
+    args = parser.parse_args()
+    import survey.answers.survey_link as survey_link
+    from survey.db import db
+
+    with scratch_database(args.database_url) as (url, description):
+        key = secrets.token_urlsafe(48)
+        app = make_bench_app(url, key)
+        client = app.test_client()
+        generator = Generator(seed=7, secret_key=key, accounts=20_000, sample_size=2_000)
+        with app.app_context():
+            generator.start()
+            generator.grow_to(20_000)
+            generator.open_campaign(2 * args.n + 120)
+        pending = iter(
+            (token, urlencode(survey_form_data(survey_csrf_token(client, token), n), doseq=True))
+            for n, token in enumerate(generator.data.open_tokens)
+        )
+
+        def post() -> None:
+            token, body = next(pending)
+            resp = client.post(f"/s/{token}", data=body, content_type=FORM)
+            assert resp.status_code == 303, resp.status_code
+
+        print(description)
+        floor = _time(lambda: client.get(FLOOR_PATH), 3 * args.n)
+        whole = _time(post, args.n)
+        real = survey_link.store_response
+        survey_link.store_response = lambda *a, **k: 1  # type: ignore[assignment]
+        try:
+            unstored = _time(post, args.n)
+        finally:
+            survey_link.store_response = real
+        with app.app_context():
+            pooled = db.engine.raw_connection()
+            try:
+                for write in _bare_writes(pooled.dbapi_connection, db.engine.dialect.name):
+                    bare = _time(write, args.n)
+            finally:
+                pooled.close()
+        for name, (cpu, wall) in (
+            ("floor (bare GET)", floor),
+            ("POST", whole),
+            ("POST without storing", unstored),
+            ("the writes on a bare connection", bare),
+        ):
+            ratio = floor[1] / wall
+            print(f"{name:34} cpu {cpu:6.3f} ms  wall {wall:6.3f} ms  floor/wall {ratio:.2f}")
+        best = floor[1] / (unstored[1] + bare[1])
+        print(f"best POST ratio were storing free of our code: {best:.2f} (target >= 0.20)")
+
+
+if __name__ == "__main__":
+    main()
