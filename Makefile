@@ -66,6 +66,8 @@ test: install
 # depends on the day it runs fails today rather than next month. Installs faketime when
 # missing; says so and stops (exit 0) where it cannot. tests/faketime/ holds a shim
 # for a libfaketime bug (time.sleep fails when the monotonic clock is left real).
+# The browser checks (marker `browser`, a minute of the suite) run in `make test` only:
+# they drive pages whose dates come from the same pinned test clock as the rest.
 FAKETIME_SHIFT ?= +400d
 test-next-year: install
 	@command -v faketime >/dev/null 2>&1 || ($(SUDO) apt-get update -qq && \
@@ -73,7 +75,8 @@ test-next-year: install
 	@if command -v faketime >/dev/null 2>&1; then \
 		echo "The suite with the clock moved $(FAKETIME_SHIFT): $$(faketime -f '$(FAKETIME_SHIFT)' date -u)"; \
 		PYTHONPATH=tests/faketime FAKETIME_DONT_FAKE_MONOTONIC=1 \
-			faketime -f '$(FAKETIME_SHIFT)' $(BIN)/python -m pytest -n auto $(PYTEST_ARGS); \
+			faketime -f '$(FAKETIME_SHIFT)' $(BIN)/python -m pytest -n auto \
+			-m "not slow and not browser" $(PYTEST_ARGS); \
 	else \
 		echo "SKIPPED: faketime is not installed and could not be (apt-get install faketime)"; \
 	fi

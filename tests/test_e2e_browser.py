@@ -23,6 +23,9 @@ from survey.registry.staff import add_staff
 from .browser import ARTIFACTS, CHROMIUM, TIMEOUT_MS, require_browser, shot
 from .factories import make_account, make_campaign
 
+#: In a browser: run once (`make test`), not again a year ahead (see the Makefile).
+pytestmark = pytest.mark.browser
+
 sync_api = require_browser()
 EMAIL = "zhang.min@example.com"
 PASSWORD = "correct horse battery"

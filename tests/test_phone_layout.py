@@ -13,11 +13,15 @@ import shutil
 import time
 from typing import Any
 
+import pytest
 from flask import Flask, url_for
 
 from .browser import ARTIFACTS, TIMEOUT_MS, require_browser, shot
 from .conftest import TEST_SECRET
 from .phone_data import ADMIN_EMAIL, PASSWORD, PhoneData, build_phone_data
+
+#: In a browser: run once (`make test`), not again a year ahead (see the Makefile).
+pytestmark = pytest.mark.browser
 
 require_browser()
 

@@ -19,6 +19,9 @@ from survey.registry.staff import add_staff
 from .browser import ARTIFACTS, TIMEOUT_MS, require_browser
 from .factories import make_account, make_campaign, make_defection, make_response
 
+#: In a browser: run once (`make test`), not again a year ahead (see the Makefile).
+pytestmark = pytest.mark.browser
+
 require_browser()
 
 EMAIL = "li.na@example.com"
