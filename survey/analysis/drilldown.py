@@ -3,9 +3,11 @@ dimension after another, each node with its top reasons and newest comments.
 
 Two GROUP BY queries over the finest cells (counts, reasons) and one for the newest
 texts, read newest first only as far as needed, whatever the depth and the number of
-nodes (SQL counts; Python adds cells up into nodes); on SQLite with the aspect as a
-level, the counts come from per-response bit sets (one tiny read of the aspects'
-ids first), as SQLite groups by sorting every row; under a
+nodes (SQL counts; Python adds cells up into nodes). With the aspect as a level, one
+tiny read of the aspects' ids and codes comes first: the queries key the aspect by
+the answer's own aspect_id (no join of every answer to the aspects) and Python names
+it, and the counts come from per-response bit sets (each response and its account
+looked up once, not once per answer; SQLite also groups by sorting every row); under a
 weight (ACCOUNTS, REVENUE, DESIGN) one more, a UNION ALL of one GROUP BY per level:
 an account can sit in several cells of a node, so a node's Σw² over its accounts is
 not the sum of its cells'.
@@ -14,13 +16,15 @@ not the sum of its cells'.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Integer,
+    Select,
     and_,
     case,
     cast,
@@ -50,7 +54,7 @@ from survey.analysis.reasons import ReasonShare, reason_shares
 from survey.analysis.weighting import per_account, weighted_answers
 from survey.db import db
 from survey.errors import InvalidInputError
-from survey.models import Answer, AnswerReason, Aspect, Response
+from survey.models import Answer, AnswerReason, Aspect, Contact, KeyAccount, Response
 from survey.scale import DISSATISFIED_MAX
 from survey.statistics import kish_effective_n, weighted_wilson_interval, wilson_interval
 
@@ -140,14 +144,16 @@ def dissatisfaction_drilldown(
     locale = resolve_locale(locale)
     dissatisfied = Answer.score <= DISSATISFIED_MAX
     depth = len(by)
-    keys = [group_column(d).label(f"k{i}") for i, d in enumerate(by)]
-    group_columns = [group_column(d) for d in by]
+    aspects = _aspect_codes() if Dimension.ASPECT in by else {}
+    keys = [_read_column(d).label(f"k{i}") for i, d in enumerate(by)]
+    group_columns = [_read_column(d) for d in by]
+    path_of = _path_maker(by, aspects)
 
     # Each answer sits in exactly one finest cell, so a coarser node's counts and
     # reasons are the sums of its cells': one pass over the answers, not one per level.
     # No HAVING here: a cell without complaints still counts towards its parent's answers.
     counts: list[dict[tuple[str, ...], list[int]]] = [defaultdict(lambda: [0, 0]) for _ in by]
-    for path, answers, unhappy in _cells(by, keys, group_columns, f):
+    for path, answers, unhappy in _cells(by, keys, group_columns, f, aspects, path_of):
         for level in range(depth):
             total = counts[level][path[: level + 1]]
             total[0] += answers
@@ -171,13 +177,17 @@ def dissatisfaction_drilldown(
         .where(unhappy_answer)
         .group_by(*group_columns, reason)
     ):
-        path = tuple(group_key(v) for v in row[:depth])
+        path = path_of(row)
         for level in range(depth):
             reason_counts[level][path[: level + 1]][row[depth]] += int(row[depth + 1])
 
     cells = {path for path, c in counts[-1].items() if c[1] > 0}
-    texts = _node_comments(keys, f, comments_limit, cells) if comments_limit > 0 else {}
-    weighted = _weighted_levels(weight, group_columns, f) if weight is not Weight.ANSWERS else None
+    texts = _node_comments(keys, f, comments_limit, cells, path_of) if comments_limit > 0 else {}
+    weighted = (
+        _weighted_levels(weight, [group_column(d) for d in by], f)
+        if weight is not Weight.ANSWERS
+        else None
+    )
 
     # The deepest level first: a node is made with its children, and never changes.
     children: dict[tuple[str, ...], list[DrilldownNode]] = defaultdict(list)
@@ -217,16 +227,51 @@ def dissatisfaction_drilldown(
     return sorted(children.get((), []), key=_most_dissatisfied)
 
 
-#: SQLite keeps an aspect's answers as one bit of a 64-bit integer (see _aspect_masks).
+#: An aspect's answers are one bit of a 64-bit integer (see _aspect_masks).
 _MASK_BITS = 62
+
+#: A row's key values, as read, to the path of string keys of its cell.
+PathMaker = Callable[[Sequence[Any]], tuple[str, ...]]
+
+
+def _aspect_codes() -> dict[int, str]:
+    """Each aspect's code by its id (a handful of rows)."""
+    return {int(i): str(code) for i, code in db.session.execute(select(Aspect.id, Aspect.code))}
+
+
+def _read_column(dimension: Dimension) -> Any:
+    """The column the drill-down reads `dimension` from: the aspect as the answer's
+    aspect_id (named by `_path_maker`; codes are unique, so the same groups), which
+    spares joining every answer to the aspects; any other as `group_column`."""
+    return Answer.aspect_id if dimension is Dimension.ASPECT else group_column(dimension)
+
+
+def _path_maker(by: Sequence[Dimension], aspects: dict[int, str]) -> PathMaker:
+    """The path of string keys from a row's first len(by) values (`_read_column`'s)."""
+    depth = len(by)
+    if Dimension.ASPECT not in by:
+        return lambda row: tuple(group_key(v) for v in row[:depth])
+    at = list(by).index(Dimension.ASPECT)
+
+    def path(row: Sequence[Any]) -> tuple[str, ...]:
+        keys = [group_key(v) for v in row[:depth]]
+        keys[at] = aspects[int(row[at])]
+        return tuple(keys)
+
+    return path
 
 
 def _cells(
-    by: Sequence[Dimension], keys: list[Any], group_columns: list[Any], f: ResponseFilter
+    by: Sequence[Dimension],
+    keys: list[Any],
+    group_columns: list[Any],
+    f: ResponseFilter,
+    aspects: dict[int, str],
+    path_of: PathMaker,
 ) -> Iterator[tuple[tuple[str, ...], int, int]]:
     """Each finest cell's path of keys, its answers and its dissatisfied answers."""
-    if Dimension.ASPECT in by and db.session.get_bind().dialect.name == "sqlite":
-        masked = _aspect_masks(by, keys, f)
+    if Dimension.ASPECT in by:
+        masked = _aspect_masks(by, keys, f, aspects)
         if masked is not None:
             yield from masked
             return
@@ -237,45 +282,48 @@ def _cells(
             select(*keys, func.count(Answer.id), func.sum(case((dissatisfied, 1), else_=0))), f
         ).group_by(*group_columns)
     ):
-        yield tuple(group_key(v) for v in row[:depth]), int(row[depth]), int(row[depth + 1] or 0)
+        yield path_of(row), int(row[depth]), int(row[depth + 1] or 0)
 
 
 def _aspect_masks(
-    by: Sequence[Dimension], keys: list[Any], f: ResponseFilter
+    by: Sequence[Dimension], keys: list[Any], f: ResponseFilter, aspects: dict[int, str]
 ) -> list[tuple[tuple[str, ...], int, int]] | None:
-    """The cells on SQLite when one level is the aspect: None when an aspect's id is
-    too large to be a bit.
+    """The cells when one level is the aspect: None when an aspect's id is too large
+    to be a bit.
 
-    SQLite groups by sorting every row: grouping every answer by its cell sorted
-    them all (at 1,000,000 answers most of the drill-down, spilling to disk). Here
-    the answers are grouped by response, in the order of the (response, aspect)
-    index, into two bit sets (the aspects answered, those answered 1-2); responses
-    are then grouped by their other keys and these bit sets, a sort of a few rows per
-    response, and Python counts each bit of each group.
+    Grouping every answer by its cell joined every answer to its response and account
+    (on PostgreSQL a hash of the whole registry, on SQLite two look-ups per answer)
+    and, on SQLite, sorted every answer (at 1,000,000 answers most of the drill-down,
+    spilling to disk). Here the matching answers are grouped by response (on SQLite
+    in the order of the (response, aspect) index) into two bit sets, the aspects
+    answered and those answered 1-2; each response then looks up its other keys once
+    (its account by primary key), responses are grouped by those keys and the bit
+    sets, a few rows per key, and Python counts each bit of each group.
     """
-    aspects = {int(i): str(code) for i, code in db.session.execute(select(Aspect.id, Aspect.code))}
     if any(not 0 <= aspect_id < _MASK_BITS for aspect_id in aspects):
         return None
     at = list(by).index(Dimension.ASPECT)
     others = [key for i, key in enumerate(keys) if i != at]
-    bit = literal_column("1").op("<<")(Answer.aspect_id)
+    bit = cast(literal_column("1"), BigInteger).op("<<")(Answer.aspect_id)
+    # (response, aspect) is unique: within a response the bits are distinct, so their
+    # sum is their union; PostgreSQL's sum of bigints would be a numeric, bit_or is not.
+    union = func.sum if db.session.get_bind().dialect.name == "sqlite" else func.bit_or
     per_response = (
         matching_answers(
             select(
-                *others,
-                func.sum(bit).label("answered"),
-                func.sum(case((Answer.score <= DISSATISFIED_MAX, bit), else_=0)).label("unhappy"),
+                Answer.response_id.label("response_id"),
+                union(bit).label("answered"),
+                union(case((Answer.score <= DISSATISFIED_MAX, bit), else_=0)).label("unhappy"),
             ),
             f,
         )
-        # The other keys are the response's (or its account's): one value per group.
         .group_by(Answer.response_id)
         .subquery()
     )
-    other_columns = [per_response.c[key.name] for key in others]
-    statement = select(
-        *other_columns, per_response.c.answered, per_response.c.unhappy, func.count()
-    ).group_by(*other_columns, per_response.c.answered, per_response.c.unhappy)
+    groups = [*others, per_response.c.answered, per_response.c.unhappy]
+    statement = _with_response_keys(
+        select(*groups, func.count()).select_from(per_response), per_response.c.response_id
+    ).group_by(*groups)
     counts: dict[tuple[str, ...], list[int]] = defaultdict(lambda: [0, 0])
     n = len(others)
     for row in db.session.execute(statement):
@@ -288,6 +336,23 @@ def _aspect_masks(
                 if unhappy >> aspect_id & 1:
                     cell[1] += responses
     return [(path, answers, unhappy) for path, (answers, unhappy) in counts.items()]
+
+
+def _with_response_keys(stmt: Select[Any], response_id: Any) -> Select[Any]:
+    """`stmt` over rows of one response each (`response_id`), with the response, its
+    account and its respondent joined when its columns read them (as
+    matching_answers joins them: every response has one account; a respondent may be
+    gone)."""
+    read = set(stmt.columns_clause_froms)
+    need_account = KeyAccount.__table__ in read
+    need_contact = Contact.__table__ in read
+    if need_account or need_contact or Response.__table__ in read:
+        stmt = stmt.join(Response, Response.id == response_id)
+    if need_account:
+        stmt = stmt.join(KeyAccount, KeyAccount.id == Response.account_id)
+    if need_contact:
+        stmt = stmt.outerjoin(Contact, Contact.id == Response.contact_id)
+    return stmt
 
 
 def _weighted_levels(
@@ -364,7 +429,11 @@ def _merge_comments(
 
 
 def _node_comments(
-    keys: list[Any], f: ResponseFilter, limit: int, cells: set[tuple[str, ...]]
+    keys: list[Any],
+    f: ResponseFilter,
+    limit: int,
+    cells: set[tuple[str, ...]],
+    path_of: PathMaker,
 ) -> dict[tuple[str, ...], list[_Text]]:
     """The newest `limit` texts per cell of `cells` (those with a dissatisfied answer):
     dissatisfied answers' reason texts and the comments of responses with a
@@ -425,7 +494,7 @@ def _node_comments(
                 if not open_cells:
                     break
                 at_batch = at
-            cell = tuple(group_key(v) for v in row[:n])
+            cell = path_of(row)
             if cell not in open_cells:
                 continue
             answer_id, reason_text, response_id, comment, account = row[n + 1 :]
