@@ -16,15 +16,17 @@ not the sum of its cells'.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    ColumnElement,
     Integer,
     Select,
+    String,
     and_,
     case,
     cast,
@@ -63,8 +65,11 @@ MAX_NODE_COMMENTS = 20
 #: How many dimensions one drill-down splits by at most: each level multiplies the
 #: cells (three levels of the largest dimensions are already thousands of them).
 MAX_DRILLDOWN_LEVELS = 3
-#: Rows of texts fetched at a time while looking for each cell's newest ones.
-_TEXT_BATCH = 1000
+#: Rows of texts fetched at a time while looking for each cell's newest ones: every row
+#: of a batch is fetched and converted, so the reading stops at most this many rows too
+#: late (at 100,000 answers it needs about 1,000 rows: batches of 1,000 fetched 2,000,
+#: a third of the texts' time on SQLite and PostgreSQL alike).
+_TEXT_BATCH = 250
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +147,6 @@ def dissatisfaction_drilldown(
     f = f or ResponseFilter()
     validate_response_filter(f)
     locale = resolve_locale(locale)
-    dissatisfied = Answer.score <= DISSATISFIED_MAX
     depth = len(by)
     aspects = _aspect_codes() if Dimension.ASPECT in by else {}
     keys = [_read_column(d).label(f"k{i}") for i, d in enumerate(by)]
@@ -152,34 +156,24 @@ def dissatisfaction_drilldown(
     # Each answer sits in exactly one finest cell, so a coarser node's counts and
     # reasons are the sums of its cells': one pass over the answers, not one per level.
     # No HAVING here: a cell without complaints still counts towards its parent's answers.
+    counted = _aspect_masks(by, keys, f, aspects) if Dimension.ASPECT in by else None
+    if counted is None:
+        cell_rows = _cells(keys, group_columns, f, path_of)
+        reason_rows = _reasons(keys, group_columns, f, path_of)
+    else:
+        cell_rows, reason_rows = counted
     counts: list[dict[tuple[str, ...], list[int]]] = [defaultdict(lambda: [0, 0]) for _ in by]
-    for path, answers, unhappy in _cells(by, keys, group_columns, f, aspects, path_of):
+    for path, answers, unhappy in cell_rows:
         for level in range(depth):
             total = counts[level][path[: level + 1]]
             total[0] += answers
             total[1] += unhappy
-
     reason_counts: list[dict[tuple[str, ...], dict[str, int]]] = [
         defaultdict(lambda: defaultdict(int)) for _ in by
     ]
-    reason: Any = AnswerReason.reason
-    unhappy_answer = dissatisfied
-    if db.session.get_bind().dialect.name == "sqlite":
-        # Neither the score nor the reason as an index key: SQLite then reads the
-        # reasons in table order and looks each answer up, instead of every aspect's
-        # dissatisfied answers through (aspect, score) and their reasons one by one
-        # (half the time on the bench data). A filter's indexes still lead.
-        reason = AnswerReason.reason.concat("")
-        unhappy_answer = Answer.score + 0 <= DISSATISFIED_MAX
-    for row in db.session.execute(
-        matching_answers(select(*keys, reason, func.count()), f)
-        .join(AnswerReason, AnswerReason.answer_id == Answer.id)
-        .where(unhappy_answer)
-        .group_by(*group_columns, reason)
-    ):
-        path = path_of(row)
+    for path, reason, n in reason_rows:
         for level in range(depth):
-            reason_counts[level][path[: level + 1]][row[depth]] += int(row[depth + 1])
+            reason_counts[level][path[: level + 1]][reason] += n
 
     cells = {path for path, c in counts[-1].items() if c[1] > 0}
     texts = _node_comments(keys, f, comments_limit, cells, path_of) if comments_limit > 0 else {}
@@ -262,34 +256,55 @@ def _path_maker(by: Sequence[Dimension], aspects: dict[int, str]) -> PathMaker:
 
 
 def _cells(
-    by: Sequence[Dimension],
-    keys: list[Any],
-    group_columns: list[Any],
-    f: ResponseFilter,
-    aspects: dict[int, str],
-    path_of: PathMaker,
-) -> Iterator[tuple[tuple[str, ...], int, int]]:
+    keys: list[Any], group_columns: list[Any], f: ResponseFilter, path_of: PathMaker
+) -> list[tuple[tuple[str, ...], int, int]]:
     """Each finest cell's path of keys, its answers and its dissatisfied answers."""
-    if Dimension.ASPECT in by:
-        masked = _aspect_masks(by, keys, f, aspects)
-        if masked is not None:
-            yield from masked
-            return
     dissatisfied = Answer.score <= DISSATISFIED_MAX
-    depth = len(by)
-    for row in db.session.execute(
-        matching_answers(
-            select(*keys, func.count(Answer.id), func.sum(case((dissatisfied, 1), else_=0))), f
-        ).group_by(*group_columns)
-    ):
-        yield path_of(row), int(row[depth]), int(row[depth + 1] or 0)
+    depth = len(keys)
+    return [
+        (path_of(row), int(row[depth]), int(row[depth + 1] or 0))
+        for row in db.session.execute(
+            matching_answers(
+                select(*keys, func.count(Answer.id), func.sum(case((dissatisfied, 1), else_=0))),
+                f,
+            ).group_by(*group_columns)
+        )
+    ]
+
+
+def _reason_terms() -> tuple[Any, ColumnElement[bool]]:
+    """The reason column and the dissatisfied condition of the reasons' GROUP BY."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        # Neither the score nor the reason as an index key: SQLite then reads the
+        # reasons in table order and looks each answer up, instead of every aspect's
+        # dissatisfied answers through (aspect, score) and their reasons one by one
+        # (half the time on the bench data). A filter's indexes still lead.
+        return AnswerReason.reason.concat(""), Answer.score + 0 <= DISSATISFIED_MAX
+    return AnswerReason.reason, Answer.score <= DISSATISFIED_MAX
+
+
+def _reasons(
+    keys: list[Any], group_columns: list[Any], f: ResponseFilter, path_of: PathMaker
+) -> list[tuple[tuple[str, ...], str, int]]:
+    """Each finest cell's path, a reason given for its dissatisfied answers, how often."""
+    reason, unhappy_answer = _reason_terms()
+    depth = len(keys)
+    return [
+        (path_of(row), str(row[depth]), int(row[depth + 1]))
+        for row in db.session.execute(
+            matching_answers(select(*keys, reason, func.count()), f)
+            .join(AnswerReason, AnswerReason.answer_id == Answer.id)
+            .where(unhappy_answer)
+            .group_by(*group_columns, reason)
+        )
+    ]
 
 
 def _aspect_masks(
     by: Sequence[Dimension], keys: list[Any], f: ResponseFilter, aspects: dict[int, str]
-) -> list[tuple[tuple[str, ...], int, int]] | None:
-    """The cells when one level is the aspect: None when an aspect's id is too large
-    to be a bit.
+) -> tuple[list[tuple[tuple[str, ...], int, int]], list[tuple[tuple[str, ...], str, int]]] | None:
+    """The cells and their reasons (as `_cells` and `_reasons`) in one statement when
+    one level is the aspect: None when an aspect's id is too large to be a bit.
 
     Grouping every answer by its cell joined every answer to its response and account
     (on PostgreSQL a hash of the whole registry, on SQLite two look-ups per answer)
@@ -297,8 +312,10 @@ def _aspect_masks(
     spilling to disk). Here the matching answers are grouped by response (on SQLite
     in the order of the (response, aspect) index) into two bit sets, the aspects
     answered and those answered 1-2; each response then looks up its other keys once
-    (its account by primary key), responses are grouped by those keys and the bit
-    sets, a few rows per key, and Python counts each bit of each group.
+    (its account by primary key), and that table of responses (materialised once) is
+    grouped by those keys and the bit sets, a few rows per key (Python counts each
+    bit of each group), and joined to the dissatisfied answers' reasons for theirs,
+    instead of a second look-up of every reason's response and account.
     """
     if any(not 0 <= aspect_id < _MASK_BITS for aspect_id in aspects):
         return None
@@ -318,24 +335,61 @@ def _aspect_masks(
             f,
         )
         .group_by(Answer.response_id)
-        .subquery()
+        .subquery("per_response")
     )
-    groups = [*others, per_response.c.answered, per_response.c.unhappy]
-    statement = _with_response_keys(
-        select(*groups, func.count()).select_from(per_response), per_response.c.response_id
-    ).group_by(*groups)
+    keyed = (
+        _with_response_keys(
+            select(per_response, *others).select_from(per_response), per_response.c.response_id
+        )
+        .cte("keyed")
+        .prefix_with("MATERIALIZED")
+    )
+    rest = [keyed.c[key.name] for key in others]
+    cells = select(
+        literal(0, Integer).label("kind"),
+        *rest,
+        keyed.c.answered.label("a"),
+        keyed.c.unhappy.label("b"),
+        cast(null(), String).label("reason"),
+        func.count().label("n"),
+    ).group_by(*rest, keyed.c.answered, keyed.c.unhappy)
+    reason, unhappy_answer = _reason_terms()
+    # Every condition of `f` again: the keyed responses hold every answer of theirs.
+    reasons = (
+        matching_answers(
+            select(
+                literal(1, Integer).label("kind"),
+                *rest,
+                cast(Answer.aspect_id, BigInteger).label("a"),
+                cast(null(), BigInteger).label("b"),
+                reason.label("reason"),
+                func.count().label("n"),
+            ),
+            f,
+        )
+        .join(AnswerReason, AnswerReason.answer_id == Answer.id)
+        .join(keyed, keyed.c.response_id == Answer.response_id)
+        .where(unhappy_answer)
+        .group_by(*rest, Answer.aspect_id, reason)
+    )
     counts: dict[tuple[str, ...], list[int]] = defaultdict(lambda: [0, 0])
+    reason_rows: list[tuple[tuple[str, ...], str, int]] = []
     n = len(others)
-    for row in db.session.execute(statement):
-        rest = tuple(group_key(v) for v in row[:n])
-        answered, unhappy, responses = int(row[n]), int(row[n + 1]), int(row[n + 2])
+    for row in db.session.execute(union_all(cells, reasons)):
+        kind, keys_of_rest = row[0], tuple(group_key(v) for v in row[1 : 1 + n])
+        a, b, reason_code, count = row[1 + n :]
+        if kind == 1:
+            path = (*keys_of_rest[:at], aspects[int(a)], *keys_of_rest[at:])
+            reason_rows.append((path, str(reason_code), int(count)))
+            continue
+        answered, unhappy, responses = int(a), int(b), int(count)
         for aspect_id, code in aspects.items():
             if answered >> aspect_id & 1:
-                cell = counts[(*rest[:at], code, *rest[at:])]
+                cell = counts[(*keys_of_rest[:at], code, *keys_of_rest[at:])]
                 cell[0] += responses
                 if unhappy >> aspect_id & 1:
                     cell[1] += responses
-    return [(path, answers, unhappy) for path, (answers, unhappy) in counts.items()]
+    return [(path, c[0], c[1]) for path, c in counts.items()], reason_rows
 
 
 def _with_response_keys(stmt: Select[Any], response_id: Any) -> Select[Any]:
