@@ -161,7 +161,10 @@ def dissatisfaction_drilldown(
         cell_rows = _cells(keys, group_columns, f, path_of)
         reason_rows = _reasons(keys, group_columns, f, path_of)
     else:
-        cell_rows, reason_rows = counted
+        cell_rows, masked_reasons = counted
+        reason_rows = (
+            _reasons(keys, group_columns, f, path_of) if masked_reasons is None else masked_reasons
+        )
     counts: list[dict[tuple[str, ...], list[int]]] = [defaultdict(lambda: [0, 0]) for _ in by]
     for path, answers, unhappy in cell_rows:
         for level in range(depth):
@@ -302,9 +305,13 @@ def _reasons(
 
 def _aspect_masks(
     by: Sequence[Dimension], keys: list[Any], f: ResponseFilter, aspects: dict[int, str]
-) -> tuple[list[tuple[tuple[str, ...], int, int]], list[tuple[tuple[str, ...], str, int]]] | None:
-    """The cells and their reasons (as `_cells` and `_reasons`) in one statement when
-    one level is the aspect: None when an aspect's id is too large to be a bit.
+) -> (
+    tuple[list[tuple[tuple[str, ...], int, int]], list[tuple[tuple[str, ...], str, int]] | None]
+    | None
+):
+    """The cells and, on PostgreSQL, their reasons (as `_cells` and `_reasons`; None
+    on SQLite) in one statement when one level is the aspect: None when an aspect's id
+    is too large to be a bit.
 
     Grouping every answer by its cell joined every answer to its response and account
     (on PostgreSQL a hash of the whole registry, on SQLite two look-ups per answer)
@@ -312,19 +319,21 @@ def _aspect_masks(
     spilling to disk). Here the matching answers are grouped by response (on SQLite
     in the order of the (response, aspect) index) into two bit sets, the aspects
     answered and those answered 1-2; each response then looks up its other keys once
-    (its account by primary key), and that table of responses (materialised once) is
-    grouped by those keys and the bit sets, a few rows per key (Python counts each
-    bit of each group), and joined to the dissatisfied answers' reasons for theirs,
-    instead of a second look-up of every reason's response and account.
+    (its account by primary key), and that table of responses is grouped by those
+    keys and the bit sets, a few rows per key (Python counts each bit of each group).
+    On PostgreSQL the table is materialised once and also joined to the dissatisfied
+    answers' reasons for their keys, instead of a second join of every reason to the
+    responses and accounts (raw, 100,000 answers: 84 -> 72 ms for both).
     """
     if any(not 0 <= aspect_id < _MASK_BITS for aspect_id in aspects):
         return None
     at = list(by).index(Dimension.ASPECT)
     others = [key for i, key in enumerate(keys) if i != at]
     bit = cast(literal_column("1"), BigInteger).op("<<")(Answer.aspect_id)
+    sqlite = db.session.get_bind().dialect.name == "sqlite"
     # (response, aspect) is unique: within a response the bits are distinct, so their
     # sum is their union; PostgreSQL's sum of bigints would be a numeric, bit_or is not.
-    union = func.sum if db.session.get_bind().dialect.name == "sqlite" else func.bit_or
+    union = func.sum if sqlite else func.bit_or
     per_response = (
         matching_answers(
             select(
@@ -337,12 +346,17 @@ def _aspect_masks(
         .group_by(Answer.response_id)
         .subquery("per_response")
     )
+    keyed_responses = _with_response_keys(
+        select(per_response, *others).select_from(per_response), per_response.c.response_id
+    )
+    # SQLite reads such a table back slower than its reasons' own look-ups cost (they
+    # follow each reason's answer, response and account by primary key): there the
+    # reasons keep their own statement.
+    joined = not sqlite
     keyed = (
-        _with_response_keys(
-            select(per_response, *others).select_from(per_response), per_response.c.response_id
-        )
-        .cte("keyed")
-        .prefix_with("MATERIALIZED")
+        keyed_responses.cte("keyed").prefix_with("MATERIALIZED")
+        if joined
+        else keyed_responses.subquery("keyed")
     )
     rest = [keyed.c[key.name] for key in others]
     cells = select(
@@ -375,7 +389,7 @@ def _aspect_masks(
     counts: dict[tuple[str, ...], list[int]] = defaultdict(lambda: [0, 0])
     reason_rows: list[tuple[tuple[str, ...], str, int]] = []
     n = len(others)
-    for row in db.session.execute(union_all(cells, reasons)):
+    for row in db.session.execute(union_all(cells, reasons) if joined else cells):
         kind, keys_of_rest = row[0], tuple(group_key(v) for v in row[1 : 1 + n])
         a, b, reason_code, count = row[1 + n :]
         if kind == 1:
@@ -389,7 +403,7 @@ def _aspect_masks(
                 cell[0] += responses
                 if unhappy >> aspect_id & 1:
                     cell[1] += responses
-    return [(path, c[0], c[1]) for path, c in counts.items()], reason_rows
+    return [(path, c[0], c[1]) for path, c in counts.items()], reason_rows if joined else None
 
 
 def _with_response_keys(stmt: Select[Any], response_id: Any) -> Select[Any]:
