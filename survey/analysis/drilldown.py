@@ -7,7 +7,8 @@ nodes (SQL counts; Python adds cells up into nodes). With the aspect as a level,
 tiny read of the aspects' ids and codes comes first: the queries key the aspect by
 the answer's own aspect_id (no join of every answer to the aspects) and Python names
 it, and the counts come from per-response bit sets (each response and its account
-looked up once, not once per answer; SQLite also groups by sorting every row); under a
+looked up once, not once per answer; SQLite also groups by sorting every row), on
+PostgreSQL in one statement with the reasons; under a
 weight (ACCOUNTS, REVENUE, DESIGN) one more, a UNION ALL of one GROUP BY per level:
 an account can sit in several cells of a node, so a node's Σw² over its accounts is
 not the sum of its cells'.
