@@ -13,6 +13,7 @@ from sqlalchemy import event, func, literal, select, union_all
 
 from survey.analysis import Dimension, ResponseFilter
 from survey.analysis import drilldown as module
+from survey.analysis import drilldown_cells as counting
 from survey.analysis.filters import matching_answers
 from survey.clock import utcnow
 from survey.db import db
@@ -30,7 +31,7 @@ def window_texts(
     f: ResponseFilter,
     limit: int,
     _cells: set[tuple[str, ...]],
-    path_of: module.PathMaker,
+    path_of: counting.PathMaker,
 ) -> dict[tuple[str, ...], list[module._Text]]:
     """The texts as the drill-down read them before: every text of every cell ranked
     by a window (newest first, reason text before comment, higher id first)."""
@@ -200,7 +201,7 @@ def test_same_tree_as_the_window_over_every_text(
     with app.app_context():
         new = dissatisfaction_drilldown(by, f, locale="zh", comments_limit=limit)
         # The code before: cells by one GROUP BY over every answer, texts by the window.
-        monkeypatch.setattr(module, "_aspect_masks", lambda *_args: None)
+        monkeypatch.setattr(counting, "_aspect_masks", lambda *_args: None)
         monkeypatch.setattr(module, "_node_comments", window_texts)
         old = dissatisfaction_drilldown(by, f, locale="zh", comments_limit=limit)
     assert new == old
@@ -262,8 +263,8 @@ def test_an_aspect_id_too_large_for_a_bit_counts_the_plain_way(
     by = [Dimension.TIER, Dimension.ASPECT]
     with app.app_context():
         masked = dissatisfaction_drilldown(by)
-        monkeypatch.setattr(module, "_MASK_BITS", 1)  # every aspect id is now too large
-        assert module._aspect_masks(by, [], ResponseFilter(), module._aspect_codes()) is None
+        monkeypatch.setattr(counting, "_MASK_BITS", 1)  # every aspect id is now too large
+        assert counting._aspect_masks(by, [], ResponseFilter(), counting.aspect_codes()) is None
         plain = dissatisfaction_drilldown(by)
     assert masked == plain
     assert [(n.key, n.answers, n.dissatisfied) for n in plain] == [("A", 8, 4), ("B", 4, 4)]

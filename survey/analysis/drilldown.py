@@ -1,14 +1,10 @@
 """Where dissatisfaction sits: the dissatisfied answers (scores 1-2) split by one
 dimension after another, each node with its top reasons and newest comments.
 
-Two GROUP BY queries over the finest cells (counts, reasons) and one for the newest
+The finest cells' counts and reasons (survey.analysis.drilldown_cells: two GROUP BY
+queries, one on PostgreSQL with the aspect as a level) and one query for the newest
 texts, read newest first only as far as needed, whatever the depth and the number of
-nodes (SQL counts; Python adds cells up into nodes). With the aspect as a level, one
-tiny read of the aspects' ids and codes comes first: the queries key the aspect by
-the answer's own aspect_id (no join of every answer to the aspects) and Python names
-it, and the counts come from per-response bit sets (each response and its account
-looked up once, not once per answer; SQLite also groups by sorting every row), on
-PostgreSQL in one statement with the reasons; under a
+nodes (SQL counts; Python adds cells up into nodes); under a
 weight (ACCOUNTS, REVENUE, DESIGN) one more, a UNION ALL of one GROUP BY per level:
 an account can sit in several cells of a node, so a node's Σw² over its accounts is
 not the sum of its cells'.
@@ -17,31 +13,31 @@ not the sum of its cells'.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
-    ColumnElement,
     Integer,
-    Select,
-    String,
     and_,
-    case,
     cast,
     func,
     literal,
-    literal_column,
     null,
     or_,
     select,
     union_all,
 )
-from sqlalchemy.engine import CursorResult
-from sqlalchemy.sql import Executable
 
+from survey.analysis.drilldown_cells import (
+    PathMaker,
+    aspect_codes,
+    cells_and_reasons,
+    path_maker,
+    read_column,
+    run_rows,
+)
 from survey.analysis.filters import (
     DEFAULT_MIN_GROUP_SIZE,
     Dimension,
@@ -59,7 +55,7 @@ from survey.analysis.reasons import ReasonShare, reason_shares
 from survey.analysis.weighting import per_account, weighted_answers
 from survey.db import db
 from survey.errors import InvalidInputError
-from survey.models import Answer, AnswerReason, Aspect, Contact, KeyAccount, Response
+from survey.models import Answer, Response
 from survey.scale import DISSATISFIED_MAX
 from survey.statistics import kish_effective_n, weighted_wilson_interval, wilson_interval
 
@@ -151,23 +147,14 @@ def dissatisfaction_drilldown(
     validate_response_filter(f)
     locale = resolve_locale(locale)
     depth = len(by)
-    aspects = _aspect_codes() if Dimension.ASPECT in by else {}
-    keys = [_read_column(d).label(f"k{i}") for i, d in enumerate(by)]
-    group_columns = [_read_column(d) for d in by]
-    path_of = _path_maker(by, aspects)
+    aspects = aspect_codes() if Dimension.ASPECT in by else {}
+    keys = [read_column(d).label(f"k{i}") for i, d in enumerate(by)]
+    path_of = path_maker(by, aspects)
 
     # Each answer sits in exactly one finest cell, so a coarser node's counts and
     # reasons are the sums of its cells': one pass over the answers, not one per level.
     # No HAVING here: a cell without complaints still counts towards its parent's answers.
-    counted = _aspect_masks(by, keys, f, aspects) if Dimension.ASPECT in by else None
-    if counted is None:
-        cell_rows = _cells(keys, group_columns, f, path_of)
-        reason_rows = _reasons(keys, group_columns, f, path_of)
-    else:
-        cell_rows, masked_reasons = counted
-        reason_rows = (
-            _reasons(keys, group_columns, f, path_of) if masked_reasons is None else masked_reasons
-        )
+    cell_rows, reason_rows = cells_and_reasons(by, keys, f, aspects, path_of)
     counts: list[dict[tuple[str, ...], list[int]]] = [defaultdict(lambda: [0, 0]) for _ in by]
     for path, answers, unhappy in cell_rows:
         for level in range(depth):
@@ -225,216 +212,6 @@ def dissatisfaction_drilldown(
             )
         children = parents
     return sorted(children.get((), []), key=_most_dissatisfied)
-
-
-def _run(stmt: Executable, **options: Any) -> CursorResult[Any]:
-    """`stmt`'s rows on the session's connection (its transaction) past the ORM's
-    result handling, which costs more than reading a row does (as survey.db.read_rows;
-    `options` are execution options, e.g. yield_per). Pending changes are flushed first,
-    as `db.session.execute` would."""
-    session = db.session()
-    if session.autoflush:
-        session.flush()
-    return session.connection().execute(stmt, execution_options=options)
-
-
-#: An aspect's answers are one bit of a 64-bit integer (see _aspect_masks).
-_MASK_BITS = 62
-
-#: A row's key values, as read, to the path of string keys of its cell.
-PathMaker = Callable[[Sequence[Any]], tuple[str, ...]]
-
-
-def _aspect_codes() -> dict[int, str]:
-    """Each aspect's code by its id (a handful of rows)."""
-    return {int(i): str(code) for i, code in _run(select(Aspect.id, Aspect.code))}
-
-
-def _read_column(dimension: Dimension) -> Any:
-    """The column the drill-down reads `dimension` from: the aspect as the answer's
-    aspect_id (named by `_path_maker`; codes are unique, so the same groups), which
-    spares joining every answer to the aspects; any other as `group_column`."""
-    return Answer.aspect_id if dimension is Dimension.ASPECT else group_column(dimension)
-
-
-def _path_maker(by: Sequence[Dimension], aspects: dict[int, str]) -> PathMaker:
-    """The path of string keys from a row's first len(by) values (`_read_column`'s)."""
-    depth = len(by)
-    if Dimension.ASPECT not in by:
-        return lambda row: tuple(group_key(v) for v in row[:depth])
-    at = list(by).index(Dimension.ASPECT)
-
-    def path(row: Sequence[Any]) -> tuple[str, ...]:
-        keys = [group_key(v) for v in row[:depth]]
-        keys[at] = aspects[int(row[at])]
-        return tuple(keys)
-
-    return path
-
-
-def _cells(
-    keys: list[Any], group_columns: list[Any], f: ResponseFilter, path_of: PathMaker
-) -> list[tuple[tuple[str, ...], int, int]]:
-    """Each finest cell's path of keys, its answers and its dissatisfied answers."""
-    dissatisfied = Answer.score <= DISSATISFIED_MAX
-    depth = len(keys)
-    return [
-        (path_of(row), int(row[depth]), int(row[depth + 1] or 0))
-        for row in _run(
-            matching_answers(
-                select(*keys, func.count(Answer.id), func.sum(case((dissatisfied, 1), else_=0))),
-                f,
-            ).group_by(*group_columns)
-        )
-    ]
-
-
-def _reason_terms() -> tuple[Any, ColumnElement[bool]]:
-    """The reason column and the dissatisfied condition of the reasons' GROUP BY."""
-    if db.session.get_bind().dialect.name == "sqlite":
-        # Neither the score nor the reason as an index key: SQLite then reads the
-        # reasons in table order and looks each answer up, instead of every aspect's
-        # dissatisfied answers through (aspect, score) and their reasons one by one
-        # (half the time on the bench data). A filter's indexes still lead.
-        return AnswerReason.reason.concat(""), Answer.score + 0 <= DISSATISFIED_MAX
-    return AnswerReason.reason, Answer.score <= DISSATISFIED_MAX
-
-
-def _reasons(
-    keys: list[Any], group_columns: list[Any], f: ResponseFilter, path_of: PathMaker
-) -> list[tuple[tuple[str, ...], str, int]]:
-    """Each finest cell's path, a reason given for its dissatisfied answers, how often."""
-    reason, unhappy_answer = _reason_terms()
-    depth = len(keys)
-    return [
-        (path_of(row), str(row[depth]), int(row[depth + 1]))
-        for row in _run(
-            matching_answers(select(*keys, reason, func.count()), f)
-            .join(AnswerReason, AnswerReason.answer_id == Answer.id)
-            .where(unhappy_answer)
-            .group_by(*group_columns, reason)
-        )
-    ]
-
-
-def _aspect_masks(
-    by: Sequence[Dimension], keys: list[Any], f: ResponseFilter, aspects: dict[int, str]
-) -> (
-    tuple[list[tuple[tuple[str, ...], int, int]], list[tuple[tuple[str, ...], str, int]] | None]
-    | None
-):
-    """The cells and, on PostgreSQL, their reasons (as `_cells` and `_reasons`; None
-    on SQLite) in one statement when one level is the aspect: None when an aspect's id
-    is too large to be a bit.
-
-    Grouping every answer by its cell joined every answer to its response and account
-    (on PostgreSQL a hash of the whole registry, on SQLite two look-ups per answer)
-    and, on SQLite, sorted every answer (at 1,000,000 answers most of the drill-down,
-    spilling to disk). Here the matching answers are grouped by response (on SQLite
-    in the order of the (response, aspect) index) into two bit sets, the aspects
-    answered and those answered 1-2; each response then looks up its other keys once
-    (its account by primary key), and that table of responses is grouped by those
-    keys and the bit sets, a few rows per key (Python counts each bit of each group).
-    On PostgreSQL the table is materialised once and also joined to the dissatisfied
-    answers' reasons for their keys, instead of a second join of every reason to the
-    responses and accounts (raw, 100,000 answers: 84 -> 72 ms for both).
-    """
-    if any(not 0 <= aspect_id < _MASK_BITS for aspect_id in aspects):
-        return None
-    at = list(by).index(Dimension.ASPECT)
-    others = [key for i, key in enumerate(keys) if i != at]
-    bit = cast(literal_column("1"), BigInteger).op("<<")(Answer.aspect_id)
-    sqlite = db.session.get_bind().dialect.name == "sqlite"
-    # (response, aspect) is unique: within a response the bits are distinct, so their
-    # sum is their union; PostgreSQL's sum of bigints would be a numeric, bit_or is not.
-    union = func.sum if sqlite else func.bit_or
-    per_response = (
-        matching_answers(
-            select(
-                Answer.response_id.label("response_id"),
-                union(bit).label("answered"),
-                union(case((Answer.score <= DISSATISFIED_MAX, bit), else_=0)).label("unhappy"),
-            ),
-            f,
-        )
-        .group_by(Answer.response_id)
-        .subquery("per_response")
-    )
-    keyed_responses = _with_response_keys(
-        select(per_response, *others).select_from(per_response), per_response.c.response_id
-    )
-    # SQLite reads such a table back slower than its reasons' own look-ups cost (they
-    # follow each reason's answer, response and account by primary key): there the
-    # reasons keep their own statement.
-    joined = not sqlite
-    keyed = (
-        keyed_responses.cte("keyed").prefix_with("MATERIALIZED")
-        if joined
-        else keyed_responses.subquery("keyed")
-    )
-    rest = [keyed.c[key.name] for key in others]
-    cells = select(
-        literal(0, Integer).label("kind"),
-        *rest,
-        keyed.c.answered.label("a"),
-        keyed.c.unhappy.label("b"),
-        cast(null(), String).label("reason"),
-        func.count().label("n"),
-    ).group_by(*rest, keyed.c.answered, keyed.c.unhappy)
-    reason, unhappy_answer = _reason_terms()
-    # Every condition of `f` again: the keyed responses hold every answer of theirs.
-    reasons = (
-        matching_answers(
-            select(
-                literal(1, Integer).label("kind"),
-                *rest,
-                cast(Answer.aspect_id, BigInteger).label("a"),
-                cast(null(), BigInteger).label("b"),
-                reason.label("reason"),
-                func.count().label("n"),
-            ),
-            f,
-        )
-        .join(AnswerReason, AnswerReason.answer_id == Answer.id)
-        .join(keyed, keyed.c.response_id == Answer.response_id)
-        .where(unhappy_answer)
-        .group_by(*rest, Answer.aspect_id, reason)
-    )
-    counts: dict[tuple[str, ...], list[int]] = defaultdict(lambda: [0, 0])
-    reason_rows: list[tuple[tuple[str, ...], str, int]] = []
-    n = len(others)
-    for row in _run(union_all(cells, reasons) if joined else cells):
-        kind, keys_of_rest = row[0], tuple(group_key(v) for v in row[1 : 1 + n])
-        a, b, reason_code, count = row[1 + n :]
-        if kind == 1:
-            path = (*keys_of_rest[:at], aspects[int(a)], *keys_of_rest[at:])
-            reason_rows.append((path, str(reason_code), int(count)))
-            continue
-        answered, unhappy, responses = int(a), int(b), int(count)
-        for aspect_id, code in aspects.items():
-            if answered >> aspect_id & 1:
-                cell = counts[(*keys_of_rest[:at], code, *keys_of_rest[at:])]
-                cell[0] += responses
-                if unhappy >> aspect_id & 1:
-                    cell[1] += responses
-    return [(path, c[0], c[1]) for path, c in counts.items()], reason_rows if joined else None
-
-
-def _with_response_keys(stmt: Select[Any], response_id: Any) -> Select[Any]:
-    """`stmt` over rows of one response each (`response_id`), with the response, its
-    account and its respondent joined when its columns read them (as
-    matching_answers joins them: every response has one account; a respondent may be
-    gone)."""
-    read = set(stmt.columns_clause_froms)
-    need_account = KeyAccount.__table__ in read
-    need_contact = Contact.__table__ in read
-    if need_account or need_contact or Response.__table__ in read:
-        stmt = stmt.join(Response, Response.id == response_id)
-    if need_account:
-        stmt = stmt.join(KeyAccount, KeyAccount.id == Response.account_id)
-    if need_contact:
-        stmt = stmt.outerjoin(Contact, Contact.id == Response.contact_id)
-    return stmt
 
 
 def _weighted_levels(
@@ -567,7 +344,7 @@ def _node_comments(
                     open_cells.discard(cell)
         batch.clear()
 
-    rows = _run(stmt, yield_per=_TEXT_BATCH)
+    rows = run_rows(stmt, yield_per=_TEXT_BATCH)
     try:
         for row in rows:
             at = row[n]
