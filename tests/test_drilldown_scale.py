@@ -13,7 +13,8 @@ from sqlalchemy import event, func, literal, select, union_all
 
 from survey.analysis import Dimension, ResponseFilter
 from survey.analysis import drilldown as module
-from survey.analysis.filters import group_key, matching_answers
+from survey.analysis import drilldown_cells as counting
+from survey.analysis.filters import matching_answers
 from survey.clock import utcnow
 from survey.db import db
 from survey.models import Answer, Response
@@ -26,7 +27,11 @@ dissatisfaction_drilldown = module.dissatisfaction_drilldown
 
 
 def window_texts(
-    keys: list[Any], f: ResponseFilter, limit: int, _cells: set[tuple[str, ...]]
+    keys: list[Any],
+    f: ResponseFilter,
+    limit: int,
+    _cells: set[tuple[str, ...]],
+    path_of: counting.PathMaker,
 ) -> dict[tuple[str, ...], list[module._Text]]:
     """The texts as the drill-down read them before: every text of every cell ranked
     by a window (newest first, reason text before comment, higher id first)."""
@@ -80,9 +85,7 @@ def window_texts(
     n = len(keys)
     for row in rows:
         text, at, kind, tiebreak, account = row[n : n + 5]
-        result[tuple(group_key(v) for v in row[:n])].append(
-            module._Text(at, int(kind), int(tiebreak), text, int(account))
-        )
+        result[path_of(row)].append(module._Text(at, int(kind), int(tiebreak), text, int(account)))
     return result
 
 
@@ -184,6 +187,11 @@ def test_newest_texts_with_ties(app: Any, tied: None) -> None:
         ([Dimension.REGION, Dimension.MONTH, Dimension.ASPECT], None),
         ([Dimension.ASPECT], ResponseFilter(tier="A")),
         ([Dimension.TIER, Dimension.ASPECT], ResponseFilter(score_at_most=1)),
+        # Response-level filters and keys around the per-response bit sets.
+        ([Dimension.CAMPAIGN, Dimension.ASPECT], ResponseFilter(since=T1.date(), channel="web")),
+        ([Dimension.ASPECT, Dimension.MONTH], ResponseFilter(aspect="delivery")),
+        ([Dimension.ASPECT, Dimension.CONTACT_ROLE], ResponseFilter(score_at_least=2)),
+        ([Dimension.ASPECT, Dimension.REGION, Dimension.TIER], ResponseFilter(region="华北")),
     ],
 )
 @pytest.mark.parametrize("limit", [1, 2, 3, 20])
@@ -193,11 +201,60 @@ def test_same_tree_as_the_window_over_every_text(
     with app.app_context():
         new = dissatisfaction_drilldown(by, f, locale="zh", comments_limit=limit)
         # The code before: cells by one GROUP BY over every answer, texts by the window.
-        monkeypatch.setattr(module, "_aspect_masks", lambda *_args: None)
+        monkeypatch.setattr(counting, "_aspect_masks", lambda *_args: None)
         monkeypatch.setattr(module, "_node_comments", window_texts)
         old = dissatisfaction_drilldown(by, f, locale="zh", comments_limit=limit)
     assert new == old
     assert any(n.comments for n in new)
+
+
+def test_cells_and_reasons_of_one_statement(app: Any, tied: None) -> None:
+    """Exact cells and reasons by aspect and tier (the bit sets and the reasons joined
+    to the keyed responses): a cell without a complaint counts towards its parent's
+    answers and makes no node; a complaint without a reason makes no reason."""
+    with app.app_context():
+        tree = dissatisfaction_drilldown([Dimension.ASPECT, Dimension.TIER], locale="en")
+    assert [
+        (
+            n.key,
+            n.answers,
+            n.dissatisfied,
+            [(r.reason, r.count) for r in n.top_reasons],
+            [
+                (c.key, c.answers, c.dissatisfied, [(r.reason, r.count) for r in c.top_reasons])
+                for c in n.children
+            ],
+        )
+        for n in tree
+    ] == [
+        (
+            "delivery",
+            5,
+            4,
+            [("delivery", 4), ("process", 2)],
+            [
+                ("A", 4, 3, [("delivery", 3), ("process", 1)]),
+                ("B", 1, 1, [("delivery", 1), ("process", 1)]),
+            ],
+        ),
+        (
+            "overall",
+            2,
+            2,
+            [("price", 1), ("service", 1)],
+            [("B", 2, 2, [("price", 1), ("service", 1)])],
+        ),
+        (
+            "price",
+            3,
+            2,
+            [("price", 2), ("competitor_offer", 1)],
+            [
+                ("A", 2, 1, [("price", 1)]),
+                ("B", 1, 1, [("price", 1), ("competitor_offer", 1)]),
+            ],
+        ),
+    ]
 
 
 def test_an_aspect_id_too_large_for_a_bit_counts_the_plain_way(
@@ -206,8 +263,8 @@ def test_an_aspect_id_too_large_for_a_bit_counts_the_plain_way(
     by = [Dimension.TIER, Dimension.ASPECT]
     with app.app_context():
         masked = dissatisfaction_drilldown(by)
-        monkeypatch.setattr(module, "_MASK_BITS", 1)  # every aspect id is now too large
-        assert module._aspect_masks(by, [], ResponseFilter()) is None
+        monkeypatch.setattr(counting, "_MASK_BITS", 1)  # every aspect id is now too large
+        assert counting._aspect_masks(by, [], ResponseFilter(), counting.aspect_codes()) is None
         plain = dissatisfaction_drilldown(by)
     assert masked == plain
     assert [(n.key, n.answers, n.dissatisfied) for n in plain] == [("A", 8, 4), ("B", 4, 4)]
@@ -234,7 +291,6 @@ def test_statements_do_not_grow_with_the_data(app: Any, tied: None) -> None:
         small = count([Dimension.ASPECT, Dimension.TIER])
         deep = count([Dimension.ACCOUNT_MANAGER, Dimension.ASPECT, Dimension.TIER])
         accounts_only = count([Dimension.ACCOUNT_MANAGER, Dimension.TIER])
-        sqlite = db.engine.dialect.name == "sqlite"
         more = [make_account(f"M{i}", tier="C") for i in range(30)]
         campaign, _ = make_campaign("2026 Q2", accounts=more)
         for i, account in enumerate(more):
@@ -249,7 +305,9 @@ def test_statements_do_not_grow_with_the_data(app: Any, tied: None) -> None:
             )
         db.session.commit()
         large = count([Dimension.ASPECT, Dimension.TIER])
-    # Cells, reasons, texts, the aspects' labels (tiers and managers need no query);
-    # on SQLite the cells by aspect read the aspects' ids first (_aspect_masks).
+        sqlite = db.engine.dialect.name == "sqlite"
+    # With the aspect as a level: the aspects' ids and codes, the cells and the reasons
+    # (one statement on PostgreSQL), texts, the aspects' labels (tiers and managers need
+    # no query); without it: cells, reasons, texts.
     assert small == large == deep == (5 if sqlite else 4)
     assert accounts_only == 3

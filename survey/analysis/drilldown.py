@@ -1,11 +1,10 @@
 """Where dissatisfaction sits: the dissatisfied answers (scores 1-2) split by one
 dimension after another, each node with its top reasons and newest comments.
 
-Two GROUP BY queries over the finest cells (counts, reasons) and one for the newest
+The finest cells' counts and reasons (survey.analysis.drilldown_cells: two GROUP BY
+queries, one on PostgreSQL with the aspect as a level) and one query for the newest
 texts, read newest first only as far as needed, whatever the depth and the number of
-nodes (SQL counts; Python adds cells up into nodes); on SQLite with the aspect as a
-level, the counts come from per-response bit sets (one tiny read of the aspects'
-ids first), as SQLite groups by sorting every row; under a
+nodes (SQL counts; Python adds cells up into nodes); under a
 weight (ACCOUNTS, REVENUE, DESIGN) one more, a UNION ALL of one GROUP BY per level:
 an account can sit in several cells of a node, so a node's Σw² over its accounts is
 not the sum of its cells'.
@@ -14,7 +13,7 @@ not the sum of its cells'.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,17 +21,23 @@ from typing import Any
 from sqlalchemy import (
     Integer,
     and_,
-    case,
     cast,
     func,
     literal,
-    literal_column,
     null,
     or_,
     select,
     union_all,
 )
 
+from survey.analysis.drilldown_cells import (
+    PathMaker,
+    aspect_codes,
+    cells_and_reasons,
+    path_maker,
+    read_column,
+    run_rows,
+)
 from survey.analysis.filters import (
     DEFAULT_MIN_GROUP_SIZE,
     Dimension,
@@ -50,7 +55,7 @@ from survey.analysis.reasons import ReasonShare, reason_shares
 from survey.analysis.weighting import per_account, weighted_answers
 from survey.db import db
 from survey.errors import InvalidInputError
-from survey.models import Answer, AnswerReason, Aspect, Response
+from survey.models import Answer, Response
 from survey.scale import DISSATISFIED_MAX
 from survey.statistics import kish_effective_n, weighted_wilson_interval, wilson_interval
 
@@ -59,8 +64,11 @@ MAX_NODE_COMMENTS = 20
 #: How many dimensions one drill-down splits by at most: each level multiplies the
 #: cells (three levels of the largest dimensions are already thousands of them).
 MAX_DRILLDOWN_LEVELS = 3
-#: Rows of texts fetched at a time while looking for each cell's newest ones.
-_TEXT_BATCH = 1000
+#: Rows of texts fetched at a time while looking for each cell's newest ones: every row
+#: of a batch is fetched and converted, so the reading stops at most this many rows too
+#: late (at 100,000 answers it needs about 1,000 rows: batches of 1,000 fetched 2,000,
+#: a third of the texts' time on SQLite and PostgreSQL alike).
+_TEXT_BATCH = 250
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,46 +146,35 @@ def dissatisfaction_drilldown(
     f = f or ResponseFilter()
     validate_response_filter(f)
     locale = resolve_locale(locale)
-    dissatisfied = Answer.score <= DISSATISFIED_MAX
     depth = len(by)
-    keys = [group_column(d).label(f"k{i}") for i, d in enumerate(by)]
-    group_columns = [group_column(d) for d in by]
+    aspects = aspect_codes() if Dimension.ASPECT in by else {}
+    keys = [read_column(d).label(f"k{i}") for i, d in enumerate(by)]
+    path_of = path_maker(by, aspects)
 
     # Each answer sits in exactly one finest cell, so a coarser node's counts and
     # reasons are the sums of its cells': one pass over the answers, not one per level.
     # No HAVING here: a cell without complaints still counts towards its parent's answers.
+    cell_rows, reason_rows = cells_and_reasons(by, keys, f, aspects, path_of)
     counts: list[dict[tuple[str, ...], list[int]]] = [defaultdict(lambda: [0, 0]) for _ in by]
-    for path, answers, unhappy in _cells(by, keys, group_columns, f):
+    for path, answers, unhappy in cell_rows:
         for level in range(depth):
             total = counts[level][path[: level + 1]]
             total[0] += answers
             total[1] += unhappy
-
     reason_counts: list[dict[tuple[str, ...], dict[str, int]]] = [
         defaultdict(lambda: defaultdict(int)) for _ in by
     ]
-    reason: Any = AnswerReason.reason
-    unhappy_answer = dissatisfied
-    if db.session.get_bind().dialect.name == "sqlite":
-        # Neither the score nor the reason as an index key: SQLite then reads the
-        # reasons in table order and looks each answer up, instead of every aspect's
-        # dissatisfied answers through (aspect, score) and their reasons one by one
-        # (half the time on the bench data). A filter's indexes still lead.
-        reason = AnswerReason.reason.concat("")
-        unhappy_answer = Answer.score + 0 <= DISSATISFIED_MAX
-    for row in db.session.execute(
-        matching_answers(select(*keys, reason, func.count()), f)
-        .join(AnswerReason, AnswerReason.answer_id == Answer.id)
-        .where(unhappy_answer)
-        .group_by(*group_columns, reason)
-    ):
-        path = tuple(group_key(v) for v in row[:depth])
+    for path, reason, n in reason_rows:
         for level in range(depth):
-            reason_counts[level][path[: level + 1]][row[depth]] += int(row[depth + 1])
+            reason_counts[level][path[: level + 1]][reason] += n
 
     cells = {path for path, c in counts[-1].items() if c[1] > 0}
-    texts = _node_comments(keys, f, comments_limit, cells) if comments_limit > 0 else {}
-    weighted = _weighted_levels(weight, group_columns, f) if weight is not Weight.ANSWERS else None
+    texts = _node_comments(keys, f, comments_limit, cells, path_of) if comments_limit > 0 else {}
+    weighted = (
+        _weighted_levels(weight, [group_column(d) for d in by], f)
+        if weight is not Weight.ANSWERS
+        else None
+    )
 
     # The deepest level first: a node is made with its children, and never changes.
     children: dict[tuple[str, ...], list[DrilldownNode]] = defaultdict(list)
@@ -215,79 +212,6 @@ def dissatisfaction_drilldown(
             )
         children = parents
     return sorted(children.get((), []), key=_most_dissatisfied)
-
-
-#: SQLite keeps an aspect's answers as one bit of a 64-bit integer (see _aspect_masks).
-_MASK_BITS = 62
-
-
-def _cells(
-    by: Sequence[Dimension], keys: list[Any], group_columns: list[Any], f: ResponseFilter
-) -> Iterator[tuple[tuple[str, ...], int, int]]:
-    """Each finest cell's path of keys, its answers and its dissatisfied answers."""
-    if Dimension.ASPECT in by and db.session.get_bind().dialect.name == "sqlite":
-        masked = _aspect_masks(by, keys, f)
-        if masked is not None:
-            yield from masked
-            return
-    dissatisfied = Answer.score <= DISSATISFIED_MAX
-    depth = len(by)
-    for row in db.session.execute(
-        matching_answers(
-            select(*keys, func.count(Answer.id), func.sum(case((dissatisfied, 1), else_=0))), f
-        ).group_by(*group_columns)
-    ):
-        yield tuple(group_key(v) for v in row[:depth]), int(row[depth]), int(row[depth + 1] or 0)
-
-
-def _aspect_masks(
-    by: Sequence[Dimension], keys: list[Any], f: ResponseFilter
-) -> list[tuple[tuple[str, ...], int, int]] | None:
-    """The cells on SQLite when one level is the aspect: None when an aspect's id is
-    too large to be a bit.
-
-    SQLite groups by sorting every row: grouping every answer by its cell sorted
-    them all (at 1,000,000 answers most of the drill-down, spilling to disk). Here
-    the answers are grouped by response, in the order of the (response, aspect)
-    index, into two bit sets (the aspects answered, those answered 1-2); responses
-    are then grouped by their other keys and these bit sets, a sort of a few rows per
-    response, and Python counts each bit of each group.
-    """
-    aspects = {int(i): str(code) for i, code in db.session.execute(select(Aspect.id, Aspect.code))}
-    if any(not 0 <= aspect_id < _MASK_BITS for aspect_id in aspects):
-        return None
-    at = list(by).index(Dimension.ASPECT)
-    others = [key for i, key in enumerate(keys) if i != at]
-    bit = literal_column("1").op("<<")(Answer.aspect_id)
-    per_response = (
-        matching_answers(
-            select(
-                *others,
-                func.sum(bit).label("answered"),
-                func.sum(case((Answer.score <= DISSATISFIED_MAX, bit), else_=0)).label("unhappy"),
-            ),
-            f,
-        )
-        # The other keys are the response's (or its account's): one value per group.
-        .group_by(Answer.response_id)
-        .subquery()
-    )
-    other_columns = [per_response.c[key.name] for key in others]
-    statement = select(
-        *other_columns, per_response.c.answered, per_response.c.unhappy, func.count()
-    ).group_by(*other_columns, per_response.c.answered, per_response.c.unhappy)
-    counts: dict[tuple[str, ...], list[int]] = defaultdict(lambda: [0, 0])
-    n = len(others)
-    for row in db.session.execute(statement):
-        rest = tuple(group_key(v) for v in row[:n])
-        answered, unhappy, responses = int(row[n]), int(row[n + 1]), int(row[n + 2])
-        for aspect_id, code in aspects.items():
-            if answered >> aspect_id & 1:
-                cell = counts[(*rest[:at], code, *rest[at:])]
-                cell[0] += responses
-                if unhappy >> aspect_id & 1:
-                    cell[1] += responses
-    return [(path, answers, unhappy) for path, (answers, unhappy) in counts.items()]
 
 
 def _weighted_levels(
@@ -364,7 +288,11 @@ def _merge_comments(
 
 
 def _node_comments(
-    keys: list[Any], f: ResponseFilter, limit: int, cells: set[tuple[str, ...]]
+    keys: list[Any],
+    f: ResponseFilter,
+    limit: int,
+    cells: set[tuple[str, ...]],
+    path_of: PathMaker,
 ) -> dict[tuple[str, ...], list[_Text]]:
     """The newest `limit` texts per cell of `cells` (those with a dissatisfied answer):
     dissatisfied answers' reason texts and the comments of responses with a
@@ -416,7 +344,7 @@ def _node_comments(
                     open_cells.discard(cell)
         batch.clear()
 
-    rows = db.session.execute(stmt, execution_options={"yield_per": _TEXT_BATCH})
+    rows = run_rows(stmt, yield_per=_TEXT_BATCH)
     try:
         for row in rows:
             at = row[n]
@@ -425,7 +353,7 @@ def _node_comments(
                 if not open_cells:
                     break
                 at_batch = at
-            cell = tuple(group_key(v) for v in row[:n])
+            cell = path_of(row)
             if cell not in open_cells:
                 continue
             answer_id, reason_text, response_id, comment, account = row[n + 1 :]
