@@ -50,6 +50,8 @@ NAMING_CONVENTION = {
 
 #: How long SQLite waits for a lock before giving up (milliseconds).
 SQLITE_BUSY_TIMEOUT_MS = 5000
+#: How much of a SQLite database file its connections read through a memory map.
+SQLITE_MMAP_BYTES = 256 * 1024 * 1024
 
 
 class Base(DeclarativeBase):
@@ -351,7 +353,8 @@ def _json_value(value: Any) -> Any:
 
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    """WAL for concurrent readers, enforced foreign keys, and a busy timeout."""
+    """WAL for concurrent readers, enforced foreign keys, a busy timeout and reads
+    through a memory map."""
     if not isinstance(dbapi_connection, sqlite3.Connection):
         return
     cursor = dbapi_connection.cursor()
@@ -360,6 +363,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # Reads from the file mapped in memory instead of a read() per page: the
+        # drill-down, which looks up each response's account, 77 -> 63 ms at 100,000
+        # answers (`make bench`); the summary's scan is unchanged.
+        cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
     finally:
         cursor.close()
 

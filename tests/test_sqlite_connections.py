@@ -1,5 +1,6 @@
-"""survey.checkpoints: on SQLite the app's connections leave the write-ahead log to a
-background thread (one per process and database), which copies it back without
+"""The app's SQLite connections: WAL, foreign keys, a busy timeout and reads through a
+memory map (survey.db); the write-ahead log left to a background thread
+(survey.checkpoints), one per process and database, which copies it back without
 blocking anyone, stops with its engine and is started anew in a forked worker."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from flask import Flask
 from sqlalchemy import create_engine, text
 
 from survey.checkpoints import SAFETY_PAGES, running_for, watch
-from survey.db import db
+from survey.db import SQLITE_BUSY_TIMEOUT_MS, SQLITE_MMAP_BYTES, db
 from survey.registry.staff import add_staff
 
 
@@ -81,3 +82,14 @@ def test_nothing_runs_for_memory_or_other_databases(tmp_path: object) -> None:
         connection.execute(text("SELECT 1"))
     assert running_for(memory) is None
     memory.dispose()
+
+
+def test_sqlite_connections_are_set_up_for_the_app(app: Flask) -> None:
+    """WAL, foreign keys, the busy timeout and reads through a memory map."""
+    _sqlite_only(app)
+    with app.app_context():
+        pragma = db.session.connection().exec_driver_sql
+        assert pragma("PRAGMA journal_mode").scalar() == "wal"
+        assert pragma("PRAGMA foreign_keys").scalar() == 1
+        assert pragma("PRAGMA busy_timeout").scalar() == SQLITE_BUSY_TIMEOUT_MS
+        assert pragma("PRAGMA mmap_size").scalar() == SQLITE_MMAP_BYTES
