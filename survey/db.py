@@ -185,13 +185,48 @@ class RawStatement:
             _record(compiled.sql, args, started)
         if not compiled.processors:
             return [tuple(row) for row in rows]
-        out = []
-        for row in rows:
-            values = list(row)
-            for i, process in compiled.processors:
-                values[i] = process(values[i])
-            out.append(tuple(values))
-        return out
+        return _processed(rows, compiled.processors)
+
+
+#: Values nobody can change, equal only when they are the same value (no 0.0 == -0.0,
+#: no True == 1; timestamps below): a column's run of equal ones is processed once.
+_IMMUTABLE = frozenset({int, str, bytes, date, datetime})
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    if a is b:
+        return True
+    kind = type(a)
+    if kind is not type(b) or kind not in _IMMUTABLE:
+        return False
+    if kind is datetime:  # equal instants in other zones are other values
+        return a == b and a.tzinfo is b.tzinfo  # type: ignore[no-any-return]
+    return a == b  # type: ignore[no-any-return]
+
+
+def _processed(rows: Sequence[Any], processors: tuple[tuple[int, Any], ...]) -> list[Any]:
+    """The rows with each processor applied to its column. A value equal to the one
+    above it in its column (an immutable one: a timestamp, a string) reuses that one's
+    result when the result is immutable too (a JSON text's dict is made for each row):
+    a joined statement repeats its parent's columns on every child row."""
+    out = []
+    above: list[Any] = [_NOTHING] * len(processors)
+    done: list[Any] = [None] * len(processors)
+    for row in rows:
+        values = list(row)
+        for k, (i, process) in enumerate(processors):
+            value = values[i]
+            if _same_value(value, above[k]):
+                values[i] = done[k]
+            else:
+                result = values[i] = done[k] = process(value)
+                keep = result is None or type(result) in _IMMUTABLE
+                above[k] = value if keep else _NOTHING
+        out.append(tuple(values))
+    return out
+
+
+_NOTHING = object()
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,17 +5,19 @@ run past the ORM with the same rows."""
 from __future__ import annotations
 
 import gc
+import json
 import os
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
 
 from survey import reader_connections
-from survey.answers.survey_link import _OPEN, _OPEN_RAW
+from survey.answers import survey_link
+from survey.answers.survey_link import _OPEN, _OPEN_RAW, open_survey
 from survey.clock import travel_to, utcnow
-from survey.db import db, statement_time_limit
+from survey.db import _processed, db, statement_time_limit
 from survey.models import Response
 from survey.tokens import hash_token
 from web.survey_csrf import INVALID, MISSING, link_csrf_problem, link_csrf_token
@@ -23,7 +25,7 @@ from web.survey_csrf import INVALID, MISSING, link_csrf_problem, link_csrf_token
 from .conftest import csrf_token_from
 from .factories import make_account, make_campaign
 from .test_manage import add_member, sign_in
-from .test_survey_pages import CLOSES, count, open_form, valid_answers
+from .test_survey_pages import CLOSES, CODES, count, open_form, valid_answers
 
 
 @pytest.fixture
@@ -281,3 +283,71 @@ def test_a_forked_child_never_touches_its_parents_reader_connection(app, survey)
     with app.app_context():
         assert _OPEN_RAW.rows(params) == expected
     assert _reader_pids(readers) == [pid_before]  # still the parent's own, alive
+
+
+def test_a_run_of_equal_values_is_processed_once_and_nothing_else_is_shared():
+    calls: list[object] = []
+
+    def process(value: object) -> str:
+        calls.append(value)
+        return f"done {value!r}"
+
+    moment = datetime(2027, 1, 5, 19, 0)
+    in_shanghai = datetime(2027, 1, 6, 3, 0, tzinfo=timezone(timedelta(hours=8)))
+    in_utc = datetime(2027, 1, 5, 19, 0, tzinfo=UTC)
+    rows = [
+        (1, moment, 0.0),
+        (2, datetime(2027, 1, 5, 19, 0), -0.0),  # equal, not the same object
+        (3, None, 1.0),
+        (4, None, True),
+        (5, in_shanghai, 1),
+        (6, in_utc, [1]),  # the same instant in another zone: another value
+        (7, in_utc, [1]),
+    ]
+    out = _processed(rows, ((1, process), (2, process)))
+    assert [row[0] for row in out] == [1, 2, 3, 4, 5, 6, 7]
+    assert [row[1] for row in out] == [
+        f"done {moment!r}",
+        f"done {moment!r}",
+        "done None",
+        "done None",
+        f"done {in_shanghai!r}",
+        f"done {in_utc!r}",
+        f"done {in_utc!r}",
+    ]
+    assert out[0][1] is out[1][1] and out[5][1] is out[6][1]
+    assert [row[2] for row in out] == [
+        "done 0.0",
+        "done -0.0",
+        "done 1.0",
+        "done True",
+        "done 1",
+        "done [1]",
+        "done [1]",
+    ]
+    assert calls == [moment, 0.0, -0.0, None, 1.0, True, in_shanghai, 1, in_utc, [1], [1]]
+
+
+def test_a_mutable_result_is_made_for_each_row():
+    """JSON kept as text (SQLite): equal texts, a new dict for each row."""
+    rows = [(1, '{"a": 1}'), (2, '{"a": 1}')]
+    out = _processed(rows, ((1, json.loads),))
+    assert out == [(1, {"a": 1}), (2, {"a": 1})]
+    assert out[0][1] is not out[1][1]
+
+
+def test_the_questions_are_made_once_for_the_same_values(app, survey):
+    with app.app_context():
+        zh = open_survey(survey["zh"])
+        en = open_survey(survey["en"])
+    assert zh is not None and en is not None
+    assert len(zh.questions) == 8 and zh.questions is en.questions
+    assert [q.code for q in zh.questions] == CODES
+    values = tuple(
+        (q.id, q.code, q.label_zh, q.label_en, q.question_zh, q.question_en) for q in zh.questions
+    )
+    changed = ((*values[0][:2], "新的名称", *values[0][3:]), *values[1:])
+    renamed = survey_link._questions(changed)
+    assert renamed is not zh.questions and renamed[0].label_zh == "新的名称"
+    assert renamed[1:] == zh.questions[1:]
+    assert survey_link._questions(values) is zh.questions
