@@ -13,7 +13,6 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from flask import current_app, g, has_app_context
 from flask_sqlalchemy import SQLAlchemy
@@ -28,7 +27,6 @@ from sqlalchemy import (
     bindparam,
     cast,
     column,
-    create_engine,
     event,
     func,
     insert,
@@ -38,6 +36,8 @@ from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+
+from survey.reader_connections import fetch_on_reader, readers_for
 
 # Stable constraint names, so Alembic can alter and drop them on every backend.
 NAMING_CONVENTION = {
@@ -175,8 +175,10 @@ class RawStatement:
         try:
             if connection is not None:
                 rows = _fetch(connection.connection, compiled.sql, args)
+            elif (readers := readers_for(engine)) is not None:
+                rows = fetch_on_reader(readers, compiled.sql, args)
             else:
-                rows = _fetch_pooled(_reader(engine), compiled.sql, args)
+                rows = _fetch_pooled(engine, compiled.sql, args)
         except dialect.loaded_dbapi.Error as exc:
             raise DBAPIError.instance(
                 compiled.sql, args, exc, dialect.loaded_dbapi.Error, dialect=dialect
@@ -185,13 +187,48 @@ class RawStatement:
             _record(compiled.sql, args, started)
         if not compiled.processors:
             return [tuple(row) for row in rows]
-        out = []
-        for row in rows:
-            values = list(row)
-            for i, process in compiled.processors:
-                values[i] = process(values[i])
-            out.append(tuple(values))
-        return out
+        return _processed(rows, compiled.processors)
+
+
+#: Values nobody can change, equal only when they are the same value (no 0.0 == -0.0,
+#: no True == 1; timestamps below): a column's run of equal ones is processed once.
+_IMMUTABLE = frozenset({int, str, bytes, date, datetime})
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    if a is b:
+        return True
+    kind = type(a)
+    if kind is not type(b) or kind not in _IMMUTABLE:
+        return False
+    if kind is datetime:  # equal instants in other zones are other values
+        return a == b and a.tzinfo is b.tzinfo  # type: ignore[no-any-return]
+    return a == b  # type: ignore[no-any-return]
+
+
+def _processed(rows: Sequence[Any], processors: tuple[tuple[int, Any], ...]) -> list[Any]:
+    """The rows with each processor applied to its column. A value equal to the one
+    above it in its column (an immutable one: a timestamp, a string) reuses that one's
+    result when the result is immutable too (a JSON text's dict is made for each row):
+    a joined statement repeats its parent's columns on every child row."""
+    out = []
+    above: list[Any] = [_NOTHING] * len(processors)
+    done: list[Any] = [None] * len(processors)
+    for row in rows:
+        values = list(row)
+        for k, (i, process) in enumerate(processors):
+            value = values[i]
+            if _same_value(value, above[k]):
+                values[i] = done[k]
+            else:
+                result = values[i] = done[k] = process(value)
+                keep = result is None or type(result) in _IMMUTABLE
+                above[k] = value if keep else _NOTHING
+        out.append(tuple(values))
+    return out
+
+
+_NOTHING = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,60 +244,13 @@ class _CompiledStatement:
     processors: tuple[tuple[int, Any], ...]
 
 
-#: PostgreSQL: the pooled reads go to an engine of their own, in autocommit and
-#: without pre-ping, at most this many connections per process (plus as many more
-#: for bursts). Each read is then one round trip instead of four (BEGIN and
-#: SELECT 1 for the ping, the statement, ROLLBACK when the connection goes back).
-READER_POOL_SIZE = 2
-_READERS: WeakKeyDictionary[Engine, Engine] = WeakKeyDictionary()
-
-
-def _reader(engine: Engine) -> Engine:
-    """Where a pooled read runs. On PostgreSQL an autocommit engine on the same URL
-    (made once per engine); elsewhere the engine itself (SQLite's ping and ROLLBACK
-    stay in-process and cost microseconds; an in-memory database must not be
-    opened twice)."""
-    if engine.dialect.name != "postgresql":
-        return engine
-    found = _READERS.get(engine)
-    if found is None:
-        found = create_engine(
-            engine.url,
-            isolation_level="AUTOCOMMIT",
-            pool_pre_ping=False,
-            pool_size=READER_POOL_SIZE,
-            max_overflow=READER_POOL_SIZE,
-        )
-        _READERS[engine] = found
-        # Closed with the engine it serves (tests, a worker forked after dispose()).
-        event.listen(engine, "engine_disposed", _drop_reader)
-    return found
-
-
-def _drop_reader(engine: Engine) -> None:
-    reader = _READERS.pop(engine, None)
-    if reader is not None:
-        reader.dispose()
-
-
 def _fetch_pooled(engine: Engine, sql: str, args: Any) -> list[Any]:
-    """`_fetch` on a pooled DBAPI connection, returned to the pool at once. Without
-    pre-ping a connection the server dropped is found by using it: it is discarded
-    and the read (a single SELECT, safe to repeat) tries once more on a new one."""
-    dialect = engine.dialect
-    for attempt in (1, 2):
-        pooled = engine.raw_connection()
-        try:
-            return _fetch(pooled, sql, args)
-        except dialect.loaded_dbapi.Error as exc:
-            if not dialect.is_disconnect(exc, pooled.dbapi_connection, None):
-                raise
-            pooled.invalidate(exc)  # not back into the pool
-            if attempt == 2:
-                raise
-        finally:
-            pooled.close()  # back to the pool (rolled back, its reset)
-    raise AssertionError("unreachable")
+    """`_fetch` on a connection of the engine's pool, returned to it at once."""
+    pooled = engine.raw_connection()
+    try:
+        return _fetch(pooled, sql, args)
+    finally:
+        pooled.close()  # back to the pool (rolled back, its reset)
 
 
 def _fetch(dbapi_connection: Any, sql: str, args: Any) -> list[Any]:

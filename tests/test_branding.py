@@ -217,6 +217,19 @@ def test_the_cached_survey_page_follows_the_branding(app: Flask) -> None:
     assert "Huaxin Precision" not in html
 
 
+def test_the_organisation_is_made_once_per_settings(app: Flask) -> None:
+    from web.branding import organisation
+
+    with app.test_request_context("/"):
+        first = organisation()
+        assert organisation() is first
+        app.config["ORG_CONTACT"] = "+86 21 5555 0100"
+        changed = organisation()
+        assert changed is not first and changed.contact == "+86 21 5555 0100"
+        assert (changed.name_zh, changed.name_en) == (first.name_zh, first.name_en)
+        assert organisation() is changed
+
+
 # --- the logo ------------------------------------------------------------------------------
 
 

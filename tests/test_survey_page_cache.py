@@ -312,3 +312,12 @@ def test_cached_page_without_csrf(app, client, links):
     html = client.get(f"/s/{links['en']}").get_data(as_text=True)
     assert 'name="csrf_token"' not in html
     assert html == old_page(app, links["en"])
+
+
+def test_a_kept_page_is_its_parts_and_values_in_utf8():
+    from web.survey_page_cache import CachedPage
+
+    page = CachedPage((b"<p>", "，截止 ".encode(), b"</p>"), ("A", "B"))
+    assert page.render({"A": "华东 & Co", "B": "2099年6月30日"}) == (
+        "<p>华东 & Co，截止 2099年6月30日</p>".encode()
+    )

@@ -84,9 +84,18 @@ def current_logo(app: Flask | None = None) -> Logo | None:
     return logo
 
 
+_SETTINGS = ("ORG_NAME_ZH", "ORG_NAME_EN", "ORG_CONTACT")
+
+
 def organisation() -> Organisation:
-    """The supplier as the settings name it (checked at start-up)."""
-    return Organisation.from_config(current_app.config)
+    """The supplier as the settings name it (checked at start-up), made again only
+    when one of the settings changed (every survey page asks)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    values = tuple(app.config.get(name) for name in _SETTINGS)
+    kept = app.extensions.get("organisation")
+    if kept is None or kept[0] != values:
+        kept = app.extensions["organisation"] = (values, Organisation.from_config(app.config))
+    return kept[1]  # type: ignore[no-any-return]
 
 
 def branding_key() -> tuple[Organisation, str | None]:

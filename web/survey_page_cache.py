@@ -82,17 +82,19 @@ class PageKey:
 
 @dataclass(frozen=True, slots=True)
 class CachedPage:
-    """The page as text between placeholders: parts[0], hole, parts[1], hole, ..."""
+    """The page between placeholders: parts[0], hole, parts[1], hole, ... The parts
+    are kept encoded (UTF-8, the response's charset): encoding the whole page for each
+    response costs more than everything else the cache leaves to do."""
 
-    parts: tuple[str, ...]
+    parts: tuple[bytes, ...]
     holes: tuple[str, ...]
 
-    def render(self, values: dict[str, str]) -> str:
+    def render(self, values: dict[str, str]) -> bytes:
         out = [self.parts[0]]
         for hole, part in zip(self.holes, self.parts[1:], strict=True):
-            out.append(values[hole])
+            out.append(values[hole].encode())
             out.append(part)
-        return "".join(out)
+        return b"".join(out)
 
 
 class _Lru:
@@ -199,9 +201,9 @@ def fresh_page(
     phone: bool,
     closes_on: str,
     render: Callable[[str, InvitationContext, SurveyForm, str], str],
-) -> str:
+) -> bytes:
     """The survey page before anything was posted: the kept page with this request's
-    token, account name, closing date and CSRF token.
+    token, account name, closing date and CSRF token, as the response's UTF-8 body.
 
     `render(token, ctx, form, locale)` renders the page through the template (the
     view's own renderer); it is called with placeholders on the first request for a
@@ -229,7 +231,7 @@ def fresh_page(
         finally:
             request.view_args = view_args
         pieces = _HOLES.split(html)
-        return CachedPage(tuple(pieces[0::2]), tuple(pieces[1::2]))
+        return CachedPage(tuple(p.encode() for p in pieces[0::2]), tuple(pieces[1::2]))
 
     page: CachedPage = cache.pages.get_or_make(key, make)
     return page.render(

@@ -132,7 +132,7 @@ def _phone_interviewer(phone: bool) -> tuple[str | None, str | None]:
 # whatever was posted, and the page never sets a cookie.
 @csrf.exempt
 @bp.route("/s/<token>", methods=["GET", "POST"])
-def questionnaire(token: str) -> str | tuple[str, int] | HttpResponse:
+def questionnaire(token: str) -> str | bytes | tuple[str, int] | HttpResponse:
     survey, locale = _open_survey(token)
     if request.method == "POST":
         check_link_csrf(token)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, bindparam, select
 
@@ -32,7 +33,14 @@ from survey.db import RawStatement, db
 from survey.delivery import MailSettings
 from survey.errors import AlreadyRespondedError, SurveyClosedError
 from survey.follow_ups import DEFAULT_FOLLOW_UP_DAYS
-from survey.models import Aspect, Campaign, Invitation, KeyAccount, QuestionnaireItem
+from survey.models import (
+    Aspect,
+    Campaign,
+    Invitation,
+    KeyAccount,
+    QuestionnaireItem,
+    Response,
+)
 from survey.tokens import hash_token, looks_like_token
 
 
@@ -52,11 +60,21 @@ class OpenedSurvey:
 _CONTEXT_COLUMNS = len(invitation_context_columns())
 
 
+def _context_columns() -> tuple[Any, ...]:
+    """InvitationContext's columns, whether a response is stored read from a LEFT JOIN
+    of `responses` (unique per invitation) instead of a correlated EXISTS: PostgreSQL
+    runs the EXISTS once per question row, the join once."""
+    columns = list(invitation_context_columns())
+    (at,) = [i for i, c in enumerate(columns) if getattr(c, "name", None) == "responded"]
+    columns[at] = Response.invitation_id.is_not(None).label("responded")
+    return tuple(columns)
+
+
 def _open_statement() -> Select[tuple[object, ...]]:
     """Built once: the token's hash is a bound parameter."""
     return (
         select(
-            *invitation_context_columns(),
+            *_context_columns(),
             Invitation.account_id,
             Invitation.contact_id,
             Invitation.opened_at.is_not(None),
@@ -69,6 +87,7 @@ def _open_statement() -> Select[tuple[object, ...]]:
         )
         .join(KeyAccount, KeyAccount.id == Invitation.account_id)
         .join(Campaign, Campaign.id == Invitation.campaign_id)
+        .outerjoin(Response, Response.invitation_id == Invitation.id)
         .outerjoin(
             QuestionnaireItem, QuestionnaireItem.questionnaire_id == Campaign.questionnaire_id
         )
@@ -101,18 +120,31 @@ def open_survey(token: str, *, in_transaction: bool = False) -> OpenedSurvey | N
         return None
     first = rows[0]
     n = _CONTEXT_COLUMNS
-    questions = tuple(
-        AspectQuestion(*row[n + 3 : n + 9])  # type: ignore[arg-type]
-        for row in rows
-        if row[n + 3] is not None
-    )
     return OpenedSurvey(
         context=InvitationContext(*first[:n]),  # type: ignore[arg-type]
-        questions=questions,
+        questions=_questions(tuple(row[n + 3 : n + 9] for row in rows if row[n + 3] is not None)),
         account_id=first[n],  # type: ignore[arg-type]
         contact_id=first[n + 1],  # type: ignore[arg-type]
         opened=bool(first[n + 2]),
     )
+
+
+#: Questions made from the values read, by those values (at most _KEPT_QUESTIONS).
+_QUESTIONS: dict[tuple[tuple[object, ...], ...], tuple[AspectQuestion, ...]] = {}
+_KEPT_QUESTIONS = 256
+
+
+def _questions(values: tuple[tuple[object, ...], ...]) -> tuple[AspectQuestion, ...]:
+    """The questions with exactly these values (id, code, labels and questions in both
+    languages, in order): read on every request, but made once. Equal values give the
+    same tuple of the same objects, so the page cache compares its keys by identity."""
+    found = _QUESTIONS.get(values)
+    if found is None:
+        found = tuple(AspectQuestion(*v) for v in values)  # type: ignore[arg-type]
+        if len(_QUESTIONS) >= _KEPT_QUESTIONS:
+            _QUESTIONS.clear()
+        _QUESTIONS[values] = found
+    return found
 
 
 def note_first_view(survey: OpenedSurvey) -> bool:
