@@ -13,6 +13,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from flask import current_app, g, has_app_context
 from flask_sqlalchemy import SQLAlchemy
@@ -170,7 +171,7 @@ class RawStatement:
         args: Any = params
         if compiled.positions is not None:
             args = tuple(params[name] for name in compiled.positions)
-        recording = has_app_context() and current_app.config.get("SQLALCHEMY_RECORD_QUERIES")
+        recording = _recording(engine)
         started = time.perf_counter()
         try:
             if connection is not None:
@@ -262,6 +263,20 @@ def _fetch(dbapi_connection: Any, sql: str, args: Any) -> list[Any]:
         return cursor.fetchall()  # type: ignore[no-any-return]
     finally:
         cursor.close()
+
+
+_RECORDING: WeakKeyDictionary[Engine, bool] = WeakKeyDictionary()
+
+
+def _recording(engine: Engine) -> bool:
+    """Whether the app of `engine` records its statements (SQLALCHEMY_RECORD_QUERIES,
+    read once per engine: Flask-SQLAlchemy reads it once, when the app starts)."""
+    found = _RECORDING.get(engine)
+    if found is None:
+        if not has_app_context():
+            return False
+        found = _RECORDING[engine] = bool(current_app.config.get("SQLALCHEMY_RECORD_QUERIES"))
+    return found and has_app_context()
 
 
 def _record(sql: str, args: Any, started: float) -> None:
