@@ -16,6 +16,7 @@ from datetime import datetime
 
 from sqlalchemy import insert
 
+from survey.answers.response_rows import insert_response
 from survey.answers.responses import (
     MAX_COMMENT_LENGTH,
     MAX_ENTERED_BY_LENGTH,
@@ -24,6 +25,7 @@ from survey.answers.responses import (
 )
 from survey.answers.webhook_events import emit_response_submitted
 from survey.clock import utcnow
+from survey.data_version import mark_changed
 from survey.db import db
 from survey.errors import InvalidInputError
 from survey.models import (
@@ -31,7 +33,6 @@ from survey.models import (
     SOURCE_EXIT_SURVEY,
     SOURCE_STAFF,
     ExitFeedback,
-    Response,
 )
 from survey.scale import Channel, ReasonCode, normalise_locale
 from survey.text import clean_text
@@ -128,20 +129,18 @@ def record_exit_response(
     clean = _clean(answers)
     staff_name = clean_text(entered_by, limit=MAX_ENTERED_BY_LENGTH, field="entered_by")
     with storing_response(invitation_id, now):
-        response_id = db.session.scalar(
-            insert(Response)
-            .values(
-                invitation_id=invitation_id,
-                campaign_id=campaign_id,
-                account_id=account_id,
-                contact_id=target.contact_id,
-                submitted_at=now,
-                channel=channel,
-                locale=chosen_locale,
-                comment=clean.comment,
-                entered_by=staff_name,
-            )
-            .returning(Response.id)
+        mark_changed(db.session())  # the response's row is written past the ORM
+        response_id = insert_response(
+            db.session.connection(),
+            invitation_id=invitation_id,
+            campaign_id=campaign_id,
+            account_id=account_id,
+            contact_id=target.contact_id,
+            submitted_at=now,
+            channel=channel,
+            locale=chosen_locale,
+            comment=clean.comment,
+            entered_by=staff_name,
         )
         assert response_id is not None
         db.session.execute(
