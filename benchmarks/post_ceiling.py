@@ -22,6 +22,7 @@ import argparse
 import secrets
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from urllib.parse import urlencode
 
 from benchmarks.data import Generator
@@ -40,6 +41,7 @@ def _time(operation: Callable[[], None], n: int) -> tuple[float, float]:
     return (time.process_time() - cpu) / n * 1e3, (time.perf_counter() - wall) / n * 1e3
 
 
+@contextmanager
 def _bare_writes(dbapi: object, dialect: str) -> Iterator[Callable[[], None]]:
     """The storing step's statements, hand-written, on one DBAPI connection."""
     p = "?" if dialect == "sqlite" else "%s"
@@ -80,8 +82,10 @@ def _bare_writes(dbapi: object, dialect: str) -> Iterator[Callable[[], None]]:
         cursor.execute(f"UPDATE bare_responses SET body = {p} WHERE id = {p}", ("z", rid))
         dbapi.commit()  # type: ignore[attr-defined]
 
-    yield write
-    cursor.close()
+    try:
+        yield write
+    finally:
+        cursor.close()
 
 
 def main() -> None:
@@ -129,7 +133,7 @@ def main() -> None:
         with app.app_context():
             pooled = db.engine.raw_connection()
             try:
-                for write in _bare_writes(pooled.dbapi_connection, db.engine.dialect.name):
+                with _bare_writes(pooled.dbapi_connection, db.engine.dialect.name) as write:
                     bare = _time(write, args.n)
             finally:
                 pooled.close()

@@ -45,6 +45,7 @@ class Checkpointer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._connection: sqlite3.Connection | None = None
+        self._using = threading.Lock()  # the thread's rounds and a caller's (tests)
 
     def start(self) -> None:
         self._thread = threading.Thread(
@@ -63,10 +64,11 @@ class Checkpointer:
 
     def checkpoint(self) -> tuple[int, int, int]:
         """One PASSIVE checkpoint: (busy, pages in the log, pages checkpointed)."""
-        if self._connection is None:
-            # The thread's own connection, used by it alone (and by tests, between runs).
-            self._connection = sqlite3.connect(self.path, check_same_thread=False)
-        busy, in_log, done = self._connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        with self._using:
+            if self._connection is None:
+                self._connection = sqlite3.connect(self.path, check_same_thread=False)
+            row = self._connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        busy, in_log, done = row
         return int(busy), int(in_log), int(done)
 
     def _run(self) -> None:
@@ -79,9 +81,10 @@ class Checkpointer:
                 except sqlite3.Error as exc:  # locked or busy: the next round tries again
                     log.debug("checkpoint of %s skipped: %s", self.path, exc)
         finally:
-            if self._connection is not None:
-                self._connection.close()
-                self._connection = None
+            with self._using:
+                if self._connection is not None:
+                    self._connection.close()
+                    self._connection = None
 
 
 _RUNNING: WeakKeyDictionary[Engine, Checkpointer] = WeakKeyDictionary()

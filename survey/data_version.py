@@ -203,9 +203,6 @@ def mark_changed(session: Session) -> None:
     session.info[_CHANGED] = True
 
 
-_mark = mark_changed
-
-
 def _changed_columns(obj: Any) -> set[str]:
     state = inspect_state(obj)
     return {
@@ -223,12 +220,12 @@ def _after_flush(session: Session, _context: Any) -> None:
     for obj in (*session.new, *session.deleted):
         tables = {t.name for t in inspect_state(obj).mapper.tables}
         if tables & WATCHED.keys() or (obj in session.deleted and tables & CASCADING):
-            _mark(session)
+            mark_changed(session)
             return
     for obj in session.dirty:
         for table in inspect_state(obj).mapper.tables:
             if table.name in WATCHED and _changed_columns(obj) - WATCHED[table.name]:
-                _mark(session)
+                mark_changed(session)
                 return
 
 
@@ -255,15 +252,15 @@ def _on_execute(state: ORMExecuteState) -> None:
     if state.is_insert or state.is_update or state.is_delete:
         name = getattr(getattr(stmt, "table", None), "name", None)
         if name is None:
-            _mark(state.session)
+            mark_changed(state.session)
         elif name in WATCHED:
             columns = _updated_columns(state) if state.is_update else None
             if columns is None or columns - WATCHED[name]:
-                _mark(state.session)
+                mark_changed(state.session)
         elif name in CASCADING and state.is_delete:
-            _mark(state.session)
+            mark_changed(state.session)
     elif isinstance(stmt, TextClause) and _WRITE_SQL.match(stmt.text):
-        _mark(state.session)  # a hand-written write: assume it matters
+        mark_changed(state.session)  # a hand-written write: assume it matters
 
 
 @event.listens_for(Session, "before_commit")

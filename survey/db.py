@@ -162,10 +162,8 @@ class RawStatement:
         engine = connection.engine if connection is not None else db.engine
         dialect = engine.dialect
         compiled = self._for(dialect)
-        if compiled.values:
-            params = {**compiled.values, **params}
-        if compiled.binds:
-            params = dict(params)
+        if compiled.values or compiled.binds:
+            params = {**compiled.values, **params}  # a copy: the caller's stays as given
             for name, process in compiled.binds:
                 params[name] = process(params[name])
         args: Any = params
