@@ -25,6 +25,7 @@ from sqlalchemy import (
     Row,
     Table,
     Text,
+    TextClause,
     bindparam,
     cast,
     column,
@@ -38,7 +39,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
-from survey.reader_connections import fetch_on_reader, readers_for
+from survey.reader_connections import fetch_on_reader, fetched_rows, readers_for
 
 # Stable constraint names, so Alembic can alter and drop them on every backend.
 NAMING_CONVENTION = {
@@ -146,6 +147,8 @@ class RawStatement:
                 },
                 binds,
                 tuple((i, p) for i, p in enumerate(processors) if p is not None),
+                # A text's rows are known only once it has run.
+                None if isinstance(self.stmt, TextClause) else bool(compiled._result_columns),
             )
             self._compiled[dialect] = found
         return found
@@ -173,11 +176,11 @@ class RawStatement:
         started = time.perf_counter()
         try:
             if connection is not None:
-                rows = _fetch(connection.connection, compiled.sql, args)
+                rows = _fetch(connection.connection, compiled.sql, args, compiled.returns_rows)
             elif (readers := readers_for(engine)) is not None:
-                rows = fetch_on_reader(readers, compiled.sql, args)
+                rows = fetch_on_reader(readers, compiled.sql, args, compiled.returns_rows)
             else:
-                rows = _fetch_pooled(engine, compiled.sql, args)
+                rows = _fetch_pooled(engine, compiled.sql, args, compiled.returns_rows)
         except dialect.loaded_dbapi.Error as exc:
             raise DBAPIError.instance(
                 compiled.sql, args, exc, dialect.loaded_dbapi.Error, dialect=dialect
@@ -241,24 +244,24 @@ class _CompiledStatement:
     binds: tuple[tuple[str, Any], ...]
     #: (column index, result processor) for the columns that have one.
     processors: tuple[tuple[int, Any], ...]
+    #: Whether it gives rows (a SELECT, RETURNING); None: look after running it.
+    returns_rows: bool | None
 
 
-def _fetch_pooled(engine: Engine, sql: str, args: Any) -> list[Any]:
+def _fetch_pooled(engine: Engine, sql: str, args: Any, returns_rows: bool | None) -> list[Any]:
     """`_fetch` on a connection of the engine's pool, returned to it at once."""
     pooled = engine.raw_connection()
     try:
-        return _fetch(pooled, sql, args)
+        return _fetch(pooled, sql, args, returns_rows)
     finally:
         pooled.close()  # back to the pool (rolled back, its reset)
 
 
-def _fetch(dbapi_connection: Any, sql: str, args: Any) -> list[Any]:
+def _fetch(dbapi_connection: Any, sql: str, args: Any, returns_rows: bool | None) -> list[Any]:
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute(sql, args)
-        if cursor.description is None:  # a write without RETURNING
-            return []
-        return cursor.fetchall()  # type: ignore[no-any-return]
+        return fetched_rows(cursor, returns_rows)
     finally:
         cursor.close()
 

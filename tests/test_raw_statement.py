@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 from flask import Flask
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from survey.data_version import DataVersion
@@ -92,3 +92,23 @@ def test_a_read_without_a_connection_uses_a_pooled_one(app: Flask) -> None:
         _INSERT.rows({"row_id": 4, "new_token": "x", "at": AT}, db.session.connection())
         db.session.commit()
         assert _NEWEST.rows({})[0] == (4, AT)
+
+
+def test_whether_a_statement_gives_rows_is_known_before_it_runs(app: Flask) -> None:
+    """Known from the statement (psycopg's `cursor.description` builds a Column per
+    column each time it is looked at); a text is looked at after it ran."""
+    insert_sql = "INSERT INTO data_version (id, token, changed_at) VALUES (:i, 'x', '2026-11-23')"
+    text_insert = RawStatement(text(insert_sql))
+    text_returning = RawStatement(text(insert_sql + " RETURNING id"))
+    with app.app_context():
+        dialect = db.engine.dialect
+        assert [s._for(dialect).returns_rows for s in (_INSERT, _TOUCH, _NEWEST)] == [
+            True,
+            False,
+            True,
+        ]
+        assert text_insert._for(dialect).returns_rows is None
+        connection = db.session.connection()
+        assert text_insert.rows({"i": 11}, connection) == []
+        assert text_returning.rows({"i": 12}, connection) == [(12,)]
+        db.session.rollback()
