@@ -14,6 +14,13 @@ Writes that bypass the session (a bulk loader on a raw connection, psql) call
 
 The token is random rather than a counter, so a database restored from a backup,
 or two databases behind one cache, can never reuse a token for other data.
+
+A second row, QUESTIONNAIRE_ROW_ID, does the same for what a questionnaire asks
+(QUESTIONNAIRE_WATCHED: the aspects' codes, labels and questions, the questionnaires'
+items): the survey link's read returns its token, so a process keeps each
+questionnaire's questions under the token they were read with
+(survey.answers.survey_link). Migration 0010 and `create_all` make the row; where
+it is missing, the questions are read on every request.
 """
 
 from __future__ import annotations
@@ -94,6 +101,18 @@ WATCHED: dict[str, frozenset[str]] = {
         }
     ),
 }
+#: The row whose token changes with what a questionnaire asks.
+QUESTIONNAIRE_ROW_ID = 2
+#: The tables the survey's questions are read from (every column counts).
+QUESTIONNAIRE_WATCHED: dict[str, frozenset[str]] = {
+    "aspects": frozenset(),
+    "questionnaire_items": frozenset(),
+}
+#: Each row and the tables (with the columns that do not count) whose writes change it.
+_ROWS: tuple[tuple[int, dict[str, frozenset[str]]], ...] = (
+    (ROW_ID, WATCHED),
+    (QUESTIONNAIRE_ROW_ID, QUESTIONNAIRE_WATCHED),
+)
 #: Tables no figure reads whose deleted rows take responses with them (ON DELETE
 #: CASCADE): deleting counts, inserting and updating (a link opened) does not.
 CASCADING: frozenset[str] = frozenset({"invitations"})
@@ -104,7 +123,8 @@ _WRITE_SQL = re.compile(r"\s*(insert|update|delete|merge|truncate|copy)\b", re.I
 
 
 class DataVersion(db.Model):
-    """The one row whose token changes with every write the figures read."""
+    """The rows whose tokens change with every write the figures read (ROW_ID) and
+    with every change to what a questionnaire asks (QUESTIONNAIRE_ROW_ID)."""
 
     __tablename__ = "data_version"
 
@@ -153,22 +173,23 @@ def _upsert(dialect: str) -> RawStatement:
     )
 
 
-def bump(connection: Connection) -> str | None:
-    """Give the data a new token on `connection`, in its transaction (the row is
-    created when missing). Returns the token (None without the table)."""
+def bump(connection: Connection, row_id: int = ROW_ID) -> str | None:
+    """Give the data (or, with QUESTIONNAIRE_ROW_ID, the questionnaires) a new token
+    on `connection`, in its transaction (the row is created when missing). Returns
+    the token (None without the table)."""
     if not _table_present(connection):
         return None
     token, now = new_token(), utcnow()
     table = DataVersion.__table__
     dialect = connection.dialect.name
     if dialect in ("postgresql", "sqlite"):
-        _upsert(dialect).rows({"row_id": ROW_ID, "new_token": token, "at": now}, connection)
+        _upsert(dialect).rows({"row_id": row_id, "new_token": token, "at": now}, connection)
     else:  # pragma: no cover - KeyPulse runs on SQLite and PostgreSQL
         changed = connection.execute(
-            update(table).where(table.c.id == ROW_ID).values(token=token, changed_at=now)
+            update(table).where(table.c.id == row_id).values(token=token, changed_at=now)
         )
         if changed.rowcount == 0:
-            connection.execute(table.insert().values(id=ROW_ID, token=token, changed_at=now))
+            connection.execute(table.insert().values(id=row_id, token=token, changed_at=now))
     return token
 
 
@@ -181,7 +202,7 @@ def current_token(session: Session) -> str | None:
     transaction began with (on SQLite and under REPEATABLE READ the exact snapshot;
     under READ COMMITTED possibly newer data, never older).
     """
-    if session.info.get(_CHANGED) or session.new or session.dirty or session.deleted:
+    if ROW_ID in _changed(session) or session.new or session.dirty or session.deleted:
         return None
     token = session.info.get(_SEEN)
     if token is None:
@@ -197,10 +218,20 @@ def current_token(session: Session) -> str | None:
 # Noticing the writes
 
 
-def mark_changed(session: Session) -> None:
-    """Note that `session`'s transaction changes the figures: its commit bumps the
-    version. For writes the ORM's events do not see (survey.db.RawStatement)."""
-    session.info[_CHANGED] = True
+def mark_changed(session: Session, row_id: int = ROW_ID) -> None:
+    """Note that `session`'s transaction changes the figures (or, with
+    QUESTIONNAIRE_ROW_ID, a questionnaire): its commit bumps that version. For writes
+    the ORM's events do not see (survey.db.RawStatement)."""
+    changed = session.info.get(_CHANGED)
+    if changed is None:
+        session.info[_CHANGED] = {row_id}
+    else:
+        changed.add(row_id)
+
+
+def _changed(session: Session) -> set[int]:
+    """The versions `session`'s transaction changes so far."""
+    return session.info.get(_CHANGED) or set()
 
 
 def _changed_columns(obj: Any) -> set[str]:
@@ -212,21 +243,31 @@ def _changed_columns(obj: Any) -> set[str]:
     }
 
 
+def _still_unchanged(session: Session) -> list[tuple[int, dict[str, frozenset[str]]]]:
+    done = _changed(session)
+    return [(row_id, watched) for row_id, watched in _ROWS if row_id not in done]
+
+
 @event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, _context: Any) -> None:
     """The unit of work's inserts, updates and deletes (still listed after the flush)."""
-    if session.info.get(_CHANGED):
-        return
+    for row_id, watched in _still_unchanged(session):
+        if _flush_changes(session, watched, CASCADING if row_id == ROW_ID else frozenset()):
+            mark_changed(session, row_id)
+
+
+def _flush_changes(
+    session: Session, watched: dict[str, frozenset[str]], cascading: frozenset[str]
+) -> bool:
     for obj in (*session.new, *session.deleted):
         tables = {t.name for t in inspect_state(obj).mapper.tables}
-        if tables & WATCHED.keys() or (obj in session.deleted and tables & CASCADING):
-            mark_changed(session)
-            return
+        if tables & watched.keys() or (obj in session.deleted and tables & cascading):
+            return True
     for obj in session.dirty:
         for table in inspect_state(obj).mapper.tables:
-            if table.name in WATCHED and _changed_columns(obj) - WATCHED[table.name]:
-                mark_changed(session)
-                return
+            if table.name in watched and _changed_columns(obj) - watched[table.name]:
+                return True
+    return False
 
 
 def _updated_columns(state: ORMExecuteState) -> set[str] | None:
@@ -246,21 +287,28 @@ def _updated_columns(state: ORMExecuteState) -> set[str] | None:
 @event.listens_for(Session, "do_orm_execute")
 def _on_execute(state: ORMExecuteState) -> None:
     """INSERT, UPDATE and DELETE statements run through `session.execute`."""
-    if state.is_select or state.session.info.get(_CHANGED):
+    if state.is_select:
         return
+    for row_id, watched in _still_unchanged(state.session):
+        cascading = CASCADING if row_id == ROW_ID else frozenset()
+        if _statement_changes(state, watched, cascading):
+            mark_changed(state.session, row_id)
+
+
+def _statement_changes(
+    state: ORMExecuteState, watched: dict[str, frozenset[str]], cascading: frozenset[str]
+) -> bool:
     stmt = state.statement
     if state.is_insert or state.is_update or state.is_delete:
         name = getattr(getattr(stmt, "table", None), "name", None)
         if name is None:
-            mark_changed(state.session)
-        elif name in WATCHED:
+            return True
+        if name in watched:
             columns = _updated_columns(state) if state.is_update else None
-            if columns is None or columns - WATCHED[name]:
-                mark_changed(state.session)
-        elif name in CASCADING and state.is_delete:
-            mark_changed(state.session)
-    elif isinstance(stmt, TextClause) and _WRITE_SQL.match(stmt.text):
-        mark_changed(state.session)  # a hand-written write: assume it matters
+            return columns is None or bool(columns - watched[name])
+        return name in cascading and state.is_delete
+    # A hand-written write: assume it matters.
+    return isinstance(stmt, TextClause) and _WRITE_SQL.match(stmt.text) is not None
 
 
 @event.listens_for(Session, "before_commit")
@@ -270,8 +318,8 @@ def _before_commit(session: Session) -> None:
     if session.in_nested_transaction():
         return  # a savepoint: the outer transaction commits (and bumps) later
     session.flush()  # what commit would flush after this hook: it may count
-    if session.info.pop(_CHANGED, False):
-        bump(session.connection())
+    for row_id in sorted(session.info.pop(_CHANGED, None) or ()):
+        bump(session.connection(), row_id)
 
 
 @event.listens_for(Session, "after_transaction_end")
@@ -283,5 +331,6 @@ def _after_transaction_end(session: Session, transaction: Any) -> None:
 
 @event.listens_for(DataVersion.__table__, "after_create")
 def _seed(target: Any, connection: Connection, **_kw: Any) -> None:
-    """`create_all` (tests, benchmarks) starts with the row, as the migration does."""
+    """`create_all` (tests, benchmarks) starts with the rows, as the migrations do."""
     bump(connection)
+    bump(connection, QUESTIONNAIRE_ROW_ID)

@@ -31,7 +31,7 @@ from survey.analysis import (
 from survey.answers import AnswerInput, record_response
 from survey.campaigns import close_campaign
 from survey.clock import utcnow
-from survey.data_version import DataVersion, current_token
+from survey.data_version import ROW_ID, DataVersion, current_token
 from survey.db import db
 from survey.delivery import opt_out
 from survey.delivery.mail import optout_token
@@ -96,7 +96,7 @@ def analytic(statements: list[str]) -> list[str]:
 
 def token(app: Flask) -> str | None:
     with app.app_context():
-        return db.session.scalar(select(DataVersion.token))
+        return db.session.scalar(select(DataVersion.token).where(DataVersion.id == ROW_ID))
 
 
 # --- hits ---------------------------------------------------------------------------

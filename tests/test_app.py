@@ -92,10 +92,14 @@ def test_migrations_build_the_schema_the_models_describe(database_url):
                 )
             assert diff == []
             assert "invitations" in inspect(db.engine).get_table_names()
-            # The data version starts with a random token (survey/data_version.py).
+            # The data and questionnaire versions start with random tokens
+            # (survey/data_version.py).
             with db.engine.connect() as conn:
-                tokens = conn.exec_driver_sql("SELECT id, token FROM data_version").all()
-            assert [(i, len(t)) for i, t in tokens] == [(1, 32)]
+                tokens = conn.exec_driver_sql(
+                    "SELECT id, token FROM data_version ORDER BY id"
+                ).all()
+            assert [(i, len(t)) for i, t in tokens] == [(1, 32), (2, 32)]
+            assert tokens[0][1] != tokens[1][1]
         finally:
             db.drop_all()
             with db.engine.begin() as conn:

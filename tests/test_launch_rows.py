@@ -27,7 +27,7 @@ from sqlalchemy import Table, select
 from survey.audit import CAMPAIGN_LAUNCH
 from survey.campaigns import CampaignRequest, launch_campaign
 from survey.campaigns.launch import LaunchResult
-from survey.data_version import DataVersion
+from survey.data_version import ROW_ID, DataVersion
 from survey.db import db
 from survey.delivery.mail import MailSettings, optout_mac
 from survey.delivery.webhook_admin import create_endpoint
@@ -198,7 +198,7 @@ def launch_and_read(app: Flask) -> dict[str, Any]:
             allow_http_loopback=True,
         )
         db.session.commit()
-        versions = [db.session.scalar(select(DataVersion.token))]
+        versions = [db.session.scalar(select(DataVersion.token).where(DataVersion.id == ROW_ID))]
         results: list[LaunchResult] = [
             launch_campaign(
                 CampaignRequest(
@@ -217,7 +217,9 @@ def launch_and_read(app: Flask) -> dict[str, Any]:
             )
         ]
         db.session.remove()
-        versions.append(db.session.scalar(select(DataVersion.token)))
+        versions.append(
+            db.session.scalar(select(DataVersion.token).where(DataVersion.id == ROW_ID))
+        )
         results.append(
             launch_campaign(
                 CampaignRequest(name="2026 Q4 simple", size=4, seed=42, closes_in_days=21),
@@ -227,7 +229,9 @@ def launch_and_read(app: Flask) -> dict[str, Any]:
             )
         )
         db.session.remove()
-        versions.append(db.session.scalar(select(DataVersion.token)))
+        versions.append(
+            db.session.scalar(select(DataVersion.token).where(DataVersion.id == ROW_ID))
+        )
         assert len(set(versions)) == 3, "each launch gives the data a new version"
         ids = [r.campaign_id for r in results]
         assert None not in ids

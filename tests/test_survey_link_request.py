@@ -15,10 +15,10 @@ from sqlalchemy import select
 
 from survey import reader_connections
 from survey.answers import survey_link
-from survey.answers.survey_link import _OPEN, _OPEN_RAW, open_survey
+from survey.answers.survey_link import _OPEN, _OPEN_RAW, _QUESTIONS_RAW, open_survey
 from survey.clock import travel_to, utcnow
 from survey.db import _processed, db, statement_time_limit
-from survey.models import Response
+from survey.models import Campaign, Response
 from survey.tokens import hash_token
 from web.survey_csrf import INVALID, MISSING, link_csrf_problem, link_csrf_token
 
@@ -123,11 +123,23 @@ def test_the_raw_statement_gives_the_rows_sqlalchemy_gives(app, survey):
         with statement_time_limit(5):  # through SQLAlchemy, so the limit holds
             limited = _OPEN_RAW.rows(params)
         db.session.rollback()
-    assert len(core) == 8
+    assert len(core) == 1  # the link's one row; its questions are read apart
     assert raw == core == in_session == limited
     assert [type(v) for v in raw[0]] == [type(v) for v in core[0]]
     assert raw[0][7].tzinfo is not None  # the closing time, aware UTC as the ORM gives
     assert raw[0][9] is False and raw[0][13] is False  # booleans, not 0/1
+    assert isinstance(raw[0][14], str)  # the questionnaire version's token
+
+
+def test_the_questions_raw_statement_gives_what_sqlalchemy_gives(app, survey):
+    with app.app_context():
+        questionnaire_id = db.session.scalar(select(Campaign.questionnaire_id))
+        params = {"questionnaire_id": questionnaire_id}
+        core = [tuple(row) for row in db.session.execute(_QUESTIONS_RAW.stmt, params)]
+        raw = _QUESTIONS_RAW.rows(params)
+        db.session.rollback()
+    assert len(core) == 8
+    assert raw == core
 
 
 def test_an_unknown_link_reads_nothing_and_writes_nothing(app, survey):

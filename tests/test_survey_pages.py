@@ -247,11 +247,12 @@ def test_page_and_submission_cost_a_fixed_number_of_queries(app, client, survey)
     # One app context around one request, so its recorded queries can be read after.
     with app.app_context():
         html = client.get(f"/s/{token}").get_data(as_text=True)
-        # the invitation with its questions (one statement), the opened-at update
-        assert len(get_recorded_queries()) == 2
+        # the invitation (one statement), the questionnaire's questions (the first
+        # time this process sees its version), the opened-at update
+        assert len(get_recorded_queries()) == 3
     with app.app_context():
         client.get(f"/s/{token}")
-        # opened before: no update
+        # opened before: no update; the questions are kept
         assert len(get_recorded_queries()) == 1
     data = valid_answers(
         "1", **{f"reasons_{code}": ReasonCode.codes() for code in CODES}, comment="c"
@@ -259,7 +260,7 @@ def test_page_and_submission_cost_a_fixed_number_of_queries(app, client, survey)
     with app.app_context():
         response = client.post(f"/s/{token}", data={"csrf_token": csrf_token_from(html), **data})
         assert response.status_code == 303
-        # the invitation with its questions, then the response, its answers (one
+        # the invitation (its questions kept), then the response, its answers (one
         # INSERT), their reasons (one INSERT), two for the follow-up every score of 1
         # opens (its account, its insert), the webhook subscriptions
         # (survey/events.py), the invitation marked responded and the

@@ -1,22 +1,27 @@
 """The survey page's two requests in the fewest statements: opening a personal link
-(the invitation, its account and campaign, the questions: one statement) and
-submitting it (the response, answers, reasons, the invitation marked responded,
-the data version: five more, then COMMIT).
+(the invitation, its account and campaign and the questionnaire's version: one
+statement) and submitting it (the response, answers, reasons, the invitation marked
+responded, the data version: five more, then COMMIT).
 
-The survey page and its submission need all of these on every request; one
-round trip fetches them (the invitation's columns repeat on each question's row).
+The questions are the same for every link of a questionnaire: each process keeps
+them under the questionnaire version's token the link's read returns
+(survey.data_version.QUESTIONNAIRE_ROW_ID, changed by every write to the aspects or
+a questionnaire's items), so a link is opened in one round trip of one row, and
+the questions are read again, by a second statement, only after such a change or
+QUESTIONS_KEPT_SECONDS (for writes past the session, which change no token).
 `note_first_view` then writes the opened-at time only for a link not opened before,
 and `submit_response` stores the answers without reading the invitation again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Connection, Select, bindparam, select
 
 from survey.answers.links import note_opened
 from survey.answers.responses import (
@@ -29,6 +34,7 @@ from survey.answers.responses import (
     store_response,
 )
 from survey.clock import utcnow
+from survey.data_version import QUESTIONNAIRE_ROW_ID, DataVersion
 from survey.db import RawStatement, db
 from survey.delivery import MailSettings
 from survey.errors import AlreadyRespondedError, SurveyClosedError
@@ -70,6 +76,9 @@ def _context_columns() -> tuple[Any, ...]:
     return tuple(columns)
 
 
+_VERSION = DataVersion.__table__.alias("questionnaire_version")
+
+
 def _open_statement() -> Select[tuple[object, ...]]:
     """Built once: the token's hash is a bound parameter."""
     return (
@@ -78,66 +87,97 @@ def _open_statement() -> Select[tuple[object, ...]]:
             Invitation.account_id,
             Invitation.contact_id,
             Invitation.opened_at.is_not(None),
-            Aspect.id,
-            Aspect.code,
-            Aspect.label_zh,
-            Aspect.label_en,
-            Aspect.question_zh,
-            Aspect.question_en,
+            _VERSION.c.token,
         )
         .join(KeyAccount, KeyAccount.id == Invitation.account_id)
         .join(Campaign, Campaign.id == Invitation.campaign_id)
         .outerjoin(Response, Response.invitation_id == Invitation.id)
-        .outerjoin(
-            QuestionnaireItem, QuestionnaireItem.questionnaire_id == Campaign.questionnaire_id
-        )
-        .outerjoin(Aspect, Aspect.id == QuestionnaireItem.aspect_id)
+        .outerjoin(_VERSION, _VERSION.c.id == QUESTIONNAIRE_ROW_ID)
         .where(Invitation.token_hash == bindparam("token_hash"))
-        .order_by(QuestionnaireItem.position, Aspect.id)
     )
 
 
 _OPEN = _open_statement()
 #: The same statement compiled once and run past the ORM (survey.db.RawStatement).
 _OPEN_RAW = RawStatement(_OPEN)
+#: A questionnaire's questions in order.
+_QUESTIONS_RAW = RawStatement(
+    select(
+        Aspect.id,
+        Aspect.code,
+        Aspect.label_zh,
+        Aspect.label_en,
+        Aspect.question_zh,
+        Aspect.question_en,
+    )
+    .join(QuestionnaireItem, QuestionnaireItem.aspect_id == Aspect.id)
+    .where(QuestionnaireItem.questionnaire_id == bindparam("questionnaire_id"))
+    .order_by(QuestionnaireItem.position, Aspect.id)
+)
 
 
 def open_survey(token: str, *, in_transaction: bool = False) -> OpenedSurvey | None:
     """The invitation a link token opens with its questions in order, or None (one
-    statement). Malformed and unknown tokens alike give None, as `load_invitation`.
+    statement, two when the questions are not kept). Malformed and unknown tokens
+    alike give None, as `load_invitation`.
 
-    The statement runs on a pooled connection of its own, past the ORM session
+    The statements run on a pooled connection of their own, past the ORM session
     (a page view that writes nothing never starts a session); `in_transaction`
-    runs it in the session's transaction instead, for a request that goes on to
+    runs them in the session's transaction instead, for a request that goes on to
     write (the submission)."""
     if not looks_like_token(token):
         return None
     connection = db.session.connection() if in_transaction else None
-    rows: Sequence[tuple[object, ...]] = _OPEN_RAW.rows(
-        {"token_hash": hash_token(token)}, connection
-    )
+    rows: list[tuple[object, ...]] = _OPEN_RAW.rows({"token_hash": hash_token(token)}, connection)
     if not rows:
         return None
-    first = rows[0]
+    (row,) = rows
     n = _CONTEXT_COLUMNS
+    context = InvitationContext(*row[:n])  # type: ignore[arg-type]
     return OpenedSurvey(
-        context=InvitationContext(*first[:n]),  # type: ignore[arg-type]
-        questions=_questions(tuple(row[n + 3 : n + 9] for row in rows if row[n + 3] is not None)),
-        account_id=first[n],  # type: ignore[arg-type]
-        contact_id=first[n + 1],  # type: ignore[arg-type]
-        opened=bool(first[n + 2]),
+        context=context,
+        questions=_asked(context.questionnaire_id, row[n + 3], connection),  # type: ignore[arg-type]
+        account_id=row[n],  # type: ignore[arg-type]
+        contact_id=row[n + 1],  # type: ignore[arg-type]
+        opened=bool(row[n + 2]),
     )
 
 
+#: How long a process keeps a questionnaire's questions under one version token: a
+#: write past the ORM session (psql, a bulk load) changes no token, and is seen
+#: after this long.
+QUESTIONS_KEPT_SECONDS = 60.0
 #: Questions made from the values read, by those values (at most _KEPT_QUESTIONS).
 _QUESTIONS: dict[tuple[tuple[object, ...], ...], tuple[AspectQuestion, ...]] = {}
+#: (questionnaire id, version token) -> (its questions, when read: time.monotonic()).
+_ASKED: dict[tuple[int, str], tuple[tuple[AspectQuestion, ...], float]] = {}
 _KEPT_QUESTIONS = 256
+
+
+def _asked(
+    questionnaire_id: int, version: str | None, connection: Connection | None
+) -> tuple[AspectQuestion, ...]:
+    """The questionnaire's questions: kept under its version token, else read (on
+    `connection` when given). Without a token (no version row) they are read on
+    every call."""
+    now = time.monotonic()
+    if version is not None:
+        found = _ASKED.get((questionnaire_id, version))
+        if found is not None and now - found[1] < QUESTIONS_KEPT_SECONDS:
+            return found[0]
+    values = _QUESTIONS_RAW.rows({"questionnaire_id": questionnaire_id}, connection)
+    questions = _questions(tuple(values))
+    if version is not None:
+        if len(_ASKED) >= _KEPT_QUESTIONS:
+            _ASKED.clear()
+        _ASKED[(questionnaire_id, version)] = (questions, now)
+    return questions
 
 
 def _questions(values: tuple[tuple[object, ...], ...]) -> tuple[AspectQuestion, ...]:
     """The questions with exactly these values (id, code, labels and questions in both
-    languages, in order): read on every request, but made once. Equal values give the
-    same tuple of the same objects, so the page cache compares its keys by identity."""
+    languages, in order), made once. Equal values give the same tuple of the same
+    objects, so the page cache compares its keys by identity."""
     found = _QUESTIONS.get(values)
     if found is None:
         found = tuple(AspectQuestion(*v) for v in values)  # type: ignore[arg-type]

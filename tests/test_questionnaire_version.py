@@ -1,0 +1,126 @@
+"""The questionnaire version (survey.data_version.QUESTIONNAIRE_ROW_ID) and the
+questions each process keeps under it (survey.answers.survey_link): a link is opened
+with one statement, and what a questionnaire asks is read again after every change
+made through the session, after QUESTIONS_KEPT_SECONDS for a change made past it, and
+on every open where the version row is missing."""
+
+from __future__ import annotations
+
+import pytest
+from flask_sqlalchemy.record_queries import get_recorded_queries
+from sqlalchemy import delete, select, text, update
+
+from survey.answers import survey_link
+from survey.answers.survey_link import open_survey
+from survey.data_version import QUESTIONNAIRE_ROW_ID, ROW_ID, DataVersion
+from survey.db import db
+from survey.models import Aspect, Campaign, QuestionnaireItem
+
+from .conftest import csrf_token_from
+from .factories import make_account, make_campaign
+from .test_survey_pages import CLOSES, CODES, open_form, valid_answers
+
+
+@pytest.fixture
+def link(app) -> str:
+    with app.app_context():
+        account = make_account("KA001", name="华东贸易有限公司", locale="zh")
+        _, tokens = make_campaign(accounts=[account], closes_at=CLOSES)
+        db.session.commit()
+        return tokens[account.id]
+
+
+def _tokens() -> dict[int, str]:
+    db.session.rollback()
+    return dict(db.session.execute(select(DataVersion.id, DataVersion.token)).all())
+
+
+def _asked(link: str) -> list[tuple[str, str]]:
+    """The opened link's questions, (code, English question) each, in order."""
+    opened = open_survey(link)
+    assert opened is not None
+    return [(q.code, q.question_en) for q in opened.questions]
+
+
+def test_an_edited_aspect_changes_both_versions(app, link):
+    with app.app_context():
+        before = _tokens()
+        db.session.execute(update(Aspect).where(Aspect.code == CODES[0]).values(question_en="Now?"))
+        db.session.commit()
+        after = _tokens()
+    # The figures read the aspects too (their labels).
+    assert after[ROW_ID] != before[ROW_ID]
+    assert after[QUESTIONNAIRE_ROW_ID] != before[QUESTIONNAIRE_ROW_ID]
+
+
+def test_a_response_changes_the_figures_not_the_questionnaire(app, client, link):
+    with app.app_context():
+        before = _tokens()
+    _, html = open_form(client, link)
+    posted = client.post(
+        f"/s/{link}", data={"csrf_token": csrf_token_from(html), **valid_answers()}
+    )
+    assert posted.status_code == 303
+    with app.app_context():
+        after = _tokens()
+    assert after[ROW_ID] != before[ROW_ID]
+    assert after[QUESTIONNAIRE_ROW_ID] == before[QUESTIONNAIRE_ROW_ID]
+
+
+def test_questions_are_read_again_after_a_change_through_the_session(app, link):
+    with app.app_context():
+        first = _asked(link)
+        assert [code for code, _ in first] == CODES
+    with app.app_context():  # kept: one statement opens the link
+        assert _asked(link) == first
+        assert len(get_recorded_queries()) == 1
+    with app.app_context():
+        # The last question moved first: the items change, the aspects do not.
+        questionnaire_id = db.session.scalar(select(Campaign.questionnaire_id))
+        last = db.session.scalar(select(Aspect.id).where(Aspect.code == CODES[-1]))
+        db.session.execute(
+            update(QuestionnaireItem)
+            .where(
+                QuestionnaireItem.questionnaire_id == questionnaire_id,
+                QuestionnaireItem.aspect_id == last,
+            )
+            .values(position=-1)
+        )
+        db.session.commit()
+        assert [code for code, _ in _asked(link)] == [CODES[-1], *CODES[:-1]]
+        # An edit through the unit of work (a flush) counts as well.
+        aspect = db.session.scalars(select(Aspect).where(Aspect.code == CODES[0])).one()
+        aspect.question_en = "How is our delivery now?"
+        db.session.commit()
+        assert (CODES[0], "How is our delivery now?") in _asked(link)
+
+
+def test_a_change_past_the_session_is_seen_after_the_kept_time(app, link, monkeypatch):
+    with app.app_context():
+        before = _asked(link)
+        with db.engine.begin() as connection:  # psql, a bulk load: no version change
+            connection.execute(
+                text("UPDATE aspects SET question_en = 'Edited by hand?' WHERE code = :code"),
+                {"code": CODES[0]},
+            )
+        assert _asked(link) == before  # kept under the same version
+        monkeypatch.setattr(survey_link, "QUESTIONS_KEPT_SECONDS", 0.0)
+        assert _asked(link)[0] == (CODES[0], "Edited by hand?")
+
+
+def test_without_the_version_row_questions_are_read_on_every_open(app, link):
+    with app.app_context():
+        db.session.execute(delete(DataVersion).where(DataVersion.id == QUESTIONNAIRE_ROW_ID))
+        db.session.commit()
+        before = _asked(link)
+        with db.engine.begin() as connection:
+            connection.execute(
+                text("UPDATE aspects SET question_en = 'Read again?' WHERE code = :code"),
+                {"code": CODES[0]},
+            )
+        assert before[0] != (CODES[0], "Read again?")
+        assert _asked(link)[0] == (CODES[0], "Read again?")
+        # The next change through the session makes the row again.
+        db.session.execute(update(Aspect).where(Aspect.code == CODES[1]).values(label_en="x"))
+        db.session.commit()
+        assert QUESTIONNAIRE_ROW_ID in _tokens()
