@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -250,24 +252,35 @@ def _still_unchanged(session: Session) -> list[tuple[int, dict[str, frozenset[st
 
 @event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, _context: Any) -> None:
-    """The unit of work's inserts, updates and deletes (still listed after the flush)."""
-    for row_id, watched in _still_unchanged(session):
-        if _flush_changes(session, watched, CASCADING if row_id == ROW_ID else frozenset()):
+    """The unit of work's inserts, updates and deletes (still listed after the flush).
+    Tables are looked up once per class, not per object (a flush may hold thousands)."""
+    pending = _still_unchanged(session)
+    if not pending:
+        return
+    added = _tables_of(session.new)
+    deleted = _tables_of(session.deleted)
+    dirty_columns: dict[str, set[str]] = defaultdict(set)
+    for obj in session.dirty:
+        tables = _tables_of((obj,))
+        if any(tables & watched.keys() for _, watched in pending):
+            changed = _changed_columns(obj)
+            for name in tables:
+                dirty_columns[name] |= changed
+    for row_id, watched in pending:
+        cascading = CASCADING if row_id == ROW_ID else frozenset()
+        if (
+            (added | deleted) & watched.keys()
+            or deleted & cascading
+            or any(dirty_columns[t] - watched[t] for t in watched.keys() & dirty_columns.keys())
+        ):
             mark_changed(session, row_id)
 
 
-def _flush_changes(
-    session: Session, watched: dict[str, frozenset[str]], cascading: frozenset[str]
-) -> bool:
-    for obj in (*session.new, *session.deleted):
-        tables = {t.name for t in inspect_state(obj).mapper.tables}
-        if tables & watched.keys() or (obj in session.deleted and tables & cascading):
-            return True
-    for obj in session.dirty:
-        for table in inspect_state(obj).mapper.tables:
-            if table.name in watched and _changed_columns(obj) - watched[table.name]:
-                return True
-    return False
+def _tables_of(objects: Iterable[Any]) -> set[str]:
+    """The names of the tables the objects' classes map to."""
+    return {
+        table.name for cls in {type(obj) for obj in objects} for table in inspect_state(cls).tables
+    }
 
 
 def _updated_columns(state: ORMExecuteState) -> set[str] | None:

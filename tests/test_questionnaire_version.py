@@ -14,7 +14,7 @@ from survey.answers import survey_link
 from survey.answers.survey_link import open_survey
 from survey.data_version import QUESTIONNAIRE_ROW_ID, ROW_ID, DataVersion
 from survey.db import db
-from survey.models import Aspect, Campaign, QuestionnaireItem
+from survey.models import Aspect, Campaign, Invitation, KeyAccount, QuestionnaireItem
 
 from .conftest import csrf_token_from
 from .factories import make_account, make_campaign
@@ -124,3 +124,19 @@ def test_without_the_version_row_questions_are_read_on_every_open(app, link):
         db.session.execute(update(Aspect).where(Aspect.code == CODES[1]).values(label_en="x"))
         db.session.commit()
         assert QUESTIONNAIRE_ROW_ID in _tokens()
+
+
+def test_each_version_changes_with_its_own_tables_only(app, link):
+    with app.app_context():
+        before = _tokens()
+        account = db.session.scalars(select(KeyAccount)).one()
+        account.name = "华东贸易集团"  # a figure's group label: the figures only
+        db.session.commit()
+        renamed = _tokens()
+        invitation = db.session.scalars(select(Invitation)).one()
+        invitation.reminders_sent += 1  # a link's life cycle: neither
+        db.session.commit()
+        reminded = _tokens()
+    assert renamed[ROW_ID] != before[ROW_ID]
+    assert renamed[QUESTIONNAIRE_ROW_ID] == before[QUESTIONNAIRE_ROW_ID]
+    assert reminded == renamed
