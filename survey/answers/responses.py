@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, exists, select, update
+from sqlalchemy import bindparam, case, exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import Label
 
@@ -162,21 +162,26 @@ def is_open(ctx: InvitationContext, now: datetime | None = None) -> bool:
     )
 
 
+#: A questionnaire's questions in order (AspectQuestion's fields), for the bound
+#: `questionnaire_id`.
+QUESTIONS_OF = (
+    select(
+        Aspect.id,
+        Aspect.code,
+        Aspect.label_zh,
+        Aspect.label_en,
+        Aspect.question_zh,
+        Aspect.question_en,
+    )
+    .join(QuestionnaireItem, QuestionnaireItem.aspect_id == Aspect.id)
+    .where(QuestionnaireItem.questionnaire_id == bindparam("questionnaire_id"))
+    .order_by(QuestionnaireItem.position, Aspect.id)
+)
+
+
 def questionnaire_questions(questionnaire_id: int) -> list[AspectQuestion]:
     """The questions of a questionnaire in order, as plain values (one query)."""
-    rows = db.session.execute(
-        select(
-            Aspect.id,
-            Aspect.code,
-            Aspect.label_zh,
-            Aspect.label_en,
-            Aspect.question_zh,
-            Aspect.question_en,
-        )
-        .join(QuestionnaireItem, QuestionnaireItem.aspect_id == Aspect.id)
-        .where(QuestionnaireItem.questionnaire_id == questionnaire_id)
-        .order_by(QuestionnaireItem.position, Aspect.id)
-    )
+    rows = db.session.execute(QUESTIONS_OF, {"questionnaire_id": questionnaire_id})
     return [AspectQuestion(*row) for row in rows]
 
 

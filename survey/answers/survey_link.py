@@ -25,6 +25,7 @@ from sqlalchemy import Connection, Select, bindparam, select
 
 from survey.answers.links import note_opened
 from survey.answers.responses import (
+    QUESTIONS_OF,
     AnswerInput,
     AnswerTarget,
     AspectQuestion,
@@ -40,11 +41,9 @@ from survey.delivery import MailSettings
 from survey.errors import AlreadyRespondedError, SurveyClosedError
 from survey.follow_ups import DEFAULT_FOLLOW_UP_DAYS
 from survey.models import (
-    Aspect,
     Campaign,
     Invitation,
     KeyAccount,
-    QuestionnaireItem,
     Response,
 )
 from survey.tokens import hash_token, looks_like_token
@@ -100,20 +99,8 @@ def _open_statement() -> Select[tuple[object, ...]]:
 _OPEN = _open_statement()
 #: The same statement compiled once and run past the ORM (survey.db.RawStatement).
 _OPEN_RAW = RawStatement(_OPEN)
-#: A questionnaire's questions in order.
-_QUESTIONS_RAW = RawStatement(
-    select(
-        Aspect.id,
-        Aspect.code,
-        Aspect.label_zh,
-        Aspect.label_en,
-        Aspect.question_zh,
-        Aspect.question_en,
-    )
-    .join(QuestionnaireItem, QuestionnaireItem.aspect_id == Aspect.id)
-    .where(QuestionnaireItem.questionnaire_id == bindparam("questionnaire_id"))
-    .order_by(QuestionnaireItem.position, Aspect.id)
-)
+#: A questionnaire's questions in order, the same way.
+_QUESTIONS_RAW = RawStatement(QUESTIONS_OF)
 
 
 def open_survey(token: str, *, in_transaction: bool = False) -> OpenedSurvey | None:
