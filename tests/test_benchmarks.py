@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from benchmarks import costliest, drivers, harness
+from benchmarks import costliest, drivers, harness, post_ceiling
 from benchmarks.data import Generator
 from benchmarks.harness import GrowthPoint, growth_exponent, markdown, parse_args
 from benchmarks.items import survey_form_data
@@ -135,6 +135,23 @@ def test_tiny_run_measures_every_item_and_writes_results(
     assert "accounts frame, sample 60: CPU time (median) " in table
     assert (" in the database server = " if server else " (SQLite included); wall times ") in table
     assert table in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("server", SERVERS, ids=lambda s: "postgresql" if s else "sqlite")
+def test_tiny_run_of_the_post_ceiling(
+    server: str | None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`python -m benchmarks.post_ceiling`: every measure runs (each POST is checked to
+    be stored: 303), and on PostgreSQL the one-statement bound."""
+    argv = ["-n", "60", "--accounts", "600"]
+    if server:
+        argv += ["--database-url", server]
+    assert post_ceiling.main(argv) == 0
+    out = capsys.readouterr().out
+    for measure in ("floor (bare GET)", "POST without storing", "the writes on a bare connection"):
+        assert measure in out
+    assert "best POST ratio were storing free of our code" in out
+    assert ("bound of any POST storing in one statement" in out) == bool(server)
 
 
 def test_tiny_run_of_the_costliest_requests(capsys: pytest.CaptureFixture[str]) -> None:
