@@ -40,6 +40,7 @@ from survey.models import (
 )
 from survey.scale import DEFAULT_LOCALE, normalise_locale
 from survey.tokens import new_nonces, token_hashes
+from survey.transactions import serialise
 
 
 @dataclass(frozen=True)
@@ -58,10 +59,8 @@ def _serialise_launches() -> None:
     the same time draws its frame only after this one's invitations are committed:
     "recently surveyed" then excludes them, and no account is invited by two
     campaigns launched together."""
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
-        db.session.execute(select(func.pg_advisory_xact_lock(LAUNCH_LOCK_KEY)))
-    elif dialect == "sqlite":
+    serialise(LAUNCH_LOCK_KEY)
+    if db.session.get_bind().dialect.name == "sqlite":
         # A write statement (even one that matches no row) takes SQLite's single
         # write lock for the rest of the transaction; others wait (busy timeout).
         db.session.execute(update(Campaign).where(literal(False)).values(status=Campaign.status))

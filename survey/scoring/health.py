@@ -49,7 +49,7 @@ from survey.scale import HEALTH_LOWER_IS_BETTER, HealthBand
 from survey.scoring.health_measures import FloatArray, IntArray, health_measures_as_of
 from survey.scoring.normalise import composite, midrank_percentiles, threshold_bands
 from survey.scoring.parts_text import column_texts, join_parts, json_float, part_template
-from survey.scoring.versions import ModelVersion, load_model
+from survey.scoring.versions import ModelVersion, load_model, serialise_score_writes
 
 _LOWER = {m.value for m in HEALTH_LOWER_IS_BETTER}
 
@@ -324,7 +324,9 @@ def _emit_band_changes(model_id: int, rows: list[tuple[Any, ...]], version: int)
 def recompute_health(*, snapshot: bool = True, commit: bool = True) -> HealthRecompute:
     """Store every active account's health now (replacing the model's scores),
     replace today's snapshot (with `snapshot`), record the inputs it read, and
-    commit (unless `commit=False`: then the caller's transaction holds it)."""
+    commit (unless `commit=False`: then the caller's transaction holds it). A
+    recompute running at the same time waits for this one (serialise_score_writes)."""
+    serialise_score_writes()
     inputs = health_inputs_version()
     now = utcnow()
     scores = health_scores_as_of(now)
@@ -363,6 +365,7 @@ def recompute_health(*, snapshot: bool = True, commit: bool = True) -> HealthRec
 def snapshot_health_as_of(day: date, *, commit: bool = True) -> HealthRecompute:
     """Replace `day`'s snapshots with health as of the end of that (UTC) day
     (`flask health backfill`; the stored current scores are left alone)."""
+    serialise_score_writes()
     at = datetime.combine(day + timedelta(days=1), datetime.min.time()).replace(
         tzinfo=utcnow().tzinfo
     )

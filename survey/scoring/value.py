@@ -35,7 +35,7 @@ from survey.scoring.defaults import ORDERS, REVENUE, ensure_score_models
 from survey.scoring.normalise import composite, midrank_percentiles, pyramid_bands
 from survey.scoring.parts_text import column_texts, join_parts, part_template
 from survey.scoring.periods import PeriodError, parse_period, period_months
-from survey.scoring.versions import ModelVersion, list_models
+from survey.scoring.versions import ModelVersion, list_models, serialise_score_writes
 
 #: The one-off flag's thresholds (percentiles of the period).
 ONE_OFF_REVENUE_MIN = 80.0
@@ -177,8 +177,10 @@ def recompute_value_scores(period: str | None = None, *, commit: bool = True) ->
 
     Replaces each value model's AccountScore rows (accounts with any indicator in the
     period) and sets its `computed_at`. Commits unless `commit=False` (then the
-    caller's transaction holds it). InvalidInputError for a malformed period.
+    caller's transaction holds it). InvalidInputError for a malformed period. A
+    recompute running at the same time waits for this one (serialise_score_writes).
     """
+    serialise_score_writes()
     ensure_score_models()
     chosen = canonical_period(period) if period is not None else default_period()
     models = list_models(ScoreKind.VALUE)

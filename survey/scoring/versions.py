@@ -23,6 +23,19 @@ from survey.errors import InvalidInputError, NotFoundError
 from survey.models import Indicator, ScoreModel, ScoreModelVersion, ScoreModelWeight
 from survey.scale import HealthBand, HealthMeasure, Perspective, ScoreKind
 from survey.scoring.defaults import ensure_score_models
+from survey.transactions import serialise
+
+#: PostgreSQL's advisory lock that serialises storing scores (any fixed number).
+SCORES_LOCK_KEY = 0x4B50_5343  # "KPSC"
+
+
+def serialise_score_writes() -> None:
+    """Hold the scores' lock until this transaction ends. A recompute that runs at the
+    same time (a second worker, `flask health recompute`, a model change) waits, then
+    reads and replaces what this one stored: without it, on PostgreSQL the second's
+    DELETE does not see the rows the first inserted meanwhile, and its INSERT fails
+    on their primary keys."""
+    serialise(SCORES_LOCK_KEY)
 
 
 @dataclass(frozen=True, slots=True)
