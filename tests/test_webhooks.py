@@ -333,6 +333,37 @@ def test_flask_outbox_send_delivers_due_webhooks_too(app, runner):
         assert len(receiver.events()) == 1
 
 
+def test_flask_outbox_status_counts_webhook_deliveries_and_failing_endpoints(app, runner):
+    receiver = Receiver(0, script=[(500, {}), (503, {})])
+    with serving(receiver):
+        with app.app_context():
+            _endpoint(receiver.url)
+            emit(RESPONSE_SUBMITTED, {"n": 1}, account_id=1)
+            emit(RESPONSE_SUBMITTED, {"n": 2}, account_id=2)
+            db.session.commit()
+        status = runner.invoke(args=["outbox", "status"])
+        assert status.exit_code == 0, status.output
+        lines = status.output.splitlines()
+        webhooks = lines[lines.index("webhook deliveries:") + 1 :]
+        assert webhooks == [
+            "queued         2",
+            "sending        0",
+            "delivered      0",
+            "failed         0",
+        ]
+        with app.app_context():  # both answered 5xx: retried later, the endpoint failing
+            report = deliver_webhooks(MAIL, worker_id="w1", rng=random.Random(1))
+            assert (report.retried, report.delivered) == (2, 0)
+        status = runner.invoke(args=["outbox", "status"]).output.splitlines()
+    assert status[status.index("webhook deliveries:") + 1 :] == [
+        "queued         2",
+        "sending        0",
+        "delivered      0",
+        "failed         0",
+        "1 endpoint(s) failing, their deliveries retried (`flask webhooks list` says since when)",
+    ]
+
+
 def _readme_verify():
     """The verification snippet of README.md's Webhooks section, executed."""
     readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")

@@ -19,6 +19,7 @@ from survey.delivery.queue_status import (
     queue_times,
     release_held_back,
     requeue_failed,
+    webhook_queue,
 )
 from survey.delivery.reminders import MAX_REMINDER_AFTER_DAYS, queue_reminders
 from survey.delivery.webhook_admin import (
@@ -59,6 +60,7 @@ __all__ = [
     "release_held_back",
     "requeue_failed",
     "run_worker",
+    "webhook_queue",
 ]
 # Webhooks: endpoints, the delivery log, send again (survey.delivery.webhook_admin).
 __all__ += [

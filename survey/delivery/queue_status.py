@@ -1,6 +1,7 @@
 """The outbox queue as operators see it: messages by status, when the held-back ones
 are due, and putting messages back in the queue (`flask outbox status`, `send --now`,
-`retry-failed`), plus invitations by life-cycle status for the campaign pages."""
+`retry-failed`); the webhook deliveries the same worker sends, by status; plus
+invitations by life-cycle status for the campaign pages."""
 
 from __future__ import annotations
 
@@ -19,8 +20,11 @@ from survey.models import (
     OUTBOX_QUEUED,
     OUTBOX_SENDING,
     OUTBOX_SENT,
+    WEBHOOK_STATUSES,
     Invitation,
     OutboxMessage,
+    WebhookDelivery,
+    WebhookEndpoint,
 )
 
 
@@ -34,6 +38,31 @@ def outbox_counts() -> dict[str, int]:
     )
     counts.update({status: n for status, n in rows})
     return counts
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookQueue:
+    """The webhook deliveries by status (every status present) and how many active
+    endpoints are failing (their deliveries retry; past a day of failures the endpoint
+    is disabled)."""
+
+    deliveries: dict[str, int]
+    failing_endpoints: int
+
+
+def webhook_queue() -> WebhookQueue:
+    """The webhook deliveries by status and the failing endpoints (two statements)."""
+    deliveries = dict.fromkeys(WEBHOOK_STATUSES, 0)
+    rows = db.session.execute(
+        select(WebhookDelivery.status, func.count()).group_by(WebhookDelivery.status)
+    )
+    deliveries.update({status: n for status, n in rows})
+    failing = db.session.scalar(
+        select(func.count())
+        .select_from(WebhookEndpoint)
+        .where(WebhookEndpoint.active.is_(True), WebhookEndpoint.failing_since.is_not(None))
+    )
+    return WebhookQueue(deliveries, int(failing or 0))
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from survey.delivery import (
     release_held_back,
     requeue_failed,
     run_worker,
+    webhook_queue,
 )
 from survey.follow_ups import EscalationReport
 
@@ -180,7 +181,8 @@ def _escalating() -> Callable[[], object]:
 @group.command("status")
 def status() -> None:
     """How many messages are queued, sending, sent, failed and bounced, and when the
-    held-back ones are tried again."""
+    held-back ones are tried again; then the webhook deliveries the same worker sends,
+    by status, and the endpoints failing (`flask webhooks deliveries` lists them)."""
     counts = outbox_counts()
     for name, count in counts.items():
         click.echo(f"{name:<8} {count:>7}")
@@ -189,6 +191,15 @@ def status() -> None:
         held = _held_back_line()
         if held:
             click.echo(held)
+    hooks = webhook_queue()
+    click.echo("webhook deliveries:")
+    for name, count in hooks.deliveries.items():
+        click.echo(f"{name:<9} {count:>6}")
+    if hooks.failing_endpoints:
+        click.echo(
+            f"{hooks.failing_endpoints} endpoint(s) failing, their deliveries retried "
+            "(`flask webhooks list` says since when)"
+        )
 
 
 @group.command("retry-failed")
