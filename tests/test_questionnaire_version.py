@@ -6,6 +6,8 @@ on every open where the version row is missing."""
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 from flask_sqlalchemy.record_queries import get_recorded_queries
 from sqlalchemy import delete, select, text, update
@@ -16,7 +18,7 @@ from survey.data_version import QUESTIONNAIRE_ROW_ID, ROW_ID, DataVersion
 from survey.db import db
 from survey.models import Aspect, Campaign, Invitation, KeyAccount, QuestionnaireItem
 
-from .conftest import csrf_token_from
+from .conftest import csrf_token_from, make_test_app
 from .factories import make_account, make_campaign
 from .test_survey_pages import CLOSES, CODES, open_form, valid_answers
 
@@ -140,3 +142,33 @@ def test_each_version_changes_with_its_own_tables_only(app, link):
     assert renamed[ROW_ID] != before[ROW_ID]
     assert renamed[QUESTIONNAIRE_ROW_ID] == before[QUESTIONNAIRE_ROW_ID]
     assert reminded == renamed
+
+
+def test_a_copied_database_keeps_its_own_questions(app, link, tmp_path):
+    """A copy starts with the same version token (a test's copy of a template, a
+    staging copy): each database's questions are kept apart."""
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    if not url.startswith("sqlite:///"):
+        pytest.skip("copies an SQLite file")
+    with app.app_context():
+        assert _asked(link)[0][1] != "Asked in the copy?"
+        db.engine.dispose()  # the log folded back into the file before the copy
+    copy = tmp_path / "copy.sqlite3"
+    shutil.copyfile(url.removeprefix("sqlite:///"), copy)
+    other = make_test_app(f"sqlite:///{copy}")
+    with other.app_context():
+        with db.engine.begin() as connection:  # past the session: the same token
+            connection.execute(
+                text("UPDATE aspects SET question_en = 'Asked in the copy?' WHERE code = :c"),
+                {"c": CODES[0]},
+            )
+        assert _tokens() == _tokens_of(app)
+        assert _asked(link)[0] == (CODES[0], "Asked in the copy?")
+        db.engine.dispose()
+    with app.app_context():
+        assert _asked(link)[0][1] != "Asked in the copy?"
+
+
+def _tokens_of(app) -> dict[int, str]:
+    with app.app_context():
+        return _tokens()

@@ -20,8 +20,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import Connection, Select, bindparam, select
+from sqlalchemy import Connection, Engine, Select, bindparam, select
 
 from survey.answers.links import note_opened
 from survey.answers.responses import (
@@ -136,8 +137,11 @@ def open_survey(token: str, *, in_transaction: bool = False) -> OpenedSurvey | N
 QUESTIONS_KEPT_SECONDS = 60.0
 #: Questions made from the values read, by those values (at most _KEPT_QUESTIONS).
 _QUESTIONS: dict[tuple[tuple[object, ...], ...], tuple[AspectQuestion, ...]] = {}
-#: (questionnaire id, version token) -> (its questions, when read: time.monotonic()).
-_ASKED: dict[tuple[int, str], tuple[tuple[AspectQuestion, ...], float]] = {}
+#: Per database (its engine): (questionnaire id, version token) -> (its questions,
+#: when read: time.monotonic()). Per engine, since a copied database (a test's copy
+#: of a template, a staging copy) starts with the same token.
+_Kept = dict[tuple[int, str], tuple[tuple[AspectQuestion, ...], float]]
+_ASKED: WeakKeyDictionary[Engine, _Kept] = WeakKeyDictionary()
 _KEPT_QUESTIONS = 256
 
 
@@ -148,16 +152,21 @@ def _asked(
     `connection` when given). Without a token (no version row) they are read on
     every call."""
     now = time.monotonic()
+    kept = None
     if version is not None:
-        found = _ASKED.get((questionnaire_id, version))
+        engine = connection.engine if connection is not None else db.engine
+        kept = _ASKED.get(engine)
+        if kept is None:
+            kept = _ASKED.setdefault(engine, {})
+        found = kept.get((questionnaire_id, version))
         if found is not None and now - found[1] < QUESTIONS_KEPT_SECONDS:
             return found[0]
     values = _QUESTIONS_RAW.rows({"questionnaire_id": questionnaire_id}, connection)
     questions = _questions(tuple(values))
-    if version is not None:
-        if len(_ASKED) >= _KEPT_QUESTIONS:
-            _ASKED.clear()
-        _ASKED[(questionnaire_id, version)] = (questions, now)
+    if kept is not None and version is not None:
+        if len(kept) >= _KEPT_QUESTIONS:
+            kept.clear()
+        kept[(questionnaire_id, version)] = (questions, now)
     return questions
 
 
