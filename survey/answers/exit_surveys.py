@@ -16,16 +16,16 @@ from datetime import datetime
 
 from sqlalchemy import insert
 
-from survey.answers.response_rows import insert_response
 from survey.answers.responses import (
     MAX_COMMENT_LENGTH,
     MAX_ENTERED_BY_LENGTH,
     answerable_invitation,
+    checked_locale,
     storing_response,
+    write_response_row,
 )
 from survey.answers.webhook_events import emit_response_submitted
 from survey.clock import utcnow
-from survey.data_version import mark_changed
 from survey.db import db
 from survey.errors import InvalidInputError
 from survey.models import (
@@ -34,7 +34,7 @@ from survey.models import (
     SOURCE_STAFF,
     ExitFeedback,
 )
-from survey.scale import Channel, ReasonCode, normalise_locale
+from survey.scale import ReasonCode
 from survey.text import clean_text
 
 #: "Would you consider working with us again?"
@@ -120,29 +120,20 @@ def record_exit_response(
             "this invitation is to a satisfaction survey, not an exit survey",
             field="invitation_id",
         )
-    account_id, campaign_id = target.account_id, target.campaign_id
-    chosen_locale = normalise_locale(locale)
-    if chosen_locale is None:
-        raise InvalidInputError(f"unsupported locale {locale!r}", field="locale")
-    if channel not in Channel.codes():
-        raise InvalidInputError(f"unknown channel {channel!r}", field="channel")
+    chosen_locale = checked_locale(locale, channel)
     clean = _clean(answers)
     staff_name = clean_text(entered_by, limit=MAX_ENTERED_BY_LENGTH, field="entered_by")
     with storing_response(invitation_id, now):
-        mark_changed(db.session())  # the response's row is written past the ORM
-        response_id = insert_response(
+        response_id = write_response_row(
             db.session.connection(),
-            invitation_id=invitation_id,
-            campaign_id=campaign_id,
-            account_id=account_id,
-            contact_id=target.contact_id,
-            submitted_at=now,
+            invitation_id,
+            target,
+            now=now,
             channel=channel,
             locale=chosen_locale,
             comment=clean.comment,
             entered_by=staff_name,
         )
-        assert response_id is not None
         db.session.execute(
             insert(ExitFeedback).values(
                 response_id=response_id,
@@ -152,7 +143,7 @@ def record_exit_response(
                 would_return=clean.would_return,
             )
         )
-        emit_response_submitted(response_id, account_id)  # webhooks, same transaction
+        emit_response_submitted(response_id, target.account_id)  # webhooks, same transaction
     return response_id
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, exists, select, update
+from sqlalchemy import Connection, bindparam, case, exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import Label
 
@@ -381,6 +381,46 @@ def record_response(
     )
 
 
+def checked_locale(locale: str, channel: str) -> str:
+    """A response's language, normalised; InvalidInputError for an unsupported
+    language or an unknown channel."""
+    chosen = normalise_locale(locale)
+    if chosen is None:
+        raise InvalidInputError(f"unsupported locale {locale!r}", field="locale")
+    if channel not in _CHANNELS:
+        raise InvalidInputError(f"unknown channel {channel!r}", field="channel")
+    return chosen
+
+
+def write_response_row(
+    connection: Connection,
+    invitation_id: int,
+    target: AnswerTarget,
+    *,
+    now: datetime,
+    channel: str,
+    locale: str,
+    comment: str | None,
+    entered_by: str | None,
+) -> int:
+    """The response's own row, on `connection` inside `storing_response`; its id. The
+    row is written past the ORM, so the session is marked as changing the figures
+    (survey.data_version bumps the version before COMMIT)."""
+    mark_changed(db.session())
+    return insert_response(
+        connection,
+        invitation_id=invitation_id,
+        campaign_id=target.campaign_id,
+        account_id=target.account_id,
+        contact_id=target.contact_id,
+        submitted_at=now,
+        channel=channel,
+        locale=locale,
+        comment=comment,
+        entered_by=entered_by,
+    )
+
+
 def store_response(
     invitation_id: int,
     target: AnswerTarget,
@@ -405,12 +445,8 @@ def store_response(
     transaction is five statements: the response, answers, reasons, the
     invitation marked responded, the data version; then COMMIT.
     """
-    account_id, campaign_id = target.account_id, target.campaign_id
-    chosen_locale = normalise_locale(locale)
-    if chosen_locale is None:
-        raise InvalidInputError(f"unsupported locale {locale!r}", field="locale")
-    if channel not in _CHANNELS:
-        raise InvalidInputError(f"unknown channel {channel!r}", field="channel")
+    account_id = target.account_id
+    chosen_locale = checked_locale(locale, channel)
     aspect_ids = aspect_ids_of()
     if not aspect_ids:
         raise InvalidInputError("this questionnaire has no questions", field="questionnaire")
@@ -419,17 +455,13 @@ def store_response(
     staff_name = clean_text(entered_by, limit=MAX_ENTERED_BY_LENGTH, field="entered_by")
 
     with storing_response(invitation_id, now):
-        # On the session's connection and transaction; the new rows change the figures
-        # (survey.data_version bumps the version before COMMIT).
+        # On the session's connection and transaction.
         connection = db.session.connection()
-        mark_changed(db.session())
-        response_id = insert_response(
+        response_id = write_response_row(
             connection,
-            invitation_id=invitation_id,
-            campaign_id=campaign_id,
-            account_id=account_id,
-            contact_id=target.contact_id,
-            submitted_at=now,
+            invitation_id,
+            target,
+            now=now,
             channel=channel,
             locale=chosen_locale,
             comment=comment_text,
